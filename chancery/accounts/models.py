@@ -1,0 +1,169 @@
+"""Agents, their memberships in units, clearances, second factor and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from chancery.accounts.roles import ROLE_CAPABILITIES, Capability, Role
+from chancery.core.classification import Level, Marking
+from chancery.core.gate import RestrictedQuerySet
+from chancery.core.models import Compartment
+
+
+class UserQuerySet(RestrictedQuerySet["User"]):
+    def visible_to(self, user: Any) -> UserQuerySet:
+        # The directory of agents is open to every signed-in, active agent.
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()._mark_gated()
+        return self._mark_gated()
+
+
+class ChanceryUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Authentication happens before anyone is signed in: it must see every account.
+        return self.unrestricted("authentication").get(**{self.model.USERNAME_FIELD: username})
+
+
+class User(AbstractUser):
+    clearance_level = models.PositiveSmallIntegerField(
+        _("clearance"), choices=Level.choices, default=Level.UNCLASSIFIED
+    )
+    clearance_compartments = models.ManyToManyField(
+        Compartment, blank=True, related_name="cleared_users", verbose_name=_("compartments")
+    )
+    preferred_language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    totp_secret = models.CharField(max_length=64, blank=True, editable=False)
+    totp_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    totp_last_step = models.BigIntegerField(default=0, editable=False)  # refuses a replayed code
+
+    objects = ChanceryUserManager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "username"]
+        verbose_name = _("agent")
+        verbose_name_plural = _("agents")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def clearance(self) -> Marking:
+        cached: Marking | None = getattr(self, "_clearance_cache", None)
+        if cached is None:
+            codes = [c.code for c in self.clearance_compartments.all()] if self.pk else []
+            cached = Marking.of(self.clearance_level, codes)
+            self._clearance_cache = cached
+        return cached
+
+    @property
+    def requires_totp(self) -> bool:
+        return self.clearance_level >= settings.CHANCERY_TOTP_REQUIRED_LEVEL or self.totp_confirmed_at is not None
+
+    @property
+    def totp_enrolled(self) -> bool:
+        return bool(self.totp_secret) and self.totp_confirmed_at is not None
+
+    def active_memberships(self) -> list[Membership]:
+        cached: list[Membership] | None = getattr(self, "_memberships_cache", None)
+        if cached is None:
+            cached = list(
+                Membership.objects.filter(user=self).active().select_related("unit").order_by("unit__path")
+            )
+            self._memberships_cache = cached
+        return cached
+
+    def units_with(self, capability: Capability) -> list[Any]:
+        """Units in which this agent holds a role granting `capability`."""
+        return [m.unit for m in self.active_memberships() if capability in ROLE_CAPABILITIES.get(m.role, ())]
+
+    def has_capability(self, capability: Capability, unit: Any | None = None) -> bool:
+        units = self.units_with(capability)
+        if unit is None:
+            return bool(units)
+        return any(u.pk == unit.pk for u in units)
+
+    def forget_cached_rights(self) -> None:
+        for attr in ("_clearance_cache", "_memberships_cache"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def active(self) -> MembershipQuerySet:
+        today = timezone.localdate()
+        return self.filter(models.Q(end_date__isnull=True) | models.Q(end_date__gte=today), start_date__lte=today)
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("agent"))
+    unit = models.ForeignKey(
+        "organisation.Unit", on_delete=models.PROTECT, related_name="memberships", verbose_name=_("unit")
+    )
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    start_date = models.DateField(_("start"), default=timezone.localdate)
+    end_date = models.DateField(_("end"), null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["unit__path", "role"]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "unit", "role"], name="membership_unique_role"),
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("start_date")),
+                name="membership_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} ({self.unit.code})"
+
+
+class RecoveryCode(models.Model):
+    """One-time second-factor recovery codes, stored hashed."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def hash_code(code: str) -> str:
+        normalised = code.replace("-", "").replace(" ", "").lower()
+        return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-in counters per key (account+address, or address), for capped back-off."""
+
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True)
+    blocked_until = models.DateTimeField(null=True)
+
+
+class ApiToken(models.Model):
+    """An API token: only its SHA-256 is stored; the clear value is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100, default="cli")
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,59 @@
+"""The append-only, hash-chained audit log.
+
+Each event stores the SHA-256 of its predecessor's hash and its own canonical content,
+so editing, deleting, reordering or truncating events breaks the chain (see verify).
+Details hold ids and field names, never protected content.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from chancery.core.gate import RestrictedQuerySet
+
+
+class AuditEventQuerySet(RestrictedQuerySet["AuditEvent"]):
+    def visible_to(self, user: Any) -> AuditEventQuerySet:
+        from chancery.accounts.roles import Capability
+
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()._mark_gated()
+        if user.is_superuser or user.has_capability(Capability.READ_AUDIT):
+            return self._mark_gated()
+        # Everyone may see what they themselves did.
+        return self.filter(actor=user)._mark_gated()
+
+
+class AuditEvent(models.Model):
+    sequence = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+
+class AuditHead(models.Model):
+    """A single row locked while appending, so that concurrent writers chain in order."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    sequence = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)

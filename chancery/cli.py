@@ -1,0 +1,58 @@
+"""The `chancery` console script: Chancery's commands, each a Django management command.
+
+`chancery <command>` runs the management command of the same name with dashes turned
+into underscores (`import-letter` → `import_letter`); Django's own commands (migrate,
+check, shell, …) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = [
+    "serve", "demo", "createuser", "token", "import-letter", "generate", "verify-audit", "verify-dispatch",
+    "backup", "restore", "rotate-keys", "reindex", "bench",
+]
+
+
+def _describe(available: dict[str, str]) -> str:
+    from django.core.management import load_command_class
+
+    lines = ["usage: chancery <command> [options]", "", "Chancery commands:"]
+    for name in COMMANDS:
+        command = name.replace("-", "_")
+        if command not in available:
+            continue
+        help_text = load_command_class(available[command], command).help.strip().splitlines()[0]
+        lines.append(f"  {name:<17} {help_text}")
+    lines += [
+        "",
+        "Django commands also work (migrate, check, shell, …): `chancery help` lists them.",
+        "Each command has --help.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chancery.settings")
+    try:
+        import django
+
+        django.setup()
+    except Exception as exc:  # a malformed setting: one clear line, no traceback
+        print(f"chancery: {exc}", file=sys.stderr)
+        sys.exit(2)
+    from django.core.management import execute_from_command_line, get_commands
+
+    if len(argv) < 2 or argv[1] in {"-h", "--help"}:
+        print(_describe(get_commands()))
+        return
+    if argv[1] in COMMANDS:
+        argv[1] = argv[1].replace("-", "_")
+    execute_from_command_line(["chancery", *argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The one permission gate.
+
+Every protected model's queryset derives from `RestrictedQuerySet` and implements
+`visible_to(user)`. While a request is being served, evaluating (fetching, counting,
+aggregating, testing existence of) a restricted queryset that did not pass through
+`visible_to` raises `GateBypassError`: a view that forgets the gate fails loudly in
+tests and fails closed in production. Code that truly needs every row (services that
+allocate numbers, background jobs after re-checking permissions) says so with
+`unrestricted(reason)`.
+
+`get_visible_or_404` is the single access function: a missing object and an object
+out of scope give the same 404.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from django.db import models
+from django.http import Http404
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
+_enforcing: contextvars.ContextVar[bool] = contextvars.ContextVar("chancery_gate_enforcing", default=False)
+
+M = TypeVar("M", bound=models.Model)
+
+
+class GateBypassError(RuntimeError):
+    """A restricted queryset was read during a request without going through visible_to()."""
+
+
+@contextmanager
+def enforcing() -> Iterator[None]:
+    token = _enforcing.set(True)
+    try:
+        yield
+    finally:
+        _enforcing.reset(token)
+
+
+class RestrictedQuerySet(models.QuerySet[M]):
+    _gated: bool = False
+
+    def visible_to(self, user: User | Any) -> Self:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{self.model.__name__} must implement visible_to(user)")
+
+    def _mark_gated(self) -> Self:
+        clone = self._chain()
+        clone._gated = True
+        return clone
+
+    def unrestricted(self, reason: str) -> Self:
+        """Every row, on purpose; `reason` documents why at the call site."""
+        if not reason:
+            raise ValueError("unrestricted() needs a reason")
+        return self._mark_gated()
+
+    def _clone(self) -> Self:
+        clone = super()._clone()
+        clone._gated = self._gated
+        return clone
+
+    def _check_gate(self) -> None:
+        if _enforcing.get() and not self._gated:
+            raise GateBypassError(
+                f"{self.model.__name__} queryset read without visible_to(user) during a request"
+            )
+
+    def _fetch_all(self) -> None:
+        if self._result_cache is None:
+            self._check_gate()
+        super()._fetch_all()
+
+    def count(self) -> int:
+        self._check_gate()
+        return super().count()
+
+    def exists(self) -> bool:
+        self._check_gate()
+        return super().exists()
+
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self._check_gate()
+        return super().aggregate(*args, **kwargs)
+
+    def iterator(self, chunk_size: int | None = None) -> Iterator[M]:
+        self._check_gate()
+        return super().iterator(chunk_size=chunk_size)
+
+
+def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Any, **lookup: Any) -> M:
+    """The single access function: same 404 for a missing and a forbidden object."""
+    try:
+        return queryset.visible_to(user).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("not found") from exc
+
+
+def protected_models() -> list[type[models.Model]]:
+    """Every installed model whose default manager is gated (used by the gate tests)."""
+    from django.apps import apps
+
+    return [
+        model
+        for model in apps.get_models()
+        if isinstance(model._default_manager.all(), RestrictedQuerySet)
+    ]

@@ -1,0 +1,24 @@
+"""Reads for the home page; each domain contributes a panel through its own selectors."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Each module may define `home_panel(*, user) -> dict | None`; a panel dict names its
+# `template` and carries what the template needs (already read through the gate).
+HOME_PANEL_PROVIDERS = ["chancery.correspondence.selectors", "chancery.planning.selectors"]
+
+
+def home_summary(*, user: Any) -> dict[str, Any]:
+    panels = []
+    for module_name in HOME_PANEL_PROVIDERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        provider = getattr(module, "home_panel", None)
+        panel = provider(user=user) if provider else None
+        if panel:
+            panels.append(panel)
+    return {"memberships": user.active_memberships(), "panels": panels}

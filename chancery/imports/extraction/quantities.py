@@ -1,0 +1,132 @@
+"""Amounts of money and percentages written in running text, normalised.
+
+Bare counts ("12 articles", "two agreements") are deliberately not quantities: without a unit
+they cannot be compared from one year to the next.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from .text import fold
+
+_NUM = r"(?P<num>\d{1,3}(?:[ \u00a0\u202f.,']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
+_SCALE = (
+    r"(?P<scale>mil\s+millones|milliards?|billions?|millions?|millones|mill[oó]n|mille|thousand|"
+    r"mds?|mrds?|bn|mn|k|m)(?![a-zA-Z])\.?"
+)
+_CURRENCY = (
+    r"(?P<cur>EUR|USD|CAD|GBP|CHF|JPY|CNY|XOF|XAF|MAD|DZD|TND|F\s?CFA|US\s?\$|CA\s?\$|\$|€|£|"
+    r"euros?|dollars?(?:\s+(?:US|am[ée]ricains?|canadiens?))?|d[oó]lares(?:\s+(?:estadounidenses|canadienses))?|"
+    r"francs?\s+CFA|livres?\s+sterling|pounds?(?:\s+sterling)?)(?![a-zA-Z])"
+)
+_AMOUNT_RE = re.compile(
+    rf"(?<![\w.,]){_NUM}\s*(?:{_SCALE}\s*)?(?:de\s+|d['’]\s*)?{_CURRENCY}"
+    rf"|(?<![a-zA-Z]){_CURRENCY}\s*{_NUM.replace('num', 'num2')}(?:\s*{_SCALE.replace('scale', 'scale2')})?",
+    re.IGNORECASE,
+)
+_PERCENT_RE = re.compile(
+    rf"(?<![\w.,]){_NUM}\s*(?:%|pour\s*cent|percent|per\s+cent|por\s+ciento)(?![a-zA-Z])", re.IGNORECASE
+)
+YEAR_RE = re.compile(r"(?<![\d.,/])(?:19|20)\d{2}(?![\d])")
+
+_SCALES = {
+    "mil millones": "billion",
+    "milliard": "billion",
+    "billion": "billion",
+    "md": "billion",
+    "mrd": "billion",
+    "bn": "billion",
+    "million": "million",
+    "millones": "million",
+    "millon": "million",
+    "mn": "million",
+    "m": "million",
+    "mille": "thousand",
+    "thousand": "thousand",
+    "k": "thousand",
+}
+_CURRENCIES = (
+    ("eur", "EUR"),
+    ("€", "EUR"),
+    ("ca$", "CAD"),
+    ("canad", "CAD"),
+    ("cad", "CAD"),
+    ("$", "USD"),
+    ("dollar", "USD"),
+    ("dolar", "USD"),
+    ("usd", "USD"),
+    ("cfa", "FCFA"),
+    ("£", "GBP"),
+    ("livre", "GBP"),
+    ("pound", "GBP"),
+    ("gbp", "GBP"),
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    start: int
+    end: int
+    value: Decimal
+    unit: str  # "million EUR", "USD", "%"
+
+
+def parse_number(text: str, language: str = "fr") -> Decimal | None:
+    """'42,5' -> 42.5, '1 250' -> 1250, '1,250' (English) -> 1250, '1.250' (French/Spanish) -> 1250."""
+    digits = re.sub(r"[\s\u00a0\u202f']", "", text)
+    if "," in digits and "." in digits:
+        decimal_mark = "," if digits.rfind(",") > digits.rfind(".") else "."
+        digits = digits.replace("." if decimal_mark == "," else ",", "").replace(",", ".")
+    elif "," in digits:
+        thousands = re.fullmatch(r"\d{1,3}(?:,\d{3})+", digits) and (language == "en" or digits.count(",") > 1)
+        digits = digits.replace(",", "" if thousands else ".")
+    elif "." in digits:
+        thousands = re.fullmatch(r"\d{1,3}(?:\.\d{3})+", digits) and (language != "en" or digits.count(".") > 1)
+        if thousands:
+            digits = digits.replace(".", "")
+    try:
+        return Decimal(digits)
+    except InvalidOperation:
+        return None
+
+
+def _unit(scale: str | None, currency: str) -> str:
+    code = fold(re.sub(r"\s+", "", currency))
+    iso = currency.upper()
+    for needle, normalised in _CURRENCIES:
+        if needle in code:
+            iso = normalised
+            break
+    if not scale:
+        return iso
+    key = fold(re.sub(r"\s+", " ", scale)).rstrip(".")
+    key = key if key in _SCALES else key.rstrip("s")
+    return f"{_SCALES.get(key, key)} {iso}"
+
+
+def find_quantities(text: str, language: str = "fr") -> list[Quantity]:
+    """Amounts with a currency and percentages in `text`, left to right, without overlaps."""
+    found: list[Quantity] = []
+    for match in _AMOUNT_RE.finditer(text):
+        number = match.group("num") or match.group("num2")
+        value = parse_number(number, language)
+        if value is not None:
+            unit = _unit(match.group("scale") or match.group("scale2"), match.group("cur"))
+            found.append(Quantity(match.start(), match.end(), value, unit))
+    for match in _PERCENT_RE.finditer(text):
+        value = parse_number(match.group("num"), language)
+        if value is not None and not any(q.start < match.end() and match.start() < q.end for q in found):
+            found.append(Quantity(match.start(), match.end(), value, "%"))
+    return sorted(found, key=lambda quantity: quantity.start)
+
+
+def find_years(text: str, exclude: list[Quantity]) -> list[tuple[int, int]]:
+    """(offset, year) of the years written in `text`, outside the given quantities."""
+    return [
+        (match.start(), int(match.group(0)))
+        for match in YEAR_RE.finditer(text)
+        if not any(q.start <= match.start() < q.end for q in exclude)
+    ]

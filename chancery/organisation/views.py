@@ -1,0 +1,47 @@
+"""The ministry as agents see it: the units tree, a unit, people."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from chancery.organisation import selectors
+
+
+@require_GET
+def unit_tree(request: HttpRequest) -> HttpResponse:
+    return render(request, "organisation/unit_tree.html", {"roots": selectors.unit_tree(user=request.user)})
+
+
+@require_GET
+def unit_detail(request: HttpRequest, code: str) -> HttpResponse:
+    unit = selectors.unit_detail(user=request.user, code=code)
+    return render(
+        request,
+        "organisation/unit_detail.html",
+        {
+            "unit": unit,
+            "members": selectors.unit_members(user=request.user, unit=unit),
+            "children": selectors.unit_children(user=request.user, unit=unit),
+            "missions_followed": selectors.missions_followed(user=request.user, unit=unit),
+        },
+    )
+
+
+@require_GET
+def people(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:100]
+    page = Paginator(selectors.people(user=request.user, query=query), 50).get_page(request.GET.get("page"))
+    return render(request, "organisation/people.html", {"page": page, "query": query})
+
+
+@require_GET
+def person_detail(request: HttpRequest, username: str) -> HttpResponse:
+    person = selectors.person_detail(user=request.user, username=username)
+    return render(
+        request,
+        "organisation/person_detail.html",
+        {"person": person, "memberships": selectors.person_memberships(person=person)},
+    )

@@ -1,0 +1,224 @@
+"""Django settings for Chancery, read from the environment (see chancery/env.py and README)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from chancery.env import (
+    ConfigurationError,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    load_or_create_secret_key,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent
+
+CHANCERY_DATA_DIR = Path(env_str("CHANCERY_DATA_DIR", "var") or "var").resolve()
+CHANCERY_DATA_DIR.mkdir(parents=True, exist_ok=True)
+CHANCERY_MASTER_KEY = env_str("CHANCERY_MASTER_KEY")
+CHANCERY_ATTACHMENT_DIR = CHANCERY_DATA_DIR / "attachments"
+CHANCERY_MAX_ATTACHMENT_BYTES = env_int("CHANCERY_MAX_ATTACHMENT_MB", 50, minimum=1) * 1024 * 1024
+CHANCERY_REFERENCE_TEMPLATE = env_str("CHANCERY_REFERENCE_TEMPLATE", "{unit}/{year}/{number:04d}")
+CHANCERY_MINISTRY_NAME = env_str("CHANCERY_MINISTRY_NAME", "Ministère des Affaires étrangères")
+CHANCERY_BASE_URL = (env_str("CHANCERY_BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+
+DEBUG = env_bool("CHANCERY_DEBUG", False)
+SECRET_KEY = env_str("CHANCERY_SECRET_KEY") or load_or_create_secret_key(CHANCERY_DATA_DIR)
+ALLOWED_HOSTS = env_list("CHANCERY_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CHANCERY_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "ninja",
+    "chancery.core",
+    "chancery.audit",
+    "chancery.crypto",
+    "chancery.accounts",
+    "chancery.organisation",
+    "chancery.correspondence",
+    "chancery.planning",
+    "chancery.imports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "chancery.core.middleware.SecurityHeadersMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "chancery.accounts.middleware.SessionLifetimeMiddleware",
+    "chancery.accounts.middleware.SecondFactorRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "chancery.core.middleware.HtmxMiddleware",
+    "chancery.core.middleware.GateEnforcementMiddleware",
+]
+
+ROOT_URLCONF = "chancery.urls"
+WSGI_APPLICATION = "chancery.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "chancery.core.context_processors.chancery",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("DATABASE_URL")
+if _database_url:
+    _db = parse_database_url(_database_url)
+    DATABASES = {
+        "default": {
+            "ENGINE": _db.engine,
+            "NAME": _db.name,
+            "USER": _db.user,
+            "PASSWORD": _db.password,
+            "HOST": _db.host,
+            "PORT": _db.port,
+            "OPTIONS": dict(_db.options or {}),
+            "CONN_MAX_AGE": env_int("CHANCERY_DB_CONN_MAX_AGE", 60, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
+        }
+    }
+    if _db.engine.endswith("sqlite3"):
+        DATABASES["default"] = {"ENGINE": _db.engine, "NAME": _db.name, "CONN_MAX_AGE": 0}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(CHANCERY_DATA_DIR / "chancery.sqlite3"),
+        }
+    }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets readers run beside the writer; IMMEDIATE transactions take the write lock
+    # up front, so two concurrent writers queue instead of failing on lock upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(CHANCERY_DATA_DIR / f"test-{os.getpid()}.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "core:home"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sessions: an inactivity timeout and an absolute lifetime, both enforced server-side
+# by SessionLifetimeMiddleware (the cookie age is only the outer bound).
+CHANCERY_SESSION_IDLE_SECONDS = env_int("CHANCERY_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+CHANCERY_SESSION_MAX_SECONDS = env_int("CHANCERY_SESSION_MAX_HOURS", 12, minimum=1) * 3600
+SESSION_COOKIE_AGE = CHANCERY_SESSION_MAX_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_NAME = "chancery_session"
+CSRF_COOKIE_NAME = "chancery_csrftoken"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "chancery.core.views.csrf_failure"
+
+# Login throttling: exponential back-off per (account, address) and per address,
+# capped so that an attacker can slow a user down but never lock them out for good.
+CHANCERY_LOGIN_FREE_ATTEMPTS = env_int("CHANCERY_LOGIN_FREE_ATTEMPTS", 5, minimum=1)
+CHANCERY_LOGIN_MAX_DELAY_SECONDS = env_int("CHANCERY_LOGIN_MAX_DELAY_SECONDS", 300, minimum=1)
+CHANCERY_TOTP_REQUIRED_LEVEL = 2
+
+_https = env_bool("CHANCERY_HTTPS", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("CHANCERY_BEHIND_PROXY") else None
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_SSL_REDIRECT = _https
+SECURE_HSTS_SECONDS = 31536000 if _https else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SECURE_HSTS_PRELOAD = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS: list[str] = []
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("French")), ("en", _("English")), ("ar", _("Arabic")), ("es", _("Spanish"))]
+LANGUAGE_COOKIE_NAME = "chancery_language"
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("CHANCERY_TIME_ZONE", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = CHANCERY_DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not env_bool("CHANCERY_PLAIN_STATIC")
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_MAX_AGE = 31536000
+MEDIA_ROOT = CHANCERY_DATA_DIR / "media"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+EMAIL_HOST = env_str("CHANCERY_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("CHANCERY_SMTP_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("CHANCERY_SMTP_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("CHANCERY_SMTP_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("CHANCERY_SMTP_STARTTLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("CHANCERY_FROM_EMAIL", "chancery@ministry.invalid")
+EMAIL_BACKEND = env_str("CHANCERY_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+
+# Logs carry ids and event names, never protected content.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("CHANCERY_LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+if CHANCERY_MAX_ATTACHMENT_BYTES <= 0:  # pragma: no cover - guarded by env_int minimum
+    raise ConfigurationError("CHANCERY_MAX_ATTACHMENT_MB must be positive")
+
+AUTHENTICATION_BACKENDS = ["chancery.accounts.backends.ChanceryBackend"]

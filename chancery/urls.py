@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from chancery.api import api
+from chancery.core import views as core_views
+
+urlpatterns = [
+    path("", include("chancery.core.urls")),
+    path("accounts/", include("chancery.accounts.urls")),
+    path("organisation/", include("chancery.organisation.urls")),
+    path("correspondence/", include("chancery.correspondence.urls")),
+    path("planning/", include("chancery.planning.urls")),
+    path("imports/", include("chancery.imports.urls")),
+    path("i18n/setlang/", core_views.set_language, name="set_language"),
+    path("api/v1/", api.urls),
+    path("superadmin/", admin.site.urls),
+]
+
+handler404 = "chancery.core.views.not_found"
+handler403 = "chancery.core.views.forbidden"
+handler500 = "chancery.core.views.server_error"

@@ -1,0 +1,86 @@
+"""Shared test fixtures: a private data dir per test, the demo ministry, signed-in clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from pytest_django.fixtures import Settings
+
+DEMO_SEED = 7
+
+
+@pytest.fixture(autouse=True)
+def data_dir(settings: Settings, tmp_path: Path) -> Path:
+    """Every test writes under its own data dir: two tests never share keys or files."""
+    path = tmp_path / "data"
+    path.mkdir(exist_ok=True)
+    settings.CHANCERY_DATA_DIR = path
+    settings.CHANCERY_ATTACHMENT_DIR = path / "attachments"
+    settings.CHANCERY_MASTER_KEY = None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    return path
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """The demo ministry's units and agents, built once per test database.
+
+    Tests run in transactions rolled back afterwards, so they all start from this state.
+    Transactional tests (which flush the database) rebuild it with `fresh_ministry`.
+    """
+    from chancery.organisation.demo import build_ministry
+
+    with django_db_blocker.unblock():
+        build_ministry(seed=DEMO_SEED)
+    yield
+
+
+@pytest.fixture
+def ministry(db: None) -> Any:
+    from chancery.organisation.demo import load_ministry
+
+    return load_ministry()
+
+
+@pytest.fixture
+def fresh_ministry(transactional_db: None) -> Any:
+    from chancery.organisation.demo import build_ministry, load_ministry
+    from chancery.organisation.models import Unit
+
+    if not Unit.objects.unrestricted("test set-up").exists():
+        build_ministry(seed=DEMO_SEED)
+    return load_ministry()
+
+
+def sign_in(client: Client, user: Any) -> Client:
+    """A session as after a complete sign-in (second factor included)."""
+    import time
+
+    from chancery.accounts.middleware import SESSION_SECOND_FACTOR, SESSION_SEEN, SESSION_STARTED
+
+    client.force_login(user, backend="chancery.accounts.backends.ChanceryBackend")
+    session = client.session
+    now = int(time.time())
+    session[SESSION_SECOND_FACTOR] = True
+    session[SESSION_STARTED] = now
+    session[SESSION_SEEN] = now
+    session.save()
+    return client
+
+
+@pytest.fixture
+def client_for(ministry: Any) -> Callable[[str], Client]:
+    """`client_for("hom.dakar")`: a test client signed in as that demo agent."""
+
+    def make(username: str) -> Client:
+        return sign_in(Client(), ministry.users[username])
+
+    return make
