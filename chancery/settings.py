@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "chancery.correspondence",
     "chancery.planning",
     "chancery.imports",
+    "chancery.notifications",
 ]
 
 MIDDLEWARE = [

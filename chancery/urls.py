@@ -11,6 +11,7 @@ urlpatterns = [
     path("correspondence/", include("chancery.correspondence.urls")),
     path("planning/", include("chancery.planning.urls")),
     path("imports/", include("chancery.imports.urls")),
+    path("notifications/", include("chancery.notifications.urls")),
     path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("api/v1/", api.urls),
     path("superadmin/", admin.site.urls),
