@@ -40,8 +40,9 @@ class ChanceryApi(NinjaAPI):
         patterns, app_name, namespace = super().urls
         # The API authenticates by token itself; the session login redirect does not apply.
         for pattern in patterns:
-            if hasattr(pattern, "callback"):
-                pattern.callback.login_required = False
+            callback = getattr(pattern, "callback", None)
+            if callback is not None:
+                callback.login_required = False
         return patterns, app_name, namespace
 
 

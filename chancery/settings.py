@@ -117,7 +117,7 @@ else:
             "NAME": str(CHANCERY_DATA_DIR / "chancery.sqlite3"),
         }
     }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
     # WAL lets readers run beside the writer; IMMEDIATE transactions take the write lock
     # up front, so two concurrent writers queue instead of failing on lock upgrade.
     DATABASES["default"]["OPTIONS"] = {
@@ -186,6 +186,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = CHANCERY_DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -11,17 +11,20 @@ from django.http import HttpRequest
 from chancery.accounts.models import Membership, User
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["unit"]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(BaseUserAdmin):
     inlines = [MembershipInline]
     list_display = ["username", "first_name", "last_name", "clearance_level", "is_active"]
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Chancery", {"fields": ("clearance_level", "clearance_compartments", "preferred_language")}))  # type: ignore[misc]
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        ("Chancery", {"fields": ("clearance_level", "clearance_compartments", "preferred_language")}),
+    )
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return User.objects.visible_to(request.user)

@@ -45,7 +45,7 @@ class User(AbstractUser):
     totp_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     totp_last_step = models.BigIntegerField(default=0, editable=False)  # refuses a replayed code
 
-    objects = ChanceryUserManager()
+    objects = ChanceryUserManager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["last_name", "first_name", "username"]

@@ -11,7 +11,7 @@ class StyledFormMixin:
     """Adds Bootstrap classes, aria-invalid and aria-describedby to every widget."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         for name, field in self.fields.items():  # type: ignore[attr-defined]
             widget = field.widget
             if isinstance(widget, forms.CheckboxInput):
@@ -36,5 +36,5 @@ class StyledForm(StyledFormMixin, forms.Form):
     pass
 
 
-class StyledModelForm(StyledFormMixin, forms.ModelForm):  # type: ignore[type-arg]
+class StyledModelForm(StyledFormMixin, forms.ModelForm):
     pass

@@ -50,7 +50,7 @@ class RestrictedQuerySet(models.QuerySet[M]):
         raise NotImplementedError(f"{self.model.__name__} must implement visible_to(user)")
 
     def _mark_gated(self) -> Self:
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]
         clone._gated = True
         return clone
 
@@ -61,7 +61,7 @@ class RestrictedQuerySet(models.QuerySet[M]):
         return self._mark_gated()
 
     def _clone(self) -> Self:
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]
         clone._gated = self._gated
         return clone
 
@@ -97,7 +97,7 @@ def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Any, **lookup: Any
     """The single access function: same 404 for a missing and a forbidden object."""
     try:
         return queryset.visible_to(user).get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:  # type: ignore[attr-defined]
         raise Http404("not found") from exc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -25,15 +26,9 @@ def set_language(request: HttpRequest) -> HttpResponse:
     response = django_set_language(request)
     language = request.POST.get("language", "")
     user = request.user
-    if user.is_authenticated and language in {code for code, _name in _languages()}:
+    if user.is_authenticated and language in {code for code, _name in settings.LANGUAGES}:
         type(user).objects.unrestricted("own profile").filter(pk=user.pk).update(preferred_language=language)
     return response
-
-
-def _languages() -> list[tuple[str, str]]:
-    from django.conf import settings
-
-    return list(settings.LANGUAGES)
 
 
 @login_not_required
@@ -68,6 +63,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _error(
-        request, 403, _("Form expired"), _("The form expired or was sent from elsewhere. Reload the page and try again.")
-    )
+    message = _("The form expired or was sent from elsewhere. Reload the page and try again.")
+    return _error(request, 403, _("Form expired"), message)

@@ -9,7 +9,7 @@ from chancery.organisation.models import Unit
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class UnitAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "kind", "parent", "country", "city", "is_active"]
     search_fields = ["code", "name", "city"]
     list_filter = ["kind", "is_active"]

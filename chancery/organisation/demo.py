@@ -15,7 +15,7 @@ from chancery.core.models import Compartment
 from chancery.organisation.models import MissionKind, Unit, UnitFunction, UnitKind
 from chancery.organisation.services import create_unit
 
-DEMO_PASSWORD = "Chancery-demo-2026"
+DEMO_PASSWORD = "Chancery-demo-2026"  # noqa: S105 - the published demo password
 
 COMPARTMENTS = [("CRYPTO", "Cryptographic material"), ("PERSONNEL", "Personnel matters")]
 
@@ -134,7 +134,7 @@ def build_ministry(*, seed: int) -> DemoMinistry:
                  hq_desk=ministry.units[desk])
 
     password_hash = _demo_password_hash()
-    names = [(f, l) for f in FIRST_NAMES for l in LAST_NAMES]
+    names = [(first, last) for first in FIRST_NAMES for last in LAST_NAMES]
     rng.shuffle(names)
     name_iter = iter(names)
 
