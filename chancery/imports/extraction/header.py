@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from .dates import DateLine, parse_date, parse_date_line
@@ -66,6 +66,8 @@ _EXPECTED_FIELDS: tuple[str, ...] = (
     "classification",
     "subject",
 )
+_WIDE_GAP_RE = re.compile(r"\t|\s{3,}")
+_MAX_LINES_AFTER_PJ = 12  # signature, address, footer
 _LABEL_RE = re.compile(r"^\s*(?P<label>[^:\uff1a]{1,40}?)\s*[:\uff1a]\s*(?P<value>.*)$")
 # a second "Label :" on the same line, after a clear separator (tab, wide gap, " - ", "|", ";", ", ")
 _INLINE_LABEL_RE = re.compile(
@@ -74,6 +76,12 @@ _INLINE_LABEL_RE = re.compile(
     + r")\.?\s*[:\uff1a]"
 )
 
+_NIL_RE = re.compile(r"^(?:neant|none|nil|n/?a|aucune?s?|ninguno|ninguna|nada|sans objet|-+|/)\.?$")
+_CLASSIFICATION_LINE_RE = re.compile(
+    r"^(?:diffusion restreinte|confidentiel(?: defense)?|(?:tres |top )?secret(?: defense)?|non protege|restricted"
+    r"|confidential|unclassified|restringid[ao]|confidencial|secreto|sin clasificar)$"
+)
+_TRANSMISSION_LINE_RE = re.compile(r"^(?:transmission |transmision )?(?:cryptee|chiffree|encrypted|cifrada)$")
 _TRANSMISSION: tuple[tuple[str, Transmission], ...] = (
     ("crypt", "encrypted"),
     ("chiffr", "encrypted"),
@@ -102,26 +110,19 @@ _CLASSIFICATION: tuple[tuple[str, Classification], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class LabelledValue:
-    field: FieldName
-    value: str
-    line: int  # 0-based line index
-
-
 def _label_key(label: str) -> str:
     return squash(fold(label).replace(".", " ").replace(" /", "/").replace("/ ", "/")).replace("p j", "pj")
 
 
 def parse_labelled_line(line: str) -> list[tuple[FieldName, str]]:
     """'Transmission : Cryptée - Diffusion : Restreinte' -> [(transmission, Cryptée), (classification, ...)]."""
+    if not any(mark in line for mark in (":", "\uff1a", "\t", "|")):
+        return []
     text, _ = strip_list_marker(clean_inline(line))
     match = _LABEL_RE.match(text)
-    if not match:
-        return []
-    first = LABELS.get(_label_key(match.group("label")))
-    if first is None:
-        return []
+    first = LABELS.get(_label_key(match.group("label"))) if match else None
+    if first is None or match is None:
+        return _table_row(text)
     found: list[tuple[FieldName, str]] = []
     current, value = first, match.group("value")
     while True:
@@ -133,6 +134,38 @@ def parse_labelled_line(line: str) -> list[tuple[FieldName, str]]:
         value = value[nxt.end() :]
     found.append((current, value))
     return [(name, squash(val)) for name, val in found]
+
+
+def _table_row(text: str) -> list[tuple[FieldName, str]]:
+    """'| Référence | ABC |' or 'Référence<TAB>ABC' (header laid out as a table, without colons)."""
+    stripped = text.strip()
+    if stripped.startswith("|"):
+        cells = stripped.strip("|").split("|")
+    elif "\t" in stripped:
+        cells = stripped.split("\t")
+    else:
+        return []
+    cells = [cell.strip() for cell in cells if cell.strip()]
+    name = LABELS.get(_label_key(cells[0].rstrip(" :\uff1a"))) if len(cells) >= 2 else None
+    return [(name, squash(" ".join(cells[1:])))] if name else []
+
+
+def _marking_line(line: str) -> list[tuple[FieldName, str]]:
+    """A marking alone on its line, as telegrams print it: 'DIFFUSION RESTREINTE', 'CRYPTÉE'."""
+    if len(line) > 60:
+        return []
+    text = plain_line(line)
+    folded = fold(text).strip(" .")
+    if _CLASSIFICATION_LINE_RE.match(folded):
+        return [("classification", text)]
+    if _TRANSMISSION_LINE_RE.match(folded):
+        return [("transmission", text)]
+    return []
+
+
+def is_nil(value: str) -> bool:
+    """'Néant', 'None', 'N/A', '-': the field is there but says there is nothing."""
+    return bool(_NIL_RE.match(fold(value).strip()))
 
 
 def split_units(value: str) -> list[str]:
@@ -199,7 +232,6 @@ class HeaderResult:
     body_start: int  # first line of the body (0-based)
     body_end: int  # line after the body (the PJ line, or the end of the text)
     observations_line: int | None = None
-    labelled: list[LabelledValue] = field(default_factory=list)
 
 
 @dataclass
@@ -215,13 +247,28 @@ def _classify(lines: list[str]) -> list[_Line]:
         if not line.strip():
             out.append(_Line("blank", []))
             continue
-        fields = parse_labelled_line(line)
+        date_line, rest = _date_in_line(line)
+        fields = (parse_labelled_line(rest) or _marking_line(rest)) if rest else []
         if fields:
-            out.append(_Line("field", fields))
-            continue
-        date_line = parse_date_line(plain_line(line))
-        out.append(_Line("date", [], date_line) if date_line else _Line("other", []))
+            out.append(_Line("field", fields, date_line))
+        else:
+            out.append(_Line("date", [], date_line) if date_line else _Line("other", []))
     return out
+
+
+def _date_in_line(line: str) -> tuple[DateLine | None, str]:
+    """The date line, whole or beside other text past a wide gap (PDF layout); and what is left."""
+    if len(line) > 200:  # a date line is short; the cap also keeps the date regexes linear
+        return None, line
+    whole = parse_date_line(plain_line(line))
+    if whole is not None:
+        return whole, ""
+    segments = _WIDE_GAP_RE.split(line.strip())
+    for number, segment in enumerate(segments if len(segments) > 1 else []):
+        found = parse_date_line(plain_line(segment))
+        if found is not None:
+            return found, "   ".join(segments[:number] + segments[number + 1 :])
+    return None, line
 
 
 def _continuation(lines: list[str], kinds: list[_Line], index: int, name: FieldName, empty: bool) -> list[int]:
@@ -270,18 +317,18 @@ def _header_end(lines: list[str], kinds: list[_Line], subject_index: int | None,
 def parse_header(index: LineIndex, metadata: Mapping[str, str] | None = None) -> HeaderResult:
     lines = index.lines
     kinds = _classify(lines)
-    subject_index = next(
-        (i for i, k in enumerate(kinds[:200]) if any(name == "subject" for name, _ in k.fields)), None
-    )
+    subject_index = next((i for i, k in enumerate(kinds[:200]) if any(name == "subject" for name, _ in k.fields)), None)
     consumed: set[int] = set()
     values: dict[str, tuple[str, list[str], int, int]] = {}  # field -> (text, items, first, last line)
     duplicates: dict[str, int] = {}
-    labelled: list[LabelledValue] = []
+    nil: set[str] = set()
 
     def record(name: FieldName, value: str, first: int, extra: list[int]) -> None:
-        labelled.append(LabelledValue(name, value, first))
-        extra_values = [plain_line(lines[k]) for k in extra]
         consumed.update(extra)
+        extra_values = [item for item in (plain_line(lines[k]) for k in extra) if not is_nil(item)]
+        if is_nil(value):
+            value = ""
+            nil.add(name)
         if name in values:
             if values[name][0] != value:
                 duplicates.setdefault(name, first)
@@ -308,25 +355,29 @@ def parse_header(index: LineIndex, metadata: Mapping[str, str] | None = None) ->
     body_end = len(lines)
     for i, kind in enumerate(kinds):
         for name, value in kind.fields:
-            if name == "attachments" and "attachments" not in values:
-                extra = _continuation(lines, kinds, i, name, not value)
+            if name != "attachments" or "attachments" in values:
+                continue
+            extra = _continuation(lines, kinds, i, name, not value)
+            after = sum(1 for k in range(max([i, *extra]) + 1, len(lines)) if kinds[k].kind != "blank")
+            # "Annexe : ..." in the middle of the body is a mention, not the PJ line of the letter
+            if i < header_end or after <= _MAX_LINES_AFTER_PJ:
                 record(name, value, i, extra)
-                if i >= header_end:
-                    body_end = min(body_end, i)
+                body_end = i if i >= header_end else body_end
 
     dispatch = Dispatch()
     problems: list[Problem] = []
-    _fill_fields(dispatch, values, index, problems)
+    _fill_fields(dispatch, values, index, problems, nil)
     _fill_date(dispatch, kinds, header_end, values, index, problems)
-    _apply_metadata(dispatch, metadata or {}, problems)
-    for name, line in duplicates.items():
-        problems.append(Problem.make(name, "duplicate", index.span(line)))
-    for name in _EXPECTED_FIELDS:
-        if getattr(dispatch, name) in (None, []) and not any(p.field == name for p in problems):
-            problems.append(Problem.make(name, "missing"))
+    # judged before e-mail headers fill gaps: a bare "Subject:" does not make a letter
     found_any = any(
         getattr(dispatch, name) not in (None, []) for name in ("date", "reference", "subject", "attribution")
     )
+    _apply_metadata(dispatch, metadata or {}, problems)
+    for duplicate, line in duplicates.items():
+        problems.append(Problem.make(duplicate, "duplicate", index.span(line)))
+    for expected in _EXPECTED_FIELDS:
+        if getattr(dispatch, expected) in (None, []) and not any(p.field == expected for p in problems):
+            problems.append(Problem.make(expected, "missing"))
     return HeaderResult(
         dispatch=dispatch,
         problems=problems,
@@ -334,7 +385,6 @@ def parse_header(index: LineIndex, metadata: Mapping[str, str] | None = None) ->
         body_start=header_end,
         body_end=max(body_end, header_end),
         observations_line=observations_line,
-        labelled=labelled,
     )
 
 
@@ -343,13 +393,15 @@ def _fill_fields(
     values: dict[str, tuple[str, list[str], int, int]],
     index: LineIndex,
     problems: list[Problem],
+    nil: set[str],
 ) -> None:
     for name, (value, items, first, last) in values.items():
         span = index.span(first, last)
         if name in ("date", "place", "observations"):
             continue
         if not value and not items:
-            problems.append(Problem.make(name, "unreadable", span, value=""))
+            if name not in nil:
+                problems.append(Problem.make(name, "unreadable", span, value=""))
             continue
         if name == "transmission":
             dispatch.transmission = normalise_transmission(value)
@@ -390,10 +442,10 @@ def _fill_date(
     index: LineIndex,
     problems: list[Problem],
 ) -> None:
-    candidates = [i for i in range(min(header_end, len(kinds))) if kinds[i].kind == "date"]
+    candidates = [i for i in range(min(header_end, len(kinds))) if kinds[i].date is not None]
     # "Fait à Dakar, le ..." above the signature, when the header has no date line
     tail_start = max(header_end, len(kinds) - 25)
-    candidates += [i for i in range(tail_start, len(kinds)) if kinds[i].kind == "date"]
+    candidates += [i for i in range(tail_start, len(kinds)) if kinds[i].date is not None]
     if candidates:
         line = candidates[0]
         found = kinds[line].date

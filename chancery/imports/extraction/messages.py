@@ -72,8 +72,7 @@ _CATALOGUE: dict[str, dict[str, str]] = {
     "error.no_header": {
         "fr": "Aucun en-tête de lettre reconnaissable (date, référence, objet, destinataires) n'a été trouvé.",
         "en": "No recognisable letter header (date, reference, subject, recipients) was found.",
-        "es": "No se encontró ningún encabezado de carta reconocible (fecha, referencia, asunto, "
-        "destinatarios).",
+        "es": "No se encontró ningún encabezado de carta reconocible (fecha, referencia, asunto, destinatarios).",
         "ar": "لم يتم العثور على ترويسة رسالة يمكن التعرف عليها (التاريخ، المرجع، الموضوع، الجهات المعنية).",
     },
     "error.no_text_layer": {
@@ -85,10 +84,8 @@ _CATALOGUE: dict[str, dict[str, str]] = {
         "ar": "لا يحتوي ملف PDF على طبقة نصية (مستند ممسوح ضوئيًا؟): يلزم التعرف الضوئي على الحروف.",
     },
     "error.tool_missing": {
-        "fr": "L'outil « {tool} » est introuvable sur le serveur ; installez le paquet {package} pour lire "
-        "ce format.",
-        "en": "The tool '{tool}' is not available on the server; install the {package} package to read "
-        "this format.",
+        "fr": "L'outil « {tool} » est introuvable sur le serveur ; installez le paquet {package} pour lire ce format.",
+        "en": "The tool '{tool}' is not available on the server; install the {package} package to read this format.",
         "es": "La herramienta «{tool}» no está disponible en el servidor; instale el paquete {package} "
         "para leer este formato.",
         "ar": "الأداة «{tool}» غير متوفرة على الخادم؛ ثبّت الحزمة {package} لقراءة هذا التنسيق.",

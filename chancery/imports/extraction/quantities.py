@@ -24,7 +24,11 @@ _CURRENCY = (
 )
 _AMOUNT_RE = re.compile(
     rf"(?<![\w.,]){_NUM}\s*(?:{_SCALE}\s*)?(?:de\s+|d['’]\s*)?{_CURRENCY}"
-    rf"|(?<![a-zA-Z]){_CURRENCY}\s*{_NUM.replace('num', 'num2')}(?:\s*{_SCALE.replace('scale', 'scale2')})?",
+    + "|(?<![a-zA-Z])"
+    + _CURRENCY.replace("<cur>", "<cur2>")
+    + r"\s*"
+    + _NUM.replace("<num>", "<num2>")
+    + rf"(?:\s*{_SCALE.replace('<scale>', '<scale2>')})?",
     re.IGNORECASE,
 )
 _PERCENT_RE = re.compile(
@@ -114,7 +118,7 @@ def find_quantities(text: str, language: str = "fr") -> list[Quantity]:
         number = match.group("num") or match.group("num2")
         value = parse_number(number, language)
         if value is not None:
-            unit = _unit(match.group("scale") or match.group("scale2"), match.group("cur"))
+            unit = _unit(match.group("scale") or match.group("scale2"), match.group("cur") or match.group("cur2"))
             found.append(Quantity(match.start(), match.end(), value, unit))
     for match in _PERCENT_RE.finditer(text):
         value = parse_number(match.group("num"), language)

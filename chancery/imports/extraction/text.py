@@ -7,27 +7,37 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
-from functools import lru_cache
 
 from .records import SourceSpan
 
-_SPACES = {"\u00a0", "\u202f", "\u2007", "\u2009", "\u200a", "\u3000", "\t"}
+_SPACES = {"\u00a0", "\u202f", "\u2007", "\u2009", "\u200a", "\u3000"}
 _FOLD_EXTRA = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2013": "-", "\u2014": "-"}
 
 
-@lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    if ch in _SPACES:
-        return " "
-    if ch in _FOLD_EXTRA:
-        return _FOLD_EXTRA[ch]
-    base = unicodedata.normalize("NFKD", ch)[:1] or ch
-    return base.lower()[:1] or base
+class _FoldTable(dict[int, str]):
+    """`str.translate` table filled on first sight of each character."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if ch in _SPACES:
+            folded = " "
+        elif ch in _FOLD_EXTRA:
+            folded = _FOLD_EXTRA[ch]
+        else:
+            base = unicodedata.normalize("NFKD", ch)[:1] or ch
+            folded = base.lower()[:1] or base
+        if len(self) < 65536:
+            self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+_SPACE_TABLE = {ord(ch): " " for ch in _SPACES}
 
 
 def fold(text: str) -> str:
     """Lower-case, accent-free copy of `text` with the same length, so offsets carry over."""
-    return "".join(_fold_char(ch) for ch in text)
+    return text.lower() if text.isascii() else text.translate(_FOLD_TABLE)
 
 
 _TAG_RE = re.compile(r"</?(?:sup|sub|b|i|u|em|strong|span|font|small|mark|a|s|del|ins)\b[^>]*>", re.I)
@@ -39,14 +49,16 @@ _EMPHASIS_RE = re.compile(r"(?<![\w*~])(?:[*_]{1,3}|~~)(?=\S)|(?<=\S)(?:[*_]{1,3
 
 def clean_inline(line: str) -> str:
     """Drop inline markup (markdown emphasis, `<sup>` and similar tags, entities, odd spaces)."""
-    text = _BR_RE.sub(" ", line)
-    text = _TAG_RE.sub("", text)
+    text = line
+    if "<" in text:
+        text = _TAG_RE.sub("", _BR_RE.sub(" ", text))
     if "&" in text:
         text = html.unescape(text)
-    text = _LINK_RE.sub(r"\1", text)
-    text = _EMPHASIS_RE.sub("", text)
-    text = text.replace("`", "")
-    return "".join(" " if ch in _SPACES and ch != "\t" else ch for ch in text)
+    if "](" in text:
+        text = _LINK_RE.sub(r"\1", text)
+    if "*" in text or "_" in text or "~" in text:
+        text = _EMPHASIS_RE.sub("", text)
+    return text.replace("`", "").translate(_SPACE_TABLE)
 
 
 _MARKER_RE = re.compile(
@@ -138,7 +150,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in re.finditer(r"[.!?]+(?=\s+[\"«“(]?[A-ZÀ-ÖØ-Þ0-9])", text):
-        word = re.search(r"([\w.]+)$", text[start : match.start()])
+        word = re.search(r"([\w.]+)$", text[max(start, match.start() - 12) : match.start()])
         if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
             continue
         spans.append((start, match.end()))
