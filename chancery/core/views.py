@@ -27,7 +27,9 @@ def set_language(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("language", "")
     user = request.user
     if user.is_authenticated and language in {code for code, _name in settings.LANGUAGES}:
-        type(user).objects.unrestricted("own profile").filter(pk=user.pk).update(preferred_language=language)
+        from chancery.accounts.models import User
+
+        User.objects.unrestricted("own profile").filter(pk=user.pk).update(preferred_language=language)
     return response
 
 

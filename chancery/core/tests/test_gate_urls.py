@@ -95,7 +95,7 @@ def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterato
 
 def routes() -> list[Route]:
     found = []
-    for name, regex, pattern in _walk(get_resolver().url_patterns):
+    for name, regex, _pattern in _walk(get_resolver().url_patterns):
         if regex.startswith("superadmin/") or regex.startswith("static/"):
             continue  # the Django admin (super-administrators) has its own permission system
         parameters = tuple(re.findall(r"\(\?P<(\w+)>", regex))

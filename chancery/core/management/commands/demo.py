@@ -27,7 +27,8 @@ class Command(BaseCommand):
 
         has_units = Unit.objects.unrestricted("emptiness check").exists()
         if has_units and options["if_empty"]:
-            self.stdout.write("The database already holds a ministry; demo not loaded.")
+            self.stdout.write("The database already holds a ministry; demo not loaded again.")
+            self._print_logins(DEMO_LOGINS, DEMO_PASSWORD)
             return
         if has_units:
             raise CommandError("the database already holds units; the demo loads into an empty database only")
@@ -41,8 +42,21 @@ class Command(BaseCommand):
                 except ModuleNotFoundError:
                     continue
                 module.populate(ministry=ministry, seed=options["seed"], stdout=self.stdout)
+        self._print_logins(DEMO_LOGINS, DEMO_PASSWORD)
+
+    def _print_logins(self, logins: list[tuple[str, str]], password: str) -> None:
+        from chancery.accounts.models import User
+
+        existing = set(
+            User.objects.unrestricted("demo logins").filter(username__in=[u for u, _ in logins]).values_list(
+                "username", flat=True
+            )
+        )
+        if not existing:
+            return
         self.stdout.write("")
-        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for username, what in DEMO_LOGINS:
-            self.stdout.write(f"  {username:<18} {what}")
+        self.stdout.write(f"Demo logins (password for all: {password}):")
+        for username, what in logins:
+            if username in existing:
+                self.stdout.write(f"  {username:<18} {what}")
         self.stdout.write("Agents cleared Confidentiel or above set up a second factor (TOTP) at first sign-in.")
