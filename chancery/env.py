@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -74,19 +75,22 @@ def parse_database_url(url: str) -> DatabaseConfig:
         if not name:
             raise ConfigurationError("DATABASE_URL must name a database, e.g. postgres://user@host:5432/chancery")
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        try:
+            port = parsed.port
+        except ValueError as exc:
+            raise ConfigurationError(f"DATABASE_URL has an invalid port: {exc}") from exc
         return DatabaseConfig(
             engine="django.db.backends.postgresql",
             name=name,
             user=unquote(parsed.username or ""),
             password=unquote(parsed.password or ""),
             host=parsed.hostname or "",
-            port=str(parsed.port or ""),
+            port=str(port or ""),
             options=options or None,
         )
     if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        if path.startswith("//"):
-            path = path[1:]
+        # sqlite:///relative/path or sqlite:////absolute/path (the usual DATABASE_URL convention).
+        path = unquote(parsed.path)[1:]
         if not path or path == "/":
             raise ConfigurationError("DATABASE_URL sqlite:/// needs a file path")
         return DatabaseConfig(engine="django.db.backends.sqlite3", name=path)
@@ -103,8 +107,10 @@ def load_or_create_secret_key(data_dir: Path) -> str:
         return key
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(64)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # A private temporary name (mode 0600): a file left by a crashed start or a concurrent
+    # first start cannot get in the way.
+    fd, tmp_name = tempfile.mkstemp(prefix=".secret_key.", dir=data_dir)
+    tmp = Path(tmp_name)
     try:
         os.write(fd, key.encode("ascii"))
         os.fsync(fd)

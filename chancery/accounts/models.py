@@ -99,8 +99,9 @@ class User(AbstractUser):
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def active(self) -> MembershipQuerySet:
+        # `end_date` is the first day without the role: a membership ended today stops at once.
         today = timezone.localdate()
-        return self.filter(models.Q(end_date__isnull=True) | models.Q(end_date__gte=today), start_date__lte=today)
+        return self.filter(models.Q(end_date__isnull=True) | models.Q(end_date__gt=today), start_date__lte=today)
 
 
 class Membership(models.Model):

@@ -215,7 +215,8 @@ def create_user(
         user.set_password(password)
     else:
         user.set_unusable_password()
-    user.full_clean()
+    # Uniqueness is checked below outside the gate (Django's check reads through the gated manager).
+    user.full_clean(validate_unique=False)
     if User.objects.unrestricted("uniqueness").filter(username__iexact=user.username).exists():
         raise ValidationError({"username": _("This user name is already taken.")})
     try:
@@ -245,7 +246,7 @@ def update_user(*, actor: User, user: User, **fields: Any) -> User:
         if getattr(user, name) != value:
             changed[name] = value
             setattr(user, name, value)
-    user.full_clean()
+    user.full_clean(validate_unique=False)  # the user name does not change here
     user.save()
     if changed:
         record_event(action="accounts.user_updated", actor=actor, target=user, details={"fields": sorted(changed)})
@@ -278,7 +279,16 @@ def add_membership(
 ) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role.")})
-    membership = Membership(user=user, unit=unit, role=role, start_date=start_date or timezone.localdate())
+    start = start_date or timezone.localdate()
+    existing = Membership.objects.select_for_update().filter(user=user, unit=unit, role=role).first()
+    if existing is not None and existing.end_date is None:
+        raise ValidationError({"role": _("This agent already holds this role in this unit.")})
+    if existing is not None:
+        # One row per (agent, unit, role): an ended membership is opened again.
+        membership = existing
+        membership.start_date, membership.end_date = start, None
+    else:
+        membership = Membership(user=user, unit=unit, role=role, start_date=start)
     membership.full_clean()
     membership.save()
     user.forget_cached_rights()
@@ -293,10 +303,14 @@ def add_membership(
 
 @transaction.atomic
 def end_membership(*, actor: User, membership: Membership, end_date: date | None = None) -> Membership:
+    """`end_date` (default today) is the first day without the role: ending today takes effect at once."""
+    if membership.end_date is not None and membership.end_date <= timezone.localdate():
+        raise ValidationError({"end_date": _("This membership has already ended.")})
     membership.end_date = end_date or timezone.localdate()
     if membership.end_date < membership.start_date:
         raise ValidationError({"end_date": _("The end date is before the start date.")})
     membership.save(update_fields=["end_date"])
+    membership.user.forget_cached_rights()
     record_event(
         action="accounts.membership_ended",
         actor=actor,

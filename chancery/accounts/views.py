@@ -131,6 +131,14 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Your sign-in expired. Please start again."))
         return redirect("accounts:login")
     assert isinstance(user, User)
+    if user.totp_enrolled:
+        # A confirmed second factor is never replaced from here: otherwise a password alone
+        # (a pending sign-in) or a forged link would be enough to enrol another device.
+        # Losing a device goes through an administrator's reset.
+        if request.user.is_authenticated:
+            messages.info(request, _("A second factor is already set up. Ask an administrator to reset it."))
+            return redirect("accounts:profile")
+        return redirect("accounts:second_factor")
     form = SecondFactorForm(request.POST or None)
     if request.method == "GET" or not user.totp_secret:
         services.begin_totp_enrolment(user=user)

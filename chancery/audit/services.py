@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from chancery.audit.models import AuditEvent, AuditHead
 
@@ -17,9 +20,9 @@ GENESIS = "0" * 64
 
 
 def _event_hash(*, previous_hash: str, sequence: int, created_at: str, actor: str, action: str,
-                object_type: str, object_id: str, details: dict[str, Any]) -> str:
+                object_type: str, object_id: str, ip_address: str | None, details: dict[str, Any]) -> str:
     canonical = json.dumps(
-        [previous_hash, sequence, created_at, actor, action, object_type, object_id, details],
+        [previous_hash, sequence, created_at, actor, action, object_type, object_id, ip_address or "", details],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -31,7 +34,13 @@ def _event_hash(*, previous_hash: str, sequence: int, created_at: str, actor: st
 def client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    address = request.META.get("REMOTE_ADDR") or ""
+    try:
+        ipaddress.ip_address(address)
+        # The form the database stores (and the chain hashes): IPv6 normalised as the field does it.
+        return clean_ipv6_address(address) if ":" in address else address
+    except (ValueError, ValidationError):
+        return None
 
 
 def record_event(
@@ -50,6 +59,7 @@ def record_event(
         object_id = object_id or str(target.pk)
     actor_obj = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     details = json.loads(json.dumps(details or {}, default=str))
+    ip_address = client_ip(request)
     with transaction.atomic():
         head, _created = AuditHead.objects.select_for_update().get_or_create(id=1)
         sequence = head.sequence + 1
@@ -62,6 +72,7 @@ def record_event(
             action=action,
             object_type=object_type,
             object_id=str(object_id),
+            ip_address=ip_address,
             details=details,
         )
         event = AuditEvent.objects.create(
@@ -72,7 +83,7 @@ def record_event(
             action=action,
             object_type=object_type,
             object_id=str(object_id),
-            ip_address=client_ip(request),
+            ip_address=ip_address,
             details=details,
             previous_hash=head.hash,
             hash=digest,
@@ -109,6 +120,7 @@ def verify_chain() -> ChainVerdict:
             action=event.action,
             object_type=event.object_type,
             object_id=event.object_id,
+            ip_address=event.ip_address,
             details=event.details,
         )
         if digest != event.hash:

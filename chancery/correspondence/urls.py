@@ -1,4 +1,30 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from chancery.correspondence import views
 
 app_name = "correspondence"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("drafts/", views.drafts, name="drafts"),
+    path("sent/", views.sent, name="sent"),
+    path("new/", views.draft_create, name="new"),
+    path("incoming/new/", views.register_incoming, name="register_incoming"),
+    path("references/", views.reference_suggestions, name="reference_suggestions"),
+    path("dispatches/<int:pk>/", views.detail, name="detail"),
+    path("dispatches/<int:pk>/edit/", views.draft_edit, name="edit"),
+    path("dispatches/<int:pk>/validate/", views.validate, name="validate"),
+    path("dispatches/<int:pk>/send/", views.send, name="send"),
+    path("dispatches/<int:pk>/reply/", views.reply, name="reply"),
+    path("dispatches/<int:pk>/marking/", views.change_marking, name="change_marking"),
+    path("dispatches/<int:pk>/grant/", views.grant, name="grant"),
+    path("dispatches/<int:pk>/attachments/<int:position>/", views.download_attachment, name="attachment"),
+    path(
+        "dispatches/<int:pk>/attachments/<int:position>/remove/",
+        views.remove_attachment,
+        name="remove_attachment",
+    ),
+    path("dispatches/<int:pk>/routings/<int:routing_id>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("dispatches/<int:pk>/routings/<int:routing_id>/assign/", views.assign, name="assign"),
+    path("dispatches/<int:pk>/routings/<int:routing_id>/close/", views.close, name="close"),
+    path("dispatches/<int:pk>/routings/<int:routing_id>/read/", views.mark_read, name="mark_read"),
+]

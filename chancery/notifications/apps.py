@@ -6,3 +6,8 @@ class NotificationsConfig(AppConfig):
     name = "chancery.notifications"
     label = "notifications"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from chancery.notifications import receivers
+
+        receivers.connect()

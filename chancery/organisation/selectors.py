@@ -59,8 +59,10 @@ def missions_followed(*, user: Any, unit: Unit) -> Any:
     return Unit.objects.visible_to(user).filter(hq_desk=unit).order_by("code")
 
 
-def people(*, user: Any, query: str = "") -> Any:
-    users = User.objects.visible_to(user).filter(is_active=True)
+def people(*, user: Any, query: str = "", include_inactive: bool = False) -> Any:
+    users = User.objects.visible_to(user)
+    if not include_inactive:
+        users = users.filter(is_active=True)
     if query:
         users = users.filter(
             Q(username__icontains=query) | Q(first_name__icontains=query) | Q(last_name__icontains=query)

@@ -23,6 +23,17 @@ def _units() -> Any:
     return Unit.objects.unrestricted("organisation service")
 
 
+def _validate(unit: Unit) -> None:
+    """full_clean, with the uniqueness of the code checked outside the gate.
+
+    Django's own unique check reads through the default (gated) manager, which raises
+    GateBypassError while a request is served.
+    """
+    unit.full_clean(exclude=["path"], validate_unique=False)
+    if _units().filter(code=unit.code).exclude(pk=unit.pk).exists():
+        raise ValidationError({"code": _("A unit with this code already exists.")})
+
+
 def _path_for(unit: Unit, parent: Unit | None) -> str:
     return f"{parent.path if parent else '/'}{unit.pk}/"
 
@@ -33,7 +44,7 @@ def create_unit(*, actor: Any | None, parent: Unit | None = None, **fields: Any)
     if unknown:
         raise ValueError(f"unknown unit fields: {sorted(unknown)}")
     unit = Unit(parent=parent, **fields)
-    unit.full_clean(exclude=["path"])
+    _validate(unit)
     unit.save()
     unit.path = _path_for(unit, parent)
     unit.save(update_fields=["path"])
@@ -56,7 +67,7 @@ def update_unit(*, actor: Any, unit: Unit, parent: Unit | Any | None = ..., **fi
             raise ValidationError({"parent": _("A unit cannot be placed under itself or one of its sub-units.")})
         unit.parent = parent
         changed.append("parent")
-    unit.full_clean(exclude=["path"])
+    _validate(unit)
     unit.save()
     if moving:
         old_path = unit.path

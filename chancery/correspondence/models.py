@@ -1,0 +1,441 @@
+"""Dispatches (dépêches, télégrammes, lettres, notes), their routing, citations,
+attachments, explicit need-to-know grants and marking changes.
+
+Reading a dispatch's clear subject or body goes through `selectors.dispatch_subject` /
+`selectors.dispatch_body`: for a protected dispatch the clear columns are empty and the
+text lives in `subject_ciphertext` / `body_ciphertext` (AES-256-GCM, one data key per
+dispatch). Every read of the `Dispatch` table passes through `visible_to(user)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from chancery.accounts.roles import Capability
+from chancery.core.classification import Level, Marking
+from chancery.core.gate import RestrictedQuerySet
+from chancery.core.models import MarkedModel, TimeStampedModel
+
+
+class Direction(models.TextChoices):
+    OUTGOING = "outgoing", _("Outgoing")
+    INCOMING = "incoming", _("Incoming")
+    INTERNAL = "internal", _("Internal")
+
+
+class DispatchKind(models.TextChoices):
+    DISPATCH = "dispatch", _("Dépêche")
+    TELEGRAM = "telegram", _("Télégramme")
+    LETTER = "letter", _("Lettre")
+    NOTE = "note", _("Note")
+
+
+class DispatchStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    VALIDATED = "validated", _("Validated")
+    SENT = "sent", _("Sent")
+    CLOSED = "closed", _("Closed")
+
+
+# Statuses a dispatch has once it left its sending unit (visible beyond it).
+RELEASED_STATUSES = (DispatchStatus.SENT, DispatchStatus.CLOSED)
+
+
+class Transmission(models.TextChoices):
+    CLEAR = "clear", _("Clear")
+    ENCRYPTED = "encrypted", _("Encrypted")
+
+
+class RoutingKind(models.TextChoices):
+    ACTION = "action", _("For action")  # pour attribution
+    INFO = "info", _("For information")  # pour information
+
+
+class RoutingStatus(models.TextChoices):
+    # attribution (action)
+    PENDING = "pending", _("Pending")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ASSIGNED = "assigned", _("Assigned")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
+    # information copy
+    UNREAD = "unread", _("Unread")
+    READ = "read", _("Read")
+
+
+def marking_text(level: int, compartments: list[str] | tuple[str, ...] | frozenset[str] | set[str]) -> str:
+    """Canonical marking string bound as associated data: `2` or `2:CRYPTO,PERSONNEL`."""
+    codes = sorted(compartments)
+    return f"{int(level)}:{','.join(codes)}" if codes else str(int(level))
+
+
+def lacking_compartments_exists(user: Any, outer: str = "pk") -> Exists:
+    """SQL: the dispatch at `outer` carries a compartment the user is not cleared for."""
+    from chancery.core.models import Compartment
+
+    lacking = Compartment.objects.exclude(code__in=sorted(user.clearance.compartments))
+    return Exists(Dispatch.compartments.through.objects.filter(dispatch_id=OuterRef(outer), compartment__in=lacking))
+
+
+def clearance_q(user: Any, prefix: str = "") -> Q:
+    """SQL condition (on a dispatch, or on `prefix` + dispatch fields) that the user's
+    clearance dominates the marking: level ≥ and no compartment the user lacks."""
+    clearance: Marking = user.clearance
+    outer = f"{prefix}pk" if not prefix else f"{prefix.removesuffix('__')}_id"
+    return Q(**{f"{prefix}classification__lte": clearance.level}) & ~Q(lacking_compartments_exists(user, outer))
+
+
+def _subtree_unit_ids(user: Any, paths: list[str]) -> list[int]:
+    """Ids of the units under the given materialised paths (cached on the user object for
+    these paths: the unit tree is small and changes rarely)."""
+    if not paths:
+        return []
+    key = tuple(paths)
+    cache: dict[tuple[str, ...], list[int]] = getattr(user, "_corr_subtree_cache", {})
+    if key not in cache:
+        from chancery.organisation.models import Unit
+
+        condition = Q()
+        for path in paths:
+            condition |= Q(path__startswith=path)
+        cache = {
+            key: sorted(
+                Unit.objects.unrestricted("gate: oversight subtree").filter(condition).values_list("id", flat=True)
+            )
+        }
+        user._corr_subtree_cache = cache
+    return cache[key]
+
+
+class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
+    def visible_to(self, user: Any) -> DispatchQuerySet:
+        """Dispatches `user` may read: clearance dominates the marking AND need to know.
+
+        Need to know (any of):
+        - member of the sending unit (drafts and validated dispatches: only these);
+        - once sent: member of a routed unit (attribution or information);
+        - once sent: holder of `OVERSEE_SUBTREE` in an ancestor (or the unit itself) of the
+          sending unit or of a routed unit;
+        - once sent: an explicit `DispatchGrant` to the user or to one of their units.
+        Registry clerks see the incoming dispatches they registered as members of the
+        registering (= sending) unit. One SQL query, no per-row Python.
+        """
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()._mark_gated()
+        memberships = user.active_memberships()
+        unit_ids = sorted({m.unit_id for m in memberships})
+        oversight_paths = sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE) if u.path})
+        qs = self.filter(clearance_q(user))
+
+        # Each branch is an indexed IN (...) on the dispatch id or the sending unit, OR-ed at
+        # the top: the engine reads only candidate rows (SQLite's OR-by-union, PostgreSQL's
+        # BitmapOr) instead of testing every dispatch.
+        released = {"dispatch__status__in": RELEASED_STATUSES}
+        overseen_units = _subtree_unit_ids(user, oversight_paths)
+        routed_units = sorted(set(unit_ids) | set(overseen_units))
+        branches = Q(sending_unit_id__in=unit_ids) if unit_ids else Q(pk__in=[])
+        if routed_units:
+            branches |= Q(pk__in=Routing.objects.filter(unit_id__in=routed_units, **released).values("dispatch_id"))
+        if overseen_units:
+            overseen = Dispatch.objects.unrestricted("gate subquery").filter(
+                sending_unit_id__in=overseen_units, status__in=RELEASED_STATUSES
+            )
+            branches |= Q(pk__in=overseen.values("id"))
+        grant_q = Q(user_id=user.pk)
+        if unit_ids:
+            grant_q |= Q(unit_id__in=unit_ids)
+        branches |= Q(pk__in=DispatchGrant.objects.filter(grant_q, **released).values("dispatch_id"))
+        return qs.filter(branches)._mark_gated()
+
+    def released(self) -> DispatchQuerySet:
+        return self.filter(status__in=RELEASED_STATUSES)
+
+
+class Dispatch(MarkedModel, TimeStampedModel):
+    direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices, default=Direction.OUTGOING)
+    kind = models.CharField(_("kind"), max_length=10, choices=DispatchKind.choices, default=DispatchKind.DISPATCH)
+    status = models.CharField(
+        _("status"), max_length=10, choices=DispatchStatus.choices, default=DispatchStatus.DRAFT, db_index=True
+    )
+    sending_unit = models.ForeignKey(
+        "organisation.Unit", on_delete=models.PROTECT, related_name="dispatches_sent", verbose_name=_("sending unit")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="dispatches_authored",
+        verbose_name=_("author"),
+    )
+    reference = models.CharField(_("reference"), max_length=100, unique=True, null=True, blank=True)
+    year = models.PositiveIntegerField(_("year"), null=True, blank=True)
+    number = models.PositiveIntegerField(_("number"), null=True, blank=True)
+    # Letter date: the creation date for drafts, the sending date once sent, the sender's date for incoming.
+    dated = models.DateField(_("date"), default=timezone.localdate, db_index=True)
+    place = models.CharField(_("place"), max_length=100, blank=True)
+    external_reference = models.CharField(_("sender's reference"), max_length=200, blank=True)
+    sender_name = models.CharField(_("sender"), max_length=300, blank=True)
+    transmission = models.CharField(
+        _("transmission"), max_length=10, choices=Transmission.choices, default=Transmission.CLEAR
+    )
+    # Clear columns, empty when the content is encrypted (see `is_encrypted`).
+    subject = models.CharField(_("subject"), max_length=500, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    subject_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+    body_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+    data_key = models.ForeignKey(
+        "crypto.DataKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    # "|SN|TRADE|": lets both SQLite and PostgreSQL filter on one tag with a plain LIKE.
+    tag_index = models.CharField(max_length=500, blank=True, default="", editable=False)
+    in_reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", verbose_name=_("in reply to")
+    )
+    cites = models.ManyToManyField(
+        "self",
+        through="Citation",
+        through_fields=("citing", "cited"),
+        symmetrical=False,
+        related_name="cited_by",
+        blank=True,
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    validated_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    signing_key = models.ForeignKey(
+        "crypto.SigningKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    signature = models.BinaryField(null=True, blank=True, editable=False)
+    content_hash = models.CharField(max_length=64, blank=True, editable=False)
+    declassify_on = models.DateField(_("declassify on"), null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DispatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-dated", "-id"]
+        verbose_name = _("dispatch")
+        verbose_name_plural = _("dispatches")
+        indexes = [
+            models.Index(fields=["sending_unit", "status", "-dated"], name="corr_dispatch_unit_status"),
+            models.Index(fields=["status", "classification", "-dated"], name="corr_dispatch_status_cls"),
+            models.Index(fields=["direction", "-dated"], name="corr_dispatch_direction"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sending_unit", "year", "number"],
+                condition=Q(number__isnull=False),
+                name="corr_dispatch_unique_number",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        # Never the subject: it may be protected.
+        return self.reference or f"draft #{self.pk}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == DispatchStatus.DRAFT
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == DispatchStatus.DRAFT
+
+    @property
+    def is_sent(self) -> bool:
+        return self.status in RELEASED_STATUSES
+
+    @property
+    def is_encrypted(self) -> bool:
+        """True when the subject/body are stored as ciphertext."""
+        return self.data_key_id is not None and self.subject_ciphertext is not None
+
+    @property
+    def needs_encryption(self) -> bool:
+        return self.classification >= Level.RESTRICTED or self.transmission == Transmission.ENCRYPTED
+
+
+class Citation(models.Model):
+    """*Réf*: an earlier dispatch cited by `citing`, or a free-text external reference."""
+
+    citing = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="citations")
+    cited = models.ForeignKey(
+        Dispatch, on_delete=models.PROTECT, null=True, blank=True, related_name="incoming_citations"
+    )
+    external_reference = models.CharField(_("external reference"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cited__isnull=False) | ~Q(external_reference=""), name="corr_citation_target"
+            ),
+            models.UniqueConstraint(
+                fields=["citing", "cited"], condition=Q(cited__isnull=False), name="corr_citation_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"citation {self.pk}"
+
+
+class Routing(models.Model):
+    """*Pour attribution* (kind=action) or *pour information* (kind=info) to one unit.
+
+    Read routings only through a visible dispatch (selectors do); the table itself
+    carries no content.
+    """
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="routings")
+    unit = models.ForeignKey("organisation.Unit", on_delete=models.PROTECT, related_name="routings")
+    kind = models.CharField(_("routing"), max_length=8, choices=RoutingKind.choices)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=RoutingStatus.choices, db_index=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routings_assigned",
+        verbose_name=_("assigned to"),
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    answer = models.ForeignKey(
+        Dispatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="answers_routings"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    read_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "unit__code"]
+        constraints = [models.UniqueConstraint(fields=["dispatch", "unit"], name="corr_routing_unique_unit")]
+        indexes = [
+            models.Index(fields=["unit", "status"], name="corr_routing_unit_status"),
+            models.Index(fields=["unit", "kind", "due_date"], name="corr_routing_unit_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"routing {self.pk} ({self.kind})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.kind == RoutingKind.ACTION
+            and self.is_open
+            and self.due_date is not None
+            and self.due_date < timezone.localdate()
+        )
+
+
+class Attachment(models.Model):
+    """*PJ* number `position` (1-based). The file lives in the attachment store under
+    `storage_name`, encrypted with the dispatch's data key when `encrypted`."""
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="attachments")
+    position = models.PositiveSmallIntegerField(_("number"))
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=120)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(max_length=64)
+    storage_name = models.CharField(max_length=200, unique=True, editable=False)
+    encrypted = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["dispatch", "position"]
+        constraints = [models.UniqueConstraint(fields=["dispatch", "position"], name="corr_attachment_unique_position")]
+
+    def __str__(self) -> str:
+        return f"PJ {self.position} of dispatch {self.dispatch_id}"
+
+
+class DispatchGrant(models.Model):
+    """An explicit need-to-know grant of one dispatch to one agent or one unit."""
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="dispatch_grants"
+    )
+    unit = models.ForeignKey(
+        "organisation.Unit", on_delete=models.CASCADE, null=True, blank=True, related_name="dispatch_grants"
+    )
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(unit__isnull=True))
+                | (Q(user__isnull=True) & Q(unit__isnull=False)),
+                name="corr_grant_user_xor_unit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"grant {self.pk} on dispatch {self.dispatch_id}"
+
+
+class MarkingChange(models.Model):
+    """A downgrade or declassification (or an upgrade) of a dispatch, with its reason."""
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="marking_changes")
+    from_level = models.PositiveSmallIntegerField(choices=Level.choices)
+    from_compartments = models.JSONField(default=list)
+    to_level = models.PositiveSmallIntegerField(choices=Level.choices)
+    to_compartments = models.JSONField(default=list)
+    reason = models.TextField(_("reason"))
+    declassify_on = models.DateField(null=True, blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"marking change {self.pk} of dispatch {self.dispatch_id}"
+
+
+class NumberCounter(models.Model):
+    """Last reference number given by a unit in a year (locked while numbering)."""
+
+    unit = models.ForeignKey("organisation.Unit", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["unit", "year"], name="corr_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"counter {self.unit_id}/{self.year}"

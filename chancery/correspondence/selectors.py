@@ -1,0 +1,460 @@
+"""Correspondence reads. Every function takes the reading `user` and reads through the
+permission gate (`Dispatch.objects.visible_to(user)`); nothing here returns a dispatch,
+a routing, an attachment or a count the user may not see.
+
+Clear subjects and bodies are read with `dispatch_subject(d)` / `dispatch_body(d)` (they
+decrypt protected dispatches on the fly); never log what they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.http import Http404
+from django.utils import timezone
+
+from chancery.accounts.roles import Capability
+from chancery.core.classification import Level
+from chancery.core.gate import get_visible_or_404
+from chancery.correspondence import content
+from chancery.correspondence.models import (
+    RELEASED_STATUSES,
+    Attachment,
+    Citation,
+    Direction,
+    Dispatch,
+    DispatchQuerySet,
+    DispatchStatus,
+    Routing,
+    RoutingKind,
+    RoutingStatus,
+    clearance_q,
+)
+from chancery.organisation.models import Unit
+
+OPEN_ACTION = (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
+THREAD_MAX_DEPTH = 10
+THREAD_MAX_NODES = 200
+
+
+# --- content -----------------------------------------------------------------------------
+
+
+def dispatch_subject(dispatch: Dispatch) -> str:
+    """The clear subject (decrypted if protected). Only for a dispatch read through the gate."""
+    return content.read_field(dispatch, "subject")
+
+
+def dispatch_body(dispatch: Dispatch) -> str:
+    """The clear, sanitised HTML body (decrypted if protected)."""
+    return content.read_field(dispatch, "body")
+
+
+def with_subjects(dispatches: Iterable[Dispatch]) -> list[Dispatch]:
+    """The dispatches as a list, each with `subject_text` set (for list templates)."""
+    result = list(dispatches)
+    for dispatch in result:
+        dispatch.subject_text = dispatch_subject(dispatch)  # type: ignore[attr-defined]
+    return result
+
+
+def is_protected(dispatch: Dispatch) -> bool:
+    return dispatch.needs_encryption
+
+
+# --- lists -------------------------------------------------------------------------------
+
+
+def visible_dispatches(user: Any) -> DispatchQuerySet:
+    """Every dispatch the user may read (the gate), with what lists show preloaded."""
+    return (
+        Dispatch.objects.visible_to(user)
+        .select_related("sending_unit", "author", "data_key")
+        .prefetch_related("compartments")
+    )
+
+
+def _my_unit_ids(user: Any, unit: Unit | int | str | None) -> list[int]:
+    ids = sorted({m.unit_id for m in user.active_memberships()})
+    if unit is None or unit == "":
+        return ids
+    if isinstance(unit, Unit):
+        wanted = unit.pk
+    elif isinstance(unit, int) or str(unit).isdigit():
+        wanted = int(unit)
+    else:
+        match = next((m.unit for m in user.active_memberships() if m.unit.code == str(unit).upper()), None)
+        wanted = match.pk if match else -1
+    return [wanted] if wanted in ids else []
+
+
+def inbox(
+    user: Any, unit: Unit | int | str | None = None, status: str | None = None, overdue_only: bool = False
+) -> QuerySet[Routing]:
+    """Routings (attribution and information) of sent dispatches to the user's units
+    (or to one of them, `unit`), overdue attributions first, then open ones, newest first.
+
+    `status`: a routing status, or `open` (attributions not answered/closed, unread
+    copies). Each routing has `dispatch` (+ sending unit) preloaded and an `overdue` flag.
+    Equivalent to the gate: a member of a routed unit reads a sent dispatch whenever
+    their clearance dominates its marking (tested against `visible_to`).
+    """
+    unit_ids = _my_unit_ids(user, unit)
+    if not unit_ids or not user.is_active:
+        return Routing.objects.none()
+    today = timezone.localdate()
+    overdue = Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION, due_date__lt=today)
+    qs = Routing.objects.filter(
+        clearance_q(user, "dispatch__"),
+        unit_id__in=unit_ids,
+        dispatch__status__in=RELEASED_STATUSES,
+    )
+    if status == "open":
+        qs = qs.filter(
+            Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION) | Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)
+        )
+    elif status:
+        qs = qs.filter(status=status)
+    if overdue_only:
+        qs = qs.filter(overdue)
+    return (
+        qs.annotate(
+            overdue=Case(When(overdue, then=Value(1)), default=Value(0), output_field=IntegerField()),
+            open_rank=Case(
+                When(Q(status__in=OPEN_ACTION) | Q(status=RoutingStatus.UNREAD), then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+        .select_related("dispatch", "dispatch__sending_unit", "dispatch__data_key", "unit", "assigned_to")
+        .prefetch_related("dispatch__compartments")
+        .order_by("-overdue", "-open_rank", "due_date", "-dispatch__sent_at", "-id")
+    )
+
+
+def outbox(user: Any, unit: Unit | int | str | None = None, status: str | None = None) -> DispatchQuerySet:
+    """Sent (and closed) dispatches of the user's units, newest first."""
+    unit_ids = _my_unit_ids(user, unit)
+    qs = visible_dispatches(user).filter(sending_unit_id__in=unit_ids, status__in=RELEASED_STATUSES)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-sent_at", "-id")
+
+
+def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
+    """Drafts and validated (not yet sent) dispatches of the user's units, latest first."""
+    unit_ids = _my_unit_ids(user, unit)
+    return (
+        visible_dispatches(user)
+        .filter(sending_unit_id__in=unit_ids, status__in=[DispatchStatus.DRAFT, DispatchStatus.VALIDATED])
+        .order_by("-updated_at", "-id")
+    )
+
+
+def inbox_counts(user: Any) -> dict[str, int]:
+    """For the inbox counter: `unacknowledged` attributions, `overdue` attributions,
+    `unread` copies, and `total` = unacknowledged + unread. Through the gate."""
+    if not getattr(user, "is_authenticated", False):
+        return {"unacknowledged": 0, "overdue": 0, "unread": 0, "total": 0}
+    today = timezone.localdate()
+    counts = (
+        inbox(user)
+        .order_by()
+        .aggregate(
+            unacknowledged=Count("id", filter=Q(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING)),
+            overdue=Count("id", filter=Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION, due_date__lt=today)),
+            unread=Count("id", filter=Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)),
+        )
+    )
+    result = {k: int(v or 0) for k, v in counts.items()}
+    result["total"] = result["unacknowledged"] + result["unread"]
+    return result
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Filters of `search_dispatches`; each empty value means "any"."""
+
+    direction: str = ""
+    unit: str = ""  # unit code: sending unit or routed to it
+    status: str = ""
+    classification: str = ""  # level key (`restricted`) or number
+    date_from: date | None = None
+    date_to: date | None = None
+    tag: str = ""
+    q: str = ""  # reference, sender's reference, sender, or clear (unprotected) subject
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> SearchFilters:
+        def as_date(value: Any) -> date | None:
+            if value in (None, ""):
+                return None
+            if isinstance(value, date):
+                return value
+            try:
+                return date.fromisoformat(str(value))
+            except ValueError:
+                return None
+
+        return cls(
+            direction=str(data.get("direction") or ""),
+            unit=str(data.get("unit") or ""),
+            status=str(data.get("status") or ""),
+            classification=str(data.get("classification") if data.get("classification") is not None else ""),
+            date_from=as_date(data.get("date_from")),
+            date_to=as_date(data.get("date_to")),
+            tag=str(data.get("tag") or ""),
+            q=str(data.get("q") or "")[:200],
+        )
+
+
+def _level(value: str) -> int | None:
+    if value == "":
+        return None
+    if value.isdigit():
+        return int(value) if int(value) in Level.values else -1
+    try:
+        return int(Level.from_key(value))
+    except ValueError:
+        return -1
+
+
+def search_dispatches(user: Any, filters: SearchFilters | Mapping[str, Any] | None = None) -> DispatchQuerySet:
+    """Visible dispatches matching the filters (direction, unit, status, classification,
+    date range on the letter date, tag, q), newest first. Unknown values match nothing."""
+    f = filters if isinstance(filters, SearchFilters) else SearchFilters.from_mapping(filters or {})
+    qs = visible_dispatches(user)
+    if f.direction:
+        qs = qs.filter(direction=f.direction)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    level = _level(f.classification.strip().lower())
+    if level is not None:
+        qs = qs.filter(classification=level)
+    if f.unit:
+        code = f.unit.strip().upper()
+        qs = qs.filter(Q(sending_unit__code=code) | Q(routings__unit__code=code)).distinct()
+    if f.date_from:
+        qs = qs.filter(dated__gte=f.date_from)
+    if f.date_to:
+        qs = qs.filter(dated__lte=f.date_to)
+    if f.tag:
+        qs = qs.filter(tag_index__contains=f"|{f.tag.strip().upper()}|")
+    if f.q.strip():
+        text = f.q.strip()
+        qs = qs.filter(
+            Q(reference__icontains=text)
+            | Q(external_reference__icontains=text)
+            | Q(sender_name__icontains=text)
+            | Q(subject__icontains=text)  # clear column: empty for protected dispatches
+        )
+    return qs.order_by("-dated", "-id")
+
+
+# --- one dispatch ------------------------------------------------------------------------
+
+
+def dispatch_detail(user: Any, pk: int | str, *, request: Any = None, audit: bool = True) -> Dispatch:
+    """One visible dispatch (404 otherwise) with routings, attachments, citations and
+    compartments preloaded. Reading a protected one is audited (ids only)."""
+    queryset = Dispatch.objects.select_related(
+        "sending_unit", "author", "data_key", "validated_by", "sent_by", "in_reply_to", "signing_key"
+    ).prefetch_related(
+        "compartments",
+        Prefetch("routings", queryset=Routing.objects.select_related("unit", "assigned_to", "acknowledged_by")),
+        Prefetch("attachments", queryset=Attachment.objects.order_by("position")),
+        Prefetch("citations", queryset=Citation.objects.select_related("cited")),
+        "marking_changes",
+    )
+    dispatch = get_visible_or_404(queryset, user, pk=pk)
+    if audit and dispatch.needs_encryption:
+        from chancery.correspondence.services import record_read
+
+        record_read(actor=user, dispatch=dispatch, what="detail", request=request)
+    return dispatch
+
+
+def attachment_content(
+    user: Any, dispatch_pk: int | str, position: int, *, request: Any = None
+) -> tuple[Attachment, bytes]:
+    """(attachment, plain bytes) of *PJ* `position` of a visible dispatch (404 otherwise).
+    The download of a protected dispatch's attachment is audited."""
+    dispatch = get_visible_or_404(
+        Dispatch.objects.select_related("data_key").prefetch_related("compartments"), user, pk=dispatch_pk
+    )
+    attachment = Attachment.objects.filter(dispatch=dispatch, position=position).first()
+    if attachment is None:
+        raise Http404("no such attachment")
+    data = content.read_attachment(attachment, dispatch)
+    if dispatch.needs_encryption or attachment.encrypted:
+        from chancery.correspondence.services import record_read
+
+        record_read(actor=user, dispatch=dispatch, what="attachment", position=position, request=request)
+    return attachment, data
+
+
+def my_routings(user: Any, dispatch: Dispatch) -> list[Routing]:
+    """The dispatch's routings to the user's own units (what they can act on)."""
+    mine = {m.unit_id for m in user.active_memberships()}
+    return [r for r in dispatch.routings.all() if r.unit_id in mine]
+
+
+def visible_citations(user: Any, dispatch: Dispatch) -> list[Citation]:
+    """The dispatch's *Réf*: external references, and cited dispatches the user can see
+    (a cited dispatch out of scope is left out, not shown as a hidden entry)."""
+    citations = list(Citation.objects.filter(citing=dispatch).order_by("id"))
+    cited_ids = [c.cited_id for c in citations if c.cited_id]
+    visible = {d.pk: d for d in visible_dispatches(user).filter(pk__in=cited_ids)}
+    result = []
+    for citation in citations:
+        if citation.cited_id is None:
+            result.append(citation)
+        elif citation.cited_id in visible:
+            citation.cited = visible[citation.cited_id]
+            result.append(citation)
+    return result
+
+
+@dataclass
+class ThreadEntry:
+    dispatch: Dispatch
+    depth: int  # 1 = cited by / citing the dispatch itself
+    via: int | None  # pk of the entry it hangs from (None: the dispatch itself)
+
+
+@dataclass
+class Thread:
+    root: Dispatch
+    cites: list[ThreadEntry] = field(default_factory=list)  # what it cites, recursively
+    cited_by: list[ThreadEntry] = field(default_factory=list)  # what cites it, recursively
+    external_references: list[str] = field(default_factory=list)
+
+
+def _walk(user: Any, root: Dispatch, forward: bool) -> list[ThreadEntry]:
+    entries: list[ThreadEntry] = []
+    seen = {root.pk}
+    frontier = [root.pk]
+    depth = 0
+    while frontier and depth < THREAD_MAX_DEPTH and len(entries) < THREAD_MAX_NODES:
+        depth += 1
+        if forward:
+            links = Citation.objects.filter(citing_id__in=frontier, cited__isnull=False).values_list(
+                "citing_id", "cited_id"
+            )
+            pairs = [(a, b) for a, b in links]
+        else:
+            links = Citation.objects.filter(cited_id__in=frontier).values_list("cited_id", "citing_id")
+            pairs = [(a, b) for a, b in links]
+        candidates = {b for _a, b in pairs if b not in seen}
+        # Only what the user may read; the walk stops at anything else.
+        visible = {d.pk: d for d in visible_dispatches(user).filter(pk__in=candidates)}
+        next_frontier = []
+        for parent, child in sorted(pairs, key=lambda p: p[1]):
+            if child in visible and child not in seen:
+                seen.add(child)
+                entries.append(
+                    ThreadEntry(dispatch=visible[child], depth=depth, via=None if parent == root.pk else parent)
+                )
+                next_frontier.append(child)
+                if len(entries) >= THREAD_MAX_NODES:
+                    break
+        frontier = next_frontier
+    return entries
+
+
+def thread(user: Any, dispatch: Dispatch) -> Thread:
+    """What `dispatch` cites and what cites it, recursively (breadth first, bounded),
+    keeping only the dispatches the user may read: the walk does not go through a
+    dispatch out of their scope, so nothing beyond it shows either."""
+    get_visible_or_404(Dispatch.objects.all(), user, pk=dispatch.pk)
+    external = list(
+        Citation.objects.filter(citing=dispatch, cited__isnull=True).values_list("external_reference", flat=True)
+    )
+    return Thread(
+        root=dispatch,
+        cites=_walk(user, dispatch, forward=True),
+        cited_by=_walk(user, dispatch, forward=False),
+        external_references=external,
+    )
+
+
+# --- what the user may do ----------------------------------------------------------------
+
+
+def allowed_actions(user: Any, dispatch: Dispatch) -> dict[str, Any]:
+    """Which lifecycle actions the user may take on a visible dispatch (for buttons).
+
+    Keys: edit, validate, send, reply (bool); acknowledge, assign, close, mark_read
+    (lists of the user's routings those apply to); change_marking, grant (bool).
+    The services check again; this only decides what to offer.
+    """
+    unit = dispatch.sending_unit
+    pre_send = dispatch.status in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED)
+    sent = dispatch.status in RELEASED_STATUSES
+    routings = my_routings(user, dispatch) if sent else []
+    handle = [
+        r
+        for r in routings
+        if r.kind == RoutingKind.ACTION and user.has_capability(Capability.HANDLE_ATTRIBUTION, unit=r.unit)
+    ]
+    routed_units = [r.unit for r in routings]
+    return {
+        "edit": pre_send and user.has_capability(Capability.DRAFT_DISPATCH, unit=unit),
+        "validate": dispatch.status == DispatchStatus.DRAFT
+        and user.has_capability(Capability.VALIDATE_DISPATCH, unit=unit),
+        "send": pre_send and user.has_capability(Capability.VALIDATE_DISPATCH, unit=unit),
+        "acknowledge": [r for r in handle if r.status == RoutingStatus.PENDING],
+        "assign": [r for r in handle if r.status in OPEN_ACTION],
+        "close": [r for r in handle if r.status != RoutingStatus.CLOSED],
+        "mark_read": [r for r in routings if r.kind == RoutingKind.INFO and r.status == RoutingStatus.UNREAD],
+        "reply": sent and any(user.has_capability(Capability.DRAFT_DISPATCH, unit=u) for u in routed_units),
+        "change_marking": sent and user.has_capability(Capability.DOWNGRADE),
+        "grant": sent
+        and any(
+            user.has_capability(Capability.VALIDATE_DISPATCH, unit=u)
+            for u in [unit, *[r.unit for r in dispatch.routings.all() if r.kind == RoutingKind.ACTION]]
+        ),
+    }
+
+
+def drafting_units(user: Any) -> list[Unit]:
+    """Units the user may write dispatches for."""
+    return list(user.units_with(Capability.DRAFT_DISPATCH))
+
+
+def registry_units(user: Any) -> list[Unit]:
+    """Units in which the user registers incoming correspondence."""
+    return list(user.units_with(Capability.REGISTER_INCOMING))
+
+
+def unit_members(user: Any, unit: Unit) -> QuerySet[Any]:
+    """Active agents of `unit` (for the assign picker); the directory is open to agents."""
+    from chancery.accounts.models import Membership, User
+
+    ids = Membership.objects.active().filter(unit=unit).values("user_id")
+    return User.objects.visible_to(user).filter(pk__in=ids, is_active=True).order_by("last_name", "first_name")
+
+
+# --- home page ---------------------------------------------------------------------------
+
+
+def home_panel(*, user: Any) -> dict[str, Any] | None:
+    """The correspondence panel of the home page (template written by the UI side)."""
+    if not getattr(user, "is_authenticated", False) or not user.active_memberships():
+        return None
+    latest = list(inbox(user, status="open")[:5])
+    for routing in latest:
+        routing.dispatch.subject_text = dispatch_subject(routing.dispatch)  # type: ignore[attr-defined]
+    return {
+        "template": "correspondence/_home_panel.html",
+        "counts": inbox_counts(user),
+        "inbox": latest,
+        "drafts_count": drafts(user).count(),
+        "can_draft": bool(drafting_units(user)),
+        "can_register": bool(registry_units(user)),
+        "direction_choices": Direction.choices,
+    }

@@ -1,0 +1,111 @@
+"""The attachment store: files under `settings.CHANCERY_ATTACHMENT_DIR`.
+
+Storage names are generated here (`<dispatch id>/<random hex>`), never taken from a
+user. Every write goes to a temporary file beside the destination, is fsynced and then
+renamed, so a failure leaves either nothing or the whole file. Files of protected
+dispatches are written encrypted (AES-256-GCM via `chancery.crypto.envelope`); clear
+bytes of a protected attachment never touch the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+
+from chancery.crypto import envelope
+from chancery.crypto._fsutil import fsync_dir
+
+_NAME_RE = re.compile(r"^[0-9]{1,20}/[0-9a-f]{32}$")
+
+
+class StorageError(Exception):
+    """The attachment store cannot read or write a file."""
+
+
+def root() -> Path:
+    """The store's directory, read from settings at call time and created lazily."""
+    configured = getattr(settings, "CHANCERY_ATTACHMENT_DIR", None)
+    path = Path(configured) if configured else Path(settings.CHANCERY_DATA_DIR) / "attachments"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_name(dispatch_id: int) -> str:
+    return f"{int(dispatch_id)}/{secrets.token_hex(16)}"
+
+
+def path_for(name: str) -> Path:
+    if not _NAME_RE.match(name):
+        raise StorageError(f"invalid storage name {name!r}")
+    return root() / name
+
+
+def _atomic_write(dst: Path, data: bytes, *, durable: bool = True) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    if durable:
+        fsync_dir(dst.parent)
+
+
+def write(
+    name: str, data: bytes, *, data_key: bytes | None = None, aad: bytes | None = None, durable: bool = True
+) -> None:
+    """Store `data` under `name`: encrypted when a data key is given, else in clear.
+
+    `durable=False` skips the fsyncs (bulk demo loading only: a crash loses the lot anyway)."""
+    dst = path_for(name)
+    if data_key is not None:
+        if aad is None:
+            raise ValueError("encrypted attachments need associated data")
+        data = envelope.encrypt(data, data_key, aad)
+    _atomic_write(dst, data, durable=durable)
+
+
+def read(name: str, *, data_key: bytes | None = None, aad: bytes | None = None) -> bytes:
+    """The plain bytes of a stored file. Raises StorageError or crypto DecryptionError."""
+    src = path_for(name)
+    try:
+        raw = src.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"attachment file {name} cannot be read: {exc.strerror}") from exc
+    if data_key is None:
+        return raw
+    if aad is None:
+        raise ValueError("encrypted attachments need associated data")
+    return envelope.decrypt(raw, data_key, aad)
+
+
+def read_raw(name: str) -> bytes:
+    return path_for(name).read_bytes()
+
+
+def replace_raw(name: str, data: bytes) -> None:
+    """Overwrite a stored file atomically with already-prepared bytes (re-encryption)."""
+    _atomic_write(path_for(name), data)
+
+
+def delete(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path_for(name).unlink()
+
+
+def exists(name: str) -> bool:
+    return path_for(name).exists()

@@ -1,0 +1,45 @@
+"""Helpers for the domain tests: build dispatches through the real services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from chancery.correspondence import services
+from chancery.correspondence.models import Dispatch
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def draft(
+    ministry: Any,
+    *,
+    author: str = "counsellor.dakar",
+    unit: str = "DAKAR",
+    subject: str = "Semaine culturelle : programme provisoire",
+    body: str = "<p>Le programme provisoire de la semaine culturelle est joint.</p>",
+    routings: Iterable[tuple[str, str]] = (("DAB/1", "action"),),
+    classification: int = 0,
+    transmission: str = "clear",
+    attachments: Iterable[tuple[str, bytes]] = (),
+    **extra: Any,
+) -> Dispatch:
+    user = ministry.users[author]
+    dispatch = services.create_draft(
+        actor=user,
+        sending_unit=ministry.units[unit],
+        subject=subject,
+        body=body,
+        classification=classification,
+        transmission=transmission,
+        routings=[services.RoutingSpec(unit=code, kind=kind) for code, kind in routings],
+        **extra,
+    )
+    for filename, data in attachments:
+        services.add_attachment(actor=user, dispatch=dispatch, filename=filename, source=data)
+    return dispatch
+
+
+def sent(ministry: Any, *, head: str = "hom.dakar", **kwargs: Any) -> Dispatch:
+    dispatch = draft(ministry, **kwargs)
+    return services.send_dispatch(actor=ministry.users[head], dispatch=dispatch)

@@ -1,0 +1,174 @@
+"""The permission gate for dispatches: clearance (level and compartments) and need to
+know; threads show only what the reader may see; no write down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.http import Http404
+
+from chancery.correspondence import selectors, services
+from chancery.correspondence.models import Dispatch
+from chancery.correspondence.tests.domain_helpers import draft, sent
+
+pytestmark = pytest.mark.django_db
+
+
+def _sees(user: Any, dispatch: Dispatch) -> bool:
+    return Dispatch.objects.visible_to(user).filter(pk=dispatch.pk).exists()
+
+
+def test_need_to_know(ministry: Any) -> None:
+    u = ministry.users
+    d = sent(ministry, routings=[("DAB/1", "action"), ("DG7/1", "info")])
+    expected = {
+        "counsellor.dakar": True,  # sending unit
+        "clerk.dakar": True,
+        "desk.dab1": True,  # attribution
+        "head.dg71": True,  # information
+        "director.dab": True,  # oversees DAB/1
+        "director.dg7": True,  # oversees DG7/1
+        "hom.lima": False,
+        "desk.dab2": False,  # sibling division
+        "clerk.sgbo": False,
+        "security": False,
+        "sg": False,  # oversees SG only
+        "admin": False,  # a superuser has no need to know by default
+        "auditor": False,
+    }
+    assert {name: _sees(u[name], d) for name in expected} == expected
+
+
+def test_drafts_only_for_sending_unit(ministry: Any) -> None:
+    u = ministry.users
+    d = draft(ministry, author="desk.dab1", unit="DAB/1", routings=[("DAKAR", "action")])
+    assert _sees(u["desk.dab1"], d) and _sees(u["head.dab1"], d)
+    assert not _sees(u["hom.dakar"], d)  # routed, but not sent yet
+    assert not _sees(u["director.dab"], d)  # overseer: not before it is sent
+    services.validate_dispatch(actor=u["head.dab1"], dispatch=d)
+    assert not _sees(u["hom.dakar"], d)
+
+
+def test_clearance_levels_and_compartments(ministry: Any) -> None:
+    u = ministry.users
+    secret = sent(ministry, author="hom.dakar", classification=3, routings=[("DAB/1", "action")])
+    assert _sees(u["hom.dakar"], secret) and _sees(u["director.dab"], secret)
+    assert not _sees(u["counsellor.dakar"], secret)  # level 1, same unit
+    assert not _sees(u["desk.dab1"], secret)  # level 2, routed unit
+    crypto = sent(
+        ministry,
+        author="sg",
+        unit="SG",
+        head="sg",
+        classification=2,
+        compartments=["CRYPTO"],
+        routings=[("SG/SEC", "action"), ("DAB/1", "info")],
+    )
+    assert _sees(u["security"], crypto) and _sees(u["security2"], crypto)
+    assert not _sees(u["head.dab1"], crypto)  # routed, cleared 2, but not for CRYPTO
+    assert not _sees(AnonymousUser(), crypto)
+    assert not Dispatch.objects.visible_to(None).exists()
+
+
+def test_inactive_user_sees_nothing(ministry: Any) -> None:
+    user = ministry.users["desk.dab1"]
+    sent(ministry)
+    user.is_active = False
+    assert not Dispatch.objects.visible_to(user).exists()
+
+
+def test_grants(ministry: Any) -> None:
+    u = ministry.users
+    d = sent(ministry)
+    assert not _sees(u["hom.lima"], d)
+    with pytest.raises(services.NotAllowed):
+        services.grant_access(actor=u["counsellor.dakar"], dispatch=d, user=u["hom.lima"], reason="x")
+    services.grant_access(actor=u["hom.dakar"], dispatch=d, user=u["hom.lima"], reason="regional coordination")
+    assert _sees(u["hom.lima"], d) and not _sees(u["counsellor.lima"], d)
+    services.grant_access(actor=u["head.dab1"], dispatch=d, unit=ministry.units["LIMA"], reason="copy")
+    assert _sees(u["counsellor.lima"], d)
+    with pytest.raises(Http404):
+        selectors.dispatch_detail(u["clerk.sgbo"], d.pk)
+
+
+def test_inbox_matches_the_gate(ministry: Any) -> None:
+    u = ministry.users
+    sent(ministry, routings=[("DAB/1", "action"), ("DG7/1", "info")])
+    sent(ministry, author="hom.dakar", classification=3, routings=[("DAB/1", "action"), ("DG7/1", "info")])
+    sent(ministry, author="hom.dakar", classification=2, routings=[("DAB/1", "info")])
+    draft(ministry, routings=[("DAB/1", "action")])
+    sent(ministry, author="desk.dab1", unit="DAB/1", head="head.dab1", routings=[("DAKAR", "action")])
+    names = [
+        "counsellor.dakar", "hom.dakar", "clerk.dakar", "desk.dab1", "head.dab1", "director.dab", "head.dg71",
+        "director.dg7", "desk.dab2", "hom.lima", "clerk.sgbo", "security", "sg", "admin", "auditor", "plan.sg4",
+    ]
+    for name in names:
+        user = u[name]
+        inbox_ids = {r.dispatch_id for r in selectors.inbox(user)}
+        mine = {m.unit_id for m in user.active_memberships()}
+        expected = {
+            d.pk
+            for d in Dispatch.objects.visible_to(user).filter(routings__unit_id__in=mine, status__in=["sent", "closed"])
+        }
+        assert inbox_ids == expected, name
+    assert len(selectors.inbox(u["desk.dab1"])) == 2  # not the secret one
+    assert selectors.inbox_counts(u["desk.dab1"]) == {"unacknowledged": 1, "overdue": 0, "unread": 1, "total": 2}
+    assert selectors.inbox_counts(u["director.dab"])["total"] == 0  # oversight is not an inbox
+
+
+def test_thread_shows_only_visible_parts(ministry: Any) -> None:
+    u = ministry.users
+    a = sent(ministry, subject="Visite de préparation")
+    b = services.reply(actor=u["head.dab1"], dispatch=a, classification=2)
+    b = services.send_dispatch(actor=u["head.dab1"], dispatch=b)
+    c = sent(ministry, author="hom.dakar", subject="Suite", cites=[b.reference], routings=[("DAB/1", "info")])
+
+    full = selectors.thread(u["hom.dakar"], a)
+    assert [(e.dispatch.pk, e.depth) for e in full.cited_by] == [(b.pk, 1), (c.pk, 2)]
+    partial = selectors.thread(u["counsellor.dakar"], a)  # cleared 1: b is out of reach, so is c beyond it
+    assert partial.cited_by == []
+    assert [e.dispatch.pk for e in selectors.thread(u["counsellor.dakar"], c).cites] == []
+    assert [e.dispatch.pk for e in selectors.thread(u["hom.dakar"], c).cites] == [b.pk, a.pk]
+    assert [c_.cited_id for c_ in selectors.visible_citations(u["counsellor.dakar"], c)] == []
+    with pytest.raises(Http404):
+        selectors.thread(u["hom.lima"], a)
+
+
+def test_no_write_down(ministry: Any) -> None:
+    u = ministry.users
+    original = sent(ministry, author="hom.dakar", classification=2, routings=[("DAB/1", "action")])
+    answer = services.reply(actor=u["desk.dab1"], dispatch=original)
+    assert answer.classification == 2 and answer.is_encrypted  # inherits the marking
+    with pytest.raises(ValidationError) as info:
+        services.reply(actor=u["desk.dab1"], dispatch=original, classification=1)
+    assert "classification" in info.value.message_dict
+    with pytest.raises(ValidationError):
+        services.update_draft(actor=u["desk.dab1"], dispatch=answer, expected_version=answer.version, classification=0)
+    from chancery.core.models import Compartment
+
+    head = u["head.dab1"]
+    head.clearance_compartments.add(Compartment.objects.get(code="CRYPTO"))
+    head.clearance_level = 3
+    head.save()
+    head.forget_cached_rights()
+    crypto = sent(
+        ministry,
+        author="sg",
+        unit="SG",
+        head="sg",
+        classification=2,
+        compartments=["CRYPTO"],
+        routings=[("DAB/1", "action")],
+    )
+    with pytest.raises(ValidationError):
+        services.reply(actor=head, dispatch=crypto, compartments=[])
+    ok = services.reply(actor=head, dispatch=crypto, classification=3)  # writing up is fine
+    assert ok.classification == 3 and {c.code for c in ok.compartments.all()} == {"CRYPTO"}
+
+
+def test_cannot_mark_above_own_clearance(ministry: Any) -> None:
+    with pytest.raises(ValidationError):
+        draft(ministry, classification=2)  # counsellor.dakar is cleared 1

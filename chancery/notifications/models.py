@@ -1,0 +1,65 @@
+"""In-application notifications: one row per recipient and event, read only by its recipient.
+
+A notification names its target by type and id and carries the link to open; its verb is
+one of a fixed, neutral list — never a subject, body or reference of protected content.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from chancery.core.gate import RestrictedQuerySet
+
+
+class Verb(models.TextChoices):
+    DISPATCH_ATTRIBUTED = "dispatch_attributed", _("A dispatch was sent to your unit for action.")
+    DISPATCH_FOR_INFORMATION = "dispatch_for_information", _("A dispatch was sent to your unit for information.")
+    DISPATCH_ASSIGNED = "dispatch_assigned", _("A dispatch was assigned to you.")
+    DISPATCH_ANSWERED = "dispatch_answered", _("A dispatch you sent received an answer.")
+    DISPATCH_TO_VALIDATE = "dispatch_to_validate", _("A draft dispatch awaits your validation.")
+    DISPATCH_OVERDUE = "dispatch_overdue", _("A dispatch attributed to your unit is overdue.")
+    ACCESS_GRANTED = "access_granted", _("You were given access to a dispatch.")
+    PROGRAMME_SUBMITTED = "programme_submitted", _("An action programme was submitted for review.")
+    OTHER = "other", _("Something needs your attention.")
+
+
+class NotificationQuerySet(RestrictedQuerySet["Notification"]):
+    def visible_to(self, user: Any) -> NotificationQuerySet:
+        # Each agent sees only their own notifications.
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()._mark_gated()
+        return self.filter(recipient_id=user.pk)._mark_gated()
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("recipient")
+    )
+    verb = models.CharField(_("event"), max_length=40, choices=Verb.choices)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    url = models.CharField(_("link"), max_length=500)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.get_verb_display()} ({self.target_type}:{self.target_id})"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

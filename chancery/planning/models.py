@@ -1,0 +1,792 @@
+"""Action planning: a mission's *Contrat Programme* and everything hanging from it.
+
+A `Programme` (one mission × one year, multi-year allowed) holds axes (*volets*, typed by
+the configurable `AxisType` list), objectives, dated actions, indicators with their
+measurements, achievements with evidence, numbered versions (snapshots), threaded HQ
+comments, reporting periods and progress updates.
+
+The permission gate: `Programme.objects.visible_to(user)` decides who reads a plan; every
+child model's `visible_to(user)` filters on `programme__in=<that queryset>` (one subquery).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from chancery.accounts.roles import Capability
+from chancery.core.gate import RestrictedQuerySet
+from chancery.core.models import Compartment, MarkedModel, TimeStampedModel
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", _("An ISO 4217 currency code, e.g. EUR."), code="invalid_currency")
+ZERO = Decimal("0")
+
+
+# --------------------------------------------------------------------------- choices
+
+
+class ProgrammeStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    IN_EXECUTION = "in_execution", _("In execution")
+    CLOSED = "closed", _("Closed")
+
+
+class ActionStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    APPROVED = "approved", _("Approved")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    POSTPONED = "postponed", _("Postponed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+FINISHED_ACTION_STATUSES = (ActionStatus.DONE, ActionStatus.CANCELLED)
+
+
+class Priority(models.TextChoices):
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class Direction(models.TextChoices):
+    INCREASE = "increase", _("Increase")
+    DECREASE = "decrease", _("Decrease")
+
+
+class PeriodType(models.TextChoices):
+    MONTH = "month", _("Month")
+    QUARTER = "quarter", _("Quarter")
+    YEAR = "year", _("Year")
+
+
+class AchievementKind(models.TextChoices):
+    VISIT = "visit", _("High-level visit")
+    AGREEMENT = "agreement", _("Agreement signed")
+    PRESS_ARTICLE = "press_article", _("Press article")
+    PRESS_INTERVIEW = "press_interview", _("Press interview")
+    PRESS_REPORTAGE = "press_reportage", _("Press reportage")
+    CULTURAL_EVENT = "cultural_event", _("Cultural event")
+    MEETING = "meeting", _("Meeting")
+    OTHER = "other", _("Other")
+
+
+PRESS_KINDS = (AchievementKind.PRESS_ARTICLE, AchievementKind.PRESS_INTERVIEW, AchievementKind.PRESS_REPORTAGE)
+
+
+class VersionKind(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    BASELINE = "baseline", _("Approved baseline")
+    REVISION = "revision", _("Revision")
+    FINAL = "final", _("Final (closed)")
+
+
+class CommentTarget(models.TextChoices):
+    PROGRAMME = "programme", _("Programme")
+    AXIS = "axis", _("Axis")
+    ACTION = "action", _("Action")
+
+
+# --------------------------------------------------------------------------- axis types
+
+
+class AxisType(models.Model):
+    """One entry of the configurable list of *volets* (political, economic, …).
+
+    Not protected: the list is configuration, readable by every agent.
+    """
+
+    key = models.SlugField(_("key"), max_length=40, unique=True)
+    name_fr = models.CharField(_("name (French)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    name_ar = models.CharField(_("name (Arabic)"), max_length=100, blank=True)
+    name_es = models.CharField(_("name (Spanish)"), max_length=100, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["position", "key"]
+        verbose_name = _("axis type")
+        verbose_name_plural = _("axis types")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        """The name in the active language (falls back to French, then English)."""
+        lang = (translation.get_language() or "fr")[:2]
+        value = getattr(self, f"name_{lang}", "") if lang in ("fr", "en", "ar", "es") else ""
+        return str(value or self.name_fr or self.name_en or self.key)
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+def partner_units_prefetch(lookup: str = "partner_units") -> models.Prefetch:
+    """Prefetch an action's partner units: unit names are open to every agent (the units
+    directory is not protected), so this needs no per-user gate."""
+    from chancery.organisation.models import Unit
+
+    return models.Prefetch(lookup, queryset=Unit.objects.unrestricted("the units directory is open to every agent"))
+
+
+def _user_can_read(user: Any) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)
+
+
+class ProgrammeQuerySet(RestrictedQuerySet["Programme"]):
+    def visible_to(self, user: Any) -> ProgrammeQuerySet:
+        """Plans visible to `user`; deny by default.
+
+        Scope (any of): member of the mission; member of the mission's HQ desk; holder of
+        `OVERSEE_SUBTREE` in an ancestor of the mission (its region) or of its HQ desk
+        (the desk's directorate); holder of `READ_ALL_PROGRAMMES` (planning, inspection).
+        And the user's clearance must dominate the programme's marking.
+        """
+        if not _user_can_read(user):
+            return self.none()._mark_gated()
+        memberships = user.active_memberships()
+        if not memberships:
+            return self.none()._mark_gated()
+        if user.units_with(Capability.READ_ALL_PROGRAMMES):
+            scope = Q()
+        else:
+            unit_ids = sorted({m.unit_id for m in memberships})
+            scope = Q(mission_id__in=unit_ids) | Q(mission__hq_desk_id__in=unit_ids)
+            for unit in user.units_with(Capability.OVERSEE_SUBTREE):
+                scope |= Q(mission__path__startswith=unit.path) | Q(mission__hq_desk__path__startswith=unit.path)
+        clearance = user.clearance
+        qs = self.filter(scope, classification__lte=clearance.level)
+        lacking = Compartment.objects.exclude(code__in=sorted(clearance.compartments))
+        qs = qs.exclude(
+            Exists(Programme.compartments.through.objects.filter(programme_id=OuterRef("pk"), compartment__in=lacking))
+        )
+        return qs._mark_gated()
+
+    def for_mission(self, mission: Any) -> ProgrammeQuerySet:
+        return self.filter(mission=mission)
+
+
+class ProgrammeChildQuerySet(RestrictedQuerySet[Any]):
+    """Objects belonging to a programme: visible exactly when their programme is."""
+
+    programme_path = "programme"
+
+    def visible_to(self, user: Any) -> Any:
+        if not _user_can_read(user):
+            return self.none()._mark_gated()
+        programmes = Programme.objects.visible_to(user).values("pk")
+        return self.filter(**{f"{self.programme_path}__in": programmes})._mark_gated()
+
+
+class AxisQuerySet(ProgrammeChildQuerySet):
+    pass
+
+
+class ObjectiveQuerySet(ProgrammeChildQuerySet):
+    programme_path = "axis__programme"
+
+
+class ActionQuerySet(ProgrammeChildQuerySet):
+    def open(self) -> ActionQuerySet:
+        return self.exclude(status__in=FINISHED_ACTION_STATUSES)
+
+
+class IndicatorQuerySet(ProgrammeChildQuerySet):
+    pass
+
+
+class MeasurementQuerySet(ProgrammeChildQuerySet):
+    programme_path = "indicator__programme"
+
+
+class AchievementQuerySet(ProgrammeChildQuerySet):
+    pass
+
+
+class AchievementEvidenceQuerySet(ProgrammeChildQuerySet):
+    programme_path = "achievement__programme"
+
+
+class EvidenceFileQuerySet(ProgrammeChildQuerySet):
+    pass
+
+
+class VersionQuerySet(ProgrammeChildQuerySet):
+    pass
+
+
+class CommentQuerySet(ProgrammeChildQuerySet):
+    pass
+
+
+class PeriodQuerySet(ProgrammeChildQuerySet):
+    pass
+
+
+class ProgressUpdateQuerySet(ProgrammeChildQuerySet):
+    programme_path = "period__programme"
+
+
+# --------------------------------------------------------------------------- programme
+
+
+class Programme(TimeStampedModel, MarkedModel):
+    """A mission's *Contrat Programme* for a year (or several: `year`..`end_year`)."""
+
+    mission = models.ForeignKey(
+        "organisation.Unit", on_delete=models.PROTECT, related_name="programmes", verbose_name=_("mission")
+    )
+    year = models.PositiveSmallIntegerField(_("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    end_year = models.PositiveSmallIntegerField(
+        _("last year"),
+        blank=True,
+        validators=[MinValueValidator(2000), MaxValueValidator(2100)],
+        help_text=_("For a multi-year programme; defaults to the first year."),
+    )
+    title = models.CharField(_("title"), max_length=300)
+    summary = models.TextField(_("summary"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=ProgrammeStatus.choices, default=ProgrammeStatus.DRAFT, db_index=True
+    )
+    current_version = models.PositiveIntegerField(_("current version"), default=0, editable=False)
+    baseline_version = models.ForeignKey(
+        "ProgrammeVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("baseline"),
+        editable=False,
+    )
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True, editable=False)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True, editable=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    execution_started_at = models.DateTimeField(_("execution started"), null=True, blank=True, editable=False)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True, editable=False)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    carried_over_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="carried_over_to",
+        verbose_name=_("carried over from"),
+    )
+    submission_dispatch = models.ForeignKey(
+        "correspondence.Dispatch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("submission dispatch"),
+        help_text=_("The dispatch that carried the plan."),
+    )
+    lock_version = models.PositiveIntegerField(default=1, editable=False)
+
+    objects = ProgrammeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-year", "mission__code"]
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+        constraints = [
+            models.UniqueConstraint(fields=["mission", "year"], name="programme_unique_mission_year"),
+            models.CheckConstraint(condition=Q(end_year__gte=models.F("year")), name="programme_end_year_after_year"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.mission_id} {self.year}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.end_year is None and self.year is not None:
+            self.end_year = self.year
+        super().save(*args, **kwargs)
+
+    @property
+    def last_year(self) -> int:
+        return int(self.end_year or self.year)
+
+    @property
+    def is_multi_year(self) -> bool:
+        return self.last_year > self.year
+
+    @property
+    def period_start(self) -> date:
+        return date(self.year, 1, 1)
+
+    @property
+    def period_end(self) -> date:
+        return date(self.last_year, 12, 31)
+
+    @property
+    def is_editable(self) -> bool:
+        """Content may change in every state but closed ("the plan is not frozen")."""
+        return self.status != ProgrammeStatus.CLOSED
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION, ProgrammeStatus.CLOSED)
+
+
+# --------------------------------------------------------------------------- structure
+
+
+class Axis(models.Model):
+    """A *volet* of a programme (one per axis type)."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="axes")
+    axis_type = models.ForeignKey(AxisType, on_delete=models.PROTECT, related_name="axes", verbose_name=_("axis"))
+    narrative = models.TextField(_("narrative"), blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    objects = AxisQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["programme", "position", "id"]
+        verbose_name = _("axis")
+        verbose_name_plural = _("axes")
+        constraints = [models.UniqueConstraint(fields=["programme", "axis_type"], name="axis_unique_type")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.axis_type.name
+
+
+class Objective(models.Model):
+    axis = models.ForeignKey(Axis, on_delete=models.CASCADE, related_name="objectives", verbose_name=_("axis"))
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    objects = ObjectiveQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["axis", "position", "id"]
+        verbose_name = _("objective")
+        verbose_name_plural = _("objectives")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Action(TimeStampedModel):
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="actions")
+    axis = models.ForeignKey(Axis, on_delete=models.CASCADE, related_name="actions", verbose_name=_("axis"))
+    objective = models.ForeignKey(
+        Objective,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="actions",
+        verbose_name=_("objective"),
+    )
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="led_actions",
+        verbose_name=_("lead"),
+    )
+    partner_units = models.ManyToManyField(
+        "organisation.Unit", blank=True, related_name="partner_actions", verbose_name=_("partner units")
+    )
+    start_date = models.DateField(_("start"), null=True, blank=True)
+    end_date = models.DateField(_("end"), null=True, blank=True)
+    target_date = models.DateField(_("target date"), null=True, blank=True)
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
+    budget_requested = models.DecimalField(
+        _("budget requested"), max_digits=14, decimal_places=2, default=ZERO, validators=[MinValueValidator(ZERO)]
+    )
+    budget_approved = models.DecimalField(
+        _("budget approved"), max_digits=14, decimal_places=2, default=ZERO, validators=[MinValueValidator(ZERO)]
+    )
+    budget_spent = models.DecimalField(
+        _("budget spent"), max_digits=14, decimal_places=2, default=ZERO, validators=[MinValueValidator(ZERO)]
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="EUR", validators=[currency_validator])
+    status = models.CharField(
+        _("status"), max_length=20, choices=ActionStatus.choices, default=ActionStatus.PROPOSED, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(
+        _("progress %"), default=0, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    risk_note = models.TextField(_("risks"), blank=True)
+    dispatches = models.ManyToManyField(
+        "correspondence.Dispatch", blank=True, related_name="planning_actions", verbose_name=_("dispatches")
+    )
+    lock_version = models.PositiveIntegerField(default=1, editable=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    objects = ActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["programme", "axis__position", "position", "id"]
+        verbose_name = _("action")
+        verbose_name_plural = _("actions")
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="action_progress_max_100"),
+            models.CheckConstraint(
+                condition=Q(budget_requested__gte=0) & Q(budget_approved__gte=0) & Q(budget_spent__gte=0),
+                name="action_budgets_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=True)
+                | Q(end_date__isnull=True)
+                | Q(end_date__gte=models.F("start_date")),
+                name="action_end_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["lead", "target_date"], name="action_lead_target")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def key_date(self) -> date | None:
+        """The date shown in calendars: the target date, else the end, else the start."""
+        return self.target_date or self.end_date or self.start_date
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_ACTION_STATUSES
+
+    def date_warnings(self) -> list[str]:
+        """Non-blocking remarks: dates outside the programme's year(s) (allowed, e.g. multi-year)."""
+        programme = self.programme
+        first, last = programme.period_start, programme.period_end
+        warnings = []
+        for name, label in (("start_date", _("start")), ("end_date", _("end")), ("target_date", _("target date"))):
+            value = getattr(self, name)
+            if value is not None and not (first <= value <= last):
+                warnings.append(
+                    str(_("The %(field)s (%(date)s) is outside the programme period (%(first)s–%(last)s)."))
+                    % {"field": label, "date": value.isoformat(), "first": programme.year, "last": programme.last_year}
+                )
+        return warnings
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+class Indicator(models.Model):
+    """A measured quantity: baseline → approved target / revised target → actuals."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="indicators")
+    axis = models.ForeignKey(
+        Axis, on_delete=models.SET_NULL, null=True, blank=True, related_name="indicators", verbose_name=_("axis")
+    )
+    objective = models.ForeignKey(
+        Objective,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="indicators",
+        verbose_name=_("objective"),
+    )
+    label = models.CharField(_("label"), max_length=300)
+    unit = models.CharField(_("unit"), max_length=60, blank=True, help_text=_("e.g. million USD, visits, articles"))
+    direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices, default=Direction.INCREASE)
+    data_source = models.CharField(_("data source"), max_length=300, blank=True)
+    baseline_value = models.DecimalField(_("baseline"), max_digits=18, decimal_places=4, null=True, blank=True)
+    baseline_year = models.PositiveSmallIntegerField(_("baseline year"), null=True, blank=True)
+    approved_target = models.DecimalField(_("approved target"), max_digits=18, decimal_places=4, null=True, blank=True)
+    revised_target = models.DecimalField(_("revised target"), max_digits=18, decimal_places=4, null=True, blank=True)
+    target_year = models.PositiveSmallIntegerField(_("target year"), null=True, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    objects = IndicatorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["programme", "position", "id"]
+        verbose_name = _("indicator")
+        verbose_name_plural = _("indicators")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def current_target(self) -> Decimal | None:
+        """The revised target when there is one, else the approved target."""
+        return self.revised_target if self.revised_target is not None else self.approved_target
+
+
+class StoredFile(models.Model):
+    """A file kept content-addressed under `CHANCERY_DATA_DIR/evidence/`."""
+
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(max_length=64, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @staticmethod
+    def storage_root() -> Path:
+        return Path(settings.CHANCERY_DATA_DIR) / "evidence"
+
+    @property
+    def storage_path(self) -> Path:
+        return self.storage_root() / self.sha256[:2] / self.sha256
+
+    def read_bytes(self) -> bytes:
+        return self.storage_path.read_bytes()
+
+
+class EvidenceFile(StoredFile):
+    """A file supporting a measurement (or any other programme fact)."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="evidence_files")
+
+    objects = EvidenceFileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence files")
+
+
+class Measurement(models.Model):
+    """An actual value of an indicator for one period."""
+
+    indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="measurements")
+    period_type = models.CharField(_("period"), max_length=10, choices=PeriodType.choices, default=PeriodType.YEAR)
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    value = models.DecimalField(_("value"), max_digits=18, decimal_places=4)
+    evidence = models.TextField(_("evidence"), blank=True, help_text=_("A note or a link."))
+    evidence_file = models.ForeignKey(
+        EvidenceFile, on_delete=models.SET_NULL, null=True, blank=True, related_name="measurements"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    objects = MeasurementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["indicator", "period_start", "id"]
+        verbose_name = _("measurement")
+        verbose_name_plural = _("measurements")
+        constraints = [
+            models.UniqueConstraint(fields=["indicator", "period_type", "period_start"], name="measurement_unique"),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")), name="measurement_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicator_id} {self.period_start}: {self.value}"
+
+
+# --------------------------------------------------------------------------- achievements
+
+
+class Achievement(TimeStampedModel):
+    """A *réalisation*: what the mission achieved, with evidence and the dispatches reporting it."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="achievements")
+    kind = models.CharField(_("kind"), max_length=20, choices=AchievementKind.choices, default=AchievementKind.OTHER)
+    date = models.DateField(_("date"))
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    outlet = models.CharField(
+        _("outlet"), max_length=200, blank=True, help_text=_("For press: the newspaper, channel…")
+    )
+    link = models.URLField(_("link"), max_length=500, blank=True)
+    actions = models.ManyToManyField(Action, blank=True, related_name="achievements", verbose_name=_("actions"))
+    dispatches = models.ManyToManyField(
+        "correspondence.Dispatch", blank=True, related_name="planning_achievements", verbose_name=_("dispatches")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = AchievementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["programme", "-date", "-id"]
+        verbose_name = _("achievement")
+        verbose_name_plural = _("achievements")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_press(self) -> bool:
+        return self.kind in PRESS_KINDS
+
+
+class AchievementEvidence(StoredFile):
+    achievement = models.ForeignKey(Achievement, on_delete=models.CASCADE, related_name="evidence")
+
+    objects = AchievementEvidenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["achievement", "id"]
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+
+
+# --------------------------------------------------------------------------- versions and comments
+
+
+class ProgrammeVersion(models.Model):
+    """A numbered, immutable snapshot of the whole programme (see `planning.versions`)."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("number"))
+    kind = models.CharField(_("kind"), max_length=20, choices=VersionKind.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    snapshot = models.JSONField(_("snapshot"), default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = VersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["programme", "number"]
+        verbose_name = _("programme version")
+        verbose_name_plural = _("programme versions")
+        constraints = [models.UniqueConstraint(fields=["programme", "number"], name="version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"v{self.number} ({self.kind})"
+
+
+class ProgrammeComment(models.Model):
+    """A threaded comment (HQ review or mission reply) on the programme, one of its axes or actions."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="comments")
+    target_type = models.CharField(
+        _("on"), max_length=20, choices=CommentTarget.choices, default=CommentTarget.PROGRAMME
+    )
+    target_id = models.PositiveIntegerField(null=True, blank=True)
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("author")
+    )
+    body = models.TextField(_("comment"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["programme", "created_at", "id"]
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        indexes = [models.Index(fields=["programme", "target_type", "target_id"], name="comment_target")]
+
+    def __str__(self) -> str:
+        return f"{self.target_type}:{self.target_id or self.programme_id}"
+
+
+# --------------------------------------------------------------------------- periodic progress
+
+
+class ReportingPeriod(models.Model):
+    """A reporting period of a programme: progress updates are due by its deadline."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="periods")
+    period_type = models.CharField(_("period"), max_length=10, choices=PeriodType.choices, default=PeriodType.QUARTER)
+    start = models.DateField(_("start"))
+    end = models.DateField(_("end"))
+    deadline = models.DateField(_("deadline"))
+    closed = models.BooleanField(_("closed"), default=False)
+
+    objects = PeriodQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["programme", "start"]
+        verbose_name = _("reporting period")
+        verbose_name_plural = _("reporting periods")
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "period_type", "start"], name="period_unique_start"),
+            models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="period_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.period_type == PeriodType.YEAR:
+            return str(self.start.year)
+        if self.period_type == PeriodType.QUARTER:
+            return f"{self.start.year} Q{(self.start.month - 1) // 3 + 1}"
+        return f"{self.start.year}-{self.start.month:02d}"
+
+    @staticmethod
+    def bounds(period_type: str, year: int, index: int) -> tuple[date, date]:
+        """Start and end of the `index`-th (1-based) month/quarter of `year`, or the year."""
+        if period_type == PeriodType.MONTH:
+            return date(year, index, 1), date(year, index, calendar.monthrange(year, index)[1])
+        if period_type == PeriodType.QUARTER:
+            first = 3 * (index - 1) + 1
+            return date(year, first, 1), date(year, first + 2, calendar.monthrange(year, first + 2)[1])
+        return date(year, 1, 1), date(year, 12, 31)
+
+
+class ProgressUpdate(models.Model):
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="progress_updates")
+    period = models.ForeignKey(ReportingPeriod, on_delete=models.CASCADE, related_name="updates")
+    progress = models.PositiveSmallIntegerField(
+        _("progress %"), validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    status = models.CharField(_("status"), max_length=20, choices=ActionStatus.choices)
+    note = models.TextField(_("note"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("recorded"), auto_now=True)
+
+    objects = ProgressUpdateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["period", "action"]
+        verbose_name = _("progress update")
+        verbose_name_plural = _("progress updates")
+        constraints = [
+            models.UniqueConstraint(fields=["action", "period"], name="progress_update_unique"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="progress_update_max_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_id}@{self.period_id}: {self.progress}%"

@@ -1,0 +1,812 @@
+"""Reads of action planning, always for a given user and through the permission gate.
+
+Every function takes `user` first. Object lookups answer `Http404` for both a missing and
+an out-of-scope object. Querysets returned are already gated (`visible_to(user)`).
+Prefetches below a programme use `unrestricted(...)` querysets: they only ever run under a
+programme that was read through the gate.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+
+from chancery.accounts.roles import Capability
+from chancery.core.classification import Marking
+from chancery.core.gate import get_visible_or_404
+from chancery.planning import services, versions
+from chancery.planning.models import (
+    FINISHED_ACTION_STATUSES,
+    Achievement,
+    AchievementEvidence,
+    Action,
+    ActionStatus,
+    Axis,
+    AxisType,
+    EvidenceFile,
+    Indicator,
+    Measurement,
+    Objective,
+    Programme,
+    ProgrammeComment,
+    ProgrammeStatus,
+    ProgrammeVersion,
+    ProgressUpdate,
+    ReportingPeriod,
+)
+
+UNDER_GATED_PROGRAMME = "below a programme read through the gate"
+
+
+def _u(model: Any) -> Any:
+    return model.objects.unrestricted(UNDER_GATED_PROGRAMME)
+
+
+# --------------------------------------------------------------------------- programmes
+
+
+def axis_types(user: Any = None, *, include_inactive: bool = False) -> list[AxisType]:
+    """The configurable list of *volets* (not protected)."""
+    qs = AxisType.objects.all()
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    return list(qs.order_by("position", "key"))
+
+
+def programme_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Programme]:
+    """Programmes `user` may read. Filters: `mission` (id or code), `year`, `status`,
+    `q` (title or mission code/city), `region` (code)."""
+    filters = filters or {}
+    qs = Programme.objects.visible_to(user).select_related("mission", "mission__hq_desk", "baseline_version")
+    mission = filters.get("mission")
+    if mission:
+        mission_text = str(mission)
+        qs = (
+            qs.filter(mission_id=int(mission_text)) if mission_text.isdigit() else qs.filter(mission__code=mission_text)
+        )
+    year = filters.get("year")
+    if year not in (None, ""):
+        try:
+            qs = qs.filter(year__lte=int(year), end_year__gte=int(year))
+        except (TypeError, ValueError):
+            qs = qs.none()
+    status = filters.get("status")
+    if status:
+        qs = qs.filter(status=status)
+    region = filters.get("region")
+    if region:
+        qs = qs.filter(mission__parent__code=region)
+    text = str(filters.get("q") or "").strip()[:100]
+    if text:
+        qs = qs.filter(Q(title__icontains=text) | Q(mission__code__icontains=text) | Q(mission__city__icontains=text))
+    return qs.annotate(action_count=Count("actions", distinct=True)).order_by("-year", "mission__code")
+
+
+def programme_detail(user: Any, pk: int | str) -> Programme:
+    return get_visible_or_404(
+        Programme.objects.select_related("mission", "mission__hq_desk", "baseline_version"), user, pk=pk
+    )
+
+
+def programme_for(user: Any, *, mission: Any, year: int) -> Programme | None:
+    return Programme.objects.visible_to(user).filter(mission=mission, year=year).first()
+
+
+def marking_of(programme: Programme) -> Marking:
+    return programme.marking
+
+
+def programme_permissions(user: Any, programme: Programme) -> dict[str, bool]:
+    """Booleans: view, edit, submit, review, comment, return, approve, start_execution,
+    revise, close, record_progress, manage_periods."""
+    return services.permissions(user, programme)
+
+
+def missions_for_new_programme(user: Any) -> list[Any]:
+    """Missions where `user` may create a programme."""
+    from chancery.organisation.models import UnitKind
+
+    return [u for u in user.units_with(Capability.PROPOSE_PROGRAMME) if u.kind == UnitKind.MISSION]
+
+
+def carry_over_candidates(user: Any, *, mission: Any, year: int) -> QuerySet[Programme]:
+    return Programme.objects.visible_to(user).filter(mission=mission, year__lt=year).order_by("-year")
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def _actions_qs() -> Any:
+    return (
+        _u(Action)
+        .select_related("lead", "objective", "axis__axis_type")
+        .prefetch_related(Prefetch("partner_units", queryset=_partner_units_qs()))
+    )
+
+
+def _partner_units_qs() -> Any:
+    from chancery.organisation.models import Unit
+
+    return Unit.objects.unrestricted("unit names are open to every agent")
+
+
+@dataclass
+class ObjectiveBlock:
+    objective: Objective | None
+    actions: list[Action] = field(default_factory=list)
+    indicators: list[Indicator] = field(default_factory=list)
+
+
+@dataclass
+class AxisBlock:
+    axis: Axis
+    objectives: list[ObjectiveBlock] = field(default_factory=list)
+    indicators: list[Indicator] = field(default_factory=list)
+    comments: list[CommentNode] = field(default_factory=list)
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for block in self.objectives for a in block.actions]
+
+
+@dataclass
+class CommentNode:
+    comment: ProgrammeComment
+    replies: list[CommentNode] = field(default_factory=list)
+
+
+def comment_threads(
+    user: Any, programme: Programme, *, target_type: str | None = None, target_id: int | None = None
+) -> list[CommentNode]:
+    """Threads (roots with nested replies) on the programme, or on one axis/action."""
+    qs = ProgrammeComment.objects.visible_to(user).filter(programme=programme).select_related("author")
+    if target_type:
+        qs = qs.filter(target_type=target_type, target_id=target_id)
+    nodes = {c.pk: CommentNode(c) for c in qs.order_by("created_at", "pk")}
+    roots: list[CommentNode] = []
+    for node in nodes.values():
+        parent = nodes.get(node.comment.parent_id) if node.comment.parent_id else None
+        (parent.replies if parent else roots).append(node)
+    return roots
+
+
+def programme_document(user: Any, programme: Programme) -> dict[str, Any]:
+    """The programme as a structured document.
+
+    Keys: programme, marking, permissions, axes (list of AxisBlock: axis, objectives
+    [ObjectiveBlock: objective|None, actions, indicators], indicators, comments),
+    indicators (all, with `latest` measurement attached as `indicator.latest`),
+    achievements, versions, baseline (ProgrammeVersion|None), diff (vs baseline, or None),
+    comments (threads on the programme itself), totals (per currency), warnings
+    (action id → date warnings), periods.
+    """
+    programme = programme_detail(user, programme.pk)  # re-read through the gate
+    axes = list(_u(Axis).filter(programme=programme).select_related("axis_type").order_by("position", "pk"))
+    objectives = list(_u(Objective).filter(axis__programme=programme).order_by("position", "pk"))
+    actions = list(_actions_qs().filter(programme=programme).order_by("position", "pk"))
+    indicators = list(_u(Indicator).filter(programme=programme).order_by("position", "pk"))
+    latest: dict[int, Measurement] = {}
+    for m in _u(Measurement).filter(indicator__programme=programme).order_by("period_start", "pk"):
+        latest[m.indicator_id] = m
+    for ind in indicators:
+        ind.latest = latest.get(ind.pk)
+    all_comments = comment_threads(user, programme)
+    by_target: dict[tuple[str, int | None], list[CommentNode]] = {}
+    for node in all_comments:
+        by_target.setdefault((node.comment.target_type, node.comment.target_id), []).append(node)
+    blocks = []
+    for axis in axes:
+        axis_objectives = [o for o in objectives if o.axis_id == axis.pk]
+        block = AxisBlock(axis=axis, comments=by_target.get(("axis", axis.pk), []))
+        for objective in [*axis_objectives, None]:
+            ob = ObjectiveBlock(objective=objective)
+            ob.actions = [
+                a for a in actions if a.axis_id == axis.pk and a.objective_id == (objective.pk if objective else None)
+            ]
+            ob.indicators = [
+                i
+                for i in indicators
+                if i.objective_id == (objective.pk if objective else None) and (i.axis_id == axis.pk)
+            ]
+            if objective is not None or ob.actions or ob.indicators:
+                block.objectives.append(ob)
+        block.indicators = [i for i in indicators if i.axis_id == axis.pk]
+        blocks.append(block)
+    for action in actions:
+        action.comments = by_target.get(("action", action.pk), [])
+    baseline = (
+        _u(ProgrammeVersion).filter(pk=programme.baseline_version_id).first() if programme.baseline_version_id else None
+    )
+    return {
+        "programme": programme,
+        "marking": programme.marking,
+        "permissions": services.permissions(user, programme),
+        "axes": blocks,
+        "actions": actions,
+        "indicators": indicators,
+        "unassigned_indicators": [i for i in indicators if i.axis_id is None],
+        "achievements": achievement_list(user, programme),
+        "versions": list(
+            _u(ProgrammeVersion)
+            .filter(programme=programme)
+            .select_related("created_by")
+            .defer("snapshot")
+            .order_by("-number")
+        ),
+        "baseline": baseline,
+        "diff": versions.compare_with_baseline(programme) if baseline else None,
+        "comments": by_target.get(("programme", None), []),
+        "totals": budget_totals(actions),
+        "warnings": {a.pk: w for a in actions if (w := _warnings(a, programme))},
+        "periods": list(_u(ReportingPeriod).filter(programme=programme).order_by("start")),
+    }
+
+
+def _warnings(action: Action, programme: Programme) -> list[str]:
+    action.programme = programme
+    return action.date_warnings()
+
+
+def budget_totals(actions: list[Action]) -> dict[str, dict[str, Decimal]]:
+    """Per currency: requested, approved, spent (cancelled actions left out)."""
+    totals: dict[str, dict[str, Decimal]] = {}
+    for a in actions:
+        if a.status == ActionStatus.CANCELLED:
+            continue
+        bucket = totals.setdefault(a.currency, {"requested": Decimal(0), "approved": Decimal(0), "spent": Decimal(0)})
+        bucket["requested"] += a.budget_requested
+        bucket["approved"] += a.budget_approved
+        bucket["spent"] += a.budget_spent
+    return totals
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def action_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
+    """Actions `user` may read. Filters: programme, axis (id or axis-type key), status,
+    priority, lead (id or username, "me"), mission (code), year, q, overdue (truthy)."""
+    filters = filters or {}
+    qs = Action.objects.visible_to(user).select_related("programme__mission", "axis__axis_type", "objective", "lead")
+    if filters.get("programme"):
+        qs = qs.filter(programme_id=filters["programme"])
+    axis = filters.get("axis")
+    if axis:
+        qs = qs.filter(axis_id=int(axis)) if str(axis).isdigit() else qs.filter(axis__axis_type__key=axis)
+    for name in ("status", "priority"):
+        value = filters.get(name)
+        if value:
+            qs = qs.filter(**({f"{name}__in": value} if isinstance(value, list | tuple) else {name: value}))
+    lead = filters.get("lead")
+    if lead == "me":
+        qs = qs.filter(lead_id=user.pk)
+    elif lead:
+        qs = qs.filter(lead_id=int(lead)) if str(lead).isdigit() else qs.filter(lead__username=lead)
+    if filters.get("mission"):
+        qs = qs.filter(programme__mission__code=filters["mission"])
+    if filters.get("year"):
+        qs = qs.filter(programme__year=filters["year"])
+    text = str(filters.get("q") or "").strip()[:100]
+    if text:
+        qs = qs.filter(Q(title__icontains=text) | Q(description__icontains=text))
+    if filters.get("overdue"):
+        qs = qs.exclude(status__in=FINISHED_ACTION_STATUSES).filter(
+            Q(target_date__lt=timezone.localdate()) | Q(target_date__isnull=True, end_date__lt=timezone.localdate())
+        )
+    return qs.order_by("programme", "axis__position", "position", "pk")
+
+
+def actions_table(user: Any, programme: Programme, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
+    """The programme's actions for the filterable table (see `action_list` for filters)."""
+    return action_list(user, {**(filters or {}), "programme": programme.pk}).prefetch_related(
+        Prefetch("partner_units", queryset=_partner_units_qs())
+    )
+
+
+def action_detail(user: Any, pk: int | str) -> Action:
+    return get_visible_or_404(
+        Action.objects.select_related("programme__mission", "axis__axis_type", "objective", "lead").prefetch_related(
+            Prefetch("partner_units", queryset=_partner_units_qs())
+        ),
+        user,
+        pk=pk,
+    )
+
+
+def action_dispatches(user: Any, action: Action) -> Any:
+    """The dispatches linked to `action` that `user` may read (others stay invisible)."""
+    from chancery.correspondence.models import Dispatch
+
+    return Dispatch.objects.visible_to(user).filter(planning_actions=action)
+
+
+def achievement_dispatches(user: Any, achievement: Achievement) -> Any:
+    from chancery.correspondence.models import Dispatch
+
+    return Dispatch.objects.visible_to(user).filter(planning_achievements=achievement)
+
+
+def axis_detail(user: Any, pk: int | str) -> Axis:
+    return get_visible_or_404(Axis.objects.select_related("programme__mission", "axis_type"), user, pk=pk)
+
+
+def axis_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Axis]:
+    filters = filters or {}
+    qs = Axis.objects.visible_to(user).select_related("axis_type", "programme__mission")
+    if filters.get("programme"):
+        qs = qs.filter(programme_id=filters["programme"])
+    if filters.get("mission"):
+        qs = qs.filter(programme__mission__code=filters["mission"])
+    if filters.get("year"):
+        qs = qs.filter(programme__year=filters["year"])
+    if filters.get("key"):
+        qs = qs.filter(axis_type__key=filters["key"])
+    return qs.order_by("programme", "position", "pk")
+
+
+def objective_detail(user: Any, pk: int | str) -> Objective:
+    return get_visible_or_404(Objective.objects.select_related("axis__programme__mission"), user, pk=pk)
+
+
+# --------------------------------------------------------------------------- timeline and calendar
+
+
+@dataclass
+class TimelineRow:
+    action: Action
+    start: date
+    end: date
+    milestone: bool  # a single date (target only)
+    offset_pct: float = 0.0
+    width_pct: float = 0.0
+
+
+def timeline(user: Any, programme: Programme) -> dict[str, Any]:
+    """Actions by axis with their dates, for a Gantt chart.
+
+    Returns {"start", "end" (the programme period, widened to fit the actions), "months"
+    [(date of the 1st, label)], "axes": [{"axis", "rows": [TimelineRow]}], "undated":
+    [Action]}. `offset_pct`/`width_pct` place each bar on the period (0–100).
+    """
+    programme = programme_detail(user, programme.pk)
+    actions = list(_actions_qs().filter(programme=programme).order_by("axis__position", "position", "pk"))
+    start, end = programme.period_start, programme.period_end
+    rows_by_axis: dict[int, list[TimelineRow]] = {}
+    undated = []
+    for a in actions:
+        first = a.start_date or a.target_date or a.end_date
+        last = a.end_date or a.target_date or a.start_date
+        if first is None or last is None:
+            undated.append(a)
+            continue
+        start, end = min(start, first), max(end, last)
+        rows_by_axis.setdefault(a.axis_id, []).append(
+            TimelineRow(action=a, start=first, end=last, milestone=a.start_date is None and a.end_date is None)
+        )
+    span = max((end - start).days + 1, 1)
+    for rows in rows_by_axis.values():
+        for row in rows:
+            row.offset_pct = round(100 * (row.start - start).days / span, 2)
+            row.width_pct = max(round(100 * ((row.end - row.start).days + 1) / span, 2), 0.5)
+    months = []
+    cursor = date(start.year, start.month, 1)
+    while cursor <= end:
+        months.append((cursor, cursor.strftime("%Y-%m")))
+        cursor = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+    axes = list(_u(Axis).filter(programme=programme).select_related("axis_type").order_by("position", "pk"))
+    return {
+        "programme": programme,
+        "start": start,
+        "end": end,
+        "months": months,
+        "axes": [{"axis": ax, "rows": rows_by_axis.get(ax.pk, [])} for ax in axes],
+        "undated": undated,
+        "today_pct": round(100 * (timezone.localdate() - start).days / span, 2)
+        if start <= timezone.localdate() <= end
+        else None,
+    }
+
+
+def calendar(user: Any, year: int, month: int, *, mine_only: bool = False) -> dict[str, Any]:
+    """Actions whose key date (target, else end, else start) falls in `year`-`month`.
+
+    Returns {"year", "month", "weeks": [[{"date", "in_month", "actions"}] × 7], "actions",
+    "previous": (y, m), "next": (y, m)}. `mine_only`: actions led by `user`.
+    """
+    first = date(year, month, 1)
+    last = date(year, month, _calendar.monthrange(year, month)[1])
+    qs = Action.objects.visible_to(user).select_related("programme__mission", "axis__axis_type")
+    if mine_only:
+        qs = qs.filter(lead_id=user.pk)
+    qs = qs.filter(
+        Q(target_date__range=(first, last))
+        | Q(target_date__isnull=True, end_date__range=(first, last))
+        | Q(target_date__isnull=True, end_date__isnull=True, start_date__range=(first, last))
+    )
+    actions = list(qs.order_by("target_date", "end_date", "start_date", "pk"))
+    by_day: dict[date, list[Action]] = {}
+    for a in actions:
+        if a.key_date:
+            by_day.setdefault(a.key_date, []).append(a)
+    weeks = []
+    for week in _calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
+        weeks.append([{"date": d, "in_month": d.month == month, "actions": by_day.get(d, [])} for d in week])
+    previous = (year - 1, 12) if month == 1 else (year, month - 1)
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return {"year": year, "month": month, "weeks": weeks, "actions": actions, "previous": previous, "next": following}
+
+
+def _ics_escape(text: str) -> str:
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+def _ics_fold(line: str) -> list[str]:
+    """RFC 5545 §3.1: lines longer than 75 octets are folded (CRLF + one space)."""
+    out: list[str] = []
+    current = ""
+    for char in line:
+        limit = 75 if not out else 74
+        if len((current + char).encode()) > limit:
+            out.append(current)
+            current = char
+        else:
+            current += char
+    out.append(current)
+    return [out[0], *(" " + part for part in out[1:])]
+
+
+def ics_for_user(user: Any, *, host: str = "chancery.invalid") -> str:
+    """The agent's own actions (they lead them, and can read them) as an iCalendar feed.
+
+    One all-day VEVENT per dated action: from the start (or key date) to the end (or
+    key date), inclusive. Only titles and mission codes are written — no descriptions.
+    """
+    actions = (
+        Action.objects.visible_to(user)
+        .filter(lead_id=user.pk)
+        .exclude(status=ActionStatus.CANCELLED)
+        .select_related("programme__mission")
+        .order_by("pk")
+    )
+    stamp = datetime.now(tz=timezone.get_fixed_timezone(0)).strftime("%Y%m%dT%H%M%SZ")
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Chancery//Action planning//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "X-WR-CALNAME:" + _ics_escape("Chancery — my actions"),
+    ]
+    for a in actions:
+        first = a.start_date or a.key_date
+        last = a.end_date or a.key_date
+        if first is None or last is None:
+            continue
+        if last < first:
+            last = first
+        summary = f"{a.title} ({a.programme.mission.code})"
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:planning-action-{a.pk}@{host}",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART;VALUE=DATE:{first.strftime('%Y%m%d')}",
+            f"DTEND;VALUE=DATE:{(last + timedelta(days=1)).strftime('%Y%m%d')}",
+            "SUMMARY:" + _ics_escape(summary),
+            "STATUS:" + ("CONFIRMED" if a.status != ActionStatus.PROPOSED else "TENTATIVE"),
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    folded = [part for line in lines for part in _ics_fold(line)]
+    return "\r\n".join(folded) + "\r\n"
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def version_list(user: Any, programme: Programme) -> QuerySet[ProgrammeVersion]:
+    return (
+        ProgrammeVersion.objects.visible_to(user)
+        .filter(programme=programme)
+        .select_related("created_by")
+        .defer("snapshot")
+        .order_by("-number")
+    )
+
+
+def version_detail(user: Any, programme: Programme, number: int) -> ProgrammeVersion:
+    return get_visible_or_404(ProgrammeVersion.objects.all(), user, programme=programme, number=number)
+
+
+def baseline_comparison(user: Any, programme: Programme) -> dict[str, Any]:
+    """The approved baseline beside the current version.
+
+    Returns {"programme", "baseline" (ProgrammeVersion|None), "current" (snapshot dict),
+    "baseline_snapshot" (dict|None), "diff" (versions.Diff|None), "rows": [per action of
+    either side: {"id", "baseline": dict|None, "current": dict|None, "state":
+    added/removed/changed/same}], "indicators": same for indicators}.
+    """
+    programme = programme_detail(user, programme.pk)
+    current = versions.snapshot(programme)
+    baseline = (
+        ProgrammeVersion.objects.visible_to(user).filter(pk=programme.baseline_version_id).first()
+        if programme.baseline_version_id
+        else None
+    )
+    base = dict(baseline.snapshot) if baseline else None
+    diff = versions.compare(base, current) if base is not None else None
+    return {
+        "programme": programme,
+        "marking": programme.marking,
+        "baseline": baseline,
+        "baseline_snapshot": base,
+        "current": current,
+        "diff": diff,
+        "rows": _side_by_side(base.get("actions", []) if base else [], current["actions"]),
+        "indicators": _side_by_side(base.get("indicators", []) if base else [], current["indicators"]),
+    }
+
+
+def compare_versions(user: Any, programme: Programme, old: int, new: int | None = None) -> dict[str, Any]:
+    """Any two versions (`new` None: the programme as it stands); same shape as baseline_comparison."""
+    programme = programme_detail(user, programme.pk)
+    old_version = version_detail(user, programme, old)
+    new_version = version_detail(user, programme, new) if new is not None else None
+    new_snap = dict(new_version.snapshot) if new_version else versions.snapshot(programme)
+    return {
+        "programme": programme,
+        "marking": programme.marking,
+        "old": old_version,
+        "new": new_version,
+        "diff": versions.compare(old_version.snapshot, new_snap),
+        "rows": _side_by_side(old_version.snapshot.get("actions", []), new_snap["actions"]),
+        "indicators": _side_by_side(old_version.snapshot.get("indicators", []), new_snap["indicators"]),
+    }
+
+
+def _side_by_side(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    old_by_id = {x["id"]: x for x in old}
+    new_ids = {x["id"] for x in new}
+    rows = []
+    for item in new:
+        before = old_by_id.get(item["id"])
+        state = "added" if before is None else ("same" if _same(before, item) else "changed")
+        rows.append({"id": item["id"], "baseline": before, "current": item, "state": state})
+    rows += [{"id": x["id"], "baseline": x, "current": None, "state": "removed"} for x in old if x["id"] not in new_ids]
+    return rows
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    ignore = {"position"}
+    return {k: v for k, v in a.items() if k not in ignore} == {k: v for k, v in b.items() if k not in ignore}
+
+
+# --------------------------------------------------------------------------- indicators, achievements
+
+
+def indicator_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Indicator]:
+    filters = filters or {}
+    qs = Indicator.objects.visible_to(user).select_related("programme__mission", "axis__axis_type", "objective")
+    if filters.get("programme"):
+        qs = qs.filter(programme_id=filters["programme"])
+    axis = filters.get("axis")
+    if axis:
+        qs = qs.filter(axis_id=int(axis)) if str(axis).isdigit() else qs.filter(axis__axis_type__key=axis)
+    if filters.get("mission"):
+        qs = qs.filter(programme__mission__code=filters["mission"])
+    if filters.get("year"):
+        qs = qs.filter(programme__year=filters["year"])
+    return qs.order_by("programme", "position", "pk")
+
+
+def indicator_detail(user: Any, pk: int | str) -> Indicator:
+    return get_visible_or_404(Indicator.objects.select_related("programme__mission", "axis__axis_type"), user, pk=pk)
+
+
+def measurements(user: Any, indicator: Indicator) -> QuerySet[Measurement]:
+    return (
+        Measurement.objects.visible_to(user)
+        .filter(indicator=indicator)
+        .select_related("recorded_by", "evidence_file")
+        .order_by("period_start", "pk")
+    )
+
+
+def achievement_list(
+    user: Any, programme: Programme | None = None, filters: Mapping[str, Any] | None = None
+) -> QuerySet[Achievement]:
+    """Achievements `user` may read (of `programme` if given). Filters: kind, year, mission, q."""
+    filters = filters or {}
+    qs = (
+        Achievement.objects.visible_to(user)
+        .select_related("programme__mission")
+        .prefetch_related(
+            Prefetch("actions", queryset=_u(Action).only("id", "title", "programme_id")),
+            Prefetch("evidence", queryset=_u(AchievementEvidence)),
+        )
+    )
+    if programme is not None:
+        qs = qs.filter(programme=programme)
+    if filters.get("programme"):
+        qs = qs.filter(programme_id=filters["programme"])
+    if filters.get("kind"):
+        qs = qs.filter(kind=filters["kind"])
+    if filters.get("mission"):
+        qs = qs.filter(programme__mission__code=filters["mission"])
+    if filters.get("year"):
+        qs = qs.filter(date__year=filters["year"])
+    text = str(filters.get("q") or "").strip()[:100]
+    if text:
+        qs = qs.filter(Q(title__icontains=text) | Q(description__icontains=text) | Q(outlet__icontains=text))
+    return qs.order_by("-date", "-pk")
+
+
+def achievement_detail(user: Any, pk: int | str) -> Achievement:
+    return get_visible_or_404(Achievement.objects.select_related("programme__mission"), user, pk=pk)
+
+
+def evidence_detail(user: Any, pk: int | str) -> AchievementEvidence:
+    """An achievement's evidence file, for download (404 out of scope)."""
+    return get_visible_or_404(AchievementEvidence.objects.select_related("achievement__programme"), user, pk=pk)
+
+
+def evidence_file_detail(user: Any, pk: int | str) -> EvidenceFile:
+    return get_visible_or_404(EvidenceFile.objects.select_related("programme"), user, pk=pk)
+
+
+# --------------------------------------------------------------------------- periodic progress
+
+
+def periods(user: Any, programme: Programme) -> list[dict[str, Any]]:
+    """The programme's reporting periods with counts: [{"period", "updated", "missing", "overdue"}]."""
+    rows = []
+    qs = (
+        ReportingPeriod.objects.visible_to(user)
+        .filter(programme=programme)
+        .annotate(updated=Count("updates", distinct=True))
+        .order_by("start")
+    )
+    for period in qs:
+        missing = len(services.missing_updates(period=period))
+        rows.append(
+            {
+                "period": period,
+                "updated": period.updated,
+                "missing": missing,
+                "overdue": missing > 0 and services.is_overdue(period),
+            }
+        )
+    return rows
+
+
+def period_detail(user: Any, pk: int | str) -> ReportingPeriod:
+    return get_visible_or_404(ReportingPeriod.objects.select_related("programme__mission"), user, pk=pk)
+
+
+def progress_sheet(user: Any, period: ReportingPeriod) -> dict[str, Any]:
+    """What the one-screen periodic update needs: every open action with its update for the
+    period (if any), and every indicator with its measurement for the period (if any)."""
+    period = period_detail(user, period.pk)
+    programme = period.programme
+    actions = list(
+        _actions_qs()
+        .filter(programme=programme)
+        .exclude(status=ActionStatus.CANCELLED)
+        .order_by("axis__position", "position", "pk")
+    )
+    updates = {u.action_id: u for u in _u(ProgressUpdate).filter(period=period)}
+    missing = {a.pk for a in services.missing_updates(period=period)}
+    indicators = list(_u(Indicator).filter(programme=programme).order_by("position", "pk"))
+    values = {
+        m.indicator_id: m
+        for m in _u(Measurement).filter(
+            indicator__programme=programme, period_type=period.period_type, period_start=period.start
+        )
+    }
+    return {
+        "programme": programme,
+        "period": period,
+        "marking": programme.marking,
+        "rows": [{"action": a, "update": updates.get(a.pk), "missing": a.pk in missing} for a in actions],
+        "indicators": [{"indicator": i, "measurement": values.get(i.pk)} for i in indicators],
+        "overdue": services.is_overdue(period) and bool(missing),
+        "editable": (not period.closed)
+        and services.can_record_progress(user, programme)
+        and programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION),
+    }
+
+
+def overdue_updates(user: Any) -> list[dict[str, Any]]:
+    """Periods past their deadline with missing updates, in programmes `user` may read."""
+    today = timezone.localdate()
+    result = []
+    qs = (
+        ReportingPeriod.objects.visible_to(user)
+        .filter(
+            closed=False,
+            deadline__lt=today,
+            programme__status__in=[ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION],
+        )
+        .select_related("programme__mission")
+        .order_by("deadline")[:200]
+    )
+    for period in qs:
+        missing = services.missing_updates(period=period)
+        if missing:
+            result.append({"period": period, "programme": period.programme, "missing": missing})
+    return result
+
+
+# --------------------------------------------------------------------------- home
+
+
+def home_panel(*, user: Any) -> dict[str, Any] | None:
+    """The planning panel of the home page (template `planning/_home_panel.html`).
+
+    Keys: template, programmes (current year, visible), to_review (submitted, `user` may
+    review or approve), my_actions (open actions led by `user`, next target dates first),
+    overdue (periods with missing updates), counts (by status, current year).
+    """
+    programmes = Programme.objects.visible_to(user)
+    year = timezone.localdate().year
+    current = list(
+        programmes.filter(year__lte=year, end_year__gte=year).select_related("mission").order_by("mission__code")[:10]
+    )
+    submitted = list(
+        programmes.filter(status=ProgrammeStatus.SUBMITTED)
+        .select_related("mission", "mission__hq_desk")
+        .order_by("submitted_at")[:50]
+    )
+    to_review = [p for p in submitted if services.can_approve(user, p) or services.can_review(user, p)][:10]
+    my_actions = list(
+        Action.objects.visible_to(user)
+        .filter(lead_id=user.pk)
+        .exclude(status__in=FINISHED_ACTION_STATUSES)
+        .select_related("programme__mission")
+        .order_by("target_date", "end_date", "pk")[:10]
+    )
+    counts = dict(programmes.filter(year=year).values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    if not (current or to_review or my_actions or counts):
+        return None
+    return {
+        "template": "planning/_home_panel.html",
+        "year": year,
+        "programmes": current,
+        "to_review": to_review,
+        "my_actions": my_actions,
+        "overdue": overdue_updates(user)[:10],
+        "counts": counts,
+    }
+
+
+def stats(user: Any, programme: Programme) -> dict[str, Any]:
+    """Figures for a programme dashboard: actions by status, average progress, budgets."""
+    qs = Action.objects.visible_to(user).filter(programme=programme)
+    by_status = dict(qs.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    sums = qs.exclude(status=ActionStatus.CANCELLED).aggregate(
+        requested=Sum("budget_requested"), approved=Sum("budget_approved"), spent=Sum("budget_spent")
+    )
+    total = sum(by_status.values())
+    done = by_status.get(ActionStatus.DONE, 0)
+    progress = list(qs.exclude(status=ActionStatus.CANCELLED).values_list("progress", flat=True))
+    return {
+        "by_status": by_status,
+        "total": total,
+        "done_pct": round(100 * done / total) if total else 0,
+        "average_progress": round(sum(progress) / len(progress)) if progress else 0,
+        "budgets": sums,
+        "achievements": Achievement.objects.visible_to(user).filter(programme=programme).count(),
+    }
