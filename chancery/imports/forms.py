@@ -94,7 +94,9 @@ class PreviewForm(StyledForm):
 
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=500)
     dated = forms.DateField(
-        label=gettext_lazy("Date of the letter"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Date of the letter"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # the ISO form a date input needs
     )
     place = forms.CharField(label=gettext_lazy("Place"), max_length=100, required=False)
     external_reference = forms.CharField(label=gettext_lazy("Sender's reference"), max_length=200, required=False)

@@ -494,7 +494,7 @@ def _create_programme(actor: Any, plan: LetterPlan, dispatch: Any) -> Any:
             classification=plan.classification,
             source_dispatch=dispatch,
             axes=[(axis.key, axis.narrative) for axis in programme_plan.axes],
-            objectives=[(key, _clip(text, 300), text) for key, text in programme_plan.objectives],
+            objectives=[(key, _clip(text, 300), text if len(text) > 300 else "") for key, text in programme_plan.objectives],
             indicators=indicators,
         )
     keys = [axis.key for axis in programme_plan.axes]
@@ -518,7 +518,8 @@ def _create_programme(actor: Any, plan: LetterPlan, dispatch: Any) -> Any:
         if axis_plan.narrative:
             planning.update_axis(user=actor, axis=axes[axis_plan.key], narrative=axis_plan.narrative)
     for key, text in programme_plan.objectives:
-        planning.create_objective(user=actor, axis=axes[key], title=_clip(text, 300), description=text)
+        description = text if len(text) > 300 else ""  # the whole sentence when the title had to be cut
+        planning.create_objective(user=actor, axis=axes[key], title=_clip(text, 300), description=description)
     for item in indicators:
         axis_key = item.pop("axis")
         planning.create_indicator(
@@ -536,12 +537,13 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def body_html(plan: LetterPlan) -> str:
+    """The letter's body (observations included, as written) and the announced attachments."""
     parts = _paragraphs(plan.body)
-    if plan.observations.strip():
-        parts += [f"<h3>{html.escape(_('Observations'))}</h3>", *_paragraphs(plan.observations)]
+    if plan.observations.strip() and plan.observations.strip() not in plan.body:
+        parts += [f"<p><strong>{html.escape(_('Observations'))}</strong></p>", *_paragraphs(plan.observations)]
     if plan.attachments:
         items = "".join(f"<li>{html.escape(name)}</li>" for name in plan.attachments)
-        parts.append(f"<h3>{html.escape(_('Attachments announced (PJ)'))}</h3><ol>{items}</ol>")
+        parts.append(f"<p><strong>{html.escape(_('Attachments announced (PJ)'))}</strong></p><ol>{items}</ol>")
     return "\n".join(parts)
 
 

@@ -1189,7 +1189,7 @@ def import_upload(request: HttpRequest, programme_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_preview(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    token = (request.POST.get("token") if request.method == "POST" else request.GET.get("token")) or ""
+    token = request.POST.get("token") or request.GET.get("token") or ""
     _require(_permissions(request, programme), "edit")
     stashed = spreadsheets.load_stash(token, user=request.user)
     if stashed is None or stashed[1].get("programme") != programme.pk:

@@ -60,6 +60,22 @@ AXE_SOURCE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
 DEFAULT_TIMEOUT_MS = 15_000
 
 
+# --- Hooks ---------------------------------------------------------------------------------------
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The page-weight test needs the production static files: start building them right away."""
+    if any(item.path.name == "test_page_weight.py" for item in session.items):
+        from tests.browser import static_build
+
+        static_build.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.browser import static_build
+
+    static_build.stop()
+
+
 # --- Fixtures -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

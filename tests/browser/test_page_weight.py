@@ -10,13 +10,9 @@ empty cache.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +21,7 @@ from django.db import connections
 from playwright.sync_api import Browser, BrowserContext, Page, Request
 from pytest_django.fixtures import Settings
 
+from tests.browser import static_build
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, login, wait_for_htmx
 
 pytestmark = pytest.mark.browser
@@ -32,48 +29,6 @@ pytestmark = pytest.mark.browser
 BUDGET_BYTES = 200 * 1024
 ONE_YEAR = 31536000
 HASHED = re.compile(r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")
-MANIFEST_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
-IGNORED = ["admin"]  # the super-administrator's Django admin assets: no page measured here uses them
-ROOT = Path(__file__).resolve().parents[2]
-
-
-# --- Collected static files (cached by content: collecting and compressing takes ~30 s) -----------
-
-def _source_digest() -> str:
-    from importlib.metadata import version
-
-    from django.contrib.staticfiles.finders import get_finders
-
-    digest = hashlib.sha256(f"{version('whitenoise')}|{MANIFEST_STORAGE}|{IGNORED}".encode())
-    entries = []
-    for finder in get_finders():
-        for path, storage in finder.list(IGNORED):
-            entries.append((path, storage.path(path)))
-    for path, full in sorted(entries):
-        digest.update(path.encode())
-        digest.update(Path(full).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _collected_static(settings: Settings) -> Path:
-    from django.core.management import call_command
-
-    cache = Path(os.environ.get("CHANCERY_TEST_STATIC_CACHE", ROOT / "var" / "test" / "collected-static"))
-    target = cache / _source_digest()
-    if (target / "staticfiles.json").exists():
-        return target
-    building = cache / f"{target.name}.building-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    settings.STATIC_ROOT = building
-    call_command("collectstatic", interactive=False, verbosity=0, ignore_patterns=IGNORED)
-    try:
-        building.rename(target)
-    except OSError:  # another run finished first
-        shutil.rmtree(building, ignore_errors=True)
-    for stale in cache.iterdir():
-        if stale.name != target.name and not stale.name.endswith(f"-{os.getpid()}"):
-            shutil.rmtree(stale, ignore_errors=True)
-    return target
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -86,11 +41,11 @@ def production_server(settings: Settings, fresh_ministry: Any) -> Iterator[str]:
     """A server thread with manifest static storage, WhiteNoise and gzip, as deployed."""
     from django.core.handlers.wsgi import WSGIHandler
 
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": MANIFEST_STORAGE}}
-    settings.STATIC_ROOT = _collected_static(settings)
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": static_build.MANIFEST_STORAGE}}
+    settings.STATIC_ROOT = static_build.collected()
     # Assigning STORAGES again drops the storage instances cached while collecting (they point at
     # the build folder): templates then read the manifest of the collected files.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": MANIFEST_STORAGE}}
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": static_build.MANIFEST_STORAGE}}
     settings.DEBUG = False
     app = WSGIHandler()  # built after the settings change: WhiteNoise indexes this STATIC_ROOT
     server = ThreadedWSGIServer(("127.0.0.1", 0), _QuietHandler, allow_reuse_address=False)

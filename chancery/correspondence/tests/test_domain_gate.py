@@ -102,8 +102,22 @@ def test_inbox_matches_the_gate(ministry: Any) -> None:
     draft(ministry, routings=[("DAB/1", "action")])
     sent(ministry, author="desk.dab1", unit="DAB/1", head="head.dab1", routings=[("DAKAR", "action")])
     names = [
-        "counsellor.dakar", "hom.dakar", "clerk.dakar", "desk.dab1", "head.dab1", "director.dab", "head.dg71",
-        "director.dg7", "desk.dab2", "hom.lima", "clerk.sgbo", "security", "sg", "admin", "auditor", "plan.sg4",
+        "counsellor.dakar",
+        "hom.dakar",
+        "clerk.dakar",
+        "desk.dab1",
+        "head.dab1",
+        "director.dab",
+        "head.dg71",
+        "director.dg7",
+        "desk.dab2",
+        "hom.lima",
+        "clerk.sgbo",
+        "security",
+        "sg",
+        "admin",
+        "auditor",
+        "plan.sg4",
     ]
     for name in names:
         user = u[name]

@@ -92,6 +92,7 @@ def test_import_dakar_creates_the_dispatch_routings_and_draft_programme(ministry
     assert dispatch.subject == "Programme d'actions de l'Ambassade au titre de l'année 2022"
     assert "Tableau des actions 2022" in dispatch.body and "Calendrier prévisionnel" in dispatch.body
     assert "42,5 millions EUR" in dispatch.body
+    assert dispatch.body.count("pas figé") == 1  # the observations, once
     assert "IMPORT" in dispatch.tags
     routings = {(r.unit.code, r.kind) for r in Routing.objects.filter(dispatch=dispatch).select_related("unit")}
     assert routings == {("DAB/2", "action"), ("DG3/1", "info"), ("DCP/5", "info")}

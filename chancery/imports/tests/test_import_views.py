@@ -64,6 +64,7 @@ def test_upload_correct_confirm(client: Client, importer: Any, ministry: Any) ->
     assert page.status_code == 200
     # every field beside its source line, the unclear one marked, the letter's lines numbered
     assert 'value="Programme d&#x27;actions de l&#x27;Ambassade au titre de l&#x27;année 2022"' in html
+    assert 'name="dated" value="2021-09-14"' in html  # ISO, as a date input needs
     assert 'href="#src-6"' in html and 'id="src-6"' in html  # Référence : /2021 (line 6)
     assert "looks incomplete" in html or "incomplet" in html
     assert "import-field-unclear" in html and "import-field-found" in html

@@ -1,0 +1,99 @@
+"""Importing a letter in a real browser: upload the Dakar plan, check the preview beside the letter,
+correct a field, confirm, then see the registered dispatch and the draft programme."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.conftest import DEMO_PASSWORD, axe_scan, format_violations, login, page_errors, screenshot, serious
+
+pytestmark = pytest.mark.browser
+
+SAMPLE = Path(__file__).resolve().parents[2] / "chancery/imports/tests/samples/letters/fr-plan-2022-dakar.txt"
+USERNAME = "import.clerk"
+CORRECTED = "Programme d'actions 2022 de l'Ambassade à Dakar"
+
+
+def _registry_clerk(ministry: Any) -> None:
+    """A central-registry clerk (cleared Diffusion restreinte: no second factor needed).
+
+    Until planning offers `create_programme_from_letter`, the clerk also needs the right to
+    propose programmes for the mission so that the draft programme is created.
+    """
+    from chancery.accounts.roles import Role
+    from chancery.accounts.services import add_membership, create_user
+    from chancery.core.classification import Level
+    from chancery.imports.services import planning_import_available
+
+    user = create_user(
+        actor=None, username=USERNAME, password=DEMO_PASSWORD, first_name="Ines", last_name="Registre",
+        clearance_level=Level.RESTRICTED, memberships=[(ministry.units["SG/BO"], Role.REGISTRY_CLERK)],
+        validate_password=False,
+    )
+    if not planning_import_available():
+        add_membership(actor=None, user=user, unit=ministry.units["DAKAR"], role=Role.AGENT)
+
+
+def test_import_journey(page: Page, live_server: Any, fresh_ministry: Any) -> None:
+    from chancery.correspondence.models import Dispatch
+    from chancery.imports.models import LetterImport
+
+    base = live_server.url
+    _registry_clerk(fresh_ministry)
+    login(page, base, USERNAME)
+
+    # 1. Upload the letter.
+    page.goto(f"{base}/imports/letters/")
+    page.set_input_files("#id_file", str(SAMPLE))
+    with page.expect_navigation():
+        page.locator("form.import-upload button[type=submit]").click()
+    assert re.search(r"/imports/letters/\d+/$", page.url), page.url
+    assert Dispatch.objects.unrestricted("test").count() == 0  # nothing saved yet
+
+    # 2. The preview: each field beside the letter, the unclear reference marked, its line highlighted.
+    assert page.locator("#id_subject").input_value() == "Programme d'actions de l'Ambassade au titre de l'année 2022"
+    assert page.locator("#id_route_0").input_value() == "DAB/2"
+    assert page.locator("#id_route_2").input_value() == "DCP/5"
+    assert page.locator("#id_mission").input_value() == "DAKAR"
+    assert page.locator("#id_dated").input_value() == "2021-09-14"
+    reference_row = page.locator(".import-field", has=page.locator("#id_external_reference"))
+    assert reference_row.locator(".import-field-unclear").count() == 1
+    reference_row.locator("a.source-link").click()
+    assert page.evaluate("() => location.hash") == "#src-6"
+    highlighted = page.locator("#src-6")
+    assert "Référence" in highlighted.inner_text()
+    assert page.evaluate("() => document.querySelector('#src-6').matches(':target')")
+    assert page.locator(".import-lines li.src-field").count() >= 9
+    assert page.locator(".import-axes li").count() == 4
+    violations = serious(axe_scan(page))
+    assert not violations, format_violations(violations, where="import preview: ")
+    screenshot(page, "import-1-preview")
+
+    # 3. Correct the subject and confirm.
+    page.fill("#id_subject", CORRECTED)
+    page.locator("form.import-form button[name=confirm]").click()
+    page.wait_for_url(re.compile(r".*/correspondence/dispatches/\d+/$"))
+    row = LetterImport.objects.unrestricted("test").get()
+    dispatch = Dispatch.objects.unrestricted("test").get(pk=row.dispatch_id)
+    page.locator("#main h1, #main").filter(has_text=CORRECTED).first.wait_for()
+    main = page.locator("#main").inner_text()
+    assert dispatch.reference in main and CORRECTED in main
+    assert str(dispatch.dated) == "2021-09-14" and dispatch.place == "Dakar"
+    assert "DAB/2" in main and "DCP/5" in main
+    screenshot(page, "import-2-dispatch")
+
+    # 4. The draft programme, linked from the confirmation message.
+    page.locator(f"#main .messages a[href='/planning/{row.programme_id}/']").click()
+    page.wait_for_url(f"{base}/planning/{row.programme_id}/")
+    page.locator("#main").filter(has_text="2022").first.wait_for()
+    main = page.locator("#main").inner_text()
+    assert "DAKAR" in main or "Dakar" in main
+    for axis in ("Politique", "Économique", "Culturel", "Communication"):
+        assert axis in main, axis
+    screenshot(page, "import-3-programme")
+    assert not [e for e in page_errors(page) if "Content Security Policy" in e], page_errors(page)
