@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -49,11 +49,8 @@ from chancery.correspondence.numbering import format_reference
 from chancery.correspondence.signatures import build_canonical
 from chancery.crypto import envelope, keystore
 from chancery.crypto.models import DataKey
-
-# _private_key: the bulk loader signs thousands of dispatches per unit key; unwrapping the
-# key once per unit rather than once per signature is what makes the demo fast.
-from chancery.crypto.services import _private_key, signing_key_for
-from chancery.crypto.signing import canonical_bytes, sign
+from chancery.crypto.services import signer_for
+from chancery.crypto.signing import canonical_bytes
 from chancery.organisation.models import Unit, UnitKind
 
 DEFAULT_COUNT = 2500
@@ -574,18 +571,16 @@ class _Writer:
         self.compartments = {c.code: c for c in Compartment.objects.all()}
         self.kek = keystore.current_kek()
         self.open_routings: list[tuple[int, RoutingSpec]] = []
-        self.signers: dict[str, tuple[int, bytes]] = {}
+        self.signers: dict[str, Callable[[bytes], tuple[int, bytes]]] = {}
         self.written = 0
         self.attachments = 0
         self.protected = 0
 
     def sign(self, owner: str, message: bytes) -> tuple[int, bytes]:
-        """Like `crypto.services.sign_for`, the private key unwrapped once per unit."""
+        """Like `crypto.services.sign_for`, the private key unwrapped once per unit (bulk loading)."""
         if owner not in self.signers:
-            key = signing_key_for(owner=owner)
-            self.signers[owner] = (key.pk, _private_key(key))
-        key_id, private = self.signers[owner]
-        return key_id, sign(private, message)
+            self.signers[owner] = signer_for(owner=owner)
+        return self.signers[owner](message)
 
     def number(self, spec: DispatchSpec) -> None:
         if spec.status != DispatchStatus.SENT:

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
@@ -48,7 +49,7 @@ RELEASED_STATUSES = (DispatchStatus.SENT, DispatchStatus.CLOSED)
 
 
 class Transmission(models.TextChoices):
-    CLEAR = "clear", _("Clear")
+    CLEAR = "clear", pgettext_lazy("transmission", "In clear")
     ENCRYPTED = "encrypted", _("Encrypted")
 
 

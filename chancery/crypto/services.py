@@ -269,6 +269,17 @@ def _private_key(signing_key: SigningKey) -> bytes:
     return private
 
 
+def signer_for(*, owner: str) -> Callable[[bytes], tuple[int, bytes]]:
+    """A signing function for the owner's active key, unwrapped once (for bulk signing)."""
+    signing_key = signing_key_for(owner=owner)
+    private = _private_key(signing_key)
+
+    def sign_message(message: bytes) -> tuple[int, bytes]:
+        return signing_key.pk, sign(private, message)
+
+    return sign_message
+
+
 def sign_for(*, owner: str, message: bytes) -> tuple[int, bytes]:
     """Sign with the owner's active key; returns (signing key id, 64-byte signature)."""
     signing_key = signing_key_for(owner=owner)

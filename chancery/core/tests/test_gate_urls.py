@@ -191,7 +191,9 @@ def test_every_view_goes_through_the_gate_for_every_role(ministry: Any, username
                 response = client.get(path)
                 assert response.status_code in {404, 405}, f"GET {path} as {username}: {response.status_code}"
                 response = client.post(path)
-                allowed = {404, 405, 422} if route.is_api else {404, 405}
+                # The API parses the request body before looking the object up: a malformed body
+                # gets the same 400/422 whether the object exists or not, which reveals nothing.
+                allowed = {400, 404, 405, 422} if route.is_api else {404, 405}
                 assert response.status_code in allowed, f"POST {path} as {username}: {response.status_code}"
                 checked += 1
     assert checked > 0
