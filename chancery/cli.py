@@ -51,7 +51,20 @@ def main(argv: list[str] | None = None) -> None:
         return
     if argv[1] in COMMANDS:
         argv[1] = argv[1].replace("-", "_")
-    execute_from_command_line(["chancery", *argv[1:]])
+    try:
+        execute_from_command_line(["chancery", *argv[1:]])
+    except KeyboardInterrupt:
+        print("chancery: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # anything but CommandError (which Django prints itself): one line, no traceback
+        if "--traceback" in argv:
+            raise
+        from django.db import DatabaseError
+
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        hint = " (is the database reachable and migrated? `chancery migrate`)" if isinstance(exc, DatabaseError) else ""
+        print(f"chancery: {type(exc).__name__}: {message}{hint}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

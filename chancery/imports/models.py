@@ -25,7 +25,7 @@ class ImportStatus(models.TextChoices):
     PREVIEWED = "previewed", _("Previewed")
     IMPORTED = "imported", _("Imported")
     FAILED = "failed", _("Failed")
-    SKIPPED = "skipped", _("Skipped")
+    # A file already imported is skipped: reported (and counted in its batch), never stored again.
 
 
 class BatchState(models.TextChoices):

@@ -494,7 +494,9 @@ def _create_programme(actor: Any, plan: LetterPlan, dispatch: Any) -> Any:
             classification=plan.classification,
             source_dispatch=dispatch,
             axes=[(axis.key, axis.narrative) for axis in programme_plan.axes],
-            objectives=[(key, _clip(text, 300), text if len(text) > 300 else "") for key, text in programme_plan.objectives],
+            objectives=[
+                (key, _clip(text, 300), text if len(text) > 300 else "") for key, text in programme_plan.objectives
+            ],
             indicators=indicators,
         )
     keys = [axis.key for axis in programme_plan.axes]
@@ -795,6 +797,7 @@ def preview_letter(*, actor: Any, data: bytes, filename: str, registry_unit: Uni
         raise ImportFailed("too_large", ExtractionError("too_large", limit=f"{MAX_LETTER_BYTES // (1024 * 1024)} MB")
                            .message(language()))
     digest = content_hash(data)
+    discard_stale_previews(actor=actor)
     preview = _preview(actor, data=data, filename=filename, digest=digest, directory=UnitDirectory.load())
     preview.duplicate = imported_with_hash(digest)
     if preview.duplicate is not None or preview.blocking:
@@ -888,6 +891,20 @@ def confirm_import(
         filename=row.filename, status="imported", letter_import=row, dispatch=dispatch, programme=programme,
         warnings=warnings, content_hash=row.content_hash,
     )
+
+
+PREVIEW_LIFETIME = dt.timedelta(days=7)
+
+
+def discard_stale_previews(*, actor: Any, older_than: dt.timedelta = PREVIEW_LIFETIME) -> int:
+    """Forget the agent's previews never confirmed (their encrypted files with them)."""
+    stale = LetterImport.objects.unrestricted("the agent's own stale previews").filter(
+        imported_by=actor, status=ImportStatus.PREVIEWED, created_at__lt=timezone.now() - older_than
+    )
+    count, _detail = stale.delete()
+    if count:
+        record_event(action="imports.previews_expired", actor=actor, details={"count": count})
+    return count
 
 
 @transaction.atomic

@@ -81,7 +81,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 assert preview.letter_import is not None
                 return redirect("imports:preview", import_id=preview.letter_import.pk)
     recent = list(
-        LetterImport.objects.visible_to(user).exclude(status=ImportStatus.SKIPPED).order_by("-created_at")[:RECENT]
+        LetterImport.objects.visible_to(user).order_by("-created_at")[:RECENT]
     )
     return render(request, "imports/upload.html", _context(request, form=form, recent=recent))
 

@@ -34,8 +34,20 @@ def apply_errors(form: forms.Form, error: ValidationError) -> None:
             field = name if name in form.fields else None
             for item in errors:
                 form.add_error(field, item)
+            if field is not None:
+                _mark_invalid(form, field)
     else:
         form.add_error(None, error)
+
+
+def _mark_invalid(form: forms.Form, name: str) -> None:
+    """What StyledForm does for errors found while validating, for an error found while saving."""
+    widget = form.fields[name].widget
+    widget.attrs["aria-invalid"] = "true"
+    error_id = f"{form[name].auto_id}_error"
+    described = widget.attrs.get("aria-describedby", "").split()
+    if error_id not in described:
+        widget.attrs["aria-describedby"] = " ".join([*described, error_id])
 
 
 class UpperCaseField(forms.CharField):
@@ -70,6 +82,9 @@ class AdminForm(StyledForm):
         self.base_fields = copy.deepcopy(type(self).base_fields)  # type: ignore[misc]
         self.prepare_fields(self.base_fields)
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.CheckboxSelectMultiple):
+                field.widget.attrs["class"] = "form-check-input"
 
     def prepare_fields(self, fields: dict[str, Any]) -> None:
         """Adjust `fields` (querysets, choices) for this instance."""
@@ -267,7 +282,7 @@ class AgentCreateForm(MembershipFieldsForm):
         return data
 
 
-class AgentEditForm(StyledForm):
+class AgentEditForm(AdminForm):
     first_name = forms.CharField(label=_("First name"), max_length=_model_field(User, "first_name").max_length)
     last_name = forms.CharField(label=_("Last name"), max_length=_model_field(User, "last_name").max_length)
     email = forms.EmailField(label=_("E-mail"), max_length=_model_field(User, "email").max_length, required=False)
@@ -287,7 +302,7 @@ class CompartmentChoiceField(forms.ModelMultipleChoiceField):
         return f"{obj.code} — {obj.name}"
 
 
-class ClearanceForm(StyledForm):
+class ClearanceForm(AdminForm):
     level = forms.TypedChoiceField(label=_("Clearance"), choices=Level.choices, coerce=int)
     compartments = CompartmentChoiceField(
         label=_("Compartments"),

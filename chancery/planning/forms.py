@@ -54,8 +54,14 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-def _blank(label: Any) -> list[tuple[str, Any]]:
+def _blank(label: Any) -> list[tuple[Any, Any]]:
     return [("", label)]
+
+
+def _set_choices(form: forms.Form, name: str, choices: list[tuple[Any, Any]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
 
 
 class _Configured(forms.Form):
@@ -89,7 +95,7 @@ class ProgrammeFilterForm(PlanningForm):
         super().__init__(*args, **kwargs)
 
     def configure(self) -> None:
-        self.fields["mission"].choices = _blank(_("All")) + self.mission_choices
+        _set_choices(self, "mission", _blank(_("All")) + self.mission_choices)
         for field in self.fields.values():
             field.widget.attrs["data-autosubmit"] = ""
 
@@ -125,10 +131,10 @@ class ProgrammeCreateForm(PlanningForm):
         super().__init__(*args, **kwargs)
 
     def configure(self) -> None:
-        self.fields["mission"].choices = [(pk, f"{m.code} — {m.name}") for pk, m in self.missions.items()]
-        self.fields["classification"].choices = [
-            (int(level), level.label) for level in Level if level <= self.user.clearance.level
-        ]
+        _set_choices(self, "mission", [(pk, f"{m.code} — {m.name}") for pk, m in self.missions.items()])
+        _set_choices(
+            self, "classification", [(int(level), level.label) for level in Level if level <= self.user.clearance.level]
+        )
         self.fields["year"].initial = timezone.localdate().year + (1 if timezone.localdate().month >= 10 else 0)
 
     def clean(self) -> dict[str, Any]:
@@ -161,6 +167,23 @@ class CommentForm(PlanningForm):
     target_type = forms.CharField(widget=forms.HiddenInput, required=False)
     target_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     parent = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+class AxisForm(PlanningForm):
+    narrative = forms.CharField(
+        label=_("Narrative"),
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("What the mission wants to achieve in this axis this year."),
+    )
+
+
+class ObjectiveForm(PlanningForm):
+    title = forms.CharField(label=_("New objective"), max_length=300)
+    description = forms.CharField(
+        label=_("Description"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 # --------------------------------------------------------------------------- actions
@@ -239,14 +262,18 @@ class ActionForm(PlanningForm):
 
     def configure(self) -> None:
         options = self.options
-        self.fields["axis"].choices = [(a.pk, a.name) for a in options["axes"]]
-        self.fields["objective"].choices = _blank(_("(none)")) + [
-            (o.pk, f"{o.axis.name} — {o.title}") for o in options["objectives"]
-        ]
-        self.fields["lead"].choices = _blank(_("(nobody yet)")) + [
-            (u.pk, u.get_full_name() or u.username) for u in options["leads"]
-        ]
-        self.fields["partner_units"].choices = [(u.pk, f"{u.code} — {u.name}") for u in options["units"]]
+        _set_choices(self, "axis", [(a.pk, a.name) for a in options["axes"]])
+        _set_choices(
+            self,
+            "objective",
+            _blank(_("(none)")) + [(o.pk, f"{o.axis.name} — {o.title}") for o in options["objectives"]],
+        )
+        _set_choices(
+            self,
+            "lead",
+            _blank(_("(nobody yet)")) + [(u.pk, u.get_full_name() or u.username) for u in options["leads"]],
+        )
+        _set_choices(self, "partner_units", [(u.pk, f"{u.code} — {u.name}") for u in options["units"]])
         self.fields["progress"].widget.attrs.update({"min": 0, "max": 100, "step": 1})
         for name in ("budget_requested", "budget_approved", "budget_spent"):
             self.fields[name].widget.attrs.update({"min": 0, "step": "0.01"})
@@ -298,11 +325,15 @@ class ActionFilterForm(PlanningForm):
         super().__init__(*args, **kwargs)
 
     def configure(self) -> None:
-        self.fields["axis"].choices = _blank(_("All")) + [(str(a.pk), a.name) for a in self.options["axes"]]
-        self.fields["lead"].choices = (
-            _blank(_("Anyone"))
-            + [("me", _("Me"))]
-            + [(str(u.pk), u.get_full_name() or u.username) for u in self.options["leads"]]
+        _set_choices(self, "axis", _blank(_("All")) + [(str(a.pk), a.name) for a in self.options["axes"]])
+        _set_choices(
+            self,
+            "lead",
+            (
+                _blank(_("Anyone"))
+                + [("me", _("Me"))]
+                + [(str(u.pk), u.get_full_name() or u.username) for u in self.options["leads"]]
+            ),
         )
         for name in ("axis", "status", "lead", "priority"):
             self.fields[name].widget.attrs["data-autosubmit"] = ""
@@ -357,14 +388,16 @@ class IndicatorForm(PlanningForm):
     def __init__(
         self, *args: Any, axes: list[Any], objectives: list[Any], lock_approved_target: bool = False, **kwargs: Any
     ) -> None:
-        self.options = {"axes": axes, "objectives": objectives, "lock": lock_approved_target}
+        self.options: dict[str, Any] = {"axes": axes, "objectives": objectives, "lock": lock_approved_target}
         super().__init__(*args, **kwargs)
 
     def configure(self) -> None:
-        self.fields["axis"].choices = _blank(_("(programme-wide)")) + [(a.pk, a.name) for a in self.options["axes"]]
-        self.fields["objective"].choices = _blank(_("(none)")) + [
-            (o.pk, f"{o.axis.name} — {o.title}") for o in self.options["objectives"]
-        ]
+        _set_choices(self, "axis", _blank(_("(programme-wide)")) + [(a.pk, a.name) for a in self.options["axes"]])
+        _set_choices(
+            self,
+            "objective",
+            _blank(_("(none)")) + [(o.pk, f"{o.axis.name} — {o.title}") for o in self.options["objectives"]],
+        )
         if self.options["lock"]:
             field = self.fields["approved_target"]
             field.disabled = True
@@ -431,7 +464,7 @@ class AchievementForm(PlanningForm):
         self.fields["actions"].widget.attrs["class"] = "form-check-input"
 
     def configure(self) -> None:
-        self.fields["actions"].choices = self.action_choices
+        _set_choices(self, "actions", self.action_choices)
 
     def clean_evidence_files(self) -> list[Any]:
         files = self.cleaned_data.get("evidence_files") or []
@@ -571,5 +604,5 @@ class VersionPickForm(PlanningForm):
 
     def configure(self) -> None:
         choices = [(v.number, f"v{v.number} — {v.get_kind_display()}") for v in self.versions]
-        self.fields["old"].choices = choices
-        self.fields["new"].choices = [("", _("The programme as it stands")), *choices]
+        _set_choices(self, "old", choices)
+        _set_choices(self, "new", [("", _("The programme as it stands")), *choices])

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:programme_id>/close/", views.programme_close, name="programme_close"),
     path("<int:programme_id>/return/", views.programme_return, name="programme_return"),
     path("<int:programme_id>/comments/", views.comment_create, name="comment_create"),
+    path("<int:programme_id>/axes/<int:axis_id>/", views.axis_edit, name="axis_edit"),
     path("<int:programme_id>/actions/", views.actions_table, name="actions_table"),
     path("<int:programme_id>/actions/new/", views.action_create, name="action_create"),
     path("<int:programme_id>/actions/<int:action_id>/edit/", views.action_edit, name="action_edit"),

@@ -141,7 +141,8 @@ def _require(permissions: dict[str, bool], *names: str) -> None:
 def programme_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     visible = selectors.programme_list(user)
-    missions = sorted({(p.mission.code, f"{p.mission.code} — {p.mission.name}") for p in visible})
+    pairs = visible.order_by().values_list("mission__code", "mission__name").distinct()
+    missions = sorted((code, f"{code} — {name}") for code, name in pairs)
     form = forms.ProgrammeFilterForm(request.GET or None, missions=missions)
     programmes = selectors.programme_list(user, form.filters()) if form.is_bound else visible
     page = Paginator(programmes, 50).get_page(request.GET.get("page"))
@@ -337,6 +338,46 @@ def comment_create(request: HttpRequest, programme_id: int) -> HttpResponse:
         messages.success(request, _("Comment added."))
     anchor = "comments-programme" if target_type == "programme" else f"comments-{target_type}-{target_id}"
     return redirect(reverse("planning:programme_detail", args=[programme.pk]) + f"#{anchor}")
+
+
+# --------------------------------------------------------------------------- axes and objectives
+
+
+@require_http_methods(["GET", "POST"])
+def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResponse:
+    """An axis's narrative, and its objectives (listed, and a new one added)."""
+    programme = _programme(request, programme_id)
+    axis = selectors.axis_detail(request.user, axis_id)
+    if axis.programme_id != programme.pk:
+        raise Http404("not found")
+    _require(_permissions(request, programme), "edit")
+    which = request.POST.get("form") if request.method == "POST" else None
+    axis_form = forms.AxisForm(request.POST if which == "axis" else None, initial={"narrative": axis.narrative})
+    objective_form = forms.ObjectiveForm(request.POST if which == "objective" else None, prefix="objective")
+    try:
+        if which == "axis" and axis_form.is_valid():
+            services.update_axis(user=request.user, axis=axis, narrative=axis_form.cleaned_data["narrative"])
+            messages.success(request, _("Narrative saved."))
+            return redirect(reverse("planning:programme_detail", args=[programme.pk]) + f"#axis-{axis.pk}")
+        if which == "objective" and objective_form.is_valid():
+            services.create_objective(
+                user=request.user,
+                axis=axis,
+                title=objective_form.cleaned_data["title"],
+                description=objective_form.cleaned_data["description"],
+            )
+            messages.success(request, _("Objective added."))
+            return redirect("planning:axis_edit", programme_id=programme.pk, axis_id=axis.pk)
+    except PermissionDenied as exc:
+        raise _not_allowed(exc) from exc
+    except ValidationError as exc:
+        _apply_errors(objective_form if which == "objective" else axis_form, exc)
+    objectives = [o for o in _objectives(request.user, programme) if o.axis_id == axis.pk]
+    return render(
+        request,
+        "planning/axis_form.html",
+        _page(programme, axis=axis, axis_form=axis_form, objective_form=objective_form, objectives=objectives),
+    )
 
 
 # --------------------------------------------------------------------------- actions

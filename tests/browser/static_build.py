@@ -61,7 +61,9 @@ def start() -> None:
     command = [sys.executable, "-m", "django", "collectstatic", "--noinput", "-v", "0"]
     for pattern in IGNORED:
         command += ["--ignore", pattern]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(  # at low priority: the browser tests run meanwhile
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(10)
+    )
     _build = (process, data_dir, target)
 
 

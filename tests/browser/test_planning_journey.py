@@ -8,6 +8,7 @@ achievement with an evidence file. Elements are found by URL and id (the interfa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def _accessible(page: Page, where: str) -> None:
     assert not problems, format_violations(problems, where=where + ": ")
 
 
-def test_planning_journey(browser: Browser, live_server: Any, fresh_ministry: Any) -> None:
+def test_planning_journey(browser: Browser, live_server: Any, fresh_ministry: Any, tmp_path: Path) -> None:
     base = live_server.url
     year = timezone.localdate().year
 
@@ -162,9 +163,9 @@ def test_planning_journey(browser: Browser, live_server: Any, fresh_ministry: An
     counsellor.locator("#id_date").fill(f"{year}-03-20")
     counsellor.locator("#id_title").fill("Accord de coopération économique signé")
     counsellor.locator("input[name=actions]").first.check()
-    counsellor.locator("#id_evidence_files").set_input_files(
-        files=[{"name": "communique.txt", "mimeType": "text/plain", "buffer": "Communiqué conjoint".encode()}]
-    )
+    evidence = tmp_path / "communique.txt"
+    evidence.write_text("Communiqué conjoint", encoding="utf-8")
+    counsellor.locator("#id_evidence_files").set_input_files(evidence)
     _submit(counsellor, "main form button[type=submit]")
     counsellor.wait_for_url(lambda url: url.startswith(programme_url) and "/achievements/" not in url)
     achievement = counsellor.locator("li[id^=achievement-]").filter(has_text="Accord de coopération économique signé")

@@ -164,6 +164,17 @@ def test_discard_and_scope(client: Client, importer: Any, ministry: Any) -> None
     assert LetterImport.objects.unrestricted("test").count() == 0
 
 
+def test_previews_left_unconfirmed_expire(client: Client, importer: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _upload(client, "fr-plan-2022-dakar.txt")
+    LetterImport.objects.unrestricted("test").update(created_at=timezone.now() - dt.timedelta(days=8))
+    _upload(client, "en-cable-2023-ottawa.txt")  # any new upload of the agent forgets the stale ones
+    assert [r.filename for r in LetterImport.objects.unrestricted("test")] == ["en-cable-2023-ottawa.txt"]
+
+
 def test_letter_above_the_agents_clearance_is_not_shown(ministry: Any) -> None:
     clerk = sign_in(Client(), ministry.users["clerk.sgbo"])  # cleared Diffusion restreinte
     response = clerk.post(UPLOAD, {"file": _file("en-cable-2023-ottawa.txt")})

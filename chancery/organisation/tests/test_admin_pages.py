@@ -227,6 +227,8 @@ def test_moving_a_unit_under_its_own_descendant_is_refused_and_nothing_is_saved(
     assert response.status_code == 200
     errors = " ".join(response.context["form"].errors["parent"])
     assert "cannot be placed under itself or one of its sub-units" in errors
+    select = str(response.context["form"]["parent"])
+    assert 'aria-invalid="true"' in select and "id_parent_error" in select
     after = _unit("DAB")
     assert (after.name, after.parent_id, after.path) == (before.name, before.parent_id, before.path)
     assert not _events("organisation.unit_updated", object_id=str(directorate.pk)).exists()

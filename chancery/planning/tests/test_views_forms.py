@@ -247,7 +247,7 @@ def test_indicator_form_and_revised_target(client_for: Any, dakar: Programme, mi
 
 
 def test_measurement_with_evidence_file(client_for: Any, dakar: Programme) -> None:
-    indicator = Indicator.objects.unrestricted("t").filter(programme=dakar).first()
+    indicator = Indicator.objects.unrestricted("t").filter(programme=dakar).earliest("pk")
     client = client_for("counsellor.dakar")
     url = f"/planning/{dakar.pk}/indicators/{indicator.pk}/measurements/"
     response = client.post(
@@ -272,7 +272,7 @@ def test_measurement_with_evidence_file(client_for: Any, dakar: Programme) -> No
 def test_measurement_refused_in_a_closed_period(client_for: Any, approved: Programme, ministry: Any) -> None:
     periods = services.create_reporting_periods(user=ministry.users["hom.dakar"], programme=approved)
     services.close_reporting_period(user=ministry.users["hom.dakar"], period=periods[0])
-    indicator = Indicator.objects.unrestricted("t").filter(programme=approved).first()
+    indicator = Indicator.objects.unrestricted("t").filter(programme=approved).earliest("pk")
     response = client_for("counsellor.dakar").post(
         f"/planning/{approved.pk}/indicators/{indicator.pk}/measurements/",
         {"period_type": "quarter", "period_start": f"{YEAR}-01-05", "value": "1"},
@@ -403,11 +403,11 @@ def test_progress_update_all_or_nothing(client_for: Any, approved: Programme, mi
     )
     assert created.status_code == 302
     client = client_for("counsellor.dakar")
-    period = ReportingPeriod.objects.unrestricted("t").filter(programme=approved).order_by("start").first()
+    period = ReportingPeriod.objects.unrestricted("t").filter(programme=approved).earliest("start")
     url = f"/planning/{approved.pk}/updates/{period.pk}/"
     page = client.get(url).content.decode()
     actions = _actions(approved)
-    indicator = Indicator.objects.unrestricted("t").filter(programme=approved).first()
+    indicator = Indicator.objects.unrestricted("t").filter(programme=approved).earliest("pk")
     assert all(a.title in page for a in actions)
     data: dict[str, Any] = {}
     for a in actions:
@@ -573,3 +573,17 @@ def test_refused_file_gets_a_clear_message(client_for: Any, dakar: Programme) ->
     encrypted = spreadsheets.OLE_MAGIC + b"\x00" * 504 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 512
     locked = client.post(url, {"workbook": SimpleUploadedFile("plan.xlsx", encrypted)})
     assert "password" in locked.content.decode()
+
+
+def test_axis_narrative_and_objectives(client_for: Any, dakar: Programme) -> None:
+    axis = _axis(dakar, "cultural")
+    client = client_for("counsellor.dakar")
+    url = f"/planning/{dakar.pk}/axes/{axis.pk}/"
+    assert client.post(url, {"form": "axis", "narrative": "Culture as a bridge."}).status_code == 302
+    assert client.post(url, {"form": "objective", "objective-title": "Francophone festival"}).status_code == 302
+    empty = client.post(url, {"form": "objective", "objective-title": ""})
+    assert empty.status_code == 200 and 'id="id_objective-title_error"' in empty.content.decode()
+    document = client.get(f"/planning/{dakar.pk}/").content.decode()
+    assert "Culture as a bridge." in document and "Francophone festival" in document
+    assert client_for("desk.dab1").get(url).status_code == 404
+    assert client_for("hom.lima").get(url).status_code == 404

@@ -47,7 +47,7 @@ def approved(ministry: Any, dakar: Programme) -> Programme:
     services.submit_programme(user=u["hom.dakar"], programme=dakar)
     services.approve_programme(user=u["plan.sg4"], programme=dakar)
     services.create_reporting_periods(user=u["hom.dakar"], programme=dakar, period_type="quarter")
-    indicator = Indicator.objects.unrestricted("test").filter(programme=dakar).first()
+    indicator = Indicator.objects.unrestricted("test").filter(programme=dakar).earliest("pk")
     services.record_measurement(
         user=u["counsellor.dakar"], indicator=indicator, period_type="quarter", period_start=date(YEAR, 1, 1), value=61
     )
@@ -62,8 +62,8 @@ def approved(ministry: Any, dakar: Programme) -> Programme:
 
 
 def _ids(programme: Programme) -> dict[str, int]:
-    action = Action.objects.unrestricted("test").filter(programme=programme).first()
-    indicator = Indicator.objects.unrestricted("test").filter(programme=programme).first()
+    action = Action.objects.unrestricted("test").filter(programme=programme).earliest("pk")
+    indicator = Indicator.objects.unrestricted("test").filter(programme=programme).earliest("pk")
     achievement = Achievement.objects.unrestricted("test").filter(programme=programme).first()
     period = ReportingPeriod.objects.unrestricted("test").filter(programme=programme).first()
     evidence = achievement.evidence.first() if achievement else None
