@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,7 +135,7 @@ def test_a_truncated_secret_key_is_refused(tmp_path):
         load_or_create_secret_key(tmp_path)
 
 
-def _settings_in_subprocess(tmp_path: Path, **env: str) -> dict[str, object]:
+def _settings_in_subprocess(tmp_path: Path, **env: str) -> dict[str, Any]:
     """Import chancery.settings afresh with this environment and report a few values."""
     code = (
         "import json, chancery.settings as s;"

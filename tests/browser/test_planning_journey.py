@@ -117,6 +117,16 @@ def test_planning_journey(browser: Browser, live_server: Any, fresh_ministry: An
     # 4. Approved by the planning officer: the approved version becomes the baseline.
     planner = _page_for(browser, base, "plan.sg4")
     planner.goto(programme_url)
+    # A comment on the action, posted with HTMX: only its thread is swapped, the page stays.
+    planner.evaluate("() => { window.__stay = 1; }")
+    thread = planner.locator("li[id^=action-] .comments").first
+    planner.locator("li[id^=action-] details > summary").first.click()
+    thread.locator("textarea[name=body]").fill("Préciser le budget accordé.")
+    with planner.expect_response(lambda r: r.url.endswith(f"/planning/{pk}/comments/")) as posted:
+        thread.locator("button[type=submit]").click()
+    assert "<html" not in posted.value.text().lower()
+    planner.locator("li[id^=action-] .comment").filter(has_text="Préciser le budget accordé.").wait_for()
+    assert planner.evaluate("() => window.__stay") == 1, "the whole page was reloaded"
     _submit(planner, f"form[action='/planning/{pk}/approve/'] button")
     planner.locator("main .status-approved").first.wait_for()
     _shot(planner, "planning-2-approved")

@@ -14,6 +14,7 @@ from chancery.planning.demo import sample_programme
 from chancery.planning.models import (
     Achievement,
     Action,
+    Axis,
     Indicator,
     Programme,
     ProgrammeStatus,
@@ -67,8 +68,10 @@ def _ids(programme: Programme) -> dict[str, int]:
     achievement = Achievement.objects.unrestricted("test").filter(programme=programme).first()
     period = ReportingPeriod.objects.unrestricted("test").filter(programme=programme).first()
     evidence = achievement.evidence.first() if achievement else None
+    axis = Axis.objects.unrestricted("test").filter(programme=programme).earliest("pk")
     return {
         "pk": programme.pk,
+        "axis": axis.pk,
         "action": action.pk,
         "indicator": indicator.pk,
         "achievement": achievement.pk if achievement else 0,
@@ -81,6 +84,7 @@ def _programme_urls(ids: dict[str, int]) -> list[str]:
     p = f"/planning/{ids['pk']}"
     return [
         f"{p}/",
+        f"{p}/axes/{ids['axis']}/",
         f"{p}/actions/",
         f"{p}/actions/new/",
         f"{p}/actions/{ids['action']}/edit/",
