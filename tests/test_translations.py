@@ -117,6 +117,12 @@ def test_the_translations_are_used(tmp_path: Path) -> None:
                 assert translation.gettext("Sign in") == text
         with translation.override("ar"):
             assert translation.get_language_bidi()
+            # Arabic has six plural forms: 5 takes the "few" form (the catalogue header must carry them).
+            singular = "Too many failed attempts. Try again in %(seconds)d second."
+            plural = "Too many failed attempts. Try again in %(seconds)d seconds."
+            five = translation.ngettext(singular, plural, 5) % {"seconds": 5}
+            assert five == "محاولات فاشلة كثيرة. أعد المحاولة بعد 5 ثوانٍ."
+            assert "ثانيتين" in translation.ngettext(singular, plural, 2)
 
 
 def test_the_catalogues_are_up_to_date_with_the_sources(tmp_path: Path) -> None:

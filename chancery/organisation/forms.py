@@ -7,7 +7,6 @@ The forms only check input; saving goes through `organisation.services` and
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from django import forms
@@ -71,17 +70,11 @@ def _model_field(model: Any, name: str) -> Any:
 
 
 class AdminForm(StyledForm):
-    """A form whose fields depend on the acting agent (choices read through the gate).
-
-    `StyledForm.__init__` already validates a bound form (it reads `errors` to mark invalid
-    widgets), so per-instance field set-up happens before it, in `prepare_fields`, on this
-    instance's own copy of the fields.
-    """
+    """A form whose fields depend on the acting agent (choices read through the gate)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.base_fields = copy.deepcopy(type(self).base_fields)  # type: ignore[misc]
-        self.prepare_fields(self.base_fields)
         super().__init__(*args, **kwargs)
+        self.prepare_fields(self.fields)
         for field in self.fields.values():
             if isinstance(field.widget, forms.CheckboxSelectMultiple):
                 field.widget.attrs["class"] = "form-check-input"
