@@ -16,7 +16,8 @@ from chancery.core.selectors import home_summary
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {"summary": home_summary(user=request.user)})
+    summary = home_summary(user=request.user)
+    return render(request, "core/home.html", {"summary": summary, "marking": summary["marking"]})
 
 
 @login_not_required

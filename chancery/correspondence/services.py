@@ -450,6 +450,14 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
         current.classification = level
     routings = _clean_routings(changes["routings"], errors) if "routings" in changes else None
     cited = _clean_cites(actor, changes.get("cites", ()), errors) if "cites" in changes else None
+    if cited is not None:
+        # Citations of dispatches the actor may not read were never shown to them: keep them.
+        hidden = (
+            Citation.objects.filter(citing=current, cited__isnull=False)
+            .exclude(cited__in=Dispatch.objects.visible_to(actor).values("pk"))
+            .select_related("cited")
+        )
+        cited += [c.cited for c in hidden if c.cited is not None and all(c.cited_id != d.pk for d in cited)]
     if "tags" in changes:
         current.tags = _clean_tags(changes["tags"], errors)
         current.tag_index = _tag_index(current.tags)

@@ -510,9 +510,11 @@ def draft_create(request: HttpRequest) -> HttpResponse:
     return _render(request, "correspondence/draft_form.html", _draft_context(form, formset, dispatch=None))
 
 
-def _draft_initial(dispatch: Dispatch) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _draft_initial(user: Any, dispatch: Dispatch) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     routings = list(dispatch.routings.all())
-    citations = list(dispatch.citations.all())
+    # Only what the editor may read: a colleague may have cited a dispatch out of their
+    # scope (it is kept when they save, see services.update_draft).
+    citations = selectors.visible_citations(user, dispatch)
     initial = {
         "sending_unit": dispatch.sending_unit.code,
         "kind": dispatch.kind,
@@ -541,7 +543,7 @@ def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("not found")
     all_units = _all_units(user)
     units = [dispatch.sending_unit]
-    initial, action_initial = _draft_initial(dispatch)
+    initial, action_initial = _draft_initial(user, dispatch)
     data = request.POST if request.method == "POST" else None
     form = DraftForm(data, request.FILES or None, user=user, units=units, all_units=all_units, initial=initial,
                      editing=True)

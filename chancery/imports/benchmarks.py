@@ -130,6 +130,7 @@ def _database(env: dict[str, str]) -> str:
 
 
 def _bench(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
+    from chancery.imports.services import planning_import_available
     from chancery.imports.synthetic import write_letters
 
     count = options["count"]
@@ -193,6 +194,9 @@ def _bench(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         "(numbered, signed, routed, original file attached — encrypted when protected) and, for action plans, "
         "the draft programme (axes, objectives, indicators), plus the audit events and the notifications of the "
         "routed units (e-mails composed, not sent: dummy e-mail backend).",
+        "agent": f"{agent}: a central-registry clerk cleared Confidentiel"
+        + ("" if planning_import_available() else ", also agent of every mission (planning has no import service "
+           "yet, so creating a draft programme needs the right to propose one)"),
     }
     results = Path(options["results"] or os.environ.get("CHANCERY_BENCH_RESULTS") or RESULTS_DIR)
     results.mkdir(parents=True, exist_ok=True)
@@ -232,6 +236,8 @@ def _markdown(record: dict[str, Any]) -> str:
         f"(not counted): {record['generation_seconds']} s",
         "",
         record["notes"],
+        "",
+        f"Importing agent: {record['agent']}.",
         "",
     ])
 

@@ -22,28 +22,23 @@ ACCEPTED = ".txt,.md,.markdown,.docx,.odt,.pdf,.eml,.html,.htm"
 
 
 def _restyle(form: forms.Form) -> None:
-    """After fields or choices changed in `__init__`: validate again on demand (StyledForm's
-    constructor already validated with the class's fields) and style the new widgets."""
-    form._errors = None  # type: ignore[attr-defined]
+    """Style the fields added or changed after `StyledForm.__init__` (classes, help text wiring);
+    errors are wired by `StyledForm.add_error`."""
     for name, form_field in form.fields.items():
         widget = form_field.widget
+        if isinstance(widget, forms.HiddenInput):
+            continue
         if isinstance(widget, forms.CheckboxInput):
             css = "form-check-input"
         elif isinstance(widget, forms.Select | forms.SelectMultiple):
             css = "form-select"
-        elif isinstance(widget, forms.HiddenInput):
-            continue
         else:
             css = "form-control"
         classes = widget.attrs.get("class", "").split()
         if css not in classes:
             widget.attrs["class"] = " ".join([*classes, css])
-        described = [f"{form[name].auto_id}_help"] if form_field.help_text else []
-        if form.is_bound and form.errors.get(name):
-            widget.attrs["aria-invalid"] = "true"
-            described.append(f"{form[name].auto_id}_error")
-        if described:
-            widget.attrs["aria-describedby"] = " ".join(described)
+        if form_field.help_text:
+            widget.attrs["aria-describedby"] = f"{form[name].auto_id}_help"
 
 
 class UploadForm(StyledForm):

@@ -303,6 +303,11 @@ class Programme(TimeStampedModel, MarkedModel):
         help_text=_("The dispatch that carried the plan."),
     )
     lock_version = models.PositiveIntegerField(default=1, editable=False)
+    # The key of the programme's encrypted evidence files (see `chancery.planning.storage`),
+    # created on first need; `chancery rotate-keys` re-wraps it.
+    data_key = models.ForeignKey(
+        "crypto.DataKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
 
     objects = ProgrammeQuerySet.as_manager()
 
@@ -321,6 +326,12 @@ class Programme(TimeStampedModel, MarkedModel):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.end_year is None and self.year is not None:
             self.end_year = self.year
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            # `data_key` is only ever set by `planning.storage` (a conditional update): a
+            # full save of an instance read before the key existed must not erase it.
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "data_key"
+            ]
         super().save(*args, **kwargs)
 
     @property
@@ -538,12 +549,18 @@ class Indicator(models.Model):
 
 
 class StoredFile(models.Model):
-    """A file kept content-addressed under `CHANCERY_DATA_DIR/evidence/`."""
+    """A file under `CHANCERY_DATA_DIR/evidence/` (see `chancery.planning.storage`): named
+    `storage_name`, encrypted with the programme's data key when `encrypted`; rows with an
+    empty `storage_name` point at an older content-addressed clear file."""
+
+    file_kind = "file"  # bound into the associated data of encrypted files
 
     filename = models.CharField(_("file name"), max_length=255)
     content_type = models.CharField(_("type"), max_length=100, blank=True)
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(max_length=64, db_index=True)
+    storage_name = models.CharField(max_length=200, blank=True, default="", editable=False)
+    encrypted = models.BooleanField(default=False, editable=False)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -561,14 +578,25 @@ class StoredFile(models.Model):
 
     @property
     def storage_path(self) -> Path:
-        return self.storage_root() / self.sha256[:2] / self.sha256
+        from chancery.planning import storage
+
+        return storage.path_for(self)
+
+    @property
+    def programme_pk(self) -> int:
+        raise NotImplementedError
 
     def read_bytes(self) -> bytes:
-        return self.storage_path.read_bytes()
+        """The plain content (decrypted when stored encrypted)."""
+        from chancery.planning import storage
+
+        return storage.read_file(self)
 
 
 class EvidenceFile(StoredFile):
     """A file supporting a measurement (or any other programme fact)."""
+
+    file_kind = "evidence_file"
 
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="evidence_files")
 
@@ -578,6 +606,10 @@ class EvidenceFile(StoredFile):
         ordering = ["-uploaded_at", "-id"]
         verbose_name = _("evidence file")
         verbose_name_plural = _("evidence files")
+
+    @property
+    def programme_pk(self) -> int:
+        return int(self.programme_id)
 
 
 class Measurement(models.Model):
@@ -653,6 +685,8 @@ class Achievement(TimeStampedModel):
 
 
 class AchievementEvidence(StoredFile):
+    file_kind = "achievement_evidence"
+
     achievement = models.ForeignKey(Achievement, on_delete=models.CASCADE, related_name="evidence")
 
     objects = AchievementEvidenceQuerySet.as_manager()
@@ -661,6 +695,11 @@ class AchievementEvidence(StoredFile):
         ordering = ["achievement", "id"]
         verbose_name = _("evidence")
         verbose_name_plural = _("evidence")
+
+    @property
+    def programme_pk(self) -> int:
+        # FK access (base manager): only for a row already read through the gate.
+        return int(self.achievement.programme_id)
 
 
 # --------------------------------------------------------------------------- versions and comments

@@ -9,7 +9,7 @@ programme that was read through the gate.
 from __future__ import annotations
 
 import calendar as _calendar
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +19,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from chancery.accounts.roles import Capability
-from chancery.core.classification import Marking
+from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
 from chancery.planning import services, versions
 from chancery.planning.models import (
@@ -101,6 +101,23 @@ def programme_for(user: Any, *, mission: Any, year: int) -> Programme | None:
 
 def marking_of(programme: Programme) -> Marking:
     return programme.marking
+
+
+def page_marking(programmes: Iterable[Programme]) -> Marking | None:
+    """The banner of a page listing content of several programmes: the highest level shown
+    and every compartment shown (None when nothing shown is protected)."""
+    by_pk = {p.pk: p for p in programmes}
+    if not by_pk:
+        return None
+    level = max(int(p.classification) for p in by_pk.values())
+    codes = set(
+        Programme.compartments.through.objects.filter(programme_id__in=list(by_pk)).values_list(
+            "compartment__code", flat=True
+        )
+    )
+    if level < Level.RESTRICTED and not codes:
+        return None
+    return Marking.of(level, codes)
 
 
 def programme_permissions(user: Any, programme: Programme) -> dict[str, bool]:
@@ -246,7 +263,18 @@ def programme_document(user: Any, programme: Programme) -> dict[str, Any]:
         "totals": budget_totals(actions),
         "warnings": {a.pk: w for a in actions if (w := _warnings(a, programme))},
         "periods": list(_u(ReportingPeriod).filter(programme=programme).order_by("start")),
+        "submission_dispatch": submission_dispatch(user, programme),
     }
+
+
+def submission_dispatch(user: Any, programme: Programme) -> Any:
+    """The dispatch that carried the plan, when `user` may read it (never through the FK:
+    that would bypass the gate and show the reference of a dispatch out of their scope)."""
+    from chancery.correspondence.models import Dispatch
+
+    if not programme.submission_dispatch_id:
+        return None
+    return Dispatch.objects.visible_to(user).filter(pk=programme.submission_dispatch_id).first()
 
 
 def _warnings(action: Action, programme: Programme) -> list[str]:
@@ -473,13 +501,16 @@ def ics_for_user(user: Any, *, host: str = "chancery.invalid") -> str:
     """The agent's own actions (they lead them, and can read them) as an iCalendar feed.
 
     One all-day VEVENT per dated action: from the start (or key date) to the end (or
-    key date), inclusive. Only titles and mission codes are written — no descriptions.
+    key date), inclusive. Only titles and mission codes are written — no descriptions —
+    and no title at all for a protected programme: a feed is synchronised into calendar
+    applications outside Chancery, where no marking follows it.
     """
     actions = (
         Action.objects.visible_to(user)
         .filter(lead_id=user.pk)
         .exclude(status=ActionStatus.CANCELLED)
         .select_related("programme__mission")
+        .prefetch_related("programme__compartments")
         .order_by("pk")
     )
     stamp = datetime.now(tz=timezone.get_fixed_timezone(0)).strftime("%Y%m%dT%H%M%SZ")
@@ -498,7 +529,8 @@ def ics_for_user(user: Any, *, host: str = "chancery.invalid") -> str:
             continue
         if last < first:
             last = first
-        summary = f"{a.title} ({a.programme.mission.code})"
+        protected = a.programme.classification >= Level.RESTRICTED or bool(a.programme.compartments.all())
+        summary = f"{'Action #' + str(a.pk) if protected else a.title} ({a.programme.mission.code})"
         lines += [
             "BEGIN:VEVENT",
             f"UID:planning-action-{a.pk}@{host}",
@@ -783,6 +815,7 @@ def home_panel(*, user: Any) -> dict[str, Any] | None:
         return None
     return {
         "template": "planning/_home_panel.html",
+        "marking": page_marking([*to_review, *(a.programme for a in my_actions)]),
         "year": year,
         "programmes": current,
         "to_review": to_review,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -42,6 +41,7 @@ from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
 from chancery.organisation.models import Unit, UnitKind
+from chancery.planning import storage
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
     Achievement,
@@ -169,6 +169,13 @@ def _set_links(instance: Any, field: str, targets: Iterable[Any]) -> None:
 
 def _unrestricted(model: Any, reason: str = "planning service") -> Any:
     return model.objects.unrestricted(reason)
+
+
+def audit_content(programme: Programme, **content: Any) -> dict[str, Any]:
+    """Text and figures of a programme for an audit event, only when it is unprotected: the
+    audit log is kept in clear and read by auditors who may lack the programme's clearance
+    (ids, counts and field names always suffice to follow what happened)."""
+    return content if int(programme.classification) < Level.RESTRICTED else {}
 
 
 def can_view(user: Any, programme: Programme) -> bool:
@@ -583,6 +590,10 @@ def update_programme(*, user: Any, programme: Programme, lock_version: int | Non
     _clean_programme(locked)
     locked.lock_version += 1
     locked.save()
+    if "classification" in changed:
+        # Raised to a protected level: its files still in clear get encrypted (lowered: they
+        # stay encrypted and readable, see `planning.storage`).
+        storage.protect_programme_files(locked)
     if changed:
         record_event(action="planning.programme_updated", actor=user, target=locked, details={"fields": changed})
     programme.refresh_from_db()
@@ -733,7 +744,7 @@ def revise_programme(*, user: Any, programme: Programme, reason: str) -> Program
         action="planning.programme_revised",
         actor=user,
         target=locked,
-        details={"version": version.number, "reason": reason.strip()[:500]},
+        details={"version": version.number, **audit_content(locked, reason=reason.strip()[:500])},
     )
     programme.refresh_from_db()
     return version
@@ -1065,7 +1076,7 @@ def delete_action(*, user: Any, action: Action, lock_version: int | None = None)
         action="planning.action_deleted",
         actor=user,
         target=action,
-        details={"programme": programme.pk, "title": action.title[:200]},
+        details={"programme": programme.pk, **audit_content(programme, title=action.title[:200])},
     )
     action.delete()
     _touch(programme)
@@ -1140,7 +1151,10 @@ def delete_indicator(*, user: Any, indicator: Indicator) -> None:
     programme = _unrestricted(Programme).select_related("mission").get(pk=indicator.programme_id)
     _require_edit(user, programme)
     record_event(
-        action="planning.indicator_deleted", actor=user, target=indicator, details={"label": indicator.label[:200]}
+        action="planning.indicator_deleted",
+        actor=user,
+        target=indicator,
+        details=audit_content(programme, label=indicator.label[:200]),
     )
     indicator.delete()
     _touch(programme)
@@ -1218,30 +1232,12 @@ def record_measurement(
         details={
             "indicator": indicator.pk,
             "period": f"{period_type}:{start}",
-            "value": str(amount),
-            "previous": None if previous is None else str(previous),
+            **audit_content(
+                programme, value=str(amount), previous=None if previous is None else str(previous)
+            ),
         },
     )
     return measurement
-
-
-def _store_bytes(content: bytes) -> str:
-    digest = hashlib.sha256(content).hexdigest()
-    path = StoredFile.storage_root() / digest[:2] / digest
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    return digest
 
 
 def _file_fields(filename: str, content: bytes, content_type: str) -> dict[str, Any]:
@@ -1254,19 +1250,31 @@ def _file_fields(filename: str, content: bytes, content_type: str) -> dict[str, 
         "filename": name,
         "content_type": (content_type or "application/octet-stream")[:100],
         "size": len(content),
-        "sha256": _store_bytes(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
     }
+
+
+def _store_file(stored: StoredFile, programme: Programme, content: bytes) -> None:
+    """Write the file (encrypted for a protected programme, see `planning.storage`), then
+    save its row; a failure removes the file again."""
+    written = storage.write_file(stored, programme, content)
+    try:
+        stored.save()
+    except BaseException:
+        storage.delete_paths(written)
+        raise
 
 
 @transaction.atomic
 def store_evidence_file(
     *, user: Any, programme: Programme, filename: str, content: bytes, content_type: str = ""
 ) -> EvidenceFile:
-    """Keep a file supporting a measurement (content-addressed under CHANCERY_DATA_DIR/evidence)."""
+    """Keep a file supporting a measurement (under CHANCERY_DATA_DIR/evidence; encrypted
+    when the programme is protected)."""
     _require(can_record_progress(user, programme), _("You may not add files to this programme."))
-    stored = EvidenceFile.objects.create(
-        programme=programme, uploaded_by=user, **_file_fields(filename, content, content_type)
-    )
+    locked = _lock(programme)  # its marking cannot change while the file is written
+    stored = EvidenceFile(programme=locked, uploaded_by=user, **_file_fields(filename, content, content_type))
+    _store_file(stored, locked, content)
     record_event(
         action="planning.evidence_stored",
         actor=user,
@@ -1363,8 +1371,10 @@ def delete_achievement(*, user: Any, achievement: Achievement) -> None:
         action="planning.achievement_deleted",
         actor=user,
         target=achievement,
-        details={"title": achievement.title[:200]},
+        details=audit_content(programme, title=achievement.title[:200]),
     )
+    for evidence in _unrestricted(AchievementEvidence).filter(achievement=achievement):
+        storage.delete_after_commit(evidence)
     achievement.delete()
 
 
@@ -1372,11 +1382,12 @@ def delete_achievement(*, user: Any, achievement: Achievement) -> None:
 def add_achievement_evidence(
     *, user: Any, achievement: Achievement, filename: str, content: bytes, content_type: str = ""
 ) -> AchievementEvidence:
-    programme = _unrestricted(Programme).select_related("mission").get(pk=achievement.programme_id)
+    programme = _lock(_unrestricted(Programme).get(pk=achievement.programme_id))
     _require_achievements(user, programme)
-    evidence = AchievementEvidence.objects.create(
+    evidence = AchievementEvidence(
         achievement=achievement, uploaded_by=user, **_file_fields(filename, content, content_type)
     )
+    _store_file(evidence, programme, content)
     record_event(
         action="planning.achievement_evidence_added",
         actor=user,
@@ -1393,7 +1404,8 @@ def remove_achievement_evidence(*, user: Any, evidence: AchievementEvidence) -> 
     record_event(
         action="planning.achievement_evidence_removed", actor=user, target=evidence, details={"sha256": evidence.sha256}
     )
-    evidence.delete()  # the content-addressed file may be shared: it stays on disk
+    storage.delete_after_commit(evidence)  # its own file; an older content-addressed one may be shared
+    evidence.delete()
 
 
 # --------------------------------------------------------------------------- reporting periods and progress

@@ -17,6 +17,7 @@ an `ImportPreview` (file errors, and per-row errors and warnings) without writin
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -30,12 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from chancery.core.classification import LEVEL_KEYS, Level
-from chancery.planning import services
+from chancery.crypto._fsutil import atomic_write
+from chancery.crypto.exceptions import CryptoError
+from chancery.planning import services, storage
 from chancery.planning.models import (
     AchievementKind,
     Action,
@@ -1060,7 +1063,7 @@ def apply_import(preview: ImportPreview, *, user: Any, programme: Programme | No
         action="planning.programme_imported",
         actor=user,
         target=programme,
-        details={"file": preview.filename[:200], **preview.counts},
+        details={**services.audit_content(programme, file=preview.filename[:200]), **preview.counts},
     )
     programme.refresh_from_db()
     return programme
@@ -1078,6 +1081,15 @@ def _stash_dir() -> Path:
     return path
 
 
+def _remove_stash(directory: Path, token: str) -> None:
+    meta_path = directory / f"{token}.json"
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        storage.forget_stash_key(json.loads(meta_path.read_text()).get("data_key"))
+    meta_path.unlink(missing_ok=True)
+    (directory / f"{token}.bin").unlink(missing_ok=True)
+    (directory / f"{token}.xlsx").unlink(missing_ok=True)  # stashes written before encryption
+
+
 def stash_upload(
     data: bytes,
     *,
@@ -1090,15 +1102,16 @@ def stash_upload(
     """Keep an uploaded workbook between the preview and the confirmation; returns a token.
 
     Files live under CHANCERY_DATA_DIR (shared by every app server) and expire after a day.
+    The workbook is always stored encrypted, under a data key of its own bound to the
+    token and the agent (see `planning.storage`): it may be a copy of a protected plan.
     """
     directory = _stash_dir()
     now = time.time()
     for old in directory.glob("*.json"):
         if now - old.stat().st_mtime > STASH_LIFETIME_SECONDS:
-            old.unlink(missing_ok=True)
-            old.with_suffix(".xlsx").unlink(missing_ok=True)
+            _remove_stash(directory, old.stem)
     token = secrets.token_urlsafe(24)
-    (directory / f"{token}.xlsx").write_bytes(data)
+    data_key_id = storage.encrypt_stash(data, directory / f"{token}.bin", token=token, user_id=user.pk)
     meta = {
         "user": user.pk,
         "programme": programme.pk if programme else None,
@@ -1106,8 +1119,9 @@ def stash_upload(
         "year": programme.year if programme else year,
         "filename": filename[:200],
         "created": now,
+        "data_key": data_key_id,
     }
-    (directory / f"{token}.json").write_text(json.dumps(meta))
+    atomic_write(directory / f"{token}.json", json.dumps(meta).encode())
     return token
 
 
@@ -1116,19 +1130,23 @@ def load_stash(token: str, *, user: Any) -> tuple[bytes, dict[str, Any]] | None:
     if not TOKEN_RE.match(token or ""):
         return None
     directory = _stash_dir()
-    meta_path, data_path = directory / f"{token}.json", directory / f"{token}.xlsx"
     try:
-        meta = json.loads(meta_path.read_text())
-        data = data_path.read_bytes()
+        meta = json.loads((directory / f"{token}.json").read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(meta, dict) or not isinstance(meta.get("data_key"), int):
+        return None
     if meta.get("user") != user.pk or time.time() - float(meta.get("created", 0)) > STASH_LIFETIME_SECONDS:
+        return None
+    try:
+        data = storage.decrypt_stash(
+            directory / f"{token}.bin", data_key_id=meta["data_key"], token=token, user_id=user.pk
+        )
+    except (OSError, ObjectDoesNotExist, CryptoError):
         return None
     return data, meta
 
 
 def discard_stash(token: str) -> None:
     if TOKEN_RE.match(token or ""):
-        directory = _stash_dir()
-        (directory / f"{token}.json").unlink(missing_ok=True)
-        (directory / f"{token}.xlsx").unlink(missing_ok=True)
+        _remove_stash(_stash_dir(), token)

@@ -32,6 +32,7 @@ urlpatterns = [
     path("<int:programme_id>/achievements/new/", views.achievement_create, name="achievement_create"),
     path("<int:programme_id>/achievements/<int:achievement_id>/edit/", views.achievement_edit, name="achievement_edit"),
     path("<int:programme_id>/evidence/<int:evidence_id>/", views.evidence_download, name="evidence_download"),
+    path("<int:programme_id>/files/<int:file_id>/", views.evidence_file_download, name="evidence_file_download"),
     path("<int:programme_id>/updates/", views.period_list, name="period_list"),
     path("<int:programme_id>/updates/<int:period_id>/", views.progress_update, name="progress_update"),
     path("<int:programme_id>/versions/", views.version_compare, name="version_compare"),

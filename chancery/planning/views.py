@@ -8,6 +8,7 @@ a step the agent's role does not allow answers 404 for pages and a message for b
 
 from __future__ import annotations
 
+import io
 import math
 from datetime import date
 from typing import Any
@@ -27,8 +28,10 @@ from chancery.audit.services import record_event
 from chancery.core.classification import Level
 from chancery.organisation import selectors as organisation_selectors
 from chancery.planning import forms, selectors, services, spreadsheets
+from chancery.planning import storage as planning_storage
 from chancery.planning.models import (
     Achievement,
+    AchievementEvidence,
     Action,
     ActionStatus,
     Axis,
@@ -149,7 +152,12 @@ def programme_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "planning/programme_list.html",
-        {"form": form, "page": page, "can_create": bool(selectors.missions_for_new_programme(user))},
+        {
+            "form": form,
+            "page": page,
+            "can_create": bool(selectors.missions_for_new_programme(user)),
+            "marking": selectors.page_marking(page.object_list),
+        },
     )
 
 
@@ -635,6 +643,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
             "previous_month": "{:04d}-{:02d}".format(*data["previous"]),
             "next_month": "{:04d}-{:02d}".format(*data["next"]),
             "this_month": timezone.localdate().strftime("%Y-%m"),
+            "marking": selectors.page_marking(a.programme for a in data["actions"]),
         },
     )
 
@@ -821,7 +830,7 @@ def _achievement_form(request: HttpRequest, programme_id: int, achievement_id: i
         initial = {
             name: getattr(achievement, name) for name in ("kind", "date", "title", "description", "outlet", "link")
         }
-        initial["actions"] = [a.pk for a in achievement.actions.all()]
+        initial["actions"] = [a.pk for a in Action.objects.visible_to(user).filter(achievements=achievement)]
         initial["dispatch_references"] = " ".join(
             d.reference or "" for d in selectors.achievement_dispatches(user, achievement)
         ).strip()
@@ -847,12 +856,41 @@ def _achievement_form(request: HttpRequest, programme_id: int, achievement_id: i
                 return redirect(
                     reverse("planning:programme_detail", args=[programme.pk]) + f"#achievement-{achievement.pk}"
                 )
-    evidence = list(achievement.evidence.all()) if achievement is not None else []
+    evidence = (
+        list(AchievementEvidence.objects.visible_to(user).filter(achievement=achievement).order_by("pk"))
+        if achievement is not None
+        else []
+    )
     return render(
         request,
         "planning/achievement_form.html",
         _page(programme, form=form, achievement=achievement, evidence=evidence),
     )
+
+
+def _file_response(request: HttpRequest, stored: Any, programme: Programme, action: str) -> FileResponse:
+    """A stored file as a download (decrypted for a reader who passed the gate; audited)."""
+    try:
+        data = planning_storage.read_file(stored, programme)
+    except planning_storage.StorageError as exc:
+        raise Http404("not found") from exc
+    record_event(
+        action=action,
+        actor=request.user,
+        target=stored,
+        request=request,
+        details={"programme": programme.pk, "sha256": stored.sha256},
+    )
+    response = FileResponse(
+        io.BytesIO(data),
+        as_attachment=True,
+        filename=stored.filename,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_GET
@@ -861,23 +899,17 @@ def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int)
     evidence = selectors.evidence_detail(request.user, evidence_id)
     if evidence.achievement.programme_id != programme.pk:
         raise Http404("not found")
-    try:
-        handle = evidence.storage_path.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("not found") from exc
-    record_event(
-        action="planning.evidence_downloaded",
-        actor=request.user,
-        target=evidence,
-        request=request,
-        details={"programme": programme.pk, "sha256": evidence.sha256},
-    )
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=evidence.filename,
-        content_type="application/octet-stream",
-    )
+    return _file_response(request, evidence, programme, "planning.evidence_downloaded")
+
+
+@require_GET
+def evidence_file_download(request: HttpRequest, programme_id: int, file_id: int) -> FileResponse:
+    """A file supporting a measurement."""
+    programme = _programme(request, programme_id)
+    stored = selectors.evidence_file_detail(request.user, file_id)
+    if stored.programme_id != programme.pk:
+        raise Http404("not found")
+    return _file_response(request, stored, programme, "planning.evidence_file_downloaded")
 
 
 # --------------------------------------------------------------------------- periodic progress

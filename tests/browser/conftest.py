@@ -78,6 +78,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 # --- Fixtures -------------------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def _migration_data_kept(django_db_serialized_rollback: None) -> None:
+    """Browser tests are transactional (the live server runs in another thread): the database is
+    flushed after each one, which also wipes the rows that data migrations seeded (the default
+    axes of the planning, …). Serialized rollback puts them back before every browser test, and
+    ``fresh_ministry`` rebuilds the demo organisation."""
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if sync_playwright is None:

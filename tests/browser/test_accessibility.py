@@ -110,6 +110,17 @@ def test_main_pages_have_no_serious_accessibility_violation(
             continue
         _scan(page, url, label, language, found)
         scanned += 1
+    # A head of mission sees other panels and menus (home dashboard, mission work lists).
+    page.context.clear_cookies()
+    login(page, base, "hom.dakar")
+    page.context.add_cookies([{"name": "chancery_language", "value": language, "url": base}])
+    for name in ("core:home", "correspondence:inbox", "planning:programme_list"):
+        try:
+            url = f"{base}{reverse(name)}"
+        except NoReverseMatch:
+            continue
+        _scan(page, url, f"{name} (head of mission)", language, found)
+
     # An error page (404: unknown or out-of-scope object).
     page.goto(f"{base}{reverse('organisation:unit_detail', kwargs={'code': 'NO/SUCH/UNIT'})}")
     found["404 page"] = axe_scan(page)

@@ -46,7 +46,7 @@ def test_foundation_journey(page: Page, live_server: Any, fresh_ministry: Any) -
     assert user.requires_totp and not user.totp_enrolled
 
     # 1. First sign-in: enrolment by QR code / typed key, then the recovery codes, then home.
-    _enrol_through_the_pages(page, base)
+    recovery_codes = _enrol_through_the_pages(page, base)
     page.locator("main a.btn-primary").click()  # "I have kept them" (a boosted link: HTMX swap)
     page.wait_for_url(f"{base}/")
     wait_for_htmx(page)
@@ -122,5 +122,20 @@ def test_foundation_journey(page: Page, live_server: Any, fresh_ministry: Any) -
     )
     assert outline["tag"] == "A", outline
     assert outline["style"] != "none" and float(outline["width"].rstrip("px")) >= 2, outline
+
+    # 6. Sign out, and back in with a recovery code at the second step: the agent's language stays Arabic.
+    with page.expect_navigation():
+        page.locator("header form button[type=submit]").click()  # sign out (a POST form)
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", USERNAME)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    assert "/accounts/login/second-factor/" in page.url, page.url
+    page.fill("#id_code", recovery_codes[0])
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    assert page.url == f"{base}/", page.url
+    assert page.locator("html").get_attribute("dir") == "rtl"
 
     assert not [e for e in page_errors(page) if "Content Security Policy" in e], page_errors(page)
