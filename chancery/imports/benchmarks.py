@@ -68,22 +68,17 @@ def _run(args: list[str], env: dict[str, str], *, capture: bool = True) -> subpr
 
 
 def setup_bench_agent() -> str:
-    """In the bench's own database: a central-registry clerk cleared Confidentiel who may also
-    propose programmes for every mission (needed until planning offers the import service)."""
+    """In the bench's own database: a central-registry clerk cleared Confidentiel."""
     from chancery.accounts.roles import Role
-    from chancery.accounts.services import add_membership, create_user
+    from chancery.accounts.services import create_user
     from chancery.core.classification import Level
-    from chancery.imports.services import planning_import_available
-    from chancery.organisation.models import Unit, UnitKind
+    from chancery.organisation.models import Unit
 
     units = Unit.objects.unrestricted("bench set-up")
     user = create_user(
         actor=None, username=BENCH_USER, password=None, first_name="Bench", last_name="Importer",
         clearance_level=Level.CONFIDENTIAL, memberships=[(units.get(code="SG/BO"), Role.REGISTRY_CLERK)],
     )
-    if not planning_import_available():
-        for mission in units.filter(kind=UnitKind.MISSION):
-            add_membership(actor=None, user=user, unit=mission, role=Role.AGENT)
     return user.username
 
 
@@ -130,7 +125,6 @@ def _database(env: dict[str, str]) -> str:
 
 
 def _bench(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
-    from chancery.imports.services import planning_import_available
     from chancery.imports.synthetic import write_letters
 
     count = options["count"]
@@ -194,9 +188,7 @@ def _bench(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         "(numbered, signed, routed, original file attached — encrypted when protected) and, for action plans, "
         "the draft programme (axes, objectives, indicators), plus the audit events and the notifications of the "
         "routed units (e-mails composed, not sent: dummy e-mail backend).",
-        "agent": f"{agent}: a central-registry clerk cleared Confidentiel"
-        + ("" if planning_import_available() else ", also agent of every mission (planning has no import service "
-           "yet, so creating a draft programme needs the right to propose one)"),
+        "agent": f"{agent}: a central-registry clerk cleared Confidentiel",
     }
     results = Path(options["results"] or os.environ.get("CHANCERY_BENCH_RESULTS") or RESULTS_DIR)
     results.mkdir(parents=True, exist_ok=True)

@@ -54,9 +54,6 @@ logger = logging.getLogger(__name__)
 
 MAX_LETTER_BYTES = int(getattr(settings, "CHANCERY_MAX_LETTER_BYTES", DEFAULT_MAX_BYTES))
 IMPORT_TAG = "IMPORT"
-# The planning service made for imports (see `_create_programme`); until it exists the
-# importing agent needs the right to propose programmes for the mission.
-PLANNING_IMPORT_SERVICE = "create_programme_from_letter"
 UnmatchedPolicy = Literal["fail", "registry"]
 
 CORRECTABLE = frozenset(
@@ -427,12 +424,6 @@ def apply_corrections(plan: LetterPlan, corrections: Mapping[str, Any], director
 # --- the draft programme -------------------------------------------------------------------
 
 
-def planning_import_available() -> bool:
-    from chancery.planning import services as planning
-
-    return hasattr(planning, PLANNING_IMPORT_SERVICE)
-
-
 def programme_obstacle(actor: Any, plan: LetterPlan) -> str | None:
     """Why the draft programme of `plan` would not be created (None: it will be)."""
     from chancery.planning import services as planning
@@ -453,7 +444,10 @@ def programme_obstacle(actor: Any, plan: LetterPlan) -> str | None:
             "mission": plan.mission.code,
             "year": programme.year,
         }
-    if not planning_import_available() and not planning.can_create_programme(actor, plan.mission):
+    # The registry that registers the letter opens its draft programme on the mission's behalf.
+    if not actor.has_capability(Capability.REGISTER_INCOMING) and not planning.can_create_programme(
+        actor, plan.mission
+    ):
         return _("You may not create programmes for %(mission)s: the letter is registered without its draft "
                  "programme.") % {"mission": plan.mission.code}
     return None
@@ -462,7 +456,6 @@ def programme_obstacle(actor: Any, plan: LetterPlan) -> str | None:
 def _create_programme(actor: Any, plan: LetterPlan, dispatch: Any) -> Any:
     """The draft programme, through the planning services (never writing their tables)."""
     from chancery.planning import services as planning
-    from chancery.planning.models import Axis
 
     programme_plan = plan.programme
     assert programme_plan is not None and plan.mission is not None and programme_plan.year is not None
@@ -482,25 +475,7 @@ def _create_programme(actor: Any, plan: LetterPlan, dispatch: Any) -> Any:
         "reference": dispatch.reference,
         "external": plan.external_reference or "—",
     }
-    service = getattr(planning, PLANNING_IMPORT_SERVICE, None)
-    if service is not None:
-        return service(
-            user=actor,
-            mission=plan.mission,
-            year=programme_plan.year,
-            end_year=programme_plan.end_year,
-            title=programme_plan.title,
-            summary=summary,
-            classification=plan.classification,
-            source_dispatch=dispatch,
-            axes=[(axis.key, axis.narrative) for axis in programme_plan.axes],
-            objectives=[
-                (key, _clip(text, 300), text if len(text) > 300 else "") for key, text in programme_plan.objectives
-            ],
-            indicators=indicators,
-        )
-    keys = [axis.key for axis in programme_plan.axes]
-    programme = planning.create_programme(
+    return planning.create_programme_from_letter(
         user=actor,
         mission=plan.mission,
         year=programme_plan.year,
@@ -508,26 +483,13 @@ def _create_programme(actor: Any, plan: LetterPlan, dispatch: Any) -> Any:
         title=programme_plan.title,
         summary=summary,
         classification=plan.classification,
-        axis_types=keys,
+        source_dispatch=dispatch,
+        axes=[(axis.key, axis.narrative) for axis in programme_plan.axes],
+        objectives=[
+            (key, _clip(text, 300), text if len(text) > 300 else "") for key, text in programme_plan.objectives
+        ],
+        indicators=indicators,
     )
-    axes = {
-        axis.axis_type.key: axis
-        for axis in Axis.objects.unrestricted("axes of the programme just created").select_related(
-            "axis_type", "programme__mission"
-        ).filter(programme=programme)
-    }
-    for axis_plan in programme_plan.axes:
-        if axis_plan.narrative:
-            planning.update_axis(user=actor, axis=axes[axis_plan.key], narrative=axis_plan.narrative)
-    for key, text in programme_plan.objectives:
-        description = text if len(text) > 300 else ""  # the whole sentence when the title had to be cut
-        planning.create_objective(user=actor, axis=axes[key], title=_clip(text, 300), description=description)
-    for item in indicators:
-        axis_key = item.pop("axis")
-        planning.create_indicator(
-            user=actor, programme=programme, axis=axes.get(str(axis_key)) if axis_key else None, **item
-        )
-    return programme
 
 
 # --- saving --------------------------------------------------------------------------------

@@ -457,6 +457,26 @@ def create_programme(
     the approved target) are copied.
     """
     _require(can_create_programme(user, mission), _("You may not create a programme for this mission."))
+    return _new_programme(
+        user=user, mission=mission, year=year, end_year=end_year, title=title, summary=summary,
+        classification=classification, axis_types=axis_types, carry_over_from=carry_over_from,
+    )
+
+
+def _new_programme(
+    *,
+    user: Any,
+    mission: Unit,
+    year: int,
+    end_year: int | None,
+    title: str,
+    summary: str,
+    classification: int,
+    axis_types: Iterable[AxisType | str] | None,
+    carry_over_from: Programme | None,
+    submission_dispatch: Any | None = None,
+) -> Programme:
+    """Creates the programme once the caller has checked the agent's right to."""
     if carry_over_from is not None:
         _require(can_view(user, carry_over_from), _("You may not read the programme to carry over."))
         if carry_over_from.mission_id != mission.pk:
@@ -473,6 +493,7 @@ def create_programme(
         summary=summary,
         classification=classification,
         carried_over_from=carry_over_from,
+        submission_dispatch=submission_dispatch,
     )
     _clean_programme(programme)
     programme.save()
@@ -859,6 +880,10 @@ def create_objective(
     *, user: Any, axis: Axis, title: str, description: str = "", position: int | None = None
 ) -> Objective:
     _require_edit(user, axis.programme)
+    return _new_objective(user=user, axis=axis, title=title, description=description, position=position)
+
+
+def _new_objective(*, user: Any, axis: Axis, title: str, description: str, position: int | None) -> Objective:
     if position is None:
         position = 10 * (_unrestricted(Objective).filter(axis=axis).count() + 1)
     objective = Objective(axis=axis, title=title.strip(), description=description, position=position)
@@ -1114,6 +1139,10 @@ def create_indicator(*, user: Any, programme: Programme, label: str, **fields: A
     if unknown:
         raise ValueError(f"unknown indicator fields: {sorted(unknown)}")
     _require_edit(user, programme)
+    return _new_indicator(user=user, programme=programme, label=label, fields=fields)
+
+
+def _new_indicator(*, user: Any, programme: Programme, label: str, fields: dict[str, Any]) -> Indicator:
     fields = _normalise_indicator_fields(dict(fields))
     if fields.get("position") is None:
         fields["position"] = 10 * (_unrestricted(Indicator).filter(programme=programme).count() + 1)
@@ -1651,3 +1680,63 @@ def reorder(*, user: Any, programme: Programme, model: str, ids: Sequence[int]) 
     record_event(
         action="planning.reordered", actor=user, target=programme, details={"model": model, "count": len(rows)}
     )
+
+
+# --------------------------------------------------------------------------- from letters
+
+
+def can_create_programme_from_letter(user: Any, mission: Unit, source_dispatch: Any) -> bool:
+    """A registry clerk who registers a mission's plan letter may open its draft programme,
+    provided they may read that letter (the programme then belongs to the mission)."""
+    from chancery.correspondence.models import Dispatch
+
+    if mission.kind != UnitKind.MISSION or not user.has_capability(Capability.REGISTER_INCOMING):
+        return False
+    return bool(Dispatch.objects.visible_to(user).filter(pk=source_dispatch.pk).exists())
+
+
+@transaction.atomic
+def create_programme_from_letter(
+    *,
+    user: Any,
+    mission: Unit,
+    year: int,
+    end_year: int | None,
+    title: str,
+    summary: str,
+    classification: int,
+    source_dispatch: Any,
+    axes: Iterable[tuple[str, str]],
+    objectives: Iterable[tuple[str, str, str]],
+    indicators: Iterable[dict[str, Any]],
+) -> Programme:
+    """The draft programme announced by an imported letter, linked to that letter.
+
+    `axes`: (axis key, narrative); `objectives`: (axis key, title, description);
+    `indicators`: field dicts with an `axis` key (or None). Mission staff then work on the
+    draft as on any other; the importer gets no further right on it.
+    """
+    allowed = can_create_programme(user, mission) or can_create_programme_from_letter(user, mission, source_dispatch)
+    _require(allowed, _("You may not create a programme for this mission."))
+    axes = list(axes)
+    programme = _new_programme(
+        user=user, mission=mission, year=year, end_year=end_year, title=title, summary=summary,
+        classification=classification, axis_types=[key for key, _narrative in axes] or None,
+        carry_over_from=None, submission_dispatch=source_dispatch,
+    )
+    by_key = {axis.axis_type.key: axis for axis in _unrestricted(Axis).select_related("axis_type").filter(
+        programme=programme
+    )}
+    for key, narrative in axes:
+        if narrative:
+            by_key[key].narrative = narrative
+            by_key[key].save(update_fields=["narrative"])
+    for key, objective_title, description in objectives:
+        _new_objective(user=user, axis=by_key[key], title=objective_title, description=description, position=None)
+    for item in indicators:
+        fields = dict(item)
+        axis_key = fields.pop("axis", None)
+        label = fields.pop("label")
+        fields["axis"] = by_key.get(str(axis_key)) if axis_key else None
+        _new_indicator(user=user, programme=programme, label=label, fields=fields)
+    return programme

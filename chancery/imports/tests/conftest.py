@@ -10,8 +10,6 @@ import pytest
 
 SAMPLES_DIR = Path(__file__).parent / "samples" / "letters"
 SAMPLE_NAMES = sorted(path.stem for path in SAMPLES_DIR.glob("*.txt"))
-# Missions whose letters carry a programme (the importer proposes programmes there, see below).
-PLAN_MISSIONS = ["DAKAR", "OTT", "NAIROBI", "LIMA", "RABAT", "ABIDJAN", "CANBERRA", "TUNIS"]
 
 
 def expected(name: str) -> dict[str, Any]:
@@ -21,16 +19,11 @@ def expected(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def importer(ministry: Any) -> Any:
-    """A central-registry clerk cleared Confidentiel.
-
-    Until planning offers `create_programme_from_letter` (a draft programme created on behalf
-    of the mission by the registry that registers the letter), creating the draft programme
-    needs the right to propose programmes for the mission: the clerk also gets it here.
-    """
+    """A central-registry clerk cleared Confidentiel (no membership in any mission: the draft
+    programme is opened on the mission's behalf by the registry that registers its letter)."""
     from chancery.accounts.roles import Role
-    from chancery.accounts.services import add_membership, create_user
+    from chancery.accounts.services import create_user
     from chancery.core.classification import Level
-    from chancery.imports.services import planning_import_available
 
     user = create_user(
         actor=None,
@@ -41,9 +34,6 @@ def importer(ministry: Any) -> Any:
         clearance_level=Level.CONFIDENTIAL,
         memberships=[(ministry.units["SG/BO"], Role.REGISTRY_CLERK)],
     )
-    if not planning_import_available():
-        for code in PLAN_MISSIONS:
-            add_membership(actor=None, user=user, unit=ministry.units[code], role=Role.AGENT)
     user.forget_cached_rights()
     return user
 
