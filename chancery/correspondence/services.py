@@ -767,11 +767,13 @@ def register_incoming(
     external_references: Iterable[str] = (),
     tags: Iterable[str] = (),
     attachments: Iterable[tuple[str, bytes | IO[bytes] | Any]] = (),
+    notify: bool = True,
 ) -> Dispatch:
     """Register incoming correspondence (REGISTER_INCOMING in `unit`, e.g. the central
     registry): direction incoming, the sender's own reference, routed at once. It gets
     the next reference of `unit`, is signed by `unit`'s key, and is immediately visible
-    to its routed units. `attachments` are (file name, bytes or file) pairs."""
+    to its routed units. `attachments` are (file name, bytes or file) pairs. `notify=False`
+    registers without telling the routed units (historical correspondence imported in bulk)."""
     _require(actor, Capability.REGISTER_INCOMING, unit)
     errors: dict[str, list[str]] = {}
     subject = (subject or "").strip()
@@ -828,9 +830,10 @@ def register_incoming(
         action="correspondence.registered",
         actor=actor,
         target=dispatch,
-        details={"reference": dispatch.reference, "unit": unit.code, "classification": level},
+        details={"reference": dispatch.reference, "unit": unit.code, "classification": level, "notified": notify},
     )
-    _on_commit_send(signals.dispatch_sent, sender=Dispatch, dispatch=dispatch, actor=actor)
+    if notify:
+        _on_commit_send(signals.dispatch_sent, sender=Dispatch, dispatch=dispatch, actor=actor)
     return dispatch
 
 

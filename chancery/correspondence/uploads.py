@@ -41,6 +41,9 @@ TYPES: dict[str, tuple[str, str]] = {
     "ods": ("application/vnd.oasis.opendocument.spreadsheet", "ods"),
     "txt": ("text/plain", "text"),
     "csv": ("text/csv", "text"),
+    "md": ("text/markdown", "text"),
+    "html": ("text/html", "text"),
+    "htm": ("text/html", "text"),
     "png": ("image/png", "png"),
     "jpg": ("image/jpeg", "jpeg"),
     "jpeg": ("image/jpeg", "jpeg"),
@@ -144,6 +147,13 @@ def _zip_kind(data: bytes) -> str:
 
 
 def _is_text(data: bytes) -> bool:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # UTF-16 with a byte-order mark (as Windows tools write it): NUL bytes are expected.
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            return False
+        return not any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f" for ch in text)
     if b"\x00" in data:
         return False
     try:

@@ -202,6 +202,7 @@ def import_path(
     directory: UnitDirectory,
     batch: ImportBatch | None = None,
     unmatched: services.UnmatchedPolicy = "fail",
+    notify: bool = True,
 ) -> services.ImportResult:
     """One file from disk; a file over the size limit is refused before it is read."""
     try:
@@ -224,7 +225,7 @@ def import_path(
                                      message=_("The file cannot be read (%(error)s).") % {"error": exc.strerror or exc})
     return services.import_letter(
         actor=actor, data=data, filename=path.name, registry_unit=registry_unit, directory=directory, batch=batch,
-        unmatched=unmatched,
+        unmatched=unmatched, notify=notify,
     )
 
 
@@ -234,6 +235,7 @@ def run_bulk(
     paths: Sequence[str | os.PathLike[str]],
     registry_unit: Unit,
     unmatched: services.UnmatchedPolicy = "fail",
+    notify: bool = True,
     progress: bool = True,
     stream: TextIO | None = None,
     on_result: Callable[[Path, services.ImportResult], None] | None = None,
@@ -258,7 +260,8 @@ def run_bulk(
     try:
         for done, path in enumerate(file_list, start=1):
             result = import_path(
-                path, actor=actor, registry_unit=registry_unit, directory=directory, batch=batch, unmatched=unmatched
+                path, actor=actor, registry_unit=registry_unit, directory=directory, batch=batch, unmatched=unmatched,
+                notify=notify,
             )
             if result.status == "imported":
                 summary.imported += 1

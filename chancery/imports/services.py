@@ -514,9 +514,9 @@ def body_html(plan: LetterPlan) -> str:
 def original_attachment(filename: str, data: bytes, extraction: LetterExtraction) -> tuple[str, bytes, str | None]:
     """The original file as the dispatch's attachment, with a note when it had to change.
 
-    The attachment store accepts a fixed list of types: a Markdown or HTML letter keeps its
-    bytes under a `.txt` name (`letter.md.txt`); text it cannot take as is (UTF-16) is kept as
-    the text read from it, in UTF-8."""
+    The attachment store accepts a fixed list of types: a letter under another name keeps its
+    bytes under a `.txt` name (`letter.text.txt`); content it refuses is kept as the text read
+    from it, in UTF-8."""
     from chancery.correspondence.uploads import check_upload, sanitise_filename
 
     name = sanitise_filename(Path(filename or "letter.txt").name) or "letter.txt"
@@ -588,6 +588,7 @@ def _save(
     data: bytes,
     extraction: LetterExtraction,
     stored_files: list[str],
+    notify: bool = True,
 ) -> tuple[Any, Any, list[str]]:
     """Dispatch + programme (the caller holds the transaction). Raises ImportFailed."""
     from chancery.correspondence import services as correspondence
@@ -633,6 +634,7 @@ def _save(
             external_references=external,
             tags=[IMPORT_TAG],
             attachments=[(attachment_name, attachment_data)],
+            notify=notify,
         )
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
@@ -912,6 +914,7 @@ def import_letter(
     batch: ImportBatch | None = None,
     unmatched: UnmatchedPolicy = "fail",
     digest: str | None = None,
+    notify: bool = True,
 ) -> ImportResult:
     """Import one file as extracted (no corrections), in its own transaction.
 
@@ -959,7 +962,7 @@ def import_letter(
         with transaction.atomic():
             dispatch, programme, save_warnings = _save(
                 actor=actor, plan=plan, registry_unit=registry_unit, filename=filename, data=data,
-                extraction=extraction, stored_files=stored,
+                extraction=extraction, stored_files=stored, notify=notify,
             )
             row = LetterImport(
                 content_hash=digest, filename=name[:255], size=len(data), registry_unit=registry_unit, batch=batch,

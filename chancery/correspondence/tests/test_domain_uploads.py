@@ -52,6 +52,9 @@ def _code(exc: pytest.ExceptionInfo[ValidationError]) -> str:
         ("donnees.csv", b"pays;visites\nSN;12\n", "text/csv"),
         ("lettre.txt", "Objet : semaine culturelle, été".encode("cp1252"), "text/plain"),
         ("courriel.eml", EML, "message/rfc822"),
+        ("lettre.md", "**Objet :** semaine culturelle".encode(), "text/markdown"),
+        ("lettre.html", b"<p>Objet : semaine culturelle</p>", "text/html"),
+        ("lettre-utf16.txt", "Objet : semaine culturelle, été".encode("utf-16"), "text/plain"),
     ],
 )
 def test_accepted(name: str, data: bytes, content_type: str) -> None:
@@ -67,6 +70,7 @@ def test_accepted(name: str, data: bytes, content_type: str) -> None:
         ("outil.exe", b"MZ\x90\x00", "unsupported_type"),
         ("note.xlsx", DOCX, "type_mismatch"),
         ("script.txt", b"\x00\x01binary", "unsupported_type"),
+        ("faux-utf16.txt", b"\xff\xfe\x01\x00\x02\x00", "unsupported_type"),
         ("sans-extension", b"texte", "unsupported_type"),
         ("vide.txt", b"", "empty"),
         ("fausse.docx", b"PK\x03\x04 not really a zip", "archive_refused"),

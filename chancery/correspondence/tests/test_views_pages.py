@@ -229,3 +229,8 @@ def test_home_panel_lists_work_without_protected_subjects(world, english):
 def test_navbar_links_to_correspondence(world, client_for):
     body = client_for("counsellor.dakar").get("/").content.decode()
     assert reverse("correspondence:inbox") in body
+
+
+def test_register_incoming_offers_the_letter_import(world, client_for):
+    body = client_for("clerk.sgbo").get(reverse("correspondence:register_incoming")).content.decode()
+    assert reverse("imports:upload") in body

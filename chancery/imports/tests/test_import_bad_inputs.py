@@ -136,10 +136,11 @@ def test_legacy_encodings_import_with_a_note(ministry: Any, importer: Any, folde
     assert {r.unit.code for r in Routing.objects.filter(dispatch=cp1252).select_related("unit")} >= {"DAB/1"}
     utf16 = dispatch_of(rows["12-utf16.txt"])
     assert utf16.subject == "Programme d'actions de l'Ambassade au titre de l'année 2022"
-    # UTF-16 text is not accepted by the attachment store: kept as the UTF-8 text read, with a note
+    # The original UTF-16 file is kept byte for byte as the dispatch's attachment.
     attachment = Attachment.objects.get(dispatch=utf16)
-    assert attachment.filename == "12-utf16.txt" and attachment.size == len(DAKAR.encode("utf-8"))
-    assert any("plain text" in note for note in rows["12-utf16.txt"].notes), rows["12-utf16.txt"].notes
+    assert attachment.filename == "12-utf16.txt"
+    assert attachment.size == len(codecs.BOM_UTF16_LE + DAKAR.encode("utf-16-le"))
+    assert not any("plain text" in note for note in rows["12-utf16.txt"].notes), rows["12-utf16.txt"].notes
 
 
 def test_a_failure_after_the_dispatch_was_written_leaves_nothing(

@@ -173,3 +173,25 @@ def test_confidential_letter_above_the_agents_clearance_fails_cleanly(ministry: 
     assert Dispatch.objects.unrestricted("test").count() == 0
     failed = LetterImport.objects.unrestricted("test").get(status=ImportStatus.FAILED)
     assert failed.error_code == "not_allowed" and "clearance" in failed.error_message
+
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("notify", [True, False], ids=["notified", "historical"])
+def test_import_notifies_the_attributed_unit_unless_historical(
+    importer: Any, notify: bool, django_capture_on_commit_callbacks: Any
+) -> None:
+    """`--no-notify` registers and routes the letter but tells nobody (archives)."""
+    from chancery.notifications.models import Notification
+
+    source = SAMPLES_DIR / "fr-plan-2022-dakar.txt"
+    flags = [] if notify else ["--no-notify"]
+    with django_capture_on_commit_callbacks(execute=True):
+        run(str(source), "--as", importer.username, "--no-progress", *flags)
+    row = LetterImport.objects.get(status=ImportStatus.IMPORTED)
+    assert Routing.objects.filter(dispatch=dispatch_of(row)).count() == 3
+    recipients = set(Notification.objects.unrestricted("test").values_list("recipient__username", flat=True))
+    if notify:
+        assert "desk.dab2" in recipients
+    else:
+        assert not recipients

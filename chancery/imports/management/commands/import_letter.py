@@ -38,6 +38,11 @@ class Command(BaseCommand):
             help="a 'Pour attribution' unit that matches no unit: fail the file (default), or route it for action "
             "to the registering unit, to be routed by hand",
         )
+        parser.add_argument(
+            "--no-notify",
+            action="store_true",
+            help="historical correspondence: register without notifying the routed units",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument("--summary-json", metavar="PATH", help="also write the run's summary as JSON to PATH")
         parser.add_argument("--lang", default="en", choices=["en", "fr", "es", "ar"], help="language of messages")
@@ -86,6 +91,7 @@ class Command(BaseCommand):
             paths=[str(p) for p in paths],
             registry_unit=unit,
             unmatched=options["unmatched"],
+            notify=not options["no_notify"],
             progress=has_folder and not options["no_progress"],
             stream=self._raw_stderr(),
             on_result=report,
