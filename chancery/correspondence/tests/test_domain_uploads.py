@@ -52,7 +52,7 @@ def _code(exc: pytest.ExceptionInfo[ValidationError]) -> str:
         ("donnees.csv", b"pays;visites\nSN;12\n", "text/csv"),
         ("lettre.txt", "Objet : semaine culturelle, été".encode("cp1252"), "text/plain"),
         ("courriel.eml", EML, "message/rfc822"),
-        ("lettre.md", "**Objet :** semaine culturelle".encode(), "text/markdown"),
+        ("lettre.md", b"**Objet :** semaine culturelle", "text/markdown"),
         ("lettre.html", b"<p>Objet : semaine culturelle</p>", "text/html"),
         ("lettre-utf16.txt", "Objet : semaine culturelle, été".encode("utf-16"), "text/plain"),
     ],
