@@ -5,7 +5,7 @@ Registered with the core `bench` command through `BENCHMARKS`. Generates N lette
 PostgreSQL database named by `--database-url`): migrate, demo organisation, an importing
 agent; then runs `chancery import-letter FOLDER` in a child process, exactly as an operator
 would. The figure is the import's own time (without process start-up). Writes
-`bench/results/import-letters.json` and `.md` (the core command also keeps its generic record).
+`bench/results/import.json` and `.md` (written by the core `bench` command).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Any
 from django.core.management.base import CommandError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RESULTS_DIR = REPO_ROOT / "bench" / "results"
 BENCH_USER = "bench.importer"
 
 
@@ -39,8 +38,6 @@ def _bench_arguments(parser: Any) -> None:
     parser.add_argument("--work-dir", help="where the letters and the throw-away data dir go (default: a temporary "
                         "folder, removed afterwards)")
     parser.add_argument("--database-url", help="an EMPTY PostgreSQL database to use instead of a fresh SQLite one")
-    parser.add_argument("--results", help="results folder (default: $CHANCERY_BENCH_RESULTS or bench/results)")
-    parser.add_argument("--name", default="import-letters", help="results file name, without extension")
 
 
 def say(text: str) -> None:
@@ -190,17 +187,11 @@ def _bench(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         "routed units (e-mails composed, not sent: dummy e-mail backend).",
         "agent": f"{agent}: a central-registry clerk cleared Confidentiel",
     }
-    results = Path(options["results"] or os.environ.get("CHANCERY_BENCH_RESULTS") or RESULTS_DIR)
-    results.mkdir(parents=True, exist_ok=True)
-    json_path = results / f"{options['name']}.json"
-    json_path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
-    (results / f"{options['name']}.md").write_text(_markdown(record))
     stdout.write(
         f"{summary['imported']} letters imported in {summary['elapsed_seconds']:.1f} s: "
-        f"{record['letters_per_second']} letters/s ({summary['failed']} failed) — written to {json_path}"
+        f"{record['letters_per_second']} letters/s ({summary['failed']} failed)"
     )
-    return {key: record[key] for key in ("letters", "letters_per_second", "import_seconds", "imported",
-                                         "draft_programmes", "failed", "database")}
+    return {**record, "markdown": _markdown(record)}
 
 
 def _redact(url: str) -> str:
@@ -236,7 +227,7 @@ def _markdown(record: dict[str, Any]) -> str:
 
 BENCHMARKS = {
     "import": (
-        "bulk-import N generated letters into a fresh database (writes bench/results/import-letters.json)",
+        "bulk-import N generated letters into a fresh database (writes bench/results/import.json)",
         _bench_arguments,
         _bench,
     ),

@@ -1,7 +1,8 @@
 """`chancery bench NAME`: run a benchmark and write its results under bench/results/.
 
 Each app may offer benchmarks in its `benchmarks.py`: a dict `BENCHMARKS = {name: (help, add_arguments, run)}`
-where `add_arguments(parser)` declares options and `run(options, stdout) -> dict` returns the figures.
+where `add_arguments(parser)` declares options and `run(options, stdout) -> dict` returns the record
+(figures, and optionally `markdown`: a human summary written beside it as NAME.md).
 Speed and memory targets live here, never in timed tests.
 """
 
@@ -61,11 +62,14 @@ class Command(BaseCommand):
         if not name or name not in benchmarks:
             raise CommandError(f"name a benchmark: {', '.join(sorted(benchmarks)) or '(none registered)'}")
         _help, _add, run = benchmarks[name]
-        figures = run(options, self.stdout)
-        record = {"benchmark": name, "command": "chancery " + " ".join(sys.argv[1:]), "machine": machine_info(),
-                  "results": figures}
+        record = dict(run(options, self.stdout))
+        markdown = record.pop("markdown", None)
+        record.setdefault("command", "chancery " + " ".join(sys.argv[1:]))
+        record.setdefault("machine", machine_info())
         out = results_dir()
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{name}.json"
         path.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        if markdown:
+            path.with_suffix(".md").write_text(markdown, encoding="utf-8")
         self.stdout.write(f"results written to {path}")
