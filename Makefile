@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_DATA_DIR := $(CURDIR)/var/test
 PYTEST := CHANCERY_DATA_DIR=$(TEST_DATA_DIR) $(BIN)/python -m pytest
 
-.PHONY: install messages run lint test test-sqlite test-postgres test-browser clean
+.PHONY: install messages makemessages run lint test test-sqlite test-postgres test-browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Chancery needs Python 3.11 or newer")'
@@ -20,6 +20,10 @@ install: $(STAMP)
 
 messages: install
 	@$(BIN)/python scripts/compile_messages.py
+
+# Re-extract the interface strings (needs GNU gettext); translate, then `make messages`.
+makemessages: install
+	./scripts/make_messages.sh
 
 run: messages
 	$(BIN)/chancery migrate --noinput -v0

@@ -51,7 +51,12 @@ def ministry(db: None) -> Any:
 
 
 @pytest.fixture
-def fresh_ministry(transactional_db: None) -> Any:
+def fresh_ministry(transactional_db: None, django_db_serialized_rollback: None) -> Any:
+    """The demo ministry for transactional tests (real threads, live server).
+
+    Their database is flushed after each test, which also wipes what data migrations seeded
+    (the default planning axes): serialized rollback restores it first.
+    """
     from chancery.organisation.demo import build_ministry, load_ministry
     from chancery.organisation.models import Unit
 

@@ -78,16 +78,35 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 # --- Fixtures -------------------------------------------------------------------------------------
 
+@pytest.fixture(scope="session")
+def _serialized_database(django_db_setup: None, django_db_blocker: Any) -> str | None:
+    """The database as the migrations left it (pytest-django serializes it for serialized rollback)."""
+    from django.db import connection
+
+    return getattr(connection, "_test_serialized_contents", None)
+
+
 @pytest.fixture(autouse=True)
-def _migration_data_kept(django_db_serialized_rollback: None) -> None:
-    """Browser tests are transactional (the live server runs in another thread): the database is
-    flushed after each one, which also wipes the rows that data migrations seeded (the default
-    axes of the planning, …). Serialized rollback puts them back before every browser test, and
-    ``fresh_ministry`` rebuilds the demo organisation."""
+def _migration_data_kept(django_db_serialized_rollback: None, _serialized_database: str | None) -> None:
+    """Browser tests are transactional (the live server answers from another thread), so the
+    database is flushed after each one, which also wipes the rows seeded by data migrations (the
+    default planning axes, …). Serialized rollback puts them back before every browser test, and
+    ``fresh_ministry`` rebuilds the demo organisation.
+
+    Django keeps database connections per asyncio context, and Playwright's sync API runs an event
+    loop: once the browser is up, tests get a new connection object that lacks the serialized copy
+    taken at set-up, so it is handed over here (and the first restore done by hand).
+    """
+    from django.db import connection
+
+    if _serialized_database and not hasattr(connection, "_test_serialized_contents"):
+        connection._test_serialized_contents = _serialized_database  # type: ignore[attr-defined]
+        connection.creation.deserialize_db_from_string(_serialized_database)
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(_serialized_database: str | None) -> Iterator[Browser]:
+    # Depends on the database set-up so that it runs before Playwright starts its event loop.
     if sync_playwright is None:
         pytest.skip("playwright is not installed (pip install -e '.[dev]')")
     if not Path(CHROMIUM).exists():

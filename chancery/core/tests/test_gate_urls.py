@@ -57,6 +57,7 @@ URL_PARAMETER_MODELS: dict[str, tuple[str, str]] = {
     "measurement_id": ("planning.Measurement", "pk"),
     "achievement_id": ("planning.Achievement", "pk"),
     "evidence_id": ("planning.AchievementEvidence", "pk"),
+    "file_id": ("planning.EvidenceFile", "pk"),
     "comment_id": ("planning.ProgrammeComment", "pk"),
     "version_id": ("planning.ProgrammeVersion", "pk"),
     "period_id": ("planning.ReportingPeriod", "pk"),
