@@ -26,6 +26,7 @@ from chancery.imports import services
 from chancery.imports.forms import PreviewForm, UploadForm, field_rows, source_lines
 from chancery.imports.matching import UnitDirectory
 from chancery.imports.models import ImportStatus, LetterImport
+from chancery.planning.services import can_view as can_view_programme
 
 RECENT = 20
 
@@ -117,11 +118,18 @@ def preview(request: HttpRequest, import_id: int) -> HttpResponse:
         else:
             dispatch = result.dispatch
             messages.success(request, _("Registered under reference %(ref)s.") % {"ref": dispatch.reference})
-            if result.programme is not None:
+            programme = result.programme
+            if programme is not None and can_view_programme(user, programme):
                 messages.success(request, format_html(
                     _("Draft programme created: <a href=\"{}\">{}</a>."),
-                    reverse("planning:programme_detail", args=[result.programme.pk]), result.programme.title,
+                    reverse("planning:programme_detail", args=[programme.pk]), programme.title,
                 ))
+            elif programme is not None:
+                # The registry opened it on the mission's behalf; plans are read by the mission and its desk.
+                messages.success(request, _(
+                    "A draft programme for %(year)s was opened for %(mission)s: the mission and its headquarters "
+                    "desk will find it among their programmes."
+                ) % {"year": programme.year, "mission": programme.mission.code})
             for warning in result.warnings:
                 messages.warning(request, warning)
             return redirect("correspondence:detail", pk=dispatch.pk)
