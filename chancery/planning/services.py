@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
-from chancery.core.classification import Level
+from chancery.core.classification import Level, Marking
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning import storage
 from chancery.planning.models import (
@@ -1695,6 +1695,17 @@ def can_create_programme_from_letter(user: Any, mission: Unit, source_dispatch: 
     return bool(Dispatch.objects.visible_to(user).filter(pk=source_dispatch.pk).exists())
 
 
+def _check_no_write_down(classification: int, source_dispatch: Any) -> None:
+    """No write down: a programme filled from a letter's text carries at least its marking
+    (a new programme has no compartments, so a letter with compartments cannot seed one)."""
+    from chancery.correspondence.content import compartment_codes
+
+    floor = Marking.of(source_dispatch.classification, compartment_codes(source_dispatch))
+    if not Marking.of(int(classification)).dominates(floor):
+        message = _("The programme cannot carry a lower marking than the letter it comes from (%(marking)s).")
+        raise ValidationError({"classification": message % {"marking": floor.label()}})
+
+
 @transaction.atomic
 def create_programme_from_letter(
     *,
@@ -1718,6 +1729,7 @@ def create_programme_from_letter(
     """
     allowed = can_create_programme(user, mission) or can_create_programme_from_letter(user, mission, source_dispatch)
     _require(allowed, _("You may not create a programme for this mission."))
+    _check_no_write_down(classification, source_dispatch)
     axes = list(axes)
     programme = _new_programme(
         user=user, mission=mission, year=year, end_year=end_year, title=title, summary=summary,

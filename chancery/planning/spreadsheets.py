@@ -1111,13 +1111,14 @@ def stash_upload(
         if now - old.stat().st_mtime > STASH_LIFETIME_SECONDS:
             _remove_stash(directory, old.stem)
     token = secrets.token_urlsafe(24)
-    data_key_id = storage.encrypt_stash(data, directory / f"{token}.bin", token=token, user_id=user.pk)
-    meta = {
+    data_key_id = storage.encrypt_stash(
+        data, directory / f"{token}.bin", token=token, user_id=user.pk, filename=filename[:200]
+    )
+    meta = {  # in clear: ids only (the file name is encrypted with the workbook)
         "user": user.pk,
         "programme": programme.pk if programme else None,
         "mission": (programme.mission_id if programme else mission.pk),
         "year": programme.year if programme else year,
-        "filename": filename[:200],
         "created": now,
         "data_key": data_key_id,
     }
@@ -1139,12 +1140,12 @@ def load_stash(token: str, *, user: Any) -> tuple[bytes, dict[str, Any]] | None:
     if meta.get("user") != user.pk or time.time() - float(meta.get("created", 0)) > STASH_LIFETIME_SECONDS:
         return None
     try:
-        data = storage.decrypt_stash(
+        data, filename = storage.decrypt_stash(
             directory / f"{token}.bin", data_key_id=meta["data_key"], token=token, user_id=user.pk
         )
-    except (OSError, ObjectDoesNotExist, CryptoError):
+    except (OSError, ObjectDoesNotExist, CryptoError, UnicodeDecodeError):
         return None
-    return data, meta
+    return data, {**meta, "filename": filename}
 
 
 def discard_stash(token: str) -> None:

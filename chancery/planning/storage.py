@@ -169,7 +169,9 @@ def _legacy_unreferenced(sha256: str) -> bool:
     from chancery.planning.models import AchievementEvidence, EvidenceFile
 
     return not any(
-        model.objects.unrestricted("is a content-addressed file still used").filter(storage_name="", sha256=sha256).exists()
+        model.objects.unrestricted("is a content-addressed file still used")
+        .filter(storage_name="", sha256=sha256)
+        .exists()
         for model in (EvidenceFile, AchievementEvidence)
     )
 
@@ -223,18 +225,24 @@ def stash_aad(token: str, user_id: int) -> bytes:
     return envelope.encode_fields("chancery/planning-stash/v1", token, str(int(user_id)))
 
 
-def encrypt_stash(data: bytes, path: Path, *, token: str, user_id: int) -> int:
-    """Encrypt a stashed workbook to `path` under a new data key; returns the key's id."""
+def encrypt_stash(data: bytes, path: Path, *, token: str, user_id: int, filename: str) -> int:
+    """Encrypt a stashed workbook and its file name to `path` under a new data key;
+    returns the key's id."""
     row, key = new_data_key()
-    envelope.encrypt_file(io.BytesIO(data), path, key, stash_aad(token, user_id))
+    name = filename.encode("utf-8")
+    payload = len(name).to_bytes(4, "big") + name + data
+    envelope.encrypt_file(io.BytesIO(payload), path, key, stash_aad(token, user_id))
     return int(row.pk)
 
 
-def decrypt_stash(path: Path, *, data_key_id: int, token: str, user_id: int) -> bytes:
+def decrypt_stash(path: Path, *, data_key_id: int, token: str, user_id: int) -> tuple[bytes, str]:
+    """(workbook, file name) of a stash. Raises OSError, DataKey.DoesNotExist or CryptoError."""
     from chancery.crypto.models import DataKey
 
     row = DataKey.objects.get(pk=data_key_id)
-    return envelope.decrypt(path.read_bytes(), unwrap(data_key=row), stash_aad(token, user_id))
+    payload = envelope.decrypt(path.read_bytes(), unwrap(data_key=row), stash_aad(token, user_id))
+    size = int.from_bytes(payload[:4], "big")
+    return payload[4 + size :], payload[4 : 4 + size].decode("utf-8")
 
 
 def forget_stash_key(data_key_id: Any) -> None:

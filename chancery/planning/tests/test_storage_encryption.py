@@ -113,6 +113,7 @@ def test_others_get_404_for_the_files(client_for: Any, ministry: Any, dakar: Pro
 def test_files_stay_readable_after_key_rotation(client_for: Any, ministry: Any, dakar: Programme) -> None:
     evidence, stored = _evidence(ministry, dakar)
     dakar.refresh_from_db()
+    assert dakar.data_key_id is not None
     kek_before = DataKey.objects.get(pk=dakar.data_key_id).kek_id
     ciphertext = stored.storage_path.read_bytes()
     call_command("rotate_keys")
@@ -173,7 +174,7 @@ def test_stashed_workbooks_are_encrypted(ministry: Any, dakar: Programme, data_d
     token = spreadsheets.stash_upload(SECRET, user=u["hom.dakar"], programme=dakar, filename="plan.xlsx")
     stash_dir = data_dir / "imports" / "planning"
     for path in _files_under(stash_dir):
-        assert b"TOP-SECRET" not in path.read_bytes(), path
+        assert b"TOP-SECRET" not in path.read_bytes() and b"plan.xlsx" not in path.read_bytes(), path
     loaded = spreadsheets.load_stash(token, user=u["hom.dakar"])
     assert loaded is not None and loaded[0] == SECRET and loaded[1]["filename"] == "plan.xlsx"
     assert spreadsheets.load_stash(token, user=u["counsellor.dakar"]) is None
