@@ -12,7 +12,6 @@ limit 413 (`too_large`).
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +23,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import Field
 
 from chancery.core.classification import Level
+from chancery.core.downloads import file_download
 from chancery.correspondence import selectors, services
 from chancery.correspondence.models import Attachment, Dispatch, Routing
 from chancery.organisation.models import Unit
@@ -470,12 +470,7 @@ def upload_attachment(request: HttpRequest, id: int, file: File[UploadedFile]) -
 def download_attachment(request: HttpRequest, id: int, n: int) -> HttpResponse:
     """The file of attachment `n` (1-based), decrypted for readers; audited when protected."""
     attachment, data = selectors.attachment_content(request.user, id, n, request=request)
-    response = HttpResponse(data, content_type=attachment.content_type)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(attachment.filename)}"
-    response["Content-Length"] = str(len(data))
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return file_download(data, filename=attachment.filename, content_type=attachment.content_type)
 
 
 # --- inbox -------------------------------------------------------------------------------

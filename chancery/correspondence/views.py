@@ -18,7 +18,6 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,6 +27,7 @@ from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
 from chancery.core.access import require_capability
 from chancery.core.classification import Marking
+from chancery.core.downloads import file_download
 from chancery.correspondence import selectors, services
 from chancery.correspondence.content import BODY_ATTRIBUTES, BODY_TAGS
 from chancery.correspondence.forms import (
@@ -259,13 +259,7 @@ def download_attachment(request: HttpRequest, pk: int, position: int) -> HttpRes
             details={"attachment": position},
             request=request,
         )
-    response = HttpResponse(data, content_type=attachment.content_type or "application/octet-stream")
-    response["Content-Disposition"] = content_disposition_header(True, attachment.filename) or "attachment"
-    response["Content-Length"] = str(len(data))
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return file_download(data, filename=attachment.filename, content_type=attachment.content_type)
 
 
 # --- lifecycle actions -------------------------------------------------------------------

@@ -8,7 +8,6 @@ a step the agent's role does not allow answers 404 for pages and a message for b
 
 from __future__ import annotations
 
-import io
 import math
 from datetime import date
 from typing import Any
@@ -17,7 +16,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
+from chancery.core.downloads import file_download
 from chancery.organisation import selectors as organisation_selectors
 from chancery.planning import forms, selectors, services, spreadsheets
 from chancery.planning import storage as planning_storage
@@ -868,7 +868,7 @@ def _achievement_form(request: HttpRequest, programme_id: int, achievement_id: i
     )
 
 
-def _file_response(request: HttpRequest, stored: Any, programme: Programme, action: str) -> FileResponse:
+def _file_response(request: HttpRequest, stored: Any, programme: Programme, action: str) -> HttpResponse:
     """A stored file as a download (decrypted for a reader who passed the gate; audited)."""
     try:
         data = planning_storage.read_file(stored, programme)
@@ -881,20 +881,11 @@ def _file_response(request: HttpRequest, stored: Any, programme: Programme, acti
         request=request,
         details={"programme": programme.pk, "sha256": stored.sha256},
     )
-    response = FileResponse(
-        io.BytesIO(data),
-        as_attachment=True,
-        filename=stored.filename,
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return file_download(data, filename=stored.filename)
 
 
 @require_GET
-def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int) -> FileResponse:
+def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
     evidence = selectors.evidence_detail(request.user, evidence_id)
     if evidence.achievement.programme_id != programme.pk:
@@ -903,7 +894,7 @@ def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int)
 
 
 @require_GET
-def evidence_file_download(request: HttpRequest, programme_id: int, file_id: int) -> FileResponse:
+def evidence_file_download(request: HttpRequest, programme_id: int, file_id: int) -> HttpResponse:
     """A file supporting a measurement."""
     programme = _programme(request, programme_id)
     stored = selectors.evidence_file_detail(request.user, file_id)
@@ -1215,9 +1206,7 @@ def baseline(request: HttpRequest, programme_id: int) -> HttpResponse:
 
 
 def _workbook_response(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=WORKBOOK_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return file_download(content, filename=filename, content_type=WORKBOOK_TYPE)
 
 
 @require_GET

@@ -94,7 +94,7 @@ def test_readers_download_the_clear_file(client_for: Any, ministry: Any, dakar: 
     for url in (f"/planning/{dakar.pk}/evidence/{evidence.pk}/", f"/planning/{dakar.pk}/files/{stored.pk}/"):
         response = client.get(url)
         assert response.status_code == 200, url
-        assert b"".join(response.streaming_content) == SECRET
+        assert response.content == SECRET
         assert response["Content-Disposition"].startswith("attachment")
         assert response["X-Content-Type-Options"] == "nosniff"
 
@@ -121,7 +121,7 @@ def test_files_stay_readable_after_key_rotation(client_for: Any, ministry: Any, 
     assert stored.storage_path.read_bytes() == ciphertext  # rotation re-wraps keys only
     client = client_for("desk.dab1")
     response = client.get(f"/planning/{dakar.pk}/evidence/{evidence.pk}/")
-    assert b"".join(response.streaming_content) == SECRET
+    assert response.content == SECRET
 
 
 def test_raising_the_marking_encrypts_clear_files(

@@ -198,7 +198,7 @@ def test_every_reader_page_answers(client_for: Any, approved: Programme, usernam
         assert client.get(url).status_code == 200, url
     assert client.get(f"{p}/export.xlsx").status_code == 200
     download = client.get(f"{p}/evidence/{ids['evidence']}/")
-    assert download.status_code == 200 and b"".join(download.streaming_content) == b"evidence"
+    assert download.status_code == 200 and download.content == b"evidence"
 
 
 @pytest.mark.parametrize("username", ["desk.dab1", "plan.sg4", "inspect.sg5"])
