@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chancery.accounts.models import User
@@ -283,14 +284,25 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(dispatch)
 
 
-@require_POST
-@domain_errors
-def acknowledge(request: HttpRequest, pk: int, routing_id: int) -> HttpResponse:
-    dispatch = _detail(request, pk, audit=False)
-    routing = _routing_of(dispatch, routing_id)
-    services.acknowledge(actor=request.user, dispatch=dispatch, unit=routing.unit)  # type: ignore[arg-type]
-    messages.success(request, _("Receipt acknowledged for %(unit)s.") % {"unit": routing.unit.code})
-    return _back(dispatch)
+def _routing_step(service: Any, done: str) -> Any:
+    """A view applying one routing step (`service(actor=, dispatch=, unit=)`) for the routed unit."""
+
+    @require_POST
+    @domain_errors
+    def view(request: HttpRequest, pk: int, routing_id: int) -> HttpResponse:
+        dispatch = _detail(request, pk, audit=False)
+        routing = _routing_of(dispatch, routing_id)
+        service(actor=request.user, dispatch=dispatch, unit=routing.unit)
+        messages.success(request, _(done) % {"unit": routing.unit.code})
+        return _back(dispatch)
+
+    return view
+
+
+# The messages are marked for translation here and translated when shown.
+acknowledge = _routing_step(services.acknowledge, gettext_noop("Receipt acknowledged for %(unit)s."))
+close = _routing_step(services.close_routing, gettext_noop("Closed for %(unit)s."))
+mark_read = _routing_step(services.mark_read, gettext_noop("Marked as read for %(unit)s."))
 
 
 @require_POST
@@ -310,24 +322,8 @@ def assign(request: HttpRequest, pk: int, routing_id: int) -> HttpResponse:
     return _back(dispatch)
 
 
-@require_POST
-@domain_errors
-def close(request: HttpRequest, pk: int, routing_id: int) -> HttpResponse:
-    dispatch = _detail(request, pk, audit=False)
-    routing = _routing_of(dispatch, routing_id)
-    services.close_routing(actor=request.user, dispatch=dispatch, unit=routing.unit)  # type: ignore[arg-type]
-    messages.success(request, _("Closed for %(unit)s.") % {"unit": routing.unit.code})
-    return _back(dispatch)
 
 
-@require_POST
-@domain_errors
-def mark_read(request: HttpRequest, pk: int, routing_id: int) -> HttpResponse:
-    dispatch = _detail(request, pk, audit=False)
-    routing = _routing_of(dispatch, routing_id)
-    services.mark_read(actor=request.user, dispatch=dispatch, unit=routing.unit)  # type: ignore[arg-type]
-    messages.success(request, _("Marked as read for %(unit)s.") % {"unit": routing.unit.code})
-    return _back(dispatch)
 
 
 @require_POST
