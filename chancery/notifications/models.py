@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 from chancery.core.gate import RestrictedQuerySet
@@ -27,12 +30,26 @@ class Verb(models.TextChoices):
     OTHER = "other", _("Something needs your attention.")
 
 
+# Notifications about these objects count only while their recipient may still read the
+# object: one that left the agent's scope (membership ended, clearance lowered) leaves no trace.
+GATED_TARGETS = ("correspondence.dispatch", "planning.programme")
+
+
 class NotificationQuerySet(RestrictedQuerySet["Notification"]):
     def visible_to(self, user: Any) -> NotificationQuerySet:
-        # Each agent sees only their own notifications.
+        # Each agent sees only their own notifications, about objects they may still read.
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()._mark_gated()
-        return self.filter(recipient_id=user.pk)._mark_gated()
+        own = self.filter(recipient_id=user.pk)
+        for label in GATED_TARGETS:
+            target_model = apps.get_model(label)
+            readable = (
+                target_model._default_manager.visible_to(user)
+                .annotate(target_key=Cast("pk", output_field=models.CharField()))
+                .values("target_key")
+            )
+            own = own.exclude(Q(target_type=label) & ~Q(target_id__in=readable))
+        return own._mark_gated()
 
     def unread(self) -> NotificationQuerySet:
         return self.filter(read_at__isnull=True)

@@ -192,3 +192,25 @@ def test_opening_the_target_marks_its_notifications_read(ministry, client_for):
     rows[0].refresh_from_db()
     other[0].refresh_from_db()
     assert rows[0].read_at is not None and other[0].read_at is None
+
+
+def test_a_notification_about_a_dispatch_out_of_scope_leaves_no_trace(ministry):
+    """Once the agent may no longer read the dispatch (membership ended), its notification
+    disappears from the list and the counter."""
+    from chancery.accounts.models import Membership
+    from chancery.accounts.services import end_membership
+    from chancery.correspondence.tests.views_helpers import build_world
+    from chancery.notifications.selectors import notifications_for, unread_count
+
+    world = build_world(ministry)
+    agent = ministry.users["desk.dab1"]
+    services.notify(recipients=[agent], verb=Verb.DISPATCH_ATTRIBUTED, target=world.sent,
+                    url=reverse("correspondence:detail", args=[world.sent.pk]))
+    _notify(ministry, ["desk.dab1"])  # about a unit: always readable
+    assert unread_count(user=agent) == 2
+
+    for membership in Membership.objects.filter(user=agent).active():
+        end_membership(actor=ministry.users["admin"], membership=membership)
+    agent.forget_cached_rights()
+    assert unread_count(user=agent) == 1
+    assert [n.target_type for n in notifications_for(user=agent)] == ["organisation.unit"]
