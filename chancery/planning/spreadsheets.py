@@ -355,9 +355,21 @@ def _workbook(programme: Programme | None, *, mission_code: str = "", year: int 
         meta.cell(row=row, column=1, value=key)
         meta.cell(row=row, column=2, value=value)
     meta.sheet_state = "hidden"
+    if programme is not None and programme.classification >= Level.RESTRICTED:
+        _mark_printed_pages(wb, programme.marking.label())
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+def _mark_printed_pages(wb: Any, marking: str) -> None:
+    """The classification marking on top and bottom of every printed page of every sheet."""
+    text = marking.upper()
+    for ws in wb.worksheets:
+        for header_footer in (ws.oddHeader, ws.oddFooter, ws.evenHeader, ws.evenFooter,
+                              ws.firstHeader, ws.firstFooter):
+            header_footer.center.text = text
+            header_footer.center.font = "Arial,Bold"
 
 
 def export_programme(programme: Programme) -> bytes:

@@ -247,3 +247,14 @@ def test_stash_is_per_user(ministry: Any, dakar: Programme) -> None:
     assert spreadsheets.load_stash("../../etc/passwd", user=ministry.users["hom.dakar"]) is None
     spreadsheets.discard_stash(token)
     assert spreadsheets.load_stash(token, user=ministry.users["hom.dakar"]) is None
+
+
+def test_a_protected_programme_prints_its_marking_on_every_page(dakar: Programme) -> None:
+    book = load_workbook(io.BytesIO(spreadsheets.export_programme(dakar)))
+    assert book.worksheets[0].oddHeader.center.text is None  # unprotected: no banner
+    dakar.classification = 2
+    dakar.save(update_fields=["classification"])
+    book = load_workbook(io.BytesIO(spreadsheets.export_programme(dakar)))
+    for sheet in book.worksheets:
+        assert sheet.oddHeader.center.text == "CONFIDENTIEL", sheet.title
+        assert sheet.oddFooter.center.text == "CONFIDENTIEL", sheet.title
