@@ -242,7 +242,7 @@ def _create_signing_key(owner: str) -> SigningKey:
     # The id is only known after the insert; same transaction, so never seen half-made.
     signing_key.encrypted_private_key = encrypt(private, data_key, _signing_aad(signing_key))
     signing_key.save(update_fields=["encrypted_private_key"])
-    logger.info("created signing key %s for %s", signing_key.pk, owner)
+    logger.debug("created signing key %s for %s", signing_key.pk, owner)
     return signing_key
 
 
