@@ -885,13 +885,8 @@ def acknowledge(*, actor: User, dispatch: Dispatch | int, unit: Unit | str | Non
     _require(actor, Capability.HANDLE_ATTRIBUTION, routing.unit)
     if routing.status != RoutingStatus.PENDING:
         return routing
-    routing.status = RoutingStatus.ACKNOWLEDGED
-    routing.acknowledged_by = actor
-    routing.acknowledged_at = timezone.now()
-    routing.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
-    record_event(action="correspondence.acknowledged", actor=actor, target=current, details={"unit": routing.unit.code})
-    _on_commit_send(signals.routing_changed, sender=Routing, routing=routing, actor=actor, action="acknowledged")
-    return routing
+    return _advance(routing, actor=actor, dispatch=current, status=RoutingStatus.ACKNOWLEDGED, stamp="acknowledged",
+                    action="acknowledged", event="correspondence.acknowledged")
 
 
 @transaction.atomic
@@ -983,12 +978,20 @@ def _mark_read(actor: User, dispatch: Dispatch, routing: Routing) -> Routing:
         raise NotAllowed(_("You may not do this for %(unit)s.") % {"unit": routing.unit.code})
     if routing.status == RoutingStatus.READ:
         return routing
-    routing.status = RoutingStatus.READ
-    routing.read_by = actor
-    routing.read_at = timezone.now()
-    routing.save(update_fields=["status", "read_by", "read_at"])
-    record_event(action="correspondence.marked_read", actor=actor, target=dispatch, details={"unit": routing.unit.code})
-    _on_commit_send(signals.routing_changed, sender=Routing, routing=routing, actor=actor, action="read")
+    return _advance(routing, actor=actor, dispatch=dispatch, status=RoutingStatus.READ, stamp="read", action="read",
+                    event="correspondence.marked_read")
+
+
+def _advance(
+    routing: Routing, *, actor: User, dispatch: Dispatch, status: str, stamp: str, action: str, event: str
+) -> Routing:
+    """Move a routing to `status`, stamping `<stamp>_by`/`<stamp>_at`; audited (`event`) and signalled (`action`)."""
+    routing.status = status
+    setattr(routing, f"{stamp}_by", actor)
+    setattr(routing, f"{stamp}_at", timezone.now())
+    routing.save(update_fields=["status", f"{stamp}_by", f"{stamp}_at"])
+    record_event(action=event, actor=actor, target=dispatch, details={"unit": routing.unit.code})
+    _on_commit_send(signals.routing_changed, sender=Routing, routing=routing, actor=actor, action=action)
     return routing
 
 
