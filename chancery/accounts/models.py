@@ -41,7 +41,12 @@ class User(AbstractUser):
     preferred_language = models.CharField(
         _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
-    totp_secret = models.CharField(max_length=64, blank=True, editable=False)
+    # The TOTP secret is encrypted at rest under a data key of its own (wrapped by the
+    # key-encryption key): a copy of the database alone cannot mint second-factor codes.
+    totp_secret_ciphertext = models.BinaryField(blank=True, default=b"", editable=False)
+    totp_data_key = models.ForeignKey(
+        "crypto.DataKey", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
     totp_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     totp_last_step = models.BigIntegerField(default=0, editable=False)  # refuses a replayed code
 
@@ -69,8 +74,42 @@ class User(AbstractUser):
         return self.clearance_level >= settings.CHANCERY_TOTP_REQUIRED_LEVEL or self.totp_confirmed_at is not None
 
     @property
+    def has_totp_secret(self) -> bool:
+        return bool(self.totp_secret_ciphertext)
+
+    @property
     def totp_enrolled(self) -> bool:
-        return bool(self.totp_secret) and self.totp_confirmed_at is not None
+        return self.has_totp_secret and self.totp_confirmed_at is not None
+
+    @property
+    def totp_secret(self) -> str:
+        """The clear TOTP secret ("" when none is set)."""
+        if not self.totp_secret_ciphertext or self.totp_data_key is None:
+            return ""
+        from chancery.crypto import envelope
+        from chancery.crypto.services import unwrap
+
+        key = unwrap(data_key=self.totp_data_key)
+        return envelope.decrypt(bytes(self.totp_secret_ciphertext), key, self._totp_aad()).decode()
+
+    def set_totp_secret(self, secret: str) -> None:
+        """Encrypt `secret` into this agent's row (the caller saves `TOTP_FIELDS`)."""
+        from chancery.crypto import envelope
+        from chancery.crypto.services import new_data_key, unwrap
+
+        if not secret:
+            self.totp_secret_ciphertext = b""
+            return
+        if self.totp_data_key is None:
+            self.totp_data_key, key = new_data_key()
+        else:
+            key = unwrap(data_key=self.totp_data_key)
+        self.totp_secret_ciphertext = envelope.encrypt(secret.encode(), key, self._totp_aad())
+
+    def _totp_aad(self) -> bytes:
+        from chancery.crypto import envelope
+
+        return envelope.associated_data("user.totp_secret", self.pk, "")
 
     def active_memberships(self) -> list[Membership]:
         cached: list[Membership] | None = getattr(self, "_memberships_cache", None)

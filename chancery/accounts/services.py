@@ -97,12 +97,20 @@ def check_credentials(*, username: str, password: str) -> User | None:
 def begin_totp_enrolment(*, user: User) -> str:
     """A new secret, kept unconfirmed until the agent proves their authenticator has it."""
     secret = pyotp.random_base32()
-    User.objects.unrestricted("own second factor").filter(pk=user.pk).update(
-        totp_secret=secret, totp_confirmed_at=None
-    )
-    user.totp_secret = secret
-    user.totp_confirmed_at = None
+    _store_totp_secret(user, secret)
     return secret
+
+
+TOTP_FIELDS = ["totp_secret_ciphertext", "totp_data_key", "totp_confirmed_at", "totp_last_step"]
+
+
+@transaction.atomic
+def _store_totp_secret(user: User, secret: str) -> None:
+    """A new (or no) secret, unconfirmed, with the replay counter reset."""
+    user.set_totp_secret(secret)
+    user.totp_confirmed_at = None
+    user.totp_last_step = 0
+    user.save(update_fields=TOTP_FIELDS)
 
 
 def totp_provisioning_uri(*, user: User) -> str:
@@ -111,9 +119,10 @@ def totp_provisioning_uri(*, user: User) -> str:
 
 def _accept_totp(user: User, code: str) -> bool:
     code = code.strip().replace(" ", "")
-    if not user.totp_secret or not code.isdigit() or len(code) != 6:
+    secret = user.totp_secret
+    if not secret or not code.isdigit() or len(code) != 6:
         return False
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = pyotp.TOTP(secret)
     now = timezone.now()
     current_step = int(now.timestamp()) // totp.interval
     for offset in (0, -1, 1):  # one step of clock drift either way
@@ -166,9 +175,7 @@ def verify_second_factor(*, user: User, code: str) -> bool:
 
 def reset_second_factor(*, actor: User, user: User) -> None:
     with transaction.atomic():
-        User.objects.unrestricted("administration").filter(pk=user.pk).update(
-            totp_secret="", totp_confirmed_at=None, totp_last_step=0
-        )
+        _store_totp_secret(user, "")
         RecoveryCode.objects.filter(user=user).delete()
         record_event(action="accounts.totp_reset", actor=actor, target=user)
 

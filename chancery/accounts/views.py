@@ -140,7 +140,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:profile")
         return redirect("accounts:second_factor")
     form = SecondFactorForm(request.POST or None)
-    if request.method == "GET" or not user.totp_secret:
+    if request.method == "GET" or not user.has_totp_secret:
         services.begin_totp_enrolment(user=user)
     elif form.is_valid():
         try:

@@ -277,7 +277,7 @@ def _agent_page(request: HttpRequest, agent: User, *, membership_form: Membershi
             "can_manage_clearances": _may(actor, Capability.MANAGE_CLEARANCES),
             "may_change": refusal is None,
             "refusal": refusal,
-            "second_factor_set": bool(agent.totp_secret),
+            "second_factor_set": agent.has_totp_secret,
         },
     )
 

@@ -36,9 +36,11 @@ def _password_step(client: Client, username: str) -> Any:
 def _enrolled(username: str) -> tuple[User, pyotp.TOTP]:
     """An agent whose authenticator is set up (as after enrolment, a while ago)."""
     secret = pyotp.random_base32()
-    User.objects.unrestricted("test").filter(username=username).update(
-        totp_secret=secret, totp_confirmed_at=timezone.now(), totp_last_step=0
-    )
+    user = _user(username)
+    user.set_totp_secret(secret)
+    user.totp_confirmed_at = timezone.now()
+    user.totp_last_step = 0
+    user.save()
     return _user(username), pyotp.TOTP(secret)
 
 
@@ -202,3 +204,19 @@ def test_an_agent_may_opt_in_to_a_second_factor_from_the_profile(ministry, clien
     assert _user("clerk.dakar").totp_enrolled
     # From now on the second factor is asked for at sign-in.
     assert _password_step(Client(), "clerk.dakar")["Location"] == SECOND
+
+
+def test_the_totp_secret_is_encrypted_at_rest_and_survives_key_rotation(ministry):
+    from django.db import connection
+
+    from chancery.crypto.services import rotate_keys
+
+    hom, totp = _enrolled("hom.dakar")
+    secret = hom.totp_secret
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT totp_secret_ciphertext FROM accounts_user WHERE id = %s", [hom.pk])
+        stored = bytes(cursor.fetchone()[0])
+    assert secret.encode() not in stored and len(stored) > len(secret)
+    rotate_keys()
+    assert _user("hom.dakar").totp_secret == secret
+    assert services.verify_second_factor(user=_user("hom.dakar"), code=totp.now())
