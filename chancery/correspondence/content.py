@@ -1,10 +1,11 @@
-"""Encryption at rest of a dispatch's subject, body and attachment files.
+"""Encryption at rest of a dispatch's subject, body, attachment files and file names.
 
 A dispatch marked at least *Diffusion restreinte*, or sent `encrypted`, keeps its subject
-and body only as AES-256-GCM ciphertexts under its own data key (a `crypto.DataKey` row,
-so `chancery rotate-keys` re-wraps it); the clear columns stay empty. The associated
-data binds each ciphertext to the dispatch id, the field and the marking. Nothing here
-logs or records content.
+and body, and its attachments' file names, only as AES-256-GCM ciphertexts under its own
+data key (a `crypto.DataKey` row, so `chancery rotate-keys` re-wraps it); the clear
+columns stay empty. The associated data binds each ciphertext to the dispatch id, the
+field (for a file name: the attachment's position) and the marking, so a change of
+marking or of position re-encrypts. Nothing here logs or records content.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def attachment_aad(storage_name: str, marking: str) -> bytes:
     return envelope.associated_data("dispatch.attachment", storage_name, marking)
 
 
+def filename_aad(dispatch_id: int, position: int, marking: str) -> bytes:
+    return envelope.associated_data("attachment.filename", f"{int(dispatch_id)}/{int(position)}", marking)
+
+
 def plain_key(dispatch: Dispatch) -> bytes:
     """The dispatch's data key in clear (kept on the instance for the time of a request)."""
     cached: bytes | None = getattr(dispatch, "_plain_key", None)
@@ -144,3 +149,53 @@ def read_attachment(attachment: Attachment, dispatch: Dispatch | None = None) ->
         return storage.read(attachment.storage_name)
     aad = attachment_aad(attachment.storage_name, current_marking_text(dispatch))
     return storage.read(attachment.storage_name, data_key=plain_key(dispatch), aad=aad)
+
+
+def decrypt_filename(attachment: Attachment, *, key: bytes | None, marking: str) -> str:
+    """The clear name of an attachment, with an explicit data key and marking for an
+    encrypted name (re-encryption reads under the old ones)."""
+    if attachment.filename_ciphertext is None:
+        return attachment.filename_clear
+    if key is None:
+        raise ValueError(f"attachment {attachment.pk} has an encrypted name but no data key was given")
+    aad = filename_aad(attachment.dispatch_id, attachment.position, marking)
+    return envelope.decrypt(bytes(attachment.filename_ciphertext), key, aad).decode("utf-8")
+
+
+def read_filename(attachment: Attachment, dispatch: Dispatch | None = None) -> str:
+    """The clear file name of an attachment (decrypted when stored encrypted).
+
+    The data key is unwrapped once per dispatch instance (`plain_key`); attachments read
+    through `dispatch.attachments` share that instance. The clear name is kept on the
+    attachment instance while its ciphertext and position stay the same.
+    """
+    ciphertext = attachment.filename_ciphertext
+    if ciphertext is None:
+        return attachment.filename_clear
+    raw = bytes(ciphertext)
+    cached: tuple[bytes, int, str] | None = getattr(attachment, "_filename_plain", None)
+    if cached is not None and cached[0] == raw and cached[1] == attachment.position:
+        return cached[2]
+    dispatch = dispatch or attachment.dispatch
+    name = decrypt_filename(attachment, key=plain_key(dispatch), marking=current_marking_text(dispatch))
+    attachment._filename_plain = (raw, attachment.position, name)  # type: ignore[attr-defined]
+    return name
+
+
+def store_filename(attachment: Attachment, dispatch: Dispatch, name: str, *, marking: str | None = None) -> None:
+    """Put the file name on the attachment (not saved): ciphertext when the dispatch is
+    protected, else in clear. `attachment.position` must be final (it is bound)."""
+    if dispatch.pk is None:
+        raise ValueError("save the dispatch before storing an attachment name")
+    if dispatch.needs_encryption:
+        if dispatch.data_key_id is None:
+            raise ValueError(f"dispatch {dispatch.pk} is protected but has no data key")
+        marking = marking if marking is not None else current_marking_text(dispatch)
+        attachment.filename_ciphertext = envelope.encrypt(
+            name.encode("utf-8"), plain_key(dispatch), filename_aad(dispatch.pk, attachment.position, marking)
+        )
+        attachment.filename_clear = ""
+    else:
+        attachment.filename_clear = name
+        attachment.filename_ciphertext = None
+    attachment._filename_plain = None  # type: ignore[attr-defined]

@@ -787,7 +787,13 @@ class _Writer:
                     Attachment(
                         dispatch=obj,
                         position=position,
-                        filename=filename,
+                        # the name follows the file: encrypted under the dispatch's key when protected
+                        filename_clear="" if key else filename,
+                        filename_ciphertext=envelope.encrypt(
+                            filename.encode("utf-8"), key, content.filename_aad(obj.pk, position, marking)
+                        )
+                        if key
+                        else None,
                         content_type=content_type,
                         size=len(data),
                         sha256=digest,

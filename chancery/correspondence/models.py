@@ -357,11 +357,19 @@ class Routing(models.Model):
 
 class Attachment(models.Model):
     """*PJ* number `position` (1-based). The file lives in the attachment store under
-    `storage_name`, encrypted with the dispatch's data key when `encrypted`."""
+    `storage_name`, encrypted with the dispatch's data key when `encrypted`.
+
+    The file name of a protected dispatch's attachment is stored only as
+    `filename_ciphertext` (AES-256-GCM under the dispatch's data key, bound to the dispatch,
+    the position and the marking; `filename_clear` stays empty); read it as `filename`.
+    It is written only through `content.store_filename`.
+    """
 
     dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="attachments")
     position = models.PositiveSmallIntegerField(_("number"))
-    filename = models.CharField(_("file name"), max_length=255)
+    # Clear column, empty when the name is encrypted (see `filename`).
+    filename_clear = models.CharField(_("file name"), max_length=255, blank=True)
+    filename_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
     content_type = models.CharField(_("type"), max_length=120)
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(max_length=64)
@@ -377,7 +385,15 @@ class Attachment(models.Model):
         constraints = [models.UniqueConstraint(fields=["dispatch", "position"], name="corr_attachment_unique_position")]
 
     def __str__(self) -> str:
+        # Never the file name: it may be protected.
         return f"PJ {self.position} of dispatch {self.dispatch_id}"
+
+    @property
+    def filename(self) -> str:
+        """The clear file name (decrypted with the dispatch's data key when protected)."""
+        from chancery.correspondence.content import read_filename
+
+        return read_filename(self)
 
 
 class DispatchGrant(models.Model):

@@ -289,6 +289,7 @@ def attachment_content(
     attachment = Attachment.objects.filter(dispatch=dispatch, position=position).first()
     if attachment is None:
         raise Http404("no such attachment")
+    attachment.dispatch = dispatch  # its file name is read with this dispatch's key and marking
     data = content.read_attachment(attachment, dispatch)
     if dispatch.needs_encryption or attachment.encrypted:
         from chancery.correspondence.services import record_read

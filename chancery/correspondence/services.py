@@ -523,7 +523,9 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
 
 
 def _restore_attachments(dispatch: Dispatch, *, old_marking: str, old_key: bytes | None) -> list[str]:
-    """Re-store a dispatch's attachment files after its marking or protection changed.
+    """Re-store a dispatch's attachment files and file names after its marking or
+    protection changed (names and files follow the subject and body: encrypted under the
+    new marking when protected, in clear otherwise).
 
     New files are written under new names and the rows repointed; old files are deleted
     once the transaction commits. Returns the new names: the caller deletes them if what
@@ -545,6 +547,7 @@ def _restore_attachments(dispatch: Dispatch, *, old_marking: str, old_key: bytes
                 )
             else:
                 data = storage.read(attachment.storage_name)
+            clear_name = content.decrypt_filename(attachment, key=old_key, marking=old_marking)
             name = storage.new_name(dispatch.pk)
             encrypt = dispatch.needs_encryption
             storage.write(
@@ -557,7 +560,8 @@ def _restore_attachments(dispatch: Dispatch, *, old_marking: str, old_key: bytes
             old_names.append(attachment.storage_name)
             attachment.storage_name = name
             attachment.encrypted = encrypt
-            attachment.save(update_fields=["storage_name", "encrypted"])
+            content.store_filename(attachment, dispatch, clear_name, marking=new_marking)
+            attachment.save(update_fields=["storage_name", "encrypted", "filename_clear", "filename_ciphertext"])
     except BaseException:
         _delete_files(written)
         raise
@@ -618,10 +622,9 @@ def _store_attachment(
         aad=content.attachment_aad(name, marking) if encrypt else None,
     )
     try:
-        return Attachment.objects.create(
+        attachment = Attachment(
             dispatch=dispatch,
             position=position,
-            filename=filename,
             content_type=content_type,
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
@@ -629,6 +632,9 @@ def _store_attachment(
             encrypted=encrypt,
             uploaded_by=actor,
         )
+        content.store_filename(attachment, dispatch, filename, marking=marking)
+        attachment.save(force_insert=True)
+        return attachment
     except BaseException:
         storage.delete(name)
         raise
@@ -647,8 +653,11 @@ def remove_attachment(*, actor: User, dispatch: Dispatch | int, position: int) -
     name = attachment.storage_name
     attachment.delete()
     for later in Attachment.objects.filter(dispatch=current, position__gt=position).order_by("position"):
+        # The position is bound to an encrypted name: re-store it under the new number.
+        clear_name = content.read_filename(later, current)
         later.position -= 1
-        later.save(update_fields=["position"])
+        content.store_filename(later, current, clear_name)
+        later.save(update_fields=["position", "filename_clear", "filename_ciphertext"])
     transaction.on_commit(lambda: storage.delete(name))
     record_event(
         action="correspondence.attachment_removed", actor=actor, target=current, details={"position": position}

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from chancery.correspondence.content import read_attachment, read_field
+from chancery.correspondence.content import read_attachment, read_field, read_filename
 from chancery.correspondence.models import Attachment, Citation, Dispatch, MarkingChange, Routing
 from chancery.crypto.exceptions import CryptoError
 from chancery.crypto.models import SigningKey
@@ -35,10 +35,19 @@ def marking_as_sent(dispatch: Dispatch) -> dict[str, Any]:
 
 
 def attachment_entries(dispatch: Dispatch) -> list[dict[str, Any]]:
+    """The attachments as signed: the CLEAR file name (decrypted when stored encrypted)."""
     return [
-        {"n": a.position, "filename": a.filename, "size": a.size, "sha256": a.sha256}
+        {"n": a.position, "filename": read_filename(a, dispatch), "size": a.size, "sha256": a.sha256}
         for a in Attachment.objects.filter(dispatch=dispatch).order_by("position")
     ]
+
+
+def _label(attachment: Attachment, dispatch: Dispatch) -> str:
+    """`attachment N (name)` for messages; the number alone when the name cannot be read."""
+    try:
+        return f"attachment {attachment.position} ({read_filename(attachment, dispatch)})"
+    except Exception:
+        return f"attachment {attachment.position}"
 
 
 def canonical_content(dispatch: Dispatch) -> dict[str, Any]:
@@ -157,15 +166,15 @@ def verify_dispatch(dispatch: Dispatch) -> Verification:
         try:
             data = read_attachment(attachment, dispatch)
         except CryptoError:
-            return invalid(f"attachment {attachment.position} ({attachment.filename}) was altered (decryption failed)")
+            return invalid(f"{_label(attachment, dispatch)} was altered (decryption failed)")
         except Exception as exc:
-            return invalid(f"attachment {attachment.position} ({attachment.filename}) cannot be read: {exc}")
+            return invalid(f"{_label(attachment, dispatch)} cannot be read: {exc}")
         if hashlib.sha256(data).hexdigest() != attachment.sha256 or len(data) != attachment.size:
-            return invalid(f"attachment {attachment.position} ({attachment.filename}) does not match its hash")
+            return invalid(f"{_label(attachment, dispatch)} does not match its hash")
     try:
         message = canonical_bytes(canonical_content(dispatch))
     except CryptoError:
-        return invalid("the stored subject or body was altered (decryption failed)")
+        return invalid("the stored subject, body or an attachment name was altered (decryption failed)")
     if hashlib.sha256(message).hexdigest() != dispatch.content_hash:
         return invalid("the content differs from what was signed")
     if not verify_signature(signing_key_id=key.pk, message=message, signature=bytes(dispatch.signature)):

@@ -18,8 +18,8 @@ from chancery.correspondence.tests.domain_helpers import draft, sent
 from chancery.crypto.models import DataKey
 from chancery.crypto.services import rotate_keys
 
-SECRET_WORDS = ["Quokkafestival", "Zanzibarique", "Marmelopodium", "Vexillodrome"]
-CLEAR_WORDS = ["Ornithoscope", "Pangolinarium"]
+SECRET_WORDS = ["Quokkafestival", "Zanzibarique", "Marmelopodium", "Vexillodrome", "Tatouragamme", "Cormoranesque"]
+CLEAR_WORDS = ["Ornithoscope", "Pangolinarium", "Girafonnerie"]
 
 
 def _database_bytes() -> bytes:
@@ -70,7 +70,7 @@ def test_database_and_store_hold_no_protected_words(fresh_ministry: Any) -> None
         subject=f"Préparation de la visite {SECRET_WORDS[0]}",
         body=f"<p>Note sur {SECRET_WORDS[1]}.</p>",
         classification=1,
-        attachments=[("note.txt", f"Annexe {SECRET_WORDS[2]}".encode())],
+        attachments=[("note.txt", f"Annexe {SECRET_WORDS[2]}".encode()), (f"{SECRET_WORDS[4]}.txt", b"Annexe")],
         tags=["SN"],
     )
     encrypted_only = sent(
@@ -78,7 +78,7 @@ def test_database_and_store_hold_no_protected_words(fresh_ministry: Any) -> None
         subject=f"Transmission cryptée {SECRET_WORDS[3]}",
         classification=0,
         transmission="encrypted",
-        attachments=[("annexe.txt", f"Annexe {SECRET_WORDS[3]}".encode())],
+        attachments=[(f"annexe-{SECRET_WORDS[5]}.txt", f"Annexe {SECRET_WORDS[3]}".encode())],
     )
     reply = services.reply(actor=m.users["desk.dab1"], dispatch=protected)
     services.send_dispatch(actor=m.users["head.dab1"], dispatch=reply)
@@ -89,13 +89,13 @@ def test_database_and_store_hold_no_protected_words(fresh_ministry: Any) -> None
     sent(
         m,
         subject=f"Foire commerciale {CLEAR_WORDS[0]}",
-        attachments=[("clair.txt", f"Annexe {CLEAR_WORDS[1]}".encode())],
+        attachments=[("clair.txt", f"Annexe {CLEAR_WORDS[1]}".encode()), (f"{CLEAR_WORDS[2]}.txt", b"Annexe")],
     )
 
     db = _database_bytes()
     store = _store_bytes()
-    assert _found(db, CLEAR_WORDS[:1]) == CLEAR_WORDS[:1]  # the grep works
-    assert _found(store, CLEAR_WORDS[1:]) == CLEAR_WORDS[1:]
+    assert _found(db, [CLEAR_WORDS[0], CLEAR_WORDS[2]]) == [CLEAR_WORDS[0], CLEAR_WORDS[2]]  # the grep works
+    assert _found(store, CLEAR_WORDS[1:2]) == CLEAR_WORDS[1:2]
     assert _found(db, SECRET_WORDS) == []
     assert _found(store, SECRET_WORDS) == []
 
@@ -109,6 +109,9 @@ def test_database_and_store_hold_no_protected_words(fresh_ministry: Any) -> None
     assert selectors.dispatch_subject(selectors.dispatch_detail(reader, reply.pk)).startswith("Re: Préparation")
     _attachment, data = selectors.attachment_content(reader, protected.pk, 1)
     assert SECRET_WORDS[2].encode() in data
+    assert [a.filename for a in detail.attachments.all()] == ["note.txt", f"{SECRET_WORDS[4]}.txt"]
+    assert all(a.filename_clear == "" and a.filename_ciphertext for a in detail.attachments.all())
+    assert verify_dispatch(detail).valid
 
 
 @pytest.mark.django_db

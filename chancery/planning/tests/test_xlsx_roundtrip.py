@@ -250,11 +250,17 @@ def test_stash_is_per_user(ministry: Any, dakar: Programme) -> None:
 
 
 def test_a_protected_programme_prints_its_marking_on_every_page(dakar: Programme) -> None:
+    def printed(sheet: Any, where: str) -> str | None:
+        header_footer = getattr(sheet, where)
+        assert header_footer is not None
+        text: str | None = header_footer.center.text
+        return text
+
     book = load_workbook(io.BytesIO(spreadsheets.export_programme(dakar)))
-    assert book.worksheets[0].oddHeader.center.text is None  # unprotected: no banner
+    assert printed(book.worksheets[0], "oddHeader") is None  # unprotected: no banner
     dakar.classification = 2
     dakar.save(update_fields=["classification"])
     book = load_workbook(io.BytesIO(spreadsheets.export_programme(dakar)))
     for sheet in book.worksheets:
-        assert sheet.oddHeader.center.text == "CONFIDENTIEL", sheet.title
-        assert sheet.oddFooter.center.text == "CONFIDENTIEL", sheet.title
+        assert printed(sheet, "oddHeader") == "CONFIDENTIEL", sheet.title
+        assert printed(sheet, "oddFooter") == "CONFIDENTIEL", sheet.title
