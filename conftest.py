@@ -89,3 +89,21 @@ def client_for(ministry: Any) -> Callable[[str], Client]:
         return sign_in(Client(), ministry.users[username])
 
     return make
+
+
+@pytest.fixture
+def run_tasks(db: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Run every queued background task now, through the real database worker (in this process).
+
+    The worker closes "old" connections between tasks, which inside a test's transaction would
+    close the test's own connection: that one hygiene call is switched off, nothing else.
+    """
+    from django.core.management import call_command
+    from django_tasks_db.management.commands import db_worker
+
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+
+    def run() -> None:
+        call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+
+    return run

@@ -49,6 +49,15 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return parsed
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (os.environ.get(name) or "").strip().lower()
+    if value == "":
+        return default
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value.strip() == "":

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from chancery.env import (
     ConfigurationError,
     env_bool,
+    env_choice,
     env_int,
     env_list,
     env_str,
@@ -42,6 +43,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "chancery.core",
     "chancery.audit",
     "chancery.crypto",
@@ -128,6 +131,20 @@ if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(CHANCERY_DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Background work (indexing, reports, reminders) goes through Django's tasks interface (the
+# django-tasks backport). The database backend needs nothing extra to run: `chancery serve` starts
+# a worker beside the server (`chancery db_worker` runs one on its own). "immediate" runs each task
+# in the enqueuing process, for one-off scripts.
+CHANCERY_TASK_BACKEND = env_choice("CHANCERY_TASK_BACKEND", ("database", "immediate"), "database")
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend"
+        if CHANCERY_TASK_BACKEND == "database"
+        else "django_tasks.backends.immediate.ImmediateBackend",
+        "QUEUES": ["default"],
+    }
+}
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"

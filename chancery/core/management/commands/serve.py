@@ -1,21 +1,29 @@
-"""`chancery serve`: serve Chancery with gunicorn (static files by WhiteNoise)."""
+"""`chancery serve`: serve Chancery with gunicorn (static files by WhiteNoise) and a task worker."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Serve Chancery over HTTP (gunicorn; static files served by the app itself)."
+    help = "Serve Chancery over HTTP (gunicorn; static files served by the app itself) with a background worker."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--bind", default="127.0.0.1:8000", help="address:port (default 127.0.0.1:8000)")
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--threads", type=int, default=4)
         parser.add_argument("--no-collectstatic", action="store_true", help="skip collecting static files")
+        parser.add_argument(
+            "--no-task-worker",
+            action="store_true",
+            help="do not start a background task worker beside the server (run `chancery db_worker` elsewhere)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from gunicorn.app.base import BaseApplication
@@ -24,6 +32,11 @@ class Command(BaseCommand):
 
         if not options["no_collectstatic"]:
             call_command("collectstatic", interactive=False, verbosity=0)
+
+        worker: subprocess.Popen[bytes] | None = None
+        if settings.CHANCERY_TASK_BACKEND == "database" and not options["no_task_worker"]:
+            # The worker is a child process: it ends with the server (see `finally`).
+            worker = subprocess.Popen([sys.executable, "-m", "chancery.cli", "db_worker"])
 
         class Server(BaseApplication):
             def load_config(self) -> None:
@@ -38,4 +51,9 @@ class Command(BaseCommand):
                 return application
 
         self.stdout.write(f"Chancery on http://{options['bind']}/")
-        Server().run()
+        try:
+            Server().run()
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=30)
