@@ -214,6 +214,7 @@ STORAGES = {
     },
 }
 WHITENOISE_MAX_AGE = 31536000
+WHITENOISE_ROOT = BASE_DIR / "core" / "root"  # /favicon.ico, which browsers ask for on their own
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True  # only hashed names are ever referenced
 MEDIA_ROOT = CHANCERY_DATA_DIR / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

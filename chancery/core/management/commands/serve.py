@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -18,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default="127.0.0.1:8000", help="address:port (default 127.0.0.1:8000)")
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--threads", type=int, default=4)
-        parser.add_argument("--no-collectstatic", action="store_true", help="skip collecting static files")
+        parser.add_argument("--no-collectstatic", action="store_true", help="skip collecting static files (they are collected only when their sources changed)")
         parser.add_argument(
             "--no-task-worker",
             action="store_true",
@@ -28,10 +27,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from gunicorn.app.base import BaseApplication
 
-        from chancery.wsgi import application
+        from chancery.core.staticfiles import collect_if_needed
 
-        if not options["no_collectstatic"]:
-            call_command("collectstatic", interactive=False, verbosity=0)
+        # Collect before the application is built: WhiteNoise lists STATIC_ROOT once, when the
+        # WSGI handler loads its middleware, so files collected afterwards would answer 404.
+        if not options["no_collectstatic"] and collect_if_needed():
+            self.stdout.write("Static files collected.")
+
+        from chancery.wsgi import application
 
         worker: subprocess.Popen[bytes] | None = None
         if settings.CHANCERY_TASK_BACKEND == "database" and not options["no_task_worker"]:
