@@ -26,6 +26,8 @@ Helpers (plain functions, import them from ``tests.browser.conftest``):
 - ``serious(violations)``: only the ``serious``/``critical`` ones; ``format_violations(violations)``.
 - ``screenshot(page, name) -> Path``: a full-page PNG under ``test-artifacts/``.
 - ``wait_for_htmx(page)``: waits until no HTMX request is in flight (after a boosted click).
+- ``accept_dialogs(page) -> list[str]``: accept the confirmations irreversible steps ask; the list
+  collects their questions.
 """
 
 from __future__ import annotations
@@ -210,6 +212,21 @@ def login(page: Page, live_server_url: str, username: str, password: str = DEMO_
         detail = alert.first.inner_text() if alert.count() else page.title()
         raise AssertionError(f"sign-in as {username} failed: {detail}")
     page.wait_for_load_state("load")
+
+
+# --- Confirmations --------------------------------------------------------------------------------
+
+def accept_dialogs(page: Page) -> list[str]:
+    """Accept every confirmation the page asks from now on (Playwright would dismiss them);
+    returns the list the questions asked are appended to, so a test can check what was said."""
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    return asked
 
 
 # --- HTMX -----------------------------------------------------------------------------------------

@@ -17,7 +17,16 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page
 
-from tests.browser.conftest import axe_scan, format_violations, login, page_errors, screenshot, serious, wait_for_htmx
+from tests.browser.conftest import (
+    accept_dialogs,
+    axe_scan,
+    format_violations,
+    login,
+    page_errors,
+    screenshot,
+    serious,
+    wait_for_htmx,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -106,7 +115,9 @@ def test_draft_validate_send_acknowledge_reply(page: Page, live_server: Any, fre
     _submit(page, f"form[action='/correspondence/dispatches/{pk}/validate/'] button")
     dispatch.refresh_from_db()
     assert dispatch.status == DispatchStatus.VALIDATED
+    asked = accept_dialogs(page)
     _submit(page, f"form[action='/correspondence/dispatches/{pk}/send/'] button")
+    assert len(asked) == 1  # signing and sending cannot be undone: the agent was asked first
     dispatch.refresh_from_db()
     assert dispatch.status == DispatchStatus.SENT and dispatch.reference
     page.locator("h1 .reference", has_text=dispatch.reference).wait_for()

@@ -16,6 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page
 
 from tests.browser.conftest import (
+    accept_dialogs,
     DEFAULT_TIMEOUT_MS,
     axe_scan,
     format_violations,
@@ -127,6 +128,7 @@ def test_planning_journey(browser: Browser, live_server: Any, fresh_ministry: An
     assert "<html" not in posted.value.text().lower()
     planner.locator("li[id^=action-] .comment").filter(has_text="Préciser le budget accordé.").wait_for()
     assert planner.evaluate("() => window.__stay") == 1, "the whole page was reloaded"
+    accept_dialogs(planner)
     _submit(planner, f"form[action='/planning/{pk}/approve/'] button")
     planner.locator("main .status-approved").first.wait_for()
     _shot(planner, "planning-2-approved")
@@ -144,6 +146,7 @@ def test_planning_journey(browser: Browser, live_server: Any, fresh_ministry: An
     counsellor.wait_for_url(lambda url: url.startswith(programme_url) and "/edit/" not in url)
     counsellor.locator("details:has(#id_revise-reason) > summary").click()
     counsellor.locator("#id_revise-reason").fill("Forum prolongé jusqu'en juin à la demande des partenaires")
+    accept_dialogs(counsellor)
     _submit(counsellor, f"form[action='/planning/{pk}/revise/'] button")
     counsellor.get_by_text("Forum prolongé jusqu'en juin").first.wait_for()
 

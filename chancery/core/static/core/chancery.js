@@ -19,6 +19,52 @@ document.addEventListener("DOMContentLoaded", function () {
     document.body.addEventListener(name, followLocation);
   });
   window.addEventListener("popstate", followLocation);
+  // Irreversible steps ask first: a form marked data-confirm="what will happen" submits only once
+  // the agent agrees. Typed text is never lost silently: a form whose fields changed is "dirty"
+  // until it is submitted, and leaving it (a link, another form, closing the tab) asks first.
+  // Both listen in the capture phase so that they run before HTMX's own handlers.
+  var unsavedMessage = document.body.dataset.unsavedMessage || "";
+  function dirtyForms(except) {
+    return Array.prototype.filter.call(document.querySelectorAll("form[data-dirty]"), function (form) {
+      return form !== except && document.body.contains(form);
+    });
+  }
+  function leavingIsFine(except) {
+    return dirtyForms(except).length === 0 || window.confirm(unsavedMessage);
+  }
+  var notTyped = ["checkbox", "radio", "file", "hidden", "submit", "button", "reset"];
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    var form = field && field.form;
+    var typed = field && (field.tagName === "TEXTAREA" || (field.tagName === "INPUT" && notTyped.indexOf(field.type) < 0));
+    if (typed && form && (form.method || "").toLowerCase() === "post" && !form.hasAttribute("data-no-unsaved")) {
+      form.setAttribute("data-dirty", "");
+    }
+  }, true);
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.dataset.confirm;
+    if ((question && !window.confirm(question)) || !leavingIsFine(form)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      return;
+    }
+    // Agreed: the other dirty forms are given up knowingly, this one is being saved.
+    dirtyForms(null).forEach(function (dirty) { dirty.removeAttribute("data-dirty"); });
+  }, true);
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[href]");
+    if (!link || link.getAttribute("href").charAt(0) === "#" || link.target === "_blank" || link.hasAttribute("download")) { return; }
+    if (!leavingIsFine(null)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      return;
+    }
+    dirtyForms(null).forEach(function (dirty) { dirty.removeAttribute("data-dirty"); });
+  }, true);
+  window.addEventListener("beforeunload", function (event) {
+    if (dirtyForms(null).length) { event.preventDefault(); event.returnValue = ""; }
+  });
   // Elements marked data-autosubmit submit their form when changed (filters).
   document.body.addEventListener("change", function (event) {
     var el = event.target;

@@ -1,0 +1,85 @@
+"""A new user's first day (issue 8): the rough edges a newcomer met, each checked in Chromium.
+
+Each test here failed before its fix. Set-up goes through the services (as the pages would);
+what is checked is what a person sees and does on the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page
+
+from tests.browser.conftest import login, wait_for_htmx
+
+pytestmark = pytest.mark.browser
+
+
+def _programme(ministry: Any, *, submitted: bool = False, approved: bool = False) -> Any:
+    from chancery.planning import services
+    from chancery.planning.models import Axis
+
+    hom = ministry.users["hom.dakar"]
+    programme = services.create_programme(
+        user=hom, mission=ministry.units["DAKAR"], year=timezone.localdate().year, title="Programme d'action — Dakar"
+    )
+    axis = Axis.objects.unrestricted("test set-up").filter(programme=programme).order_by("position").first()
+    services.create_action(user=hom, programme=programme, axis=axis, title="Forum économique bilatéral")
+    if submitted or approved:
+        services.submit_programme(user=hom, programme=programme)
+    if approved:
+        services.approve_programme(user=ministry.users["plan.sg4"], programme=programme)
+    programme.refresh_from_db()
+    return programme, axis
+
+
+def _click_and_settle(page: Page, selector: str) -> None:
+    page.locator(selector).click()
+    page.wait_for_load_state("load")
+    wait_for_htmx(page)
+
+
+def test_typed_text_on_a_volet_page_is_not_lost_without_a_word(page: Page, live_server: Any, fresh_ministry: Any):
+    programme, axis = _programme(fresh_ministry)
+    login(page, live_server.url, "hom.dakar")
+    page.goto(f"{live_server.url}/planning/{programme.pk}/axes/{axis.pk}/")
+    page.locator("#id_axis-narrative, textarea[name$=narrative]").first.fill("Un exposé de deux heures de travail.")
+    page.locator("input[name$=title]").last.fill("Renforcer le dialogue politique")
+
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.locator("form:has(input[value=objective]) button[type=submit]").click()
+    page.wait_for_timeout(300)
+    assert asked, "the exposé was thrown away without a word"
+    assert page.locator("textarea[name$=narrative]").first.input_value() == "Un exposé de deux heures de travail."
+
+    # Leaving by a link asks too; agreeing leaves.
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    _click_and_settle(page, f"main a[href='/planning/{programme.pk}/#axis-{axis.pk}']")
+    assert len(asked) == 2
+    assert page.url.split("#")[0].rstrip("/").endswith(f"/planning/{programme.pk}")
+
+
+@pytest.mark.parametrize("step", ["approve", "close"])
+def test_irreversible_programme_steps_ask_first(page: Page, live_server: Any, fresh_ministry: Any, step: str):
+    from chancery.planning.models import Programme, ProgrammeStatus
+
+    programme, _ = _programme(fresh_ministry, submitted=True, approved=step == "close")
+    before = programme.status
+    login(page, live_server.url, "plan.sg4")
+    page.goto(f"{live_server.url}/planning/{programme.pk}/")
+    button = f"form[action='/planning/{programme.pk}/{step}/'] button"
+
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.locator(button).click()
+    page.wait_for_timeout(500)
+    assert asked and len(asked[0]) > 40, "no question saying what will happen"
+    assert Programme.objects.unrestricted("test").get(pk=programme.pk).status == before
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    _click_and_settle(page, button)
+    expected = ProgrammeStatus.APPROVED if step == "approve" else ProgrammeStatus.CLOSED
+    assert Programme.objects.unrestricted("test").get(pk=programme.pk).status == expected
