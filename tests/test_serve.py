@@ -17,8 +17,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 CHANCERY = Path(sys.executable).parent / "chancery"
 PORT = int(os.environ.get("CHANCERY_TEST_SERVE_PORT", "8087"))
 

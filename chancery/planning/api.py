@@ -247,6 +247,7 @@ class IndicatorOut(Schema):
     revised_target: Decimal | None
     current_target: Decimal | None
     target_year: int | None
+    aggregation: str = Field(description="how the periods' values add up against the annual target: sum, last, average")
 
     @staticmethod
     def resolve_programme(obj: Indicator) -> int:
@@ -290,6 +291,11 @@ class MeasurementIn(Schema):
     period_end: date | None = Field(None, description="default: the end of that month/quarter/year")
     value: Decimal
     evidence: str = Field("", description="a note or a link")
+
+
+class MeasurementPatch(Schema):
+    value: Decimal
+    evidence: str | None = Field(None, description="a note or a link; unchanged when absent")
 
 
 class AchievementOut(Schema):
@@ -639,6 +645,25 @@ def record_measurement(request: HttpRequest, id: int, payload: MeasurementIn) ->
     if isinstance(created, HttpResponse):
         return created
     return Status(201, created)
+
+
+@router.patch("/measurements/{id}", response=MeasurementOut)
+def correct_measurement(request: HttpRequest, id: int, payload: MeasurementPatch) -> Any:
+    """Correct a recorded value (audited); 409 `invalid_state` for a closed period or programme."""
+    measurement = selectors.measurement_detail(request.user, id)
+    return _call(
+        request, services.update_measurement, measurement=measurement, value=payload.value, evidence=payload.evidence
+    )
+
+
+@router.delete("/measurements/{id}", response={204: None})
+def delete_measurement(request: HttpRequest, id: int) -> Any:
+    """Remove a measurement recorded by mistake (audited)."""
+    measurement = selectors.measurement_detail(request.user, id)
+    result = _call(request, services.delete_measurement, measurement=measurement)
+    if isinstance(result, HttpResponse):
+        return result
+    return Status(204, None)
 
 
 # --------------------------------------------------------------------------- achievements

@@ -17,6 +17,7 @@ from chancery.core.forms import StyledFormMixin
 from chancery.planning.models import (
     AchievementKind,
     ActionStatus,
+    Aggregation,
     Direction,
     PeriodType,
     Priority,
@@ -384,6 +385,17 @@ class IndicatorForm(PlanningForm):
         help_text=_("During the year, revise the target here: the approved target stays beside it."),
     )
     target_year = forms.IntegerField(label=_("Target year"), required=False, min_value=1900, max_value=2100)
+    aggregation = forms.ChoiceField(
+        label=_("Periods add up as"),
+        choices=Aggregation.choices,
+        initial=Aggregation.LAST,
+        required=False,
+        help_text=_("How monthly or quarterly values compare with the annual target: summed (visits, articles), "
+                    "the latest one (a stock, a rate), or their average."),
+    )
+
+    def clean_aggregation(self) -> str:
+        return self.cleaned_data.get("aggregation") or Aggregation.LAST
 
     def __init__(
         self, *args: Any, axes: list[Any], objectives: list[Any], lock_approved_target: bool = False, **kwargs: Any
@@ -435,6 +447,17 @@ class MeasurementForm(PlanningForm):
         if upload is not None and upload.size > MAX_UPLOAD_BYTES:
             raise ValidationError(_("The file is too large (25 MB at most)."))
         return upload
+
+
+class MeasurementCorrectionForm(PlanningForm):
+    value = forms.DecimalField(label=_("Actual value"), max_digits=18, decimal_places=4)
+    evidence = forms.CharField(
+        label=_("Evidence"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("A note or a link."),
+    )
 
 
 # --------------------------------------------------------------------------- achievements

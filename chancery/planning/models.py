@@ -66,6 +66,14 @@ class Direction(models.TextChoices):
     DECREASE = "decrease", _("Decrease")
 
 
+class Aggregation(models.TextChoices):
+    """How the values of the periods add up to the year's actual, compared with the annual target."""
+
+    SUM = "sum", _("Sum of the periods")
+    LAST = "last", _("Latest value")
+    AVERAGE = "average", _("Average of the periods")
+
+
 class PeriodType(models.TextChoices):
     MONTH = "month", _("Month")
     QUARTER = "quarter", _("Quarter")
@@ -530,6 +538,13 @@ class Indicator(models.Model):
     approved_target = models.DecimalField(_("approved target"), max_digits=18, decimal_places=4, null=True, blank=True)
     revised_target = models.DecimalField(_("revised target"), max_digits=18, decimal_places=4, null=True, blank=True)
     target_year = models.PositiveSmallIntegerField(_("target year"), null=True, blank=True)
+    aggregation = models.CharField(
+        _("periods add up as"),
+        max_length=10,
+        choices=Aggregation.choices,
+        default=Aggregation.LAST,
+        help_text=_("How the monthly or quarterly values compare with the annual target."),
+    )
     position = models.PositiveIntegerField(_("position"), default=0)
 
     objects = IndicatorQuerySet.as_manager()
@@ -546,6 +561,24 @@ class Indicator(models.Model):
     def current_target(self) -> Decimal | None:
         """The revised target when there is one, else the approved target."""
         return self.revised_target if self.revised_target is not None else self.approved_target
+
+    def actual(self, measurements: list[Measurement]) -> Decimal | None:
+        """The actual to compare with the target, from `measurements` (this indicator's, any order).
+
+        The yearly values when there are some, else the quarterly ones, else the monthly ones (one
+        kind only, so that a quarter is not counted again through its months), added up as
+        `aggregation` says: summed, averaged, or the latest one taken (yearly values are never summed)."""
+        if not measurements:
+            return None
+        yearly = [m for m in measurements if m.period_type == PeriodType.YEAR]
+        chosen = yearly or [m for m in measurements if m.period_type == PeriodType.QUARTER] or list(measurements)
+        chosen.sort(key=lambda m: m.period_start)
+        values = [m.value for m in chosen]
+        if self.aggregation == Aggregation.SUM and not yearly:
+            return sum(values, Decimal(0))
+        if self.aggregation == Aggregation.AVERAGE:
+            return sum(values, Decimal(0)) / len(values)
+        return values[-1]
 
 
 class StoredFile(models.Model):

@@ -199,7 +199,8 @@ def programme_document(user: Any, programme: Programme) -> dict[str, Any]:
 
     Keys: programme, marking, permissions, axes (list of AxisBlock: axis, objectives
     [ObjectiveBlock: objective|None, actions, indicators], indicators, comments),
-    indicators (all, with `latest` measurement attached as `indicator.latest`),
+    indicators (all, with `latest` measurement attached as `indicator.latest` and the year's
+    actual as `indicator.actual_value`),
     achievements, versions, baseline (ProgrammeVersion|None), diff (vs baseline, or None),
     comments (threads on the programme itself), totals (per currency), warnings
     (action id → date warnings), periods.
@@ -209,11 +210,13 @@ def programme_document(user: Any, programme: Programme) -> dict[str, Any]:
     objectives = list(_u(Objective).filter(axis__programme=programme).order_by("position", "pk"))
     actions = list(_actions_qs().filter(programme=programme).order_by("position", "pk"))
     indicators = list(_u(Indicator).filter(programme=programme).order_by("position", "pk"))
-    latest: dict[int, Measurement] = {}
+    by_indicator: dict[int, list[Measurement]] = {}
     for m in _u(Measurement).filter(indicator__programme=programme).order_by("period_start", "pk"):
-        latest[m.indicator_id] = m
+        by_indicator.setdefault(m.indicator_id, []).append(m)
     for ind in indicators:
-        ind.latest = latest.get(ind.pk)
+        values = by_indicator.get(ind.pk, [])
+        ind.latest = values[-1] if values else None
+        ind.actual_value = ind.actual(values)
     all_comments = comment_threads(user, programme)
     by_target: dict[tuple[str, int | None], list[CommentNode]] = {}
     for node in all_comments:
@@ -646,6 +649,10 @@ def indicator_list(user: Any, filters: Mapping[str, Any] | None = None) -> Query
 
 def indicator_detail(user: Any, pk: int | str) -> Indicator:
     return get_visible_or_404(Indicator.objects.select_related("programme__mission", "axis__axis_type"), user, pk=pk)
+
+
+def measurement_detail(user: Any, pk: int | str) -> Measurement:
+    return get_visible_or_404(Measurement.objects.select_related("indicator"), user, pk=pk)
 
 
 def measurements(user: Any, indicator: Indicator) -> QuerySet[Measurement]:

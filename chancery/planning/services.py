@@ -107,6 +107,7 @@ INDICATOR_FIELDS = frozenset(
         "approved_target",
         "revised_target",
         "target_year",
+        "aggregation",
         "position",
     }
 )
@@ -1235,6 +1236,7 @@ def record_measurement(
         start, end = period_start, period_end
     if end < start:
         raise ValidationError({"period_end": _("The end comes before the start.")})
+    _check_period_in_programme(programme, start, end)
     if closed_period_covering(programme, start, end) is not None:
         raise WorkflowError(_("This period is closed: its measurements can no longer change."), code="period_closed")
     amount = _clean_decimal(value, "value")
@@ -1267,6 +1269,84 @@ def record_measurement(
         },
     )
     return measurement
+
+
+def _check_period_in_programme(programme: Programme, start: date, end: date) -> None:
+    """A measurement belongs to the programme's year(s): a value of another year would count
+    against the wrong target."""
+    last = programme.end_year or programme.year
+    if start.year < programme.year or end.year > last:
+        years = str(programme.year) if last == programme.year else f"{programme.year}–{last}"
+        raise ValidationError(
+            {"period_start": _("This period is outside the programme’s years (%(years)s).") % {"years": years}}
+        )
+
+
+def _measurement_for_change(user: Any, measurement: Measurement) -> tuple[Programme, Measurement]:
+    """The programme and the locked measurement, once `user` may change it (open programme and period)."""
+    locked = _unrestricted(Measurement).select_for_update().get(pk=measurement.pk)
+    programme = _unrestricted(Programme).select_related("mission").get(indicators__measurements=locked)
+    if programme.status == ProgrammeStatus.CLOSED:
+        raise WorkflowError(_("The programme is closed."))
+    _require(can_record_progress(user, programme), _("You may not record measurements for this programme."))
+    if closed_period_covering(programme, locked.period_start, locked.period_end) is not None:
+        raise WorkflowError(_("This period is closed: its measurements can no longer change."), code="period_closed")
+    return programme, locked
+
+
+@transaction.atomic
+def update_measurement(*, user: Any, measurement: Measurement, value: Any, evidence: str | None = None) -> Measurement:
+    """Correct the value (and the evidence note) of a recorded measurement; audited with the previous value."""
+    programme, locked = _measurement_for_change(user, measurement)
+    amount = _clean_decimal(value, "value")
+    if amount is None:
+        raise ValidationError({"value": _("Enter a number.")})
+    previous = locked.value
+    locked.value = amount
+    if evidence is not None:
+        locked.evidence = evidence
+    locked.recorded_by = user
+    locked.full_clean(exclude=["indicator", "evidence_file", "recorded_by"], validate_constraints=False)
+    locked.save()
+    record_event(
+        action="planning.measurement_corrected",
+        actor=user,
+        target=locked,
+        details={
+            "indicator": locked.indicator_id,
+            "period": f"{locked.period_type}:{locked.period_start}",
+            **audit_content(programme, value=str(amount), previous=str(previous)),
+        },
+    )
+    return locked
+
+
+@transaction.atomic
+def delete_measurement(*, user: Any, measurement: Measurement) -> None:
+    """Remove a measurement recorded by mistake; audited with the value removed."""
+    programme, locked = _measurement_for_change(user, measurement)
+    record_event(
+        action="planning.measurement_deleted",
+        actor=user,
+        target=locked,
+        details={
+            "indicator": locked.indicator_id,
+            "period": f"{locked.period_type}:{locked.period_start}",
+            **audit_content(programme, value=str(locked.value)),
+        },
+    )
+    locked.delete()
+
+
+def default_measurement_day(programme: Programme, today: date) -> date:
+    """The day a new measurement form starts on: today within the programme's years, else the
+    nearest end of them (a 2027 programme opened in 2026 starts on 1 January 2027)."""
+    last = programme.end_year or programme.year
+    if today.year < programme.year:
+        return date(programme.year, 1, 1)
+    if today.year > last:
+        return date(last, 12, 31)
+    return today
 
 
 def _file_fields(filename: str, content: bytes, content_type: str) -> dict[str, Any]:

@@ -29,6 +29,16 @@ urlpatterns = [
         views.measurement_create,
         name="measurement_create",
     ),
+    path(
+        "<int:programme_id>/indicators/<int:indicator_id>/measurements/<int:measurement_id>/",
+        views.measurement_edit,
+        name="measurement_edit",
+    ),
+    path(
+        "<int:programme_id>/indicators/<int:indicator_id>/measurements/<int:measurement_id>/delete/",
+        views.measurement_delete,
+        name="measurement_delete",
+    ),
     path("<int:programme_id>/achievements/new/", views.achievement_create, name="achievement_create"),
     path("<int:programme_id>/achievements/<int:achievement_id>/edit/", views.achievement_edit, name="achievement_edit"),
     path("<int:programme_id>/evidence/<int:evidence_id>/", views.evidence_download, name="evidence_download"),

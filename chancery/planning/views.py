@@ -38,6 +38,7 @@ from chancery.planning.models import (
     CommentTarget,
     Direction,
     Indicator,
+    Measurement,
     Objective,
     Priority,
     Programme,
@@ -690,6 +691,7 @@ def _indicator_form(request: HttpRequest, programme_id: int, indicator_id: int |
                 "approved_target",
                 "revised_target",
                 "target_year",
+                "aggregation",
             )
         }
         initial["axis"] = indicator.axis_id
@@ -733,7 +735,9 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
     indicator = _indicator(request, programme, indicator_id)
     permissions = _permissions(request, programme)
     form = forms.MeasurementForm(
-        request.POST or None, request.FILES or None, initial={"period_start": timezone.localdate()}
+        request.POST or None,
+        request.FILES or None,
+        initial={"period_start": services.default_measurement_day(programme, timezone.localdate())},
     )
     if request.method == "POST":
         _require(permissions, "record_progress")
@@ -766,6 +770,7 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
             else:
                 messages.success(request, _("Measurement recorded."))
                 return redirect("planning:measurement_create", programme_id=programme.pk, indicator_id=indicator.pk)
+    values = selectors.measurements(request.user, indicator)
     return render(
         request,
         "planning/measurement_form.html",
@@ -773,10 +778,62 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
             programme,
             indicator=indicator,
             form=form,
-            measurements=selectors.measurements(request.user, indicator),
+            measurements=values,
+            actual=indicator.actual(list(values)),
             can_record=permissions.get("record_progress", False),
         ),
     )
+
+
+def _measurement(request: HttpRequest, indicator: Indicator, measurement_id: int) -> Measurement:
+    measurement = selectors.measurements(request.user, indicator).filter(pk=measurement_id).first()
+    if measurement is None:
+        raise Http404("not found")
+    return measurement
+
+
+@require_http_methods(["GET", "POST"])
+def measurement_edit(request: HttpRequest, programme_id: int, indicator_id: int, measurement_id: int) -> HttpResponse:
+    """Correct a recorded value (its period stays: to move it, delete it and record it again)."""
+    programme = _programme(request, programme_id)
+    indicator = _indicator(request, programme, indicator_id)
+    measurement = _measurement(request, indicator, measurement_id)
+    _require(_permissions(request, programme), "record_progress")
+    form = forms.MeasurementCorrectionForm(
+        request.POST or None, initial={"value": measurement.value, "evidence": measurement.evidence}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_measurement(
+                user=request.user, measurement=measurement, value=form.cleaned_data["value"],
+                evidence=form.cleaned_data.get("evidence", ""),
+            )
+        except PermissionDenied as exc:
+            raise _not_allowed(exc) from exc
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Measurement corrected."))
+            return redirect("planning:measurement_create", programme_id=programme.pk, indicator_id=indicator.pk)
+    context = _page(programme, indicator=indicator, measurement=measurement, form=form)
+    return render(request, "planning/measurement_edit.html", context)
+
+
+@require_POST
+def measurement_delete(request: HttpRequest, programme_id: int, indicator_id: int, measurement_id: int) -> HttpResponse:
+    programme = _programme(request, programme_id)
+    indicator = _indicator(request, programme, indicator_id)
+    measurement = _measurement(request, indicator, measurement_id)
+    _require(_permissions(request, programme), "record_progress")
+    try:
+        services.delete_measurement(user=request.user, measurement=measurement)
+    except PermissionDenied as exc:
+        raise _not_allowed(exc) from exc
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Measurement deleted."))
+    return redirect("planning:measurement_create", programme_id=programme.pk, indicator_id=indicator.pk)
 
 
 # --------------------------------------------------------------------------- achievements

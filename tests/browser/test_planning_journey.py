@@ -16,8 +16,8 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page
 
 from tests.browser.conftest import (
-    accept_dialogs,
     DEFAULT_TIMEOUT_MS,
+    accept_dialogs,
     axe_scan,
     format_violations,
     login,

@@ -192,3 +192,71 @@ def test_measurements(ministry: Any, approved: Programme) -> None:
         services.record_measurement(user=u["counsellor.dakar"], indicator=indicator, period_type="quarter",
                                     period_start=date(YEAR, 7, 1), value=1)
     assert ReportingPeriod.objects.unrestricted("t").filter(programme=approved, closed=False).count() == 0
+
+
+def test_a_measurement_outside_the_programme_years_is_refused(ministry: Any, approved: Programme) -> None:
+    """Issue 8: a Q4 of the previous year was accepted on the next year's programme."""
+    u = ministry.users
+    indicator = Indicator.objects.unrestricted("t").filter(programme=approved).first()
+    assert indicator is not None
+    for start in (date(YEAR - 1, 11, 15), date(YEAR + 1, 1, 10)):
+        with pytest.raises(ValidationError) as refused:
+            services.record_measurement(user=u["counsellor.dakar"], indicator=indicator, period_type="quarter",
+                                        period_start=start, value=5)
+        assert "period_start" in refused.value.message_dict
+    assert not Measurement.objects.unrestricted("t").filter(indicator=indicator).exists()
+    # The form of a future programme starts in its own year, not on today's date.
+    assert services.default_measurement_day(approved, date(YEAR - 1, 12, 1)) == date(YEAR, 1, 1)
+    assert services.default_measurement_day(approved, date(YEAR, 5, 3)) == date(YEAR, 5, 3)
+
+
+def test_measurements_are_corrected_and_deleted_with_an_audit_trail(ministry: Any, approved: Programme) -> None:
+    from chancery.audit.models import AuditEvent
+
+    u = ministry.users
+    indicator = Indicator.objects.unrestricted("t").filter(programme=approved).first()
+    assert indicator is not None
+    m = services.record_measurement(user=u["counsellor.dakar"], indicator=indicator, period_type="quarter",
+                                    period_start=date(YEAR, 2, 1), value=10)
+    with pytest.raises(PermissionDenied):
+        services.update_measurement(user=u["desk.dab1"], measurement=m, value=11)
+    with pytest.raises(ValidationError):
+        services.update_measurement(user=u["counsellor.dakar"], measurement=m, value="n/a")
+    services.update_measurement(user=u["counsellor.dakar"], measurement=m, value="12,5", evidence="Corrigé")
+    m.refresh_from_db()
+    assert m.value == Decimal("12.5") and m.evidence == "Corrigé"
+    services.delete_measurement(user=u["counsellor.dakar"], measurement=m)
+    assert not Measurement.objects.unrestricted("t").filter(pk=m.pk).exists()
+    actions = list(AuditEvent.objects.unrestricted("t").filter(action__startswith="planning.measurement_")
+                   .order_by("pk").values_list("action", flat=True))
+    assert actions[-2:] == ["planning.measurement_corrected", "planning.measurement_deleted"]
+    # A closed period freezes corrections and deletions too.
+    frozen = services.record_measurement(user=u["counsellor.dakar"], indicator=indicator, period_type="month",
+                                         period_start=date(YEAR, 1, 1), value=3)
+    period = services.create_reporting_periods(user=u["hom.dakar"], programme=approved)[0]
+    services.close_reporting_period(user=u["plan.sg4"], period=period)
+    with pytest.raises(WorkflowError):
+        services.delete_measurement(user=u["counsellor.dakar"], measurement=frozen)
+    with pytest.raises(WorkflowError):
+        services.update_measurement(user=u["counsellor.dakar"], measurement=frozen, value=4)
+
+
+@pytest.mark.parametrize(("aggregation", "expected"), [("sum", Decimal(60)), ("last", Decimal(30)),
+                                                      ("average", Decimal(20))])
+def test_an_indicator_says_how_its_periods_add_up(ministry: Any, approved: Programme, aggregation: str,
+                                                  expected: Decimal) -> None:
+    u = ministry.users
+    indicator = Indicator.objects.unrestricted("t").filter(programme=approved).first()
+    assert indicator is not None
+    services.update_indicator(user=u["counsellor.dakar"], indicator=indicator, aggregation=aggregation)
+    for month, value in ((1, 10), (4, 20), (7, 30)):
+        services.record_measurement(user=u["counsellor.dakar"], indicator=indicator, period_type="quarter",
+                                    period_start=date(YEAR, month, 1), value=value)
+    document = selectors.programme_document(u["desk.dab1"], approved)
+    shown = next(i for i in document["indicators"] if i.pk == indicator.pk)
+    assert shown.actual_value == expected
+    # A yearly value, once recorded, is the year's actual whatever the periods add up to.
+    services.record_measurement(user=u["counsellor.dakar"], indicator=indicator, period_type="year",
+                                period_start=date(YEAR, 1, 1), value=55)
+    document = selectors.programme_document(u["desk.dab1"], approved)
+    assert next(i for i in document["indicators"] if i.pk == indicator.pk).actual_value == 55

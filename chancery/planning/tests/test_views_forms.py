@@ -281,6 +281,27 @@ def test_measurement_refused_in_a_closed_period(client_for: Any, approved: Progr
     assert not Measurement.objects.unrestricted("t").filter(indicator=indicator).exists()
 
 
+def test_measurements_are_corrected_and_deleted_from_their_page(client_for: Any, dakar: Programme) -> None:
+    indicator = Indicator.objects.unrestricted("t").filter(programme=dakar).earliest("pk")
+    client = client_for("counsellor.dakar")
+    url = f"/planning/{dakar.pk}/indicators/{indicator.pk}/measurements/"
+    wrong_year = client.post(url, {"period_type": "quarter", "period_start": f"{YEAR - 1}-11-02", "value": "4"})
+    assert wrong_year.status_code == 200 and "outside the programme" in wrong_year.content.decode()
+    assert client.post(url, {"period_type": "quarter", "period_start": f"{YEAR}-02-10", "value": "40"}).status_code == 302
+    measurement = Measurement.objects.unrestricted("t").get(indicator=indicator)
+    page = client.get(url).content.decode()
+    assert f"{url}{measurement.pk}/" in page and f"{url}{measurement.pk}/delete/" in page
+    assert client.post(f"{url}{measurement.pk}/", {"value": "lots"}).status_code == 200
+    assert client.post(f"{url}{measurement.pk}/", {"value": "42", "evidence": "Revised customs data"}).status_code == 302
+    measurement.refresh_from_db()
+    assert measurement.value == 42 and measurement.evidence == "Revised customs data"
+    # Out of scope or read-only: 404, and nothing changes.
+    assert client_for("counsellor.lima").post(f"{url}{measurement.pk}/delete/").status_code == 404
+    assert client_for("desk.dab1").post(f"{url}{measurement.pk}/delete/").status_code == 404
+    assert client.post(f"{url}{measurement.pk}/delete/").status_code == 302
+    assert not Measurement.objects.unrestricted("t").filter(pk=measurement.pk).exists()
+
+
 def test_achievement_with_files_actions_and_dispatch_check(client_for: Any, dakar: Programme) -> None:
     client = client_for("counsellor.dakar")
     action = _actions(dakar)[0]
