@@ -27,6 +27,13 @@ class Verb(models.TextChoices):
     DISPATCH_OVERDUE = "dispatch_overdue", _("A dispatch attributed to your unit is overdue.")
     ACCESS_GRANTED = "access_granted", _("You were given access to a dispatch.")
     PROGRAMME_SUBMITTED = "programme_submitted", _("An action programme was submitted for review.")
+    PROGRAMME_RETURNED = "programme_returned", _("An action programme was returned to the mission for changes.")
+    PROGRAMME_APPROVED = "programme_approved", _("An action programme was approved.")
+    PROGRAMME_REVISED = "programme_revised", _("A revision of an approved action programme was recorded.")
+    PROGRAMME_REVISION_PROPOSED = "programme_revision_proposed", _(
+        "A revision of an approved action programme awaits approval."
+    )
+    PROGRAMME_REVISION_DECIDED = "programme_revision_decided", _("Headquarters decided on a proposed revision.")
     OTHER = "other", _("Something needs your attention.")
 
 

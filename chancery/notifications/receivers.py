@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from chancery.accounts.roles import Capability
 from chancery.notifications.models import Verb
-from chancery.notifications.services import notify, unit_members_with
+from chancery.notifications.services import memberships_of, notify, unit_members_with
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,16 @@ def on_dispatch_sent(sender: Any, *, dispatch: Any, actor: Any = None, **kwargs:
             for r in Routing.objects.filter(dispatch_id=dispatch.pk, kind=RoutingKind.ACTION).only("unit_id")
         ]
         people = unit_members_with(units=units, capability=Capability.HANDLE_ATTRIBUTION)
+        # A unit where nobody handles attributions (a planning or inspection division, say)
+        # must still hear of what is sent to it for action: all its agents are told.
+        handled = {m.unit_id for m in memberships_of(people, units)}
+        unhandled = [u for u in units if u not in handled]
+        if unhandled:
+            people += unit_members_with(units=unhandled, capability=None)
         notify(
             recipients=_readers(dispatch, people),
-            verb=Verb.DISPATCH_ATTRIBUTED,
+            # A reply is told as such: the unit is waiting for it.
+            verb=Verb.DISPATCH_ANSWERED if dispatch.in_reply_to_id else Verb.DISPATCH_ATTRIBUTED,
             target=dispatch,
             url=_url(dispatch),
             actor=actor,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 from chancery.core.gate import get_visible_or_404
 from chancery.notifications.models import Notification, NotificationQuerySet
@@ -11,6 +15,46 @@ from chancery.notifications.models import Notification, NotificationQuerySet
 def notifications_for(*, user: Any, unread_only: bool = False) -> NotificationQuerySet:
     qs = Notification.objects.visible_to(user)
     return qs.unread() if unread_only else qs
+
+
+@dataclass(frozen=True)
+class About:
+    """What a notification is about, as its reader may see it now (read through the gate when
+    the list is shown, so nothing is stored with the notification and nothing outlives a change
+    of the reader's rights): a reference, who sent it, and its subject or title."""
+
+    reference: str
+    sender: str
+    subject: str
+
+
+def with_details(*, user: Any, notifications: Iterable[Notification]) -> list[Notification]:
+    """The notifications as a list, each with `about` (an `About`, or None when its object is gone)."""
+    from chancery.correspondence.models import Dispatch
+    from chancery.correspondence.selectors import dispatch_subject
+    from chancery.planning.models import Programme
+
+    rows = list(notifications)
+    ids: dict[str, set[int]] = {}
+    for n in rows:
+        if n.target_id.isdigit():
+            ids.setdefault(n.target_type, set()).add(int(n.target_id))
+    about: dict[tuple[str, str], About] = {}
+    dispatches = Dispatch.objects.visible_to(user).filter(pk__in=ids.get("correspondence.dispatch", ()))
+    for d in dispatches.select_related("sending_unit"):
+        sender = d.sending_unit.code if d.sending_unit_id else d.sender_name
+        about["correspondence.dispatch", str(d.pk)] = About(
+            reference=d.reference or _("draft"), sender=sender or "", subject=dispatch_subject(d)
+        )
+    programmes = Programme.objects.visible_to(user).filter(pk__in=ids.get("planning.programme", ()))
+    for p in programmes.select_related("mission"):
+        years = str(p.year) if not p.end_year or p.end_year == p.year else f"{p.year}–{p.end_year}"
+        about["planning.programme", str(p.pk)] = About(
+            reference=f"{p.mission.code} {years}", sender=p.mission.name, subject=p.title
+        )
+    for n in rows:
+        n.about = about.get((n.target_type, n.target_id))  # type: ignore[attr-defined]
+    return rows
 
 
 def unread_count(*, user: Any) -> int:

@@ -99,14 +99,24 @@ def send_notification_emails(*, verb: str, url: str, recipients: list[tuple[str,
         return 0
 
 
-def unit_members_with(*, units: Iterable[Any], capability: Capability) -> list[User]:
-    """Active agents holding `capability` in one of `units` (e.g. who handles an attribution)."""
-    roles = [role for role, caps in ROLE_CAPABILITIES.items() if capability in caps]
+def _memberships(units: Iterable[Any], capability: Capability | None) -> Any:
     unit_ids = [u if isinstance(u, int) else u.pk for u in units]
-    user_ids = (
-        Membership.objects.filter(unit_id__in=unit_ids, role__in=roles).active().values_list("user_id", flat=True)
-    )
+    memberships = Membership.objects.filter(unit_id__in=unit_ids).active()
+    if capability is not None:
+        memberships = memberships.filter(role__in=[r for r, caps in ROLE_CAPABILITIES.items() if capability in caps])
+    return memberships
+
+
+def unit_members_with(*, units: Iterable[Any], capability: Capability | None) -> list[User]:
+    """Active agents holding `capability` in one of `units` (e.g. who handles an attribution);
+    `None`: every active agent of the units."""
+    user_ids = _memberships(units, capability).values_list("user_id", flat=True)
     return list(User.objects.unrestricted("notification recipients").filter(pk__in=user_ids, is_active=True))
+
+
+def memberships_of(users: Iterable[User], units: Iterable[Any]) -> list[Membership]:
+    """The active memberships of `users` in `units`."""
+    return list(_memberships(units, None).filter(user__in=[u.pk for u in users]))
 
 
 def mark_read(*, user: User, notification: Notification) -> Notification:

@@ -17,7 +17,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_for(user=request.user, unread_only=unread_only), 30).get_page(
         request.GET.get("page")
     )
-    return render(request, "notifications/list.html", {"page": page, "unread_only": unread_only})
+    rows = selectors.with_details(user=request.user, notifications=page.object_list)
+    return render(request, "notifications/list.html", {"page": page, "rows": rows, "unread_only": unread_only})
 
 
 @require_GET
@@ -45,7 +46,8 @@ def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
     notification = selectors.notification_detail(user=request.user, pk=notification_id)
     services.mark_read(user=request.user, notification=notification)  # type: ignore[arg-type]
     if request.htmx:  # type: ignore[attr-defined]
-        response = render(request, "notifications/_row.html", {"n": notification})
+        [row] = selectors.with_details(user=request.user, notifications=[notification])
+        response = render(request, "notifications/_row.html", {"n": row})
         response["HX-Trigger"] = "notifications-changed"
         return response
     return redirect("notifications:list")

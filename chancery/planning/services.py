@@ -686,18 +686,18 @@ def return_for_changes(*, user: Any, programme: Programme, reason: str) -> Progr
         programme=locked, target_type=CommentTarget.PROGRAMME, author=user, body=reason.strip()
     )
     record_event(action="planning.programme_returned", actor=user, target=locked, details={"comment": note.pk})
-    _notify_mission(locked, actor=user)
+    _notify_mission(locked, actor=user, verb="programme_returned")
     programme.refresh_from_db()
     return note
 
 
-def _notify_mission(programme: Programme, *, actor: Any) -> None:
+def _notify_mission(programme: Programme, *, actor: Any, verb: str) -> None:
     try:
         from chancery.notifications.services import unit_members_with
     except ImportError:  # pragma: no cover
         return
     users = unit_members_with(units=[programme.mission], capability=Capability.PROPOSE_PROGRAMME)
-    _notify(programme=programme, users=users, verb="other", actor=actor)
+    _notify(programme=programme, users=users, verb=verb, actor=actor)
 
 
 @transaction.atomic
@@ -719,7 +719,7 @@ def approve_programme(*, user: Any, programme: Programme, note: str = "") -> Pro
     locked.lock_version += 1
     locked.save()
     record_event(action="planning.programme_approved", actor=user, target=locked, details={"version": version.number})
-    _notify_mission(locked, actor=user)
+    _notify_mission(locked, actor=user, verb="programme_approved")
     programme.refresh_from_db()
     return version
 
@@ -768,6 +768,8 @@ def revise_programme(*, user: Any, programme: Programme, reason: str) -> Program
         target=locked,
         details={"version": version.number, **audit_content(locked, reason=reason.strip()[:500])},
     )
+    # Headquarters follows the plans it approved: the desk, the region and planning are told.
+    _notify(programme=locked, users=_reviewers_of(locked) + _approvers(), verb="programme_revised", actor=user)
     programme.refresh_from_db()
     return version
 

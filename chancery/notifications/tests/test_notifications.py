@@ -214,3 +214,65 @@ def test_a_notification_about_a_dispatch_out_of_scope_leaves_no_trace(ministry):
     agent.forget_cached_rights()
     assert unread_count(user=agent) == 1
     assert [n.target_type for n in notifications_for(user=agent)] == ["organisation.unit"]
+
+
+def test_a_notification_names_the_reference_the_sender_and_the_subject(ministry, client_for, settings,
+                                                                        django_capture_on_commit_callbacks):
+    """Issue 8: "Une dépêche a été adressée à votre unité…" said neither which nor from whom."""
+    from chancery.correspondence.tests.views_helpers import SUBJECT, build_world
+
+    settings.LANGUAGE_CODE = "en"
+    with django_capture_on_commit_callbacks(execute=True):
+        world = build_world(ministry)
+    page = client_for("desk.dab1").get(reverse("notifications:list")).content.decode()
+    assert world.sent.reference in page and "from DAKAR" in page and SUBJECT in page
+    # Someone who may not read the subject is not shown it (nor the reference).
+    assert world.sent.reference not in client_for("desk.dam2").get(reverse("notifications:list")).content.decode()
+
+
+def test_a_reply_is_announced_as_a_reply(ministry, django_capture_on_commit_callbacks):
+    from chancery.correspondence import services as correspondence
+    from chancery.correspondence.tests.views_helpers import build_world
+
+    with django_capture_on_commit_callbacks(execute=True):
+        world = build_world(ministry)
+        desk = ministry.users["desk.dab1"]
+        correspondence.acknowledge(actor=desk, dispatch=world.sent, unit="DAB/1")
+        answer = correspondence.reply(actor=desk, dispatch=world.sent, body="<p>Accord.</p>")
+        correspondence.validate_dispatch(actor=ministry.users["head.dab1"], dispatch=answer)
+        correspondence.send_dispatch(actor=ministry.users["head.dab1"], dispatch=answer)
+    verbs = set(Notification.objects.unrestricted("t").filter(
+        recipient=ministry.users["counsellor.dakar"], target_id=str(answer.pk)).values_list("verb", flat=True))
+    assert verbs == {Verb.DISPATCH_ANSWERED}
+
+
+def test_a_letter_for_action_of_the_planning_division_reaches_its_planning_officer(
+    ministry, django_capture_on_commit_callbacks
+):
+    from chancery.correspondence import services as correspondence
+
+    with django_capture_on_commit_callbacks(execute=True):
+        letter = correspondence.register_incoming(
+            actor=ministry.users["clerk.sgbo"], unit=ministry.units["SG/BO"], sender_name="Ambassade de France",
+            subject="Plan d'action 2027", routings=[correspondence.RoutingSpec(unit="SG/4", kind="action")],
+        )
+    told = set(Notification.objects.unrestricted("t").filter(target_id=str(letter.pk))
+               .values_list("recipient__username", flat=True))
+    assert "plan.sg4" in told
+
+
+def test_headquarters_hears_of_a_revision(ministry, django_capture_on_commit_callbacks):
+    from chancery.planning import services as planning
+    from chancery.planning.demo import sample_programme
+
+    u = ministry.users
+    programme = sample_programme(mission=ministry.units["DAKAR"], year=2026, user=u["counsellor.dakar"])
+    planning.submit_programme(user=u["hom.dakar"], programme=programme)
+    planning.approve_programme(user=u["plan.sg4"], programme=programme)
+    assert set(Notification.objects.unrestricted("t").filter(
+        recipient=u["counsellor.dakar"], target_id=str(programme.pk)).values_list("verb", flat=True)) == {
+        Verb.PROGRAMME_APPROVED}
+    planning.revise_programme(user=u["hom.dakar"], programme=programme, reason="Nouveau calendrier")
+    told = set(Notification.objects.unrestricted("t").filter(target_id=str(programme.pk), verb__in=[
+        Verb.PROGRAMME_REVISED, Verb.PROGRAMME_REVISION_PROPOSED]).values_list("recipient__username", flat=True))
+    assert {"desk.dab1", "plan.sg4"} <= told
