@@ -17,7 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default="127.0.0.1:8000", help="address:port (default 127.0.0.1:8000)")
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--threads", type=int, default=4)
-        parser.add_argument("--no-collectstatic", action="store_true", help="skip collecting static files (they are collected only when their sources changed)")
+        parser.add_argument(
+            "--no-collectstatic",
+            action="store_true",
+            help="skip collecting static files (they are collected only when their sources changed)",
+        )
         parser.add_argument(
             "--no-task-worker",
             action="store_true",
