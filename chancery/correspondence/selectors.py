@@ -20,6 +20,7 @@ from django.utils import timezone
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level
 from chancery.core.gate import get_visible_or_404
+from chancery.core.lists import first
 from chancery.correspondence import content
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
@@ -447,7 +448,7 @@ def home_panel(*, user: Any) -> dict[str, Any] | None:
     """The correspondence panel of the home page (template written by the UI side)."""
     if not getattr(user, "is_authenticated", False) or not user.active_memberships():
         return None
-    latest = list(inbox(user, status="open")[:5])
+    latest = first(inbox(user, status="open"), 5)
     for routing in latest:
         routing.dispatch.subject_text = dispatch_subject(routing.dispatch)  # type: ignore[attr-defined]
     return {

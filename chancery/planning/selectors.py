@@ -21,6 +21,7 @@ from django.utils import timezone
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
+from chancery.core.lists import first
 from chancery.planning import services, versions
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
@@ -801,21 +802,23 @@ def home_panel(*, user: Any) -> dict[str, Any] | None:
     """
     programmes = Programme.objects.visible_to(user)
     year = timezone.localdate().year
-    current = list(
-        programmes.filter(year__lte=year, end_year__gte=year).select_related("mission").order_by("mission__code")[:10]
+    current = first(
+        programmes.filter(year__lte=year, end_year__gte=year).select_related("mission").order_by("mission__code"), 10
     )
-    submitted = list(
+    # Reviewing rights are per desk and region: check the oldest 200 submitted rather than all.
+    submitted = (
         programmes.filter(status=ProgrammeStatus.SUBMITTED)
         .select_related("mission", "mission__hq_desk")
-        .order_by("submitted_at")[:50]
+        .order_by("submitted_at")[:200]
     )
-    to_review = [p for p in submitted if services.can_approve(user, p) or services.can_review(user, p)][:10]
-    my_actions = list(
+    to_review = first((p for p in submitted if services.can_approve(user, p) or services.can_review(user, p)), 10)
+    my_actions = first(
         Action.objects.visible_to(user)
         .filter(lead_id=user.pk)
         .exclude(status__in=FINISHED_ACTION_STATUSES)
         .select_related("programme__mission")
-        .order_by("target_date", "end_date", "pk")[:10]
+        .order_by("target_date", "end_date", "pk"),
+        10,
     )
     counts = dict(programmes.filter(year=year).values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
     if not (current or to_review or my_actions or counts):
@@ -827,7 +830,7 @@ def home_panel(*, user: Any) -> dict[str, Any] | None:
         "programmes": current,
         "to_review": to_review,
         "my_actions": my_actions,
-        "overdue": overdue_updates(user)[:10],
+        "overdue": first(overdue_updates(user), 10),
         "counts": counts,
     }
 
