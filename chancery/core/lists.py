@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
+from django.db.models import QuerySet
+
 T = TypeVar("T")
 
 
@@ -30,7 +32,7 @@ class Cut(Generic[T]):
         return bool(self.rows)
 
 
-def first(rows: Iterable[T] | Any, n: int) -> Cut[T]:
+def first(rows: Iterable[Any], n: int) -> Cut[Any]:
     """The first `n` of `rows` (a queryset is sliced, so only n + 1 rows are read)."""
-    taken = list(rows[: n + 1]) if hasattr(rows, "query") else list(islice(rows, n + 1))
+    taken = list(rows[: n + 1]) if isinstance(rows, QuerySet) else list(islice(rows, n + 1))
     return Cut(rows=taken[:n], more=len(taken) > n)

@@ -450,7 +450,7 @@ def home_panel(*, user: Any) -> dict[str, Any] | None:
         return None
     latest = first(inbox(user, status="open"), 5)
     for routing in latest:
-        routing.dispatch.subject_text = dispatch_subject(routing.dispatch)  # type: ignore[attr-defined]
+        routing.dispatch.subject_text = dispatch_subject(routing.dispatch)
     return {
         "template": "correspondence/_home_panel.html",
         "counts": inbox_counts(user),

@@ -29,7 +29,6 @@ class Verb(models.TextChoices):
     PROGRAMME_SUBMITTED = "programme_submitted", _("An action programme was submitted for review.")
     PROGRAMME_RETURNED = "programme_returned", _("An action programme was returned to the mission for changes.")
     PROGRAMME_APPROVED = "programme_approved", _("An action programme was approved.")
-    PROGRAMME_REVISED = "programme_revised", _("A revision of an approved action programme was recorded.")
     PROGRAMME_REVISION_PROPOSED = "programme_revision_proposed", _(
         "A revision of an approved action programme awaits approval."
     )

@@ -55,6 +55,7 @@ class ProgrammeOut(Schema):
     submitted_at: datetime | None
     approved_at: datetime | None
     closed_at: datetime | None
+    revision_proposed_at: datetime | None = Field(None, description="a revision awaits headquarters' decision")
     lock_version: int
 
     @staticmethod
@@ -94,6 +95,11 @@ class ProgrammeIn(Schema):
 
 class ReasonIn(Schema):
     reason: str = ""
+
+
+class ApprovalIn(Schema):
+    reason: str = ""
+    budgets: dict[int, Decimal] | None = Field(None, description="budget granted per action id")
 
 
 class VersionOut(Schema):
@@ -494,15 +500,33 @@ def return_programme(request: HttpRequest, id: int, payload: ReasonIn) -> Any:
 
 
 @router.post("/programmes/{id}/approve", response=ProgrammeOut)
-def approve_programme(request: HttpRequest, id: int, payload: ReasonIn | None = None) -> Any:
-    """Planning unit: approve (the approved version becomes the baseline)."""
-    return _step(request, id, services.approve_programme, note=payload.reason if payload else "")
+def approve_programme(request: HttpRequest, id: int, payload: ApprovalIn | None = None) -> Any:
+    """Planning unit: approve (the approved version becomes the baseline) and grant budgets."""
+    return _step(
+        request, id, services.approve_programme,
+        note=payload.reason if payload else "", budgets=payload.budgets if payload else None,
+    )
 
 
 @router.post("/programmes/{id}/revise", response=ProgrammeOut)
 def revise_programme(request: HttpRequest, id: int, payload: ReasonIn) -> Any:
-    """Record a numbered revision with its reason."""
-    return _step(request, id, services.revise_programme, reason=payload.reason)
+    """Head of mission: propose the changes since the last approved version as a revision, with its reason."""
+    return _step(request, id, services.propose_revision, reason=payload.reason)
+
+
+@router.post("/programmes/{id}/revision/approve", response=ProgrammeOut)
+def approve_revision(request: HttpRequest, id: int, payload: ApprovalIn | None = None) -> Any:
+    """Planning unit: approve the proposed revision (a numbered version) and grant budgets."""
+    return _step(
+        request, id, services.approve_revision,
+        note=payload.reason if payload else "", budgets=payload.budgets if payload else None,
+    )
+
+
+@router.post("/programmes/{id}/revision/return", response=ProgrammeOut)
+def return_revision(request: HttpRequest, id: int, payload: ReasonIn) -> Any:
+    """Planning unit: return the proposed revision to the mission, saying why."""
+    return _step(request, id, services.return_revision, reason=payload.reason)
 
 
 @router.post("/programmes/{id}/close", response=ProgrammeOut)

@@ -256,9 +256,14 @@ class ActionForm(PlanningForm):
         objectives: list[Any],
         leads: list[Any],
         units: list[Any],
+        statuses: list[tuple[str, Any]] | None = None,
+        may_grant_budget: bool = True,
         **kwargs: Any,
     ) -> None:
-        self.options = {"axes": axes, "objectives": objectives, "leads": leads, "units": units}
+        self.options: dict[str, Any] = {
+            "axes": axes, "objectives": objectives, "leads": leads, "units": units,
+            "statuses": statuses, "may_grant_budget": may_grant_budget,
+        }
         super().__init__(*args, **kwargs)
 
     def configure(self) -> None:
@@ -275,6 +280,12 @@ class ActionForm(PlanningForm):
             _blank(_("(nobody yet)")) + [(u.pk, u.get_full_name() or u.username) for u in options["leads"]],
         )
         _set_choices(self, "partner_units", [(u.pk, f"{u.code} — {u.name}") for u in options["units"]])
+        if options["statuses"] is not None:
+            _set_choices(self, "status", options["statuses"])
+        if not options["may_grant_budget"]:
+            granted = self.fields["budget_approved"]
+            granted.disabled = True
+            granted.help_text = _("Granted by headquarters when it approves the programme or a revision.")
         self.fields["progress"].widget.attrs.update({"min": 0, "max": 100, "step": 1})
         for name in ("budget_requested", "budget_approved", "budget_spent"):
             self.fields[name].widget.attrs.update({"min": 0, "step": "0.01"})
@@ -311,6 +322,9 @@ class ActionForm(PlanningForm):
         data = dict(self.cleaned_data)
         data.pop("lock_version", None)
         data.pop("dispatch_references", None)
+        for name, field in self.fields.items():
+            if field.disabled:  # shown, not the user's to change (e.g. the budget headquarters grants)
+                data.pop(name, None)
         return data
 
 

@@ -53,6 +53,8 @@ class ActionStatus(models.TextChoices):
 
 
 FINISHED_ACTION_STATUSES = (ActionStatus.DONE, ActionStatus.CANCELLED)
+# Statuses only headquarters gives (by approving the programme or a revision of it).
+HQ_ACTION_STATUSES = (ActionStatus.APPROVED,)
 
 
 class Priority(models.TextChoices):
@@ -293,6 +295,13 @@ class Programme(TimeStampedModel, MarkedModel):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )
+    # A revision of an approved programme proposed by the mission, awaiting headquarters'
+    # decision (the content is frozen meanwhile, so that what is approved is what was proposed).
+    revision_reason = models.TextField(_("reason of the proposed revision"), blank=True, editable=False)
+    revision_proposed_at = models.DateTimeField(_("revision proposed"), null=True, blank=True, editable=False)
+    revision_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
     carried_over_from = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
@@ -366,6 +375,10 @@ class Programme(TimeStampedModel, MarkedModel):
     @property
     def is_approved(self) -> bool:
         return self.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION, ProgrammeStatus.CLOSED)
+
+    @property
+    def revision_pending(self) -> bool:
+        return self.revision_proposed_at is not None
 
 
 # --------------------------------------------------------------------------- structure

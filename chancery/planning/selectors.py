@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
@@ -119,6 +120,34 @@ def page_marking(programmes: Iterable[Programme]) -> Marking | None:
     if level < Level.RESTRICTED and not codes:
         return None
     return Marking.of(level, codes)
+
+
+def whose_step(programme: Programme, permissions: dict[str, bool]) -> str:
+    """Where the programme's next step is someone else's, whose it is (empty when it is the reader's
+    or there is none): a reader who sees no button learns who acts and that nothing is broken."""
+    status = programme.status
+    mission = programme.mission.code
+    desk = programme.mission.hq_desk.code if programme.mission.hq_desk_id and programme.mission.hq_desk else ""
+    if status == ProgrammeStatus.DRAFT and not permissions.get("submit"):
+        return _("Next step: the head of mission (%(mission)s) submits the programme to headquarters.") % {
+            "mission": mission
+        }
+    if status == ProgrammeStatus.SUBMITTED and not (permissions.get("approve") or permissions.get("return")):
+        return _(
+            "Next step: headquarters reviews the programme (desk %(desk)s) and the planning division approves it."
+        ) % {"desk": desk or "—"}
+    if programme.revision_pending and not permissions.get("decide_revision"):
+        return _(
+            "A revision proposed on %(day)s awaits the decision of the planning division; the content is frozen "
+            "until then."
+        ) % {"day": formats.date_format(timezone.localtime(programme.revision_proposed_at), "SHORT_DATE_FORMAT")}
+    approved = status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
+    if approved and permissions.get("edit") and not permissions.get("revise"):
+        return _(
+            "Changes to the approved programme form its next revision: the head of mission (%(mission)s) "
+            "proposes it and headquarters approves it."
+        ) % {"mission": mission}
+    return ""
 
 
 def programme_permissions(user: Any, programme: Programme) -> dict[str, bool]:
@@ -245,10 +274,12 @@ def programme_document(user: Any, programme: Programme) -> dict[str, Any]:
     baseline = (
         _u(ProgrammeVersion).filter(pk=programme.baseline_version_id).first() if programme.baseline_version_id else None
     )
+    permissions = services.permissions(user, programme)
     return {
         "programme": programme,
         "marking": programme.marking,
-        "permissions": services.permissions(user, programme),
+        "permissions": permissions,
+        "whose_step": whose_step(programme, permissions),
         "axes": blocks,
         "actions": actions,
         "indicators": indicators,

@@ -44,6 +44,7 @@ from chancery.organisation.models import Unit, UnitKind
 from chancery.planning import storage
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
+    HQ_ACTION_STATUSES,
     Achievement,
     AchievementEvidence,
     AchievementKind,
@@ -207,9 +208,13 @@ def _is_approver(user: Any) -> bool:
 
 
 def can_edit(user: Any, programme: Programme) -> bool:
-    """Change the content (axes, objectives, actions, indicators, achievements)."""
+    """Change the content (axes, objectives, actions, indicators, achievements).
+
+    After approval, changes make up the next revision, which headquarters approves; while a
+    proposed revision awaits its decision, the content is frozen."""
     return (
         programme.status in (ProgrammeStatus.DRAFT, ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
+        and not programme.revision_pending
         and _holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme)
         and can_view(user, programme)
     )
@@ -259,17 +264,39 @@ def can_start_execution(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_revise(user: Any, programme: Programme) -> bool:
+def can_propose_revision(user: Any, programme: Programme) -> bool:
+    """The mission proposes a revision of its approved programme, as it submitted the programme."""
     return (
         programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
-        and (_holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme) or _is_approver(user))
+        and not programme.revision_pending
+        and _holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme)
         and can_view(user, programme)
     )
+
+
+def can_decide_revision(user: Any, programme: Programme) -> bool:
+    """Headquarters (the planning unit, which approves programmes) approves or returns a proposed revision."""
+    return programme.revision_pending and _is_approver(user) and can_view(user, programme)
+
+
+def can_grant_budget(user: Any, programme: Programme) -> bool:
+    """Headquarters grants budgets, when it approves the programme or a revision of it."""
+    return (
+        (programme.status == ProgrammeStatus.SUBMITTED or programme.revision_pending)
+        and _is_approver(user)
+        and can_view(user, programme)
+    )
+
+
+def can_set_action_status(user: Any, programme: Programme, status: str) -> bool:
+    """Statuses that record headquarters' decision ("approved") are given by headquarters only."""
+    return status not in HQ_ACTION_STATUSES or _is_approver(user)
 
 
 def can_close(user: Any, programme: Programme) -> bool:
     return (
         programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
+        and not programme.revision_pending
         and (_holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme) or _is_approver(user))
         and can_view(user, programme)
     )
@@ -309,8 +336,8 @@ def permissions(user: Any, programme: Programme) -> dict[str, bool]:
 
 
 PERMISSION_NAMES = (
-    "view", "edit", "submit", "review", "comment", "return", "approve", "start_execution", "revise", "close",
-    "record_progress", "manage_periods",
+    "view", "edit", "submit", "review", "comment", "return", "approve", "start_execution", "revise",
+    "decide_revision", "grant_budget", "close", "record_progress", "manage_periods",
 )  # fmt: skip
 
 
@@ -324,7 +351,9 @@ def _permissions(user: Any, programme: Programme) -> dict[str, bool]:
         "return": can_return(user, programme),
         "approve": can_approve(user, programme),
         "start_execution": can_start_execution(user, programme),
-        "revise": can_revise(user, programme),
+        "revise": can_propose_revision(user, programme),
+        "decide_revision": can_decide_revision(user, programme),
+        "grant_budget": can_grant_budget(user, programme),
         "close": can_close(user, programme),
         "record_progress": can_record_progress(user, programme),
         "manage_periods": can_manage_periods(user, programme),
@@ -342,6 +371,11 @@ def _require_edit(user: Any, programme: Programme) -> None:
     if programme.status == ProgrammeStatus.SUBMITTED:
         raise WorkflowError(
             _("The programme is under review at headquarters; it can be changed once approved or returned."),
+            code="under_review",
+        )
+    if programme.revision_pending:
+        raise WorkflowError(
+            _("A proposed revision awaits headquarters' decision; the programme can be changed once it is decided."),
             code="under_review",
         )
     _require(can_edit(user, programme), _("You may not change this programme."))
@@ -700,17 +734,46 @@ def _notify_mission(programme: Programme, *, actor: Any, verb: str) -> None:
     _notify(programme=programme, users=users, verb=verb, actor=actor)
 
 
+def _grant_budgets(user: Any, programme: Programme, budgets: Mapping[int, Any] | None) -> list[int]:
+    """Set the budgets headquarters grants (action id → amount); returns the ids changed.
+
+    Checked first, all or nothing: an unknown action or a bad amount changes no budget."""
+    if not budgets:
+        return []
+    _require(can_grant_budget(user, programme), _("Only headquarters grants budgets, when it approves."))
+    actions = {a.pk: a for a in _unrestricted(Action).filter(programme=programme, pk__in=list(budgets))}
+    amounts: dict[int, Decimal] = {}
+    for pk, raw in budgets.items():
+        if pk not in actions:
+            raise ValidationError({"budgets": _("An action of another programme cannot get a budget here.")})
+        amount = _clean_decimal(raw, "budgets")
+        if amount is None or amount < 0:
+            raise ValidationError({"budgets": _("A granted budget is a positive amount or zero.")})
+        amounts[pk] = amount
+    changed = [pk for pk, amount in amounts.items() if actions[pk].budget_approved != amount]
+    for pk in changed:
+        _unrestricted(Action).filter(pk=pk).update(budget_approved=amounts[pk], lock_version=F("lock_version") + 1)
+    return changed
+
+
+def _approve_proposed_actions(programme: Programme) -> None:
+    _unrestricted(Action).filter(programme=programme, status=ActionStatus.PROPOSED).update(
+        status=ActionStatus.APPROVED, lock_version=F("lock_version") + 1
+    )
+
+
 @transaction.atomic
-def approve_programme(*, user: Any, programme: Programme, note: str = "") -> ProgrammeVersion:
+def approve_programme(
+    *, user: Any, programme: Programme, note: str = "", budgets: Mapping[int, Any] | None = None
+) -> ProgrammeVersion:
     """Planning unit approves: the approved version becomes the baseline; actions still
-    `proposed` become `approved`."""
+    `proposed` become `approved`; `budgets` (action id → amount) are the budgets granted."""
     locked = _lock(programme)
     if locked.status != ProgrammeStatus.SUBMITTED:
         raise WorkflowError(_("Only a submitted programme can be approved."))
     _require(can_approve(user, locked), _("Only the planning unit may approve a programme."))
-    _unrestricted(Action).filter(programme=locked, status=ActionStatus.PROPOSED).update(
-        status=ActionStatus.APPROVED, lock_version=F("lock_version") + 1
-    )
+    granted = _grant_budgets(user, locked, budgets)
+    _approve_proposed_actions(locked)
     version = _new_version(programme=locked, user=user, kind=VersionKind.BASELINE, reason=note)
     locked.baseline_version = version
     locked.status = ProgrammeStatus.APPROVED
@@ -718,7 +781,12 @@ def approve_programme(*, user: Any, programme: Programme, note: str = "") -> Pro
     locked.approved_by = user
     locked.lock_version += 1
     locked.save()
-    record_event(action="planning.programme_approved", actor=user, target=locked, details={"version": version.number})
+    record_event(
+        action="planning.programme_approved",
+        actor=user,
+        target=locked,
+        details={"version": version.number, "budgets_granted": granted},
+    )
     _notify_mission(locked, actor=user, verb="programme_approved")
     programme.refresh_from_db()
     return version
@@ -748,30 +816,94 @@ def start_execution(*, user: Any, programme: Programme) -> Programme:
 
 
 @transaction.atomic
-def revise_programme(*, user: Any, programme: Programme, reason: str) -> ProgrammeVersion:
-    """Record the current state as a numbered revision with its reason (approved / in execution).
-
-    The baseline stays as it is: comparing shows what changed since approval.
-    """
+def propose_revision(*, user: Any, programme: Programme, reason: str) -> Programme:
+    """The mission proposes the changes made since the last approved version as a revision,
+    with its reason; headquarters (desk, region, planning) is told and decides. The content is
+    frozen until then."""
     if not reason.strip():
         raise ValidationError({"reason": _("A revision needs a reason.")})
     locked = _lock(programme)
     if locked.status not in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION):
         raise WorkflowError(_("Only an approved programme can be revised."))
-    _require(can_revise(user, locked), _("You may not revise this programme."))
-    version = _new_version(programme=locked, user=user, kind=VersionKind.REVISION, reason=reason.strip())
+    if locked.revision_pending:
+        raise WorkflowError(_("A revision already awaits headquarters' decision."))
+    _require(can_propose_revision(user, locked), _("The head of mission proposes revisions."))
+    locked.revision_reason = reason.strip()
+    locked.revision_proposed_at = timezone.now()
+    locked.revision_proposed_by = user
+    locked.lock_version += 1
+    locked.save()
+    record_event(
+        action="planning.revision_proposed",
+        actor=user,
+        target=locked,
+        details=audit_content(locked, reason=reason.strip()[:500]),
+    )
+    _notify(
+        programme=locked, users=_reviewers_of(locked) + _approvers(), verb="programme_revision_proposed", actor=user
+    )
+    programme.refresh_from_db()
+    return programme
+
+
+def _clear_proposal(programme: Programme) -> str:
+    reason = programme.revision_reason
+    programme.revision_reason = ""
+    programme.revision_proposed_at = None
+    programme.revision_proposed_by = None
+    return reason
+
+
+@transaction.atomic
+def approve_revision(
+    *, user: Any, programme: Programme, note: str = "", budgets: Mapping[int, Any] | None = None
+) -> ProgrammeVersion:
+    """Headquarters approves the proposed revision: it becomes a numbered version with the
+    mission's reason (the approved baseline stays beside it); new actions are approved and
+    `budgets` granted; the mission is told."""
+    locked = _lock(programme)
+    if not locked.revision_pending:
+        raise WorkflowError(_("No revision awaits a decision."))
+    _require(can_decide_revision(user, locked), _("Only the planning unit may approve a revision."))
+    granted = _grant_budgets(user, locked, budgets)
+    _approve_proposed_actions(locked)
+    reason = _clear_proposal(locked)
+    if note.strip():
+        reason = f"{reason}\n\n{note.strip()}"
+    version = _new_version(programme=locked, user=user, kind=VersionKind.REVISION, reason=reason)
     locked.lock_version += 1
     locked.save()
     record_event(
         action="planning.programme_revised",
         actor=user,
         target=locked,
-        details={"version": version.number, **audit_content(locked, reason=reason.strip()[:500])},
+        details={"version": version.number, "budgets_granted": granted, **audit_content(locked, reason=reason[:500])},
     )
-    # Headquarters follows the plans it approved: the desk, the region and planning are told.
-    _notify(programme=locked, users=_reviewers_of(locked) + _approvers(), verb="programme_revised", actor=user)
+    _notify_mission(locked, actor=user, verb="programme_revision_decided")
     programme.refresh_from_db()
     return version
+
+
+@transaction.atomic
+def return_revision(*, user: Any, programme: Programme, reason: str) -> ProgrammeComment:
+    """Headquarters declines the proposed revision for now, saying why (kept as a comment);
+    the mission may change the content again and propose anew."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say what should change.")})
+    locked = _lock(programme)
+    if not locked.revision_pending:
+        raise WorkflowError(_("No revision awaits a decision."))
+    _require(can_decide_revision(user, locked), _("Only the planning unit may return a revision."))
+    _clear_proposal(locked)
+    locked.lock_version += 1
+    locked.save()
+    note = ProgrammeComment.objects.create(
+        programme=locked, target_type=CommentTarget.PROGRAMME, author=user, body=reason.strip()
+    )
+    record_event(action="planning.revision_returned", actor=user, target=locked, details={"comment": note.pk})
+    _notify_mission(locked, actor=user, verb="programme_revision_decided")
+    programme.refresh_from_db()
+    return note
 
 
 @transaction.atomic
@@ -960,6 +1092,24 @@ def _clean_decimal(value: Any, field: str) -> Any:
         raise ValidationError({field: _("Enter a number.")}) from exc
 
 
+def _check_headquarters_fields(
+    user: Any, programme: Programme, fields: dict[str, Any], *, current: Action | None
+) -> None:
+    """What headquarters decides is not set by the mission through an edit: an "approved"
+    status and the budget granted. Unchanged values pass (a form sends them back as they were)."""
+    errors: dict[str, list[str]] = {}
+    status = fields.get("status")
+    new_status = status is not None and status != (current.status if current else None)
+    if new_status and not can_set_action_status(user, programme, str(status)):
+        errors["status"] = [_("Only headquarters approves an action, by approving the programme or its revision.")]
+    granted = fields.get("budget_approved")
+    new_grant = granted is not None and granted != (current.budget_approved if current else Decimal("0"))
+    if new_grant and not can_grant_budget(user, programme):
+        errors["budget_approved"] = [_("Headquarters grants the budget when it approves the programme.")]
+    if errors:
+        raise ValidationError(errors)
+
+
 def _validate_action(action: Action) -> None:
     errors: dict[str, list[str]] = {}
     if action.axis.programme_id != action.programme_id:
@@ -1015,6 +1165,7 @@ def create_action(*, user: Any, programme: Programme, axis: Axis, title: str, **
         raise ValueError(f"unknown action fields: {sorted(unknown)}")
     _require_edit(user, programme)
     fields = _normalise_action_fields({"title": title, **fields})
+    _check_headquarters_fields(user, programme, fields, current=None)
     partner_units = _check_units(fields.pop("partner_units", ()))
     dispatches = _check_dispatches(user, fields.pop("dispatches", ()))
     if fields.get("position") is None:
@@ -1058,6 +1209,7 @@ def update_action(*, user: Any, action: Action, lock_version: int | None, **fiel
     programme = _unrestricted(Programme).select_related("mission").get(pk=action.programme_id)
     _require_edit(user, programme)
     fields = _normalise_action_fields(dict(fields))
+    _check_headquarters_fields(user, programme, fields, current=action)
     # Compare-and-set first: the row lock also serialises concurrent writers.
     if lock_version is None:
         expected = _unrestricted(Action).values_list("lock_version", flat=True).get(pk=action.pk)

@@ -40,6 +40,7 @@ from chancery.crypto._fsutil import atomic_write
 from chancery.crypto.exceptions import CryptoError
 from chancery.planning import services, storage
 from chancery.planning.models import (
+    HQ_ACTION_STATUSES,
     AchievementKind,
     Action,
     ActionStatus,
@@ -954,6 +955,7 @@ def apply_import(preview: ImportPreview, *, user: Any, programme: Programme | No
     if not preview.is_valid:
         raise ValidationError(preview.all_errors or [_("The workbook has errors.")])
     info = preview.info
+    created = programme is None
     if programme is None:
         programme = services.create_programme(
             user=user,
@@ -1031,6 +1033,12 @@ def apply_import(preview: ImportPreview, *, user: Any, programme: Programme | No
         values["objective"] = objective_for(axis_key, objective_title, row) if objective_title else None
         positions[axis_key] = positions.get(axis_key, 0) + 10
         values["position"] = positions[axis_key]
+        if created:
+            # A new draft starts from proposals, as a carried-over programme does: what headquarters
+            # approved and granted for the workbook's programme is not approved for this one.
+            if values.get("status") in HQ_ACTION_STATUSES:
+                values["status"] = ActionStatus.PROPOSED
+            values.pop("budget_approved", None)
         if row.existing_id:
             action = Action.objects.unrestricted("import").get(pk=row.existing_id)
             guarded(

@@ -14,6 +14,10 @@ urlpatterns = [
     path("<int:programme_id>/approve/", views.programme_approve, name="programme_approve"),
     path("<int:programme_id>/start/", views.programme_start, name="programme_start"),
     path("<int:programme_id>/revise/", views.programme_revise, name="programme_revise"),
+    path(
+        "<int:programme_id>/revision/approve/", views.programme_approve_revision, name="programme_approve_revision"
+    ),
+    path("<int:programme_id>/revision/return/", views.programme_return_revision, name="programme_return_revision"),
     path("<int:programme_id>/close/", views.programme_close, name="programme_close"),
     path("<int:programme_id>/return/", views.programme_return, name="programme_return"),
     path("<int:programme_id>/comments/", views.comment_create, name="comment_create"),

@@ -222,7 +222,9 @@ WORKFLOW_STEPS: dict[str, tuple[Any, Any]] = {
     "submit": (services.submit_programme, lambda: _("Programme submitted to headquarters.")),
     "approve": (services.approve_programme, lambda: _("Programme approved: this version is the baseline.")),
     "start": (services.start_execution, lambda: _("The programme is now in execution.")),
-    "revise": (services.revise_programme, lambda: _("Revision recorded.")),
+    "revise": (services.propose_revision, lambda: _("Revision proposed to headquarters.")),
+    "approve_revision": (services.approve_revision, lambda: _("Revision approved: it is now a numbered version.")),
+    "return_revision": (services.return_revision, lambda: _("Revision returned to the mission.")),
     "close": (services.close_programme, lambda: _("Programme closed.")),
     "return": (services.return_for_changes, lambda: _("Programme returned to the mission for changes.")),
 }
@@ -231,17 +233,25 @@ WORKFLOW_STEPS: dict[str, tuple[Any, Any]] = {
 def _workflow(request: HttpRequest, programme_id: int, step: str) -> HttpResponse:
     programme = _programme(request, programme_id)
     service, success = WORKFLOW_STEPS[step]
-    needs_reason = step in ("revise", "return")
+    needs_reason = step in ("revise", "return", "return_revision")
     form = forms.WorkflowForm(request.POST, required=needs_reason, prefix=step if needs_reason else None)
     if not form.is_valid():
         messages.error(request, _("Give a reason."))
         return redirect("planning:programme_detail", programme_id=programme.pk)
     reason = form.cleaned_data.get("reason", "")
     kwargs: dict[str, Any] = {"user": request.user, "programme": programme}
-    if step in ("revise", "return"):
+    if needs_reason:
         kwargs["reason"] = reason
-    elif step in ("submit", "approve", "close"):
+    elif step in ("submit", "approve", "close", "approve_revision"):
         kwargs["note"] = reason
+    if step in ("approve", "approve_revision"):
+        # The budgets granted, one field per action ("budget-<id>"), as the approval form shows them.
+        kwargs["budgets"] = {
+            int(key.removeprefix("budget-")): value
+            for key in request.POST
+            if key.startswith("budget-") and key.removeprefix("budget-").isdigit()
+            and (value := request.POST.get(key, "").strip())
+        }
     try:
         service(**kwargs)
     except PermissionDenied as exc:
@@ -271,6 +281,16 @@ def programme_start(request: HttpRequest, programme_id: int) -> HttpResponse:
 @require_POST
 def programme_revise(request: HttpRequest, programme_id: int) -> HttpResponse:
     return _workflow(request, programme_id, "revise")
+
+
+@require_POST
+def programme_approve_revision(request: HttpRequest, programme_id: int) -> HttpResponse:
+    return _workflow(request, programme_id, "approve_revision")
+
+
+@require_POST
+def programme_return_revision(request: HttpRequest, programme_id: int) -> HttpResponse:
+    return _workflow(request, programme_id, "return_revision")
 
 
 @require_POST
@@ -412,14 +432,23 @@ def actions_table(request: HttpRequest, programme_id: int) -> HttpResponse:
     return render(request, "planning/actions_table.html", context)
 
 
-def _action_form(request: HttpRequest, programme: Programme, data: Any = None, **kwargs: Any) -> forms.ActionForm:
+def _action_form(
+    request: HttpRequest, programme: Programme, data: Any = None, *, action: Action | None = None, **kwargs: Any
+) -> forms.ActionForm:
     user = request.user
     return forms.ActionForm(
         data,
         axes=_axes(user, programme),
         objectives=_objectives(user, programme),
-        leads=_leads(user, programme, kwargs.pop("current_lead", None)),
+        leads=_leads(user, programme, action.lead if action is not None else None),
         units=_partner_units(user),
+        # What headquarters decides shows, but only headquarters changes it (one rule, in services).
+        statuses=[
+            (value, label)
+            for value, label in ActionStatus.choices
+            if services.can_set_action_status(user, programme, value) or (action is not None and action.status == value)
+        ],
+        may_grant_budget=services.can_grant_budget(user, programme),
         **kwargs,
     )
 
@@ -489,7 +518,7 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
     _require(_permissions(request, programme), "edit")
     conflict: Action | None = None
     if request.method == "POST":
-        form = _action_form(request, programme, request.POST, current_lead=action.lead)
+        form = _action_form(request, programme, request.POST, action=action)
         if form.is_valid():
             kwargs = _action_kwargs(form, programme, request.user)
             if kwargs is not None:
@@ -505,7 +534,7 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
                     conflict = selectors.action_detail(request.user, action.pk)
                     data = request.POST.copy()
                     data["lock_version"] = str(exc.current)
-                    form = _action_form(request, programme, data, current_lead=action.lead)
+                    form = _action_form(request, programme, data, action=action)
                     form.is_valid()
                     form.add_error(None, str(exc))
                 except PermissionDenied as exc:
@@ -540,7 +569,7 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
                 "dispatch_references": references.strip(),
                 "lock_version": action.lock_version,
             },
-            current_lead=action.lead,
+            action=action,
         )
     if form.is_bound and hasattr(form, "cleaned_data"):
         warnings = forms.date_warnings(programme, form.cleaned_data)

@@ -21,10 +21,11 @@ def _submitted_programmes(ministry, count):
 
     missions = list(Unit.objects.unrestricted("t").filter(kind=UnitKind.MISSION).order_by("code")[:count])
     for mission in missions:
-        hom = ministry.users[f"hom.{mission.code.lower()}"] if f"hom.{mission.code.lower()}" in ministry.users else None
+        hom = ministry.users.get(f"hom.{mission.code.lower()}")
         assert hom is not None, mission.code
         programme = services.create_programme(user=hom, mission=mission, year=2026)
         axis = Axis.objects.unrestricted("t").filter(programme=programme).first()
+        assert axis is not None
         services.create_action(user=hom, programme=programme, axis=axis, title="Action")
         services.submit_programme(user=hom, programme=programme)
 

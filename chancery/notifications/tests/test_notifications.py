@@ -272,7 +272,11 @@ def test_headquarters_hears_of_a_revision(ministry, django_capture_on_commit_cal
     assert set(Notification.objects.unrestricted("t").filter(
         recipient=u["counsellor.dakar"], target_id=str(programme.pk)).values_list("verb", flat=True)) == {
         Verb.PROGRAMME_APPROVED}
-    planning.revise_programme(user=u["hom.dakar"], programme=programme, reason="Nouveau calendrier")
-    told = set(Notification.objects.unrestricted("t").filter(target_id=str(programme.pk), verb__in=[
-        Verb.PROGRAMME_REVISED, Verb.PROGRAMME_REVISION_PROPOSED]).values_list("recipient__username", flat=True))
+    planning.propose_revision(user=u["hom.dakar"], programme=programme, reason="Nouveau calendrier")
+    proposed = Notification.objects.unrestricted("t").filter(
+        target_id=str(programme.pk), verb=Verb.PROGRAMME_REVISION_PROPOSED)
+    told = set(proposed.values_list("recipient__username", flat=True))
     assert {"desk.dab1", "plan.sg4"} <= told
+    planning.approve_revision(user=u["plan.sg4"], programme=programme)
+    assert Notification.objects.unrestricted("t").filter(
+        recipient=u["counsellor.dakar"], target_id=str(programme.pk), verb=Verb.PROGRAMME_REVISION_DECIDED).exists()

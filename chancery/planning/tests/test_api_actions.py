@@ -111,7 +111,15 @@ def test_workflow_through_the_api(ministry: Any, dakar: Programme) -> None:
     assert body["diff"]["actions_redated"][0]["changes"]["end_date"]["new"] == f"{YEAR}-12-01"
     status, body = _json(api(ministry, "counsellor.dakar"), "post", f"/api/v1/programmes/{dakar.pk}/revise",
                          {"reason": "Calendar"})
-    assert status == 200 and body["current_version"] == 3
+    assert status == 403  # the head of mission proposes revisions
+    status, body = _json(api(ministry, "hom.dakar"), "post", f"/api/v1/programmes/{dakar.pk}/revise",
+                         {"reason": "Calendar"})
+    assert status == 200 and body["current_version"] == 2 and body["revision_proposed_at"]
+    status, body = _json(api(ministry, "plan.sg4"), "post", f"/api/v1/programmes/{dakar.pk}/revision/approve",
+                         {"budgets": {str(action.pk): "1234.50"}})
+    assert status == 200 and body["current_version"] == 3 and body["revision_proposed_at"] is None
+    action.refresh_from_db()
+    assert action.budget_approved == Decimal("1234.50")
     status, body = _json(api(ministry, "desk.dab1"), "get", f"/api/v1/programmes/{dakar.pk}/versions")
     assert [v["kind"] for v in body] == ["revision", "baseline", "submitted"]
 

@@ -93,8 +93,13 @@ def test_full_lifecycle(ministry: Any, dakar: Programme) -> None:
         action=first,
         lock_version=first.lock_version,
         end_date=date(YEAR, 6, 30),
-        budget_approved=Decimal("900"),
+        budget_requested=Decimal("900"),
     )
+    # What headquarters decides is not the mission's to set: the budget granted, an "approved" status.
+    with pytest.raises(ValidationError) as refused:
+        services.update_action(user=u["counsellor.dakar"], action=first, lock_version=None,
+                               budget_approved=Decimal("900"))
+    assert "budget_approved" in refused.value.message_dict
     added = services.create_action(user=u["counsellor.dakar"], programme=dakar, axis=first.axis, title="New one")
     diff = selectors.baseline_comparison(u["desk.dab1"], dakar)["diff"]
     assert [a["id"] for a in diff.actions_added] == [added.pk]
@@ -103,8 +108,17 @@ def test_full_lifecycle(ministry: Any, dakar: Programme) -> None:
     assert [c.id for c in diff.actions_rebudgeted] == [first.pk]
     # Revision: numbered, with a reason; only from approved/in execution.
     with pytest.raises(ValidationError):
-        services.revise_programme(user=u["counsellor.dakar"], programme=dakar, reason="  ")
-    revision = services.revise_programme(user=u["counsellor.dakar"], programme=dakar, reason="New visit announced")
+        services.propose_revision(user=u["hom.dakar"], programme=dakar, reason="  ")
+    with pytest.raises(PermissionDenied):  # the head of mission proposes, as they submitted
+        services.propose_revision(user=u["counsellor.dakar"], programme=dakar, reason="New visit announced")
+    services.propose_revision(user=u["hom.dakar"], programme=dakar, reason="New visit announced")
+    with pytest.raises(WorkflowError):  # frozen while headquarters decides
+        services.update_action(user=u["counsellor.dakar"], action=first, lock_version=None, title="x")
+    with pytest.raises(PermissionDenied):
+        services.approve_revision(user=u["desk.dab1"], programme=dakar)
+    revision = services.approve_revision(user=u["plan.sg4"], programme=dakar, budgets={first.pk: "900"})
+    first.refresh_from_db()
+    assert first.budget_approved == Decimal("900")
     assert revision.number == 3 and revision.kind == VersionKind.REVISION and dakar.current_version == 3
     assert dakar.baseline_version_id == baseline.pk
     # Explicit start of execution; then closing freezes.
@@ -117,7 +131,7 @@ def test_full_lifecycle(ministry: Any, dakar: Programme) -> None:
     with pytest.raises(WorkflowError):
         services.update_action(user=u["counsellor.dakar"], action=first, lock_version=None, title="x")
     with pytest.raises(WorkflowError):
-        services.revise_programme(user=u["plan.sg4"], programme=dakar, reason="too late")
+        services.propose_revision(user=u["hom.dakar"], programme=dakar, reason="too late")
     versions = list(ProgrammeVersion.objects.unrestricted("t").filter(programme=dakar).values_list("number", "kind"))
     assert versions == [(1, "submitted"), (2, "baseline"), (3, "revision"), (4, "final")]
     actions = set(AuditEvent.objects.filter(object_id=str(dakar.pk)).values_list("action", flat=True))
@@ -146,7 +160,7 @@ def test_wrong_state_transitions(ministry: Any, dakar: Programme) -> None:
     with pytest.raises(WorkflowError):
         services.approve_programme(user=u["plan.sg4"], programme=dakar)
     with pytest.raises(WorkflowError):
-        services.revise_programme(user=u["plan.sg4"], programme=dakar, reason="r")
+        services.propose_revision(user=u["hom.dakar"], programme=dakar, reason="r")
     with pytest.raises(WorkflowError):
         services.close_programme(user=u["hom.dakar"], programme=dakar)
     empty = services.create_programme(user=u["hom.dakar"], mission=ministry.units["DAKAR"], year=YEAR + 1)
@@ -291,7 +305,8 @@ def test_services_and_selectors_read_only_through_the_gate(ministry: Any) -> Non
         services.add_achievement_evidence(
             user=u["counsellor.dakar"], achievement=achievement, filename="a.txt", content=b"evidence"
         )
-        services.revise_programme(user=u["counsellor.dakar"], programme=programme, reason="Dates")
+        services.propose_revision(user=u["hom.dakar"], programme=programme, reason="Dates")
+        services.approve_revision(user=u["plan.sg4"], programme=programme)
         for user in (u["desk.dab1"], u["counsellor.dakar"]):
             selectors.programme_document(user, programme)
             selectors.timeline(user, programme)

@@ -83,7 +83,8 @@ def _churn(ministry: Any, programme: Programme) -> None:
     services.delete_achievement(user=counsellor, achievement=achievement)
     services.submit_programme(user=u["hom.dakar"], programme=programme)
     services.approve_programme(user=u["plan.sg4"], programme=programme)
-    services.revise_programme(user=counsellor, programme=programme, reason="Ocelot summit moved")
+    services.propose_revision(user=u["hom.dakar"], programme=programme, reason="Ocelot summit moved")
+    services.approve_revision(user=u["plan.sg4"], programme=programme)
 
 
 WORDS = ["Zanzibar", "Quokka", "987654", "Narwhal", "Ocelot"]

@@ -49,7 +49,7 @@ def test_compare_with_baseline_tells_every_kind_of_change(ministry: Any, approve
     redated, rebudgeted, restatused, removed, edited = actions[:5]
     services.update_action(user=user, action=redated, lock_version=None, start_date=date(YEAR, 2, 10),
                            target_date=date(YEAR, 4, 1))
-    services.update_action(user=user, action=rebudgeted, lock_version=None, budget_approved=Decimal("2500"),
+    services.update_action(user=user, action=rebudgeted, lock_version=None, budget_requested=Decimal("2500"),
                            currency="USD")
     services.update_action(user=user, action=restatused, lock_version=None, status="postponed")
     removed_id = removed.pk
@@ -69,7 +69,7 @@ def test_compare_with_baseline_tells_every_kind_of_change(ministry: Any, approve
     assert [c.id for c in diff.actions_redated] == [redated.pk]
     assert set(diff.actions_redated[0].changes) == {"start_date", "target_date"}
     assert [c.id for c in diff.actions_rebudgeted] == [rebudgeted.pk]
-    assert diff.actions_rebudgeted[0].changes["budget_approved"] == ("0", "2500")
+    assert diff.actions_rebudgeted[0].changes["budget_requested"] == ("2000", "2500")
     assert diff.actions_rebudgeted[0].changes["currency"] == ("EUR", "USD")
     assert [(c.id, c.changes["status"]) for c in diff.actions_status_changed] == [
         (restatused.pk, ("approved", "postponed"))
@@ -80,10 +80,10 @@ def test_compare_with_baseline_tells_every_kind_of_change(ministry: Any, approve
                                                                                                                "90")})]
     assert [i["id"] for i in diff.indicators_added] == [new_indicator.pk]
     assert diff.axes_added == ["consular"]
-    assert diff.budget_totals["USD"]["budget_approved"] == "2500"
+    assert diff.budget_totals["USD"]["budget_requested"] == "2500"
     data = diff.to_dict()
     json.dumps(data)
-    assert data["actions_rebudgeted"][0]["changes"]["budget_approved"] == {"old": "0", "new": "2500"}
+    assert data["actions_rebudgeted"][0]["changes"]["budget_requested"] == {"old": "2000", "new": "2500"}
     assert diff.counts["actions_added"] == 1 and diff.counts["actions_removed"] == 1
 
 
@@ -93,10 +93,12 @@ def test_baseline_stays_while_revisions_accumulate(ministry: Any, approved: Prog
     action = Action.objects.unrestricted("t").filter(programme=approved).first()
     assert action is not None
     services.update_action(user=u["counsellor.dakar"], action=action, lock_version=None, end_date=date(YEAR, 8, 1))
-    services.revise_programme(user=u["counsellor.dakar"], programme=approved, reason="First revision")
+    services.propose_revision(user=u["hom.dakar"], programme=approved, reason="First revision")
+    services.approve_revision(user=u["plan.sg4"], programme=approved)
     services.update_action(user=u["counsellor.dakar"], action=action, lock_version=None,
                            budget_requested=Decimal("7"))
-    services.revise_programme(user=u["plan.sg4"], programme=approved, reason="Second revision")
+    services.propose_revision(user=u["hom.dakar"], programme=approved, reason="Second revision")
+    services.approve_revision(user=u["plan.sg4"], programme=approved)
     approved.refresh_from_db()
     assert approved.baseline_version_id == baseline_id and approved.current_version == 4
     # Any two versions compare: 3 → 4 is only the budget change; 2 (baseline) → 4 has both.

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import load_workbook
 
@@ -281,6 +282,28 @@ def test_measurement_refused_in_a_closed_period(client_for: Any, approved: Progr
     assert not Measurement.objects.unrestricted("t").filter(indicator=indicator).exists()
 
 
+def test_headquarters_grants_budgets_and_approves_actions_the_mission_cannot(
+    client_for: Any, dakar: Programme, ministry: Any
+) -> None:
+    """Issue 8: budget granted stayed 0 (nobody could grant it) and an embassy could mark its own
+    draft action "Approved"."""
+    action = _actions(dakar)[0]
+    counsellor = client_for("counsellor.dakar")
+    form = counsellor.get(f"/planning/{dakar.pk}/actions/{action.pk}/edit/").content.decode()
+    assert 'value="approved"' not in form and 'name="budget_approved"' in form and "disabled" in form
+    with pytest.raises(ValidationError):
+        services.create_action(user=ministry.users["counsellor.dakar"], programme=dakar, axis=action.axis,
+                               title="Self-approved", status=ActionStatus.APPROVED)
+    services.submit_programme(user=ministry.users["hom.dakar"], programme=dakar)
+    page = client_for("plan.sg4").get(f"/planning/{dakar.pk}/").content.decode()
+    assert f'name="budget-{action.pk}"' in page
+    client_for("plan.sg4").post(f"/planning/{dakar.pk}/approve/", {f"budget-{action.pk}": "750.50"})
+    action.refresh_from_db()
+    dakar.refresh_from_db()
+    assert dakar.status == ProgrammeStatus.APPROVED and action.budget_approved == Decimal("750.50")
+    assert action.status == ActionStatus.APPROVED
+
+
 def test_measurements_are_corrected_and_deleted_from_their_page(client_for: Any, dakar: Programme) -> None:
     indicator = Indicator.objects.unrestricted("t").filter(programme=dakar).earliest("pk")
     client = client_for("counsellor.dakar")
@@ -388,10 +411,19 @@ def test_workflow_buttons(client_for: Any, dakar: Programme, ministry: Any) -> N
     dakar.refresh_from_db()
     assert dakar.status == ProgrammeStatus.APPROVED and dakar.baseline_version_id
     counsellor = client_for("counsellor.dakar")
-    # A revision needs a reason.
-    counsellor.post(f"{base}/revise/", {"revise-reason": ""})
-    assert ProgrammeVersion.objects.unrestricted("t").filter(programme=dakar).count() == 2
-    counsellor.post(f"{base}/revise/", {"revise-reason": "Visit moved to the autumn"})
+    hom = client_for("hom.dakar")
+    # A revision needs a reason; the counsellor may not propose it, the head of mission does.
+    hom.post(f"{base}/revise/", {"revise-reason": ""})
+    counsellor.post(f"{base}/revise/", {"revise-reason": "Visit moved"})
+    dakar.refresh_from_db()
+    assert not dakar.revision_pending
+    hom.post(f"{base}/revise/", {"revise-reason": "Visit moved to the autumn"})
+    dakar.refresh_from_db()
+    assert dakar.revision_pending and ProgrammeVersion.objects.unrestricted("t").filter(programme=dakar).count() == 2
+    # Headquarters approves it: a numbered version with the mission's reason.
+    assert client_for("desk.dab1").post(f"{base}/revision/approve/").status_code == 302
+    assert not ProgrammeVersion.objects.unrestricted("t").filter(programme=dakar, number=3).exists()
+    client_for("plan.sg4").post(f"{base}/revision/approve/")
     version = ProgrammeVersion.objects.unrestricted("t").get(programme=dakar, number=3)
     assert version.reason == "Visit moved to the autumn"
     counsellor.post(f"{base}/start/")
@@ -497,7 +529,7 @@ def test_baseline_beside_current_shows_each_kind_of_change(client_for: Any, appr
     u = ministry.users["counsellor.dakar"]
     first, second, third = _actions(approved)[:3]
     services.update_action(user=u, action=first, lock_version=None, end_date=date(YEAR, 9, 30))
-    services.update_action(user=u, action=second, lock_version=None, budget_approved=Decimal("2500"))
+    services.update_action(user=u, action=second, lock_version=None, budget_requested=Decimal("2500"))
     services.update_action(user=u, action=third, lock_version=None, status=ActionStatus.POSTPONED)
     services.create_action(user=u, programme=approved, axis=_axis(approved), title="Brand new action")
     services.delete_action(user=u, action=_actions(approved)[-2])
@@ -511,7 +543,8 @@ def test_baseline_beside_current_shows_each_kind_of_change(client_for: Any, appr
 def test_compare_any_two_versions(client_for: Any, approved: Programme, ministry: Any) -> None:
     u = ministry.users["counsellor.dakar"]
     services.update_action(user=u, action=_actions(approved)[0], lock_version=None, title="Renamed action")
-    services.revise_programme(user=u, programme=approved, reason="Renaming")
+    services.propose_revision(user=ministry.users["hom.dakar"], programme=approved, reason="Renaming")
+    services.approve_revision(user=ministry.users["plan.sg4"], programme=approved)
     client = client_for("desk.dab1")
     html = client.get(f"/planning/{approved.pk}/versions/", {"old": 1, "new": 3}).content.decode()
     assert "From v1" in html and "Renamed action" in html and "diff-kind-edited" in html

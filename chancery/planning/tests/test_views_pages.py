@@ -154,10 +154,12 @@ def test_programme_list_filters(client_for: Any, approved: Programme, ministry: 
 @pytest.mark.parametrize(
     "username,expected,absent",
     [
-        ("counsellor.dakar", ["Add an action", "Record a revision"], ["Approve the programme"]),
-        ("hom.dakar", ["Close the programme", "Record a revision"], ["Approve the programme"]),
-        ("desk.dab1", ["Add a comment"], ["Add an action", "Record a revision", "Close the programme"]),
-        ("inspect.sg5", [], ["Add an action", "Record a revision", "Add a comment", "Close the programme"]),
+        # The counsellor changes the content; the head of mission proposes the revision (and is named).
+        ("counsellor.dakar", ["Add an action", "the head of mission (DAKAR) proposes it"],
+         ["Approve the programme", "Propose a revision"]),
+        ("hom.dakar", ["Close the programme", "Propose a revision"], ["Approve the programme"]),
+        ("desk.dab1", ["Add a comment"], ["Add an action", "Propose a revision", "Close the programme"]),
+        ("inspect.sg5", [], ["Add an action", "Propose a revision", "Add a comment", "Close the programme"]),
     ],
 )
 def test_buttons_follow_the_roles(
