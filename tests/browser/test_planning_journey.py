@@ -141,14 +141,32 @@ def test_planning_journey(browser: Browser, live_server: Any, fresh_ministry: An
     counsellor.locator(f"a[href^='/planning/{pk}/actions/'][href$='/edit/']").first.click()
     counsellor.wait_for_url(lambda url: url.endswith("/edit/"))
     counsellor.locator("#id_end_date").fill(f"{year}-06-30")
-    counsellor.locator("#id_budget_approved").fill("9000")
+    assert counsellor.locator("#id_budget_approved").is_disabled()  # headquarters grants budgets
+    counsellor.locator("#id_budget_requested").fill("9000")
     _submit(counsellor, "main form button[type=submit]")
     counsellor.wait_for_url(lambda url: url.startswith(programme_url) and "/edit/" not in url)
-    counsellor.locator("details:has(#id_revise-reason) > summary").click()
-    counsellor.locator("#id_revise-reason").fill("Forum prolongé jusqu'en juin à la demande des partenaires")
-    accept_dialogs(counsellor)
-    _submit(counsellor, f"form[action='/planning/{pk}/revise/'] button")
-    counsellor.get_by_text("Forum prolongé jusqu'en juin").first.wait_for()
+    # The revision is the head of mission's to propose: the counsellor is told so.
+    assert counsellor.locator(".whose-step").count() == 1
+    assert counsellor.locator(f"form[action='/planning/{pk}/revise/']").count() == 0
+
+    hom = _page_for(browser, base, "hom.dakar")
+    hom.goto(programme_url)
+    hom.locator("details:has(#id_revise-reason) > summary").click()
+    hom.locator("#id_revise-reason").fill("Forum prolongé jusqu'en juin à la demande des partenaires")
+    accept_dialogs(hom)
+    _submit(hom, f"form[action='/planning/{pk}/revise/'] button")
+    hom.get_by_text("Forum prolongé jusqu'en juin").first.wait_for()
+    hom.context.close()
+
+    # Headquarters approves the revision (and grants the budget requested).
+    planner = _page_for(browser, base, "plan.sg4")
+    planner.goto(programme_url)
+    accept_dialogs(planner)
+    planner.locator("input[name^=budget-]").first.fill("8500")
+    _submit(planner, f"form[action='/planning/{pk}/revision/approve/'] button")
+    planner.locator(f"form[action='/planning/{pk}/revision/approve/']").wait_for(state="detached")
+    planner.context.close()
+    counsellor.goto(programme_url)
 
     # 6. The baseline beside the current version: the action is re-dated and re-budgeted.
     counsellor.locator(f"a[href='/planning/{pk}/baseline/']").first.click()
