@@ -250,6 +250,12 @@ class Dispatch(MarkedModel, TimeStampedModel):
     def is_draft(self) -> bool:
         return self.status == DispatchStatus.DRAFT
 
+    def status_label(self) -> str:
+        """The status as readers say it: an incoming letter was registered, not sent, by us."""
+        if self.direction == Direction.INCOMING and self.status == DispatchStatus.SENT:
+            return str(_("Registered"))
+        return str(self.get_status_display())
+
     @property
     def is_editable(self) -> bool:
         return self.status == DispatchStatus.DRAFT

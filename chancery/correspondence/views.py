@@ -209,6 +209,12 @@ def reference_suggestions(request: HttpRequest) -> HttpResponse:
 # --- one dispatch ------------------------------------------------------------------------
 
 
+def _programmes_from(user: Any, dispatch: Dispatch) -> list[Any]:
+    from chancery.planning.selectors import programmes_from_letter  # planning builds on correspondence
+
+    return programmes_from_letter(user, dispatch)
+
+
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
@@ -240,6 +246,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "grant_form": GrantForm(all_units=_all_units(user)) if actions["grant"] else None,
         "marking": page_marking([dispatch, *thread_dispatches]),
         "dispatch_marking": page_marking([dispatch]),
+        "programmes": _programmes_from(user, dispatch),
     }
     mark_target_read(user=user, target=dispatch)
     if request.GET.get("print") == "1":

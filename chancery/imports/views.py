@@ -31,6 +31,18 @@ from chancery.planning.services import can_view as can_view_programme
 RECENT = 20
 
 
+def _volet_names(programme: Any, plan: Any) -> dict[str, Any]:
+    """The extracted volets and candidate objectives, each with its volet's name in the reader's
+    language (the extraction knows only keys such as `political`)."""
+    from chancery.planning.models import AxisType
+
+    names = {t.key: t.name for t in AxisType.objects.all()}
+    return {
+        "named_axes": [(axis, names.get(axis.key, axis.key)) for axis in programme.axes] if programme else [],
+        "named_objectives": [(names.get(key, key), text) for key, text in plan.objectives] if plan else [],
+    }
+
+
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     from chancery.correspondence import selectors as correspondence
 
@@ -144,6 +156,7 @@ def preview(request: HttpRequest, import_id: int) -> HttpResponse:
         lines=source_lines(current.extraction),
         programme=current.extraction.programme,
         programme_plan=current.plan.programme,
+        **_volet_names(current.extraction.programme, current.plan.programme),
         problems=[p.message(_language()) for p in current.extraction.problems if p.field.startswith("programme")
                   or p.field == "text"],
         marking=marking,

@@ -150,6 +150,13 @@ def whose_step(programme: Programme, permissions: dict[str, bool]) -> str:
     return ""
 
 
+def programmes_from_letter(user: Any, dispatch: Any) -> list[Programme]:
+    """The programmes a letter produced or carried (imported draft, submission), as far as `user` may read them."""
+    return list(
+        Programme.objects.visible_to(user).filter(submission_dispatch_id=dispatch.pk).select_related("mission")
+    )
+
+
 def programme_permissions(user: Any, programme: Programme) -> dict[str, bool]:
     """Booleans: view, edit, submit, review, comment, return, approve, start_execution,
     revise, close, record_progress, manage_periods."""

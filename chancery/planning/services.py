@@ -1940,6 +1940,14 @@ def _check_no_write_down(classification: int, source_dispatch: Any) -> None:
         raise ValidationError({"classification": message % {"marking": floor.label()}})
 
 
+def _without_sentences(text: str, sentences: Iterable[str]) -> str:
+    for sentence in sentences:
+        if sentence.strip():
+            text = text.replace(sentence.strip(), "")
+    paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 @transaction.atomic
 def create_programme_from_letter(
     *,
@@ -1973,11 +1981,19 @@ def create_programme_from_letter(
     by_key = {axis.axis_type.key: axis for axis in _unrestricted(Axis).select_related("axis_type").filter(
         programme=programme
     )}
+    objectives = list(objectives)
+    indicators = list(indicators)
     for key, narrative in axes:
+        # A sentence the letter states once is shown once: the ones that became this axis's
+        # objectives or indicators leave its narrative.
+        taken = [title for axis_key, title, _d in objectives if axis_key == key]
+        taken += [str(i["label"]) for i in indicators if str(i.get("axis") or "") == key]
+        narrative = _without_sentences(narrative, taken)
         if narrative:
             by_key[key].narrative = narrative
             by_key[key].save(update_fields=["narrative"])
     for key, objective_title, description in objectives:
+        description = "" if description.strip() == objective_title.strip() else description
         _new_objective(user=user, axis=by_key[key], title=objective_title, description=description, position=None)
     for item in indicators:
         fields = dict(item)
