@@ -39,7 +39,7 @@ def _imported(importer: Any) -> tuple[Client, LetterImport]:
 
 def test_letter_and_programme_link_both_ways_as_far_as_each_may_see(importer: Any, client_for: Any) -> None:
     clerk, row = _imported(importer)
-    dispatch = Dispatch.objects.unrestricted("test").get(pk=row.dispatch_id)
+    dispatch = Dispatch.objects.unrestricted("test").get(pk=int(row.dispatch_id or 0))
     link = f'href="/planning/{row.programme_id}/"'
     director = client_for("director.dab")  # reads both: the letter (DAB/2 below) and Dakar's plan
     response = director.get(f"/correspondence/dispatches/{dispatch.pk}/")
