@@ -234,3 +234,12 @@ def test_navbar_links_to_correspondence(world, client_for):
 def test_register_incoming_offers_the_letter_import(world, client_for):
     body = client_for("clerk.sgbo").get(reverse("correspondence:register_incoming")).content.decode()
     assert reverse("imports:upload") in body
+
+
+def test_a_step_that_is_someone_elses_says_whose(world, client_for, settings):
+    """Issue 8: a drafter saw "no action for you" on their own draft, not who validates it."""
+    settings.LANGUAGE_CODE = "en"
+    page = client_for("counsellor.dakar").get(reverse("correspondence:detail", args=[world.draft.pk]))
+    assert "the head of unit (DAKAR) validates the draft" in page.content.decode()
+    head = client_for("hom.dakar").get(reverse("correspondence:detail", args=[world.draft.pk])).content.decode()
+    assert "whose-step" not in head  # the head of mission has the button instead

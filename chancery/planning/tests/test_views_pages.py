@@ -302,3 +302,10 @@ def test_closed_programme_offers_no_edit(client_for: Any, approved: Programme, m
     html = client.get(f"/planning/{approved.pk}/").content.decode()
     assert "Add an action" not in html and "Add a comment" not in html
     assert client.get(f"/planning/{approved.pk}/actions/new/").status_code == 404
+
+
+def test_the_counsellor_is_told_who_submits_the_draft(client_for: Any, dakar: Programme) -> None:
+    """Issue 8: no Submit button and no explanation for an embassy counsellor."""
+    counsellor = client_for("counsellor.dakar").get(f"/planning/{dakar.pk}/").content.decode()
+    assert "the head of mission (DAKAR) submits the programme to headquarters" in counsellor
+    assert "whose-step" not in client_for("hom.dakar").get(f"/planning/{dakar.pk}/").content.decode()
