@@ -83,3 +83,21 @@ def test_irreversible_programme_steps_ask_first(page: Page, live_server: Any, fr
     _click_and_settle(page, button)
     expected = ProgrammeStatus.APPROVED if step == "approve" else ProgrammeStatus.CLOSED
     assert Programme.objects.unrestricted("test").get(pk=programme.pk).status == expected
+
+
+def test_htmx_swaps_on_planning_pages_break_no_content_security_policy(
+    page: Page, live_server: Any, fresh_ministry: Any
+):
+    """Issue 8: after an HTMX swap, HTMX copied the old elements' `style` attributes onto the new
+    ones with setAttribute, which the CSP refuses (any script or extension that touched an
+    element's style, Bootstrap's collapse included, set that off)."""
+    from tests.browser.conftest import page_errors
+
+    programme, axis = _programme(fresh_ministry)
+    login(page, live_server.url, "hom.dakar")
+    page.goto(f"{live_server.url}/planning/{programme.pk}/")
+    # A style set through the CSSOM is allowed; copying it as an attribute is not.
+    page.evaluate("() => { for (const el of document.querySelectorAll('#main [id]')) el.style.outline = '0'; }")
+    _click_and_settle(page, f"main a.nav-link[href='/planning/{programme.pk}/']")  # the same page again
+    page.wait_for_timeout(300)
+    assert not [e for e in page_errors(page) if "Content Security Policy" in e], page_errors(page)
