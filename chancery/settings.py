@@ -198,6 +198,7 @@ LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English")), ("ar", _("Arabic")), ("es", _("Spanish"))]
 LANGUAGE_COOKIE_NAME = "chancery_language"
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["chancery.formats"]  # corrections of Django's date and number formats (Arabic)
 TIME_ZONE = env_str("CHANCERY_TIME_ZONE", "Europe/Paris")
 USE_I18N = True
 USE_TZ = True

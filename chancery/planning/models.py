@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from chancery.accounts.roles import Capability
 from chancery.core.gate import RestrictedQuerySet
@@ -40,12 +41,14 @@ class ProgrammeStatus(models.TextChoices):
     SUBMITTED = "submitted", _("Submitted")
     APPROVED = "approved", _("Approved")
     IN_EXECUTION = "in_execution", _("In execution")
-    CLOSED = "closed", _("Closed")
+    # A context of its own: "closed" agrees with "programme" (Clôturé), not with a dispatch (Classée).
+    CLOSED = "closed", pgettext_lazy("programme status", "Closed")
 
 
 class ActionStatus(models.TextChoices):
     PROPOSED = "proposed", _("Proposed")
-    APPROVED = "approved", _("Approved")
+    # "Approved" agrees with "action" (Approuvée), not with "programme" (Approuvé).
+    APPROVED = "approved", pgettext_lazy("action status", "Approved")
     IN_PROGRESS = "in_progress", _("In progress")
     DONE = "done", _("Done")
     POSTPONED = "postponed", _("Postponed")

@@ -101,3 +101,27 @@ def test_htmx_swaps_on_planning_pages_break_no_content_security_policy(
     _click_and_settle(page, f"main a.nav-link[href='/planning/{programme.pk}/']")  # the same page again
     page.wait_for_timeout(300)
     assert not [e for e in page_errors(page) if "Content Security Policy" in e], page_errors(page)
+
+
+def test_arabic_pages_keep_the_order_and_the_start_of_latin_text(page: Page, live_server: Any, fresh_ministry: Any):
+    """Issue 8: in Arabic the breadcrumb read "2026 DAKAR" and the timeline cut the start of French titles."""
+    from chancery.planning import services
+
+    programme, axis = _programme(fresh_ministry)
+    services.create_action(
+        user=fresh_ministry.users["hom.dakar"], programme=programme, axis=axis,
+        title="Semaine culturelle et expositions au Musée des civilisations noires de Dakar",
+        start_date=timezone.localdate().replace(month=3, day=1), end_date=timezone.localdate().replace(month=4, day=1),
+    )
+    login(page, live_server.url, "hom.dakar")
+    page.select_option("#language-select", "ar")
+    with page.expect_navigation():
+        page.locator("footer form button[type=submit]").click()
+    page.goto(f"{live_server.url}/planning/{programme.pk}/timeline/")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    code = page.locator(".breadcrumb .programme-code").first
+    assert code.inner_text().startswith("DAKAR")
+    assert code.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    label = page.locator(".gantt-label", has_text="Semaine culturelle").first
+    # A Latin title runs left to right, so an ellipsis cuts its end, never its start.
+    assert label.evaluate("el => getComputedStyle(el).direction") == "ltr"
