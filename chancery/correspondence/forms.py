@@ -98,9 +98,16 @@ FORM_BODY_ATTRIBUTES = {"a": {"href"}}
 
 
 class RichTextField(forms.CharField):
-    """HTML restricted to a safe subset (nh3), server-side; plain text becomes paragraphs."""
+    """HTML restricted to a safe subset (nh3), server-side; plain text becomes paragraphs.
+
+    In the browser the text area becomes a rich-text editor (`core/chancery.js`); what it sends is
+    cleaned here all the same."""
 
     widget = forms.Textarea
+    rich_text = True
+
+    def widget_attrs(self, widget: Any) -> dict[str, Any]:
+        return {**super().widget_attrs(widget), "data-rich-text": ""}
 
     def to_python(self, value: Any) -> str:
         text = super().to_python(value)

@@ -91,7 +91,11 @@ def test_draft_validate_send_acknowledge_reply(page: Page, live_server: Any, fre
     page.select_option("#id_info_units", ["DG7/6"])
     page.fill("#id_external_references", "NV/2026/118")
     page.fill("#id_subject", SUBJECT)
-    page.fill("#id_body", "Le programme provisoire est joint.\n\nLes dates restent à confirmer.")
+    editor = page.locator(".rich-editor .ql-editor")
+    editor.click()
+    page.keyboard.type("Le programme provisoire est joint.")
+    page.keyboard.press("Enter")
+    page.keyboard.type("Les dates restent à confirmer.")
     page.fill("#id_tags", "SN, CULT")
     page.set_input_files("#id_attachments", files=[{"name": "programme.pdf", "mimeType": "application/pdf",
                                                     "buffer": PDF}])
@@ -150,7 +154,8 @@ def test_draft_validate_send_acknowledge_reply(page: Page, live_server: Any, fre
     wait_for_htmx(page)
     assert page.locator("#id_subject").input_value().startswith("Re: ")
     _accessible(page, "reply form")
-    page.fill("#id_body", "Accord de principe ; les dates seront confirmées.")
+    page.locator(".rich-editor .ql-editor").click()
+    page.keyboard.type("Accord de principe ; les dates seront confirmées.")
     with page.expect_response(lambda r: r.request.method == "GET" and "/edit/" in r.url):
         page.locator("#main form button[type=submit]").click()
     wait_for_htmx(page)

@@ -93,7 +93,7 @@ def test_htmx_swaps_on_planning_pages_break_no_content_security_policy(
     element's style, Bootstrap's collapse included, set that off)."""
     from tests.browser.conftest import page_errors
 
-    programme, axis = _programme(fresh_ministry)
+    programme, _axis = _programme(fresh_ministry)
     login(page, live_server.url, "hom.dakar")
     page.goto(f"{live_server.url}/planning/{programme.pk}/")
     # A style set through the CSSOM is allowed; copying it as an attribute is not.
@@ -125,3 +125,43 @@ def test_arabic_pages_keep_the_order_and_the_start_of_latin_text(page: Page, liv
     label = page.locator(".gantt-label", has_text="Semaine culturelle").first
     # A Latin title runs left to right, so an ellipsis cuts its end, never its start.
     assert label.evaluate("el => getComputedStyle(el).direction") == "ltr"
+
+
+@pytest.mark.parametrize("language", ["fr", "ar"])
+def test_a_draft_reopens_in_a_rich_text_editor_not_as_html(page: Page, live_server: Any, fresh_ministry: Any,
+                                                            language: str):
+    """Issue 8: the body of a draft reopened as raw <p>…</p> in a text box."""
+    from chancery.correspondence.models import Dispatch
+    from chancery.correspondence.selectors import dispatch_body
+    from chancery.correspondence.tests.views_helpers import make_draft
+    from tests.browser.conftest import axe_scan, format_violations, page_errors, serious
+
+    draft = make_draft(fresh_ministry, body="<p>Premier paragraphe.</p><ul><li>Un point</li></ul>")
+    login(page, live_server.url, "counsellor.dakar")
+    page.select_option("#language-select", language)
+    with page.expect_navigation():
+        page.locator("footer form button[type=submit]").click()
+    page.goto(f"{live_server.url}/correspondence/dispatches/{draft.pk}/edit/")
+    editor = page.locator(".rich-editor .ql-editor")
+    editor.wait_for()
+    assert "<p>" not in editor.inner_text() and "Premier paragraphe." in editor.inner_text()
+    assert editor.locator("li").count() == 1
+    assert editor.get_attribute("role") == "textbox" and editor.get_attribute("aria-labelledby")
+    toolbar = page.locator(".rich-editor [role=toolbar]")
+    assert toolbar.get_attribute("aria-label") and toolbar.locator("button[aria-label]").count() >= 8
+    assert page.locator("#id_body").is_hidden()
+    problems = serious(axe_scan(page))
+    assert not problems, format_violations(problems, where="editor: ")
+    # Bold text typed in the editor is saved, cleaned by the server like any body.
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    page.locator(".rich-editor button.ql-bold").click()
+    page.keyboard.type("Texte important")
+    page.locator("#main form[enctype] button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/correspondence/dispatches/{draft.pk}/")
+    saved = dispatch_body(Dispatch.objects.unrestricted("test").get(pk=draft.pk))
+    assert "<strong>Texte important</strong>" in saved and "<p>Premier paragraphe.</p>" in saved
+    assert "&nbsp;" not in saved and "ql-" not in saved
+    assert not [e for e in page_errors(page) if "Content Security Policy" in e], page_errors(page)

@@ -65,6 +65,88 @@ document.addEventListener("DOMContentLoaded", function () {
   window.addEventListener("beforeunload", function (event) {
     if (dirtyForms(null).length) { event.preventDefault(); event.returnValue = ""; }
   });
+  // Rich-text fields (textarea[data-rich-text]) become an editor: Quill, vendored, loaded only
+  // where a page has such a field (core/_editor_assets.html says where it is and names its
+  // buttons in the reader's language). The text area stays the form's field: it receives the
+  // editor's HTML at every change (and so counts as typed text), and the server sanitises it.
+  var editorWaiting = null;
+  function loadEditor(assets, ready) {
+    if (window.Quill) { ready(); return; }
+    if (editorWaiting) { editorWaiting.push(ready); return; }
+    editorWaiting = [ready];
+    var style = document.createElement("link");
+    style.rel = "stylesheet";
+    style.href = assets.dataset.style;
+    document.head.appendChild(style);
+    var script = document.createElement("script");
+    script.src = assets.dataset.script;
+    script.onload = function () { var waiting = editorWaiting; editorWaiting = null; waiting.forEach(function (f) { f(); }); };
+    document.head.appendChild(script);
+  }
+  var TOOLS = [["bold", "", "bold"], ["italic", "", "italic"], ["underline", "", "underline"], ["header", "2", "header2"],
+    ["header", "3", "header3"], ["list", "ordered", "ordered"], ["list", "bullet", "bullet"], ["blockquote", "", "blockquote"],
+    ["clean", "", "clean"]];
+  function semanticHTML(quill) {
+    if (quill.getLength() <= 1) { return ""; }
+    // Quill writes every space as a no-break space; keep only those French typography wants.
+    return quill.getSemanticHTML().replace(/&nbsp;(?![;:!?»])/g, " ").replace(/« /g, "«&nbsp;");
+  }
+  function makeEditor(textarea, assets) {
+    textarea.setAttribute("data-editor-ready", "");
+    var labels = assets.dataset;
+    var wrapper = document.createElement("div");
+    wrapper.className = "rich-editor";
+    var toolbar = document.createElement("div");
+    toolbar.setAttribute("role", "toolbar");
+    toolbar.setAttribute("aria-label", labels.toolbarLabel);
+    TOOLS.forEach(function (tool) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "ql-" + tool[0];
+      if (tool[1]) { button.value = tool[1]; }
+      button.setAttribute("aria-label", labels["label" + tool[2].charAt(0).toUpperCase() + tool[2].slice(1)]);
+      button.title = button.getAttribute("aria-label");
+      toolbar.appendChild(button);
+    });
+    var area = document.createElement("div");
+    wrapper.appendChild(toolbar);
+    wrapper.appendChild(area);
+    textarea.parentNode.insertBefore(wrapper, textarea);
+    textarea.hidden = true;
+    var quill = new window.Quill(area, {
+      theme: "snow",
+      modules: {
+        toolbar: toolbar,
+        // Tab leaves the editor, as in any other field (keyboard users are not trapped).
+        keyboard: { bindings: { tab: { key: "Tab", handler: function () { return true; } } } }
+      }
+    });
+    if (textarea.value.trim()) { quill.clipboard.dangerouslyPasteHTML(textarea.value, "silent"); }
+    var root = quill.root;
+    root.setAttribute("role", "textbox");
+    root.setAttribute("aria-multiline", "true");
+    var label = document.querySelector("label[for='" + textarea.id + "']");
+    if (label) {
+      if (!label.id) { label.id = textarea.id + "-label"; }
+      root.setAttribute("aria-labelledby", label.id);
+      label.addEventListener("click", function () { quill.focus(); });
+    }
+    var described = textarea.getAttribute("aria-describedby");
+    if (described) { root.setAttribute("aria-describedby", described); }
+    if (textarea.getAttribute("aria-invalid") === "true") { root.setAttribute("aria-invalid", "true"); }
+    quill.on("text-change", function () {
+      textarea.value = semanticHTML(quill);
+      textarea.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
+  function initEditors() {
+    var areas = document.querySelectorAll("textarea[data-rich-text]:not([data-editor-ready])");
+    var assets = document.querySelector("[data-editor-assets]");
+    if (!areas.length || !assets) { return; }
+    loadEditor(assets, function () { areas.forEach(function (textarea) { makeEditor(textarea, assets); }); });
+  }
+  initEditors();
+  document.body.addEventListener("htmx:afterSettle", initEditors);
   // Elements marked data-autosubmit submit their form when changed (filters).
   document.body.addEventListener("change", function (event) {
     var el = event.target;
