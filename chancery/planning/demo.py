@@ -45,96 +45,193 @@ from chancery.planning.models import (
 )
 from chancery.planning.versions import assemble
 
+# The demo reads as a francophone ministry's data would: French, except where a mission would
+# write otherwise (its action titles in English in English-speaking countries, in Arabic in
+# Arab countries). The lists of titles have the same length in every language, so that the
+# seeded choices, and the rest of the demo, do not depend on the language.
+#
 # axis key → (objectives, action titles, indicators (label, unit, baseline, target))
 CONTENT: dict[str, dict[str, list[Any]]] = {
     "political": {
-        "objectives": ["Deepen the bilateral political dialogue", "Support multilateral cooperation"],
+        "objectives": ["Approfondir le dialogue politique bilatéral", "Soutenir la coopération multilatérale"],
         "actions": [
-            "Prepare the annual political consultations",
-            "Organise a visit by a parliamentary delegation",
-            "Hold regular meetings with the foreign ministry",
-            "Coordinate positions ahead of the regional summit",
-            "Brief headquarters on the electoral calendar",
-            "Follow the ratification of pending agreements",
+            "Préparer les consultations politiques annuelles",
+            "Organiser la visite d'une délégation parlementaire",
+            "Tenir des réunions régulières avec le ministère des affaires étrangères",
+            "Coordonner les positions en vue du sommet régional",
+            "Informer l'administration centrale du calendrier électoral",
+            "Suivre la ratification des accords en instance",
         ],
-        "indicators": [("High-level visits", "visits", 2, 4), ("Agreements signed", "agreements", 1, 3)],
+        "indicators": [("Visites de haut niveau", "visites", 2, 4), ("Accords signés", "accords", 1, 3)],
     },
     "economic": {
-        "objectives": ["Increase bilateral trade", "Attract investment"],
+        "objectives": ["Accroître les échanges commerciaux bilatéraux", "Attirer les investissements"],
         "actions": [
-            "Organise a business forum",
-            "Support a trade mission of national companies",
-            "Map investment opportunities in key sectors",
-            "Hold the joint economic commission",
-            "Publish a quarterly economic bulletin",
-            "Meet the chamber of commerce",
+            "Organiser un forum d'affaires",
+            "Accompagner une mission commerciale d'entreprises nationales",
+            "Recenser les opportunités d'investissement dans les secteurs clés",
+            "Tenir la commission mixte économique",
+            "Publier un bulletin économique trimestriel",
+            "Rencontrer la chambre de commerce",
         ],
         "indicators": [
-            ("Bilateral trade volume", "million USD", 60, 75),
-            ("Companies supported", "companies", 10, 25),
+            ("Volume des échanges bilatéraux", "millions USD", 60, 75),
+            ("Entreprises accompagnées", "entreprises", 10, 25),
         ],
     },
     "cultural": {
-        "objectives": ["Promote cultural exchanges", "Develop academic cooperation"],
+        "objectives": ["Promouvoir les échanges culturels", "Développer la coopération universitaire"],
         "actions": [
-            "Organise the national cultural week",
-            "Support a film festival screening",
-            "Launch a scholarship information campaign",
-            "Sign a university partnership",
-            "Host a book fair stand",
+            "Organiser la semaine culturelle nationale",
+            "Soutenir une projection dans un festival de cinéma",
+            "Lancer une campagne d'information sur les bourses",
+            "Signer un partenariat universitaire",
+            "Tenir un stand au salon du livre",
         ],
-        "indicators": [("Cultural events held", "events", 3, 6), ("Scholarships awarded", "students", 15, 25)],
+        "indicators": [("Manifestations culturelles", "manifestations", 3, 6), ("Bourses attribuées", "étudiants", 15, 25)],
     },
     "communication": {
-        "objectives": ["Improve the visibility of the mission"],
+        "objectives": ["Améliorer la visibilité de la mission"],
         "actions": [
-            "Publish monthly posts on the mission's website",
-            "Give interviews to local media",
-            "Organise a press briefing on national day",
-            "Produce a short presentation video",
+            "Publier chaque mois sur le site de la mission",
+            "Accorder des entretiens aux médias locaux",
+            "Organiser un point de presse pour la fête nationale",
+            "Réaliser une courte vidéo de présentation",
         ],
-        "indicators": [("Press articles", "articles", 12, 20), ("Website visits", "thousand visits", 8, 12)],
+        "indicators": [("Articles de presse", "articles", 12, 20), ("Visites du site", "milliers de visites", 8, 12)],
     },
     "consular": {
-        "objectives": ["Improve services to nationals abroad"],
+        "objectives": ["Améliorer les services aux ressortissants à l'étranger"],
         "actions": [
-            "Hold a mobile consular day",
-            "Reduce passport processing times",
-            "Update the register of nationals",
-            "Run an information session on civil registration",
+            "Tenir une journée consulaire itinérante",
+            "Réduire les délais de délivrance des passeports",
+            "Mettre à jour le registre des ressortissants",
+            "Animer une séance d'information sur l'état civil",
         ],
-        "indicators": [("Average passport processing time", "days", 30, 20)],
+        "indicators": [("Délai moyen de délivrance des passeports", "jours", 30, 20)],
     },
     "security": {
-        "objectives": ["Strengthen security cooperation"],
-        "actions": ["Update the mission's security plan", "Hold an exercise with the host services"],
+        "objectives": ["Renforcer la coopération en matière de sécurité"],
+        "actions": ["Mettre à jour le plan de sûreté de la mission", "Conduire un exercice avec les services du pays hôte"],
         "indicators": [],
     },
 }
 
+# Action titles as missions in English-speaking countries write them.
+ACTIONS_EN: dict[str, list[str]] = {
+    "political": [
+        "Prepare the annual political consultations",
+        "Organise a visit by a parliamentary delegation",
+        "Hold regular meetings with the foreign ministry",
+        "Coordinate positions ahead of the regional summit",
+        "Brief headquarters on the electoral calendar",
+        "Follow the ratification of pending agreements",
+    ],
+    "economic": [
+        "Organise a business forum",
+        "Support a trade mission of national companies",
+        "Map investment opportunities in key sectors",
+        "Hold the joint economic commission",
+        "Publish a quarterly economic bulletin",
+        "Meet the chamber of commerce",
+    ],
+    "cultural": [
+        "Organise the national cultural week",
+        "Support a film festival screening",
+        "Launch a scholarship information campaign",
+        "Sign a university partnership",
+        "Host a book fair stand",
+    ],
+    "communication": [
+        "Publish monthly posts on the mission's website",
+        "Give interviews to local media",
+        "Organise a press briefing on national day",
+        "Produce a short presentation video",
+    ],
+    "consular": [
+        "Hold a mobile consular day",
+        "Reduce passport processing times",
+        "Update the register of nationals",
+        "Run an information session on civil registration",
+    ],
+    "security": ["Update the mission's security plan", "Hold an exercise with the host services"],
+}
+
+# Action titles as missions in Arab countries write them.
+ACTIONS_AR: dict[str, list[str]] = {
+    "political": [
+        "التحضير للمشاورات السياسية السنوية",
+        "تنظيم زيارة وفد برلماني",
+        "عقد اجتماعات منتظمة مع وزارة الخارجية",
+        "تنسيق المواقف استعدادًا للقمة الإقليمية",
+        "إطلاع الإدارة المركزية على الجدول الانتخابي",
+        "متابعة المصادقة على الاتفاقيات المعلّقة",
+    ],
+    "economic": [
+        "تنظيم منتدى أعمال",
+        "مرافقة بعثة تجارية لشركات وطنية",
+        "حصر فرص الاستثمار في القطاعات الرئيسية",
+        "عقد اللجنة الاقتصادية المشتركة",
+        "إصدار نشرة اقتصادية فصلية",
+        "لقاء غرفة التجارة",
+    ],
+    "cultural": [
+        "تنظيم الأسبوع الثقافي الوطني",
+        "دعم عرض في مهرجان سينمائي",
+        "إطلاق حملة إعلامية حول المنح الدراسية",
+        "توقيع شراكة جامعية",
+        "المشاركة بجناح في معرض الكتاب",
+    ],
+    "communication": [
+        "النشر الشهري على موقع البعثة",
+        "إجراء مقابلات مع وسائل الإعلام المحلية",
+        "تنظيم لقاء صحفي بمناسبة العيد الوطني",
+        "إنتاج شريط فيديو تعريفي قصير",
+    ],
+    "consular": [
+        "تنظيم يوم قنصلي متنقل",
+        "تقليص آجال إصدار جوازات السفر",
+        "تحديث سجل المواطنين",
+        "تنظيم جلسة إعلامية حول الحالة المدنية",
+    ],
+    "security": ["تحديث خطة أمن البعثة", "إجراء تمرين مع أجهزة البلد المضيف"],
+}
+ENGLISH_SPEAKING = {"AU", "GB", "GH", "IN", "KE", "NG", "US", "ZA"}
+ARABIC_SPEAKING = {"EG", "JO", "QA", "SA"}
+
+
+def _action_titles(mission: Any, axis_key: str) -> list[str]:
+    """The action titles a mission would write for a volet: French, English or Arabic by its country."""
+    if mission.country in ENGLISH_SPEAKING:
+        return ACTIONS_EN[axis_key]
+    if mission.country in ARABIC_SPEAKING:
+        return ACTIONS_AR[axis_key]
+    return list(CONTENT[axis_key]["actions"])
+
+
 ACHIEVEMENTS = [
-    (AchievementKind.VISIT, "Visit of a ministerial delegation", ""),
-    (AchievementKind.AGREEMENT, "Signature of a cooperation agreement", ""),
-    (AchievementKind.PRESS_ARTICLE, "Article on the bilateral relationship", "Daily newspaper"),
-    (AchievementKind.PRESS_INTERVIEW, "Interview of the head of mission", "National radio"),
-    (AchievementKind.PRESS_REPORTAGE, "Television report on the cultural week", "Public television"),
-    (AchievementKind.CULTURAL_EVENT, "Concert for the national day", ""),
-    (AchievementKind.MEETING, "Meeting with the business community", ""),
-    (AchievementKind.OTHER, "Launch of the alumni network", ""),
+    (AchievementKind.VISIT, "Visite d'une délégation ministérielle", ""),
+    (AchievementKind.AGREEMENT, "Signature d'un accord de coopération", ""),
+    (AchievementKind.PRESS_ARTICLE, "Article sur la relation bilatérale", "Quotidien national"),
+    (AchievementKind.PRESS_INTERVIEW, "Entretien du chef de mission", "Radio nationale"),
+    (AchievementKind.PRESS_REPORTAGE, "Reportage télévisé sur la semaine culturelle", "Télévision publique"),
+    (AchievementKind.CULTURAL_EVENT, "Concert pour la fête nationale", ""),
+    (AchievementKind.MEETING, "Rencontre avec la communauté d'affaires", ""),
+    (AchievementKind.OTHER, "Lancement du réseau des anciens boursiers", ""),
 ]
 
 COMMENTS = [
-    "Please specify the expected budget for this action.",
-    "Consider aligning the calendar with the regional summit.",
-    "The indicators could be more precise.",
-    "Good overall coherence; see the remarks on the economic axis.",
-    "Could the mission add a target for the press coverage?",
+    "Merci de préciser le budget prévu pour cette action.",
+    "Envisager d'aligner le calendrier sur celui du sommet régional.",
+    "Les indicateurs pourraient être plus précis.",
+    "Bonne cohérence d'ensemble ; voir les remarques sur le volet économique.",
+    "La mission pourrait-elle ajouter une cible pour la couverture de presse ?",
 ]
-REPLIES = ["Noted; the table has been updated.", "The budget estimate will follow in the next version."]
+REPLIES = ["Bien noté ; le tableau a été mis à jour.", "L'estimation budgétaire suivra dans la prochaine version."]
 REVISION_REASONS = [
-    "Calendar adjusted after the host country's elections were rescheduled.",
-    "Budget reallocated between the economic and cultural axes.",
-    "New action added following the visit announced by headquarters.",
+    "Calendrier ajusté après le report des élections dans le pays hôte.",
+    "Budget réparti à nouveau entre les volets économique et culturel.",
+    "Action ajoutée à la suite de la visite annoncée par l'administration centrale.",
 ]
 
 DEFAULT_AXES = ["political", "economic", "cultural", "communication", "consular"]
@@ -283,7 +380,7 @@ def _build(
         year=year,
         end_year=year,
         title=f"Programme d'action {year} — {mission.city or mission.code}",
-        summary="The mission's annual programme: priorities by axis, actions, indicators and expected results.",
+        summary="Programme annuel de la mission : priorités par volet, actions, indicateurs et résultats attendus.",
         status=status,
         classification=Level.RESTRICTED if rng.random() < 0.2 else Level.UNCLASSIFIED,
         carried_over_from=carried_from,
@@ -302,7 +399,7 @@ def _build(
                 programme=programme,
                 axis_type=axis_types[k],
                 position=(i + 1) * 10,
-                narrative=f"Priorities of the {axis_types[k].name_en.lower()} axis for {year}.",
+                narrative=f"Priorités du volet {axis_types[k].name_fr.lower()} pour {year}.",
             )
             for i, k in enumerate(keys)
             if k in axis_types
@@ -321,7 +418,7 @@ def _build(
     actions: list[Action] = []
     year_start, year_end = date(year, 1, 1), date(year, 12, 31)
     for axis in axes:
-        titles = CONTENT[axis.axis_type.key]["actions"]
+        titles = _action_titles(mission, axis.axis_type.key)
         for j, title in enumerate(rng.sample(titles, k=min(len(titles), rng.randint(2, 4)))):
             start = year_start + timedelta(days=rng.randint(0, 250))
             end = min(start + timedelta(days=rng.randint(10, 120)), year_end)
@@ -345,7 +442,7 @@ def _build(
                     axis=axis,
                     objective=rng.choice(axis_objectives) if axis_objectives else None,
                     title=title,
-                    description=f"{title}, in cooperation with the relevant host-country partners.",
+                    description=f"{title} — en lien avec les partenaires concernés du pays hôte.",
                     lead=rng.choice(staff) if staff else None,
                     start_date=start,
                     end_date=end,
@@ -357,7 +454,7 @@ def _build(
                     currency="EUR",
                     status=a_status,
                     progress=progress,
-                    risk_note="Depends on the host country's calendar." if rng.random() < 0.3 else "",
+                    risk_note="Dépend du calendrier du pays hôte." if rng.random() < 0.3 else "",
                     position=(j + 1) * 10,
                 )
             )
@@ -381,7 +478,7 @@ def _build(
                     label=label,
                     unit=unit,
                     direction=Direction.DECREASE if "time" in label.lower() else Direction.INCREASE,
-                    data_source="Mission records" if j % 2 else "Host-country statistics",
+                    data_source="Données de la mission" if j % 2 else "Statistiques du pays hôte",
                     baseline_value=Decimal(base),
                     baseline_year=year - 1,
                     approved_target=Decimal(target) if approved else None,
@@ -443,7 +540,7 @@ def _build(
                     period=p,
                     progress=min(a.progress, 25 * (past.index(p) + 1)),
                     status=a.status,
-                    note="On track." if a.status != ActionStatus.POSTPONED else "Postponed by the host country.",
+                    note="Conforme au calendrier." if a.status != ActionStatus.POSTPONED else "Reportée à la demande du pays hôte.",
                     recorded_by=a.lead,
                 )
             )
@@ -463,7 +560,7 @@ def _build(
                     kind=kind,
                     date=when,
                     title=title,
-                    description="Reported to headquarters by dispatch.",
+                    description="Compte rendu adressé à l'administration centrale par dépêche.",
                     outlet=outlet,
                     link="https://example.org/press" if outlet else "",
                     created_by=staff[0] if staff else None,
@@ -556,8 +653,8 @@ def _revise_in_place(
             programme=programme,
             axis_id=base.axis_id,
             objective_id=base.objective_id,
-            title="Additional action decided during the year",
-            description="Added by revision.",
+            title="Action supplémentaire décidée en cours d'année",
+            description="Ajoutée par révision.",
             lead=rng.choice(staff) if staff else None,
             start_date=date(programme.year, 9, 1),
             end_date=date(programme.year, 11, 30),

@@ -50,3 +50,14 @@ def test_populate(ministry: Any) -> None:
     assert revised is not None
     diff = versions.compare_with_baseline(revised)
     assert diff is not None and not diff.is_empty
+    # A francophone ministry's data (issue 8): French, with English or Arabic where a mission writes so.
+    from chancery.planning.models import Action
+
+    def titles(code: str) -> set[str]:
+        return set(Action.objects.unrestricted("t").filter(programme__mission__code=code).values_list("title", flat=True))
+
+    french = {t for key in demo.CONTENT for t in demo.CONTENT[key]["actions"]}
+    assert titles("DAKAR") and titles("DAKAR") - {"Action supplémentaire décidée en cours d'année"} <= french
+    assert titles("WASH") & {t for v in demo.ACTIONS_EN.values() for t in v}
+    assert any("\u0600" <= ch <= "\u06ff" for title in titles("LECAIRE") for ch in title)
+    assert "Programme annuel de la mission" in dakar.summary
