@@ -54,7 +54,8 @@ def test_populate(ministry: Any) -> None:
     from chancery.planning.models import Action
 
     def titles(code: str) -> set[str]:
-        return set(Action.objects.unrestricted("t").filter(programme__mission__code=code).values_list("title", flat=True))
+        rows = Action.objects.unrestricted("t").filter(programme__mission__code=code)
+        return set(rows.values_list("title", flat=True))
 
     french = {t for key in demo.CONTENT for t in demo.CONTENT[key]["actions"]}
     assert titles("DAKAR") and titles("DAKAR") - {"Action supplémentaire décidée en cours d'année"} <= french
