@@ -125,6 +125,10 @@ def test_arabic_pages_keep_the_order_and_the_start_of_latin_text(page: Page, liv
     label = page.locator(".gantt-label", has_text="Semaine culturelle").first
     # A Latin title runs left to right, so an ellipsis cuts its end, never its start.
     assert label.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    # "start → end" reads from the right: the arrow points the way the eye goes.
+    page.goto(f"{live_server.url}/planning/{programme.pk}/")
+    arrow = page.locator(".flow-arrow").first
+    assert arrow.evaluate("el => getComputedStyle(el).transform") != "none"
 
 
 @pytest.mark.parametrize("language", ["fr", "ar"])
