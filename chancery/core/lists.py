@@ -28,6 +28,9 @@ class Cut(Generic[T]):
     def __len__(self) -> int:
         return len(self.rows)
 
+    def __getitem__(self, index: int) -> T:
+        return self.rows[index]
+
     def __bool__(self) -> bool:
         return bool(self.rows)
 

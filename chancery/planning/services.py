@@ -1982,12 +1982,10 @@ def create_programme_from_letter(
         programme=programme
     )}
     objectives = list(objectives)
-    indicators = list(indicators)
     for key, narrative in axes:
-        # A sentence the letter states once is shown once: the ones that became this axis's
-        # objectives or indicators leave its narrative.
+        # An objective the letter states once is shown once: the sentences that became this
+        # axis's objectives leave its narrative (the rest, figures included, stays as context).
         taken = [title for axis_key, title, _d in objectives if axis_key == key]
-        taken += [str(i["label"]) for i in indicators if str(i.get("axis") or "") == key]
         narrative = _without_sentences(narrative, taken)
         if narrative:
             by_key[key].narrative = narrative
