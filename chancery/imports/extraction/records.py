@@ -113,6 +113,8 @@ class Dispatch:
     attachments: list[str] = field(default_factory=list)
     # field name -> where it was read; absent for missing fields
     sources: dict[str, SourceSpan] = field(default_factory=dict)
+    # field name -> how sure the reading is (0..1); absent for missing fields
+    confidence: dict[str, float] = field(default_factory=dict)
 
     def to_expected_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -128,6 +130,7 @@ class Dispatch:
     def to_dict(self) -> dict[str, Any]:
         out = self.to_expected_dict()
         out["sources"] = {name: span.to_dict() for name, span in self.sources.items()}
+        out["confidence"] = dict(self.confidence)
         return out
 
 
