@@ -153,13 +153,14 @@ class Indicator:
     axis: AxisKey | None
     text: str  # the clause the figure was read from
     span: SourceSpan
+    confidence: float = 0.9
 
     def to_expected_dict(self) -> dict[str, Any]:
         return {"value": _number(self.value), "unit": self.unit, "year": self.year, "role": self.role}
 
     def to_dict(self) -> dict[str, Any]:
         out = self.to_expected_dict()
-        out.update(axis=self.axis, text=self.text, span=self.span.to_dict())
+        out.update(axis=self.axis, text=self.text, span=self.span.to_dict(), confidence=self.confidence)
         return out
 
 
@@ -182,6 +183,8 @@ class Programme:
     objectives: list[Objective] = field(default_factory=list)
     indicators: list[Indicator] = field(default_factory=list)
     sources: dict[str, SourceSpan] = field(default_factory=dict)
+    # "programme" (is it a plan), "year", "axes", "indicators" -> how sure the reading is (0..1)
+    confidence: dict[str, float] = field(default_factory=dict)
 
     @property
     def axis_keys(self) -> list[AxisKey]:
@@ -205,6 +208,7 @@ class Programme:
             "objectives": [objective.to_dict() for objective in self.objectives],
             "indicators": [indicator.to_dict() for indicator in self.indicators],
             "sources": {name: span.to_dict() for name, span in self.sources.items()},
+            "confidence": dict(self.confidence),
         }
 
 
