@@ -28,7 +28,6 @@ FieldName = Literal[
 ]
 
 # How sure a reading is, by the way it was found (the preview asks the clerk to check below LOW_CONFIDENCE).
-LOW_CONFIDENCE = 0.7
 CONFIDENCE: dict[str, float] = {
     "label": 0.95,  # "Référence : …", a known label and a colon
     "table": 0.9,  # a header laid out as a table
