@@ -20,6 +20,9 @@ _SCALE = (
 )
 _CURRENCY = (
     r"(?P<cur>EUR|USD|CAD|GBP|CHF|JPY|CNY|XOF|XAF|MAD|DZD|TND|F\s?CFA|US\s?\$|CA\s?\$|\$|€|£|"
+    # other ISO 4217 codes, in capitals only (several are also words: "try", "pen", "cop")
+    r"(?-i:AUD|NZD|INR|BRL|ZAR|KES|NGN|EGP|SAR|AED|QAR|KWD|OMR|BHD|JOD|LBP|MXN|ARS|CLP|COP|PEN|UYU|BOB|PYG|SEK"
+    r"|NOK|DKK|PLN|CZK|HUF|RUB|TRY|KRW|SGD|HKD|IDR|MYR|THB|VND|PHP|PKR|BDT|ETB|GHS|UGX|TZS|RWF|XPF)|"
     r"euros?|dollars?(?:\s+(?:US|am[ée]ricains?|canadiens?))?|d[oó]lares(?:\s+(?:estadounidenses|canadienses))?|"
     r"francs?\s+CFA|livres?\s+sterling|pounds?(?:\s+sterling)?|دولار|يورو|درهم)(?![a-zA-Z])"
 )
