@@ -100,7 +100,9 @@ def test_import_journey(browser: Browser, page: Page, live_server: Any, fresh_mi
 UNSURE = Path(__file__).resolve().parents[2] / "chancery/imports/tests/letters/fr-17-signature-consulat.txt"
 
 
-def test_preview_says_how_sure_each_field_is(browser: Browser, page: Page, live_server: Any, fresh_ministry: Any) -> None:
+def test_preview_says_how_sure_each_field_is(
+    browser: Browser, page: Page, live_server: Any, fresh_ministry: Any
+) -> None:
     """A consulate's letter: its place is read from the signature and its plan from "the actions for the year".
     Each field shows how sure the reading is and the line it was read from; the unsure ones are marked for the
     clerk, here and in the letter beside."""

@@ -632,19 +632,19 @@ def _fill_place(
     if found is None and "sender" in values:
         place = sender_place(values["sender"].value)
         found = (place, values["sender"].first, CONFIDENCE["sender"]) if place else None
-    header_senders = ((sender_place(lines[i]), i) for i in range(min(header_end, len(lines))) if kinds[i].kind == "other")
+    header_lines = range(min(header_end, len(lines)))
+    header_senders = ((sender_place(lines[i]), i) for i in header_lines if kinds[i].kind == "other")
     if found is None:
         found = next(((place, i, CONFIDENCE["sender"]) for place, i in header_senders if place), None)
     tail = range(max(header_end, len(lines) - 25), len(lines))
     if found is None:
-        signed = next((i for i in tail if (kinds[i].date is not None and kinds[i].date.place)), None)
-        if signed is not None:
-            date_line = kinds[signed].date
-            assert date_line is not None and date_line.place is not None
-            found = (date_line.place, signed, CONFIDENCE["signed_at"])
+        signed = [(i, date_line.place) for i in tail if (date_line := kinds[i].date) is not None and date_line.place]
+        if signed:
+            found = (signed[0][1], signed[0][0], CONFIDENCE["signed_at"])
     if found is None:
         last_lines = range(max(header_end, len(lines) - _SIGNATURE_LINES), len(lines))
-        found = next(((place, i, CONFIDENCE["signature"]) for i in last_lines if (place := sender_place(lines[i]))), None)
+        signatures = ((sender_place(lines[i]), i) for i in last_lines)
+        found = next(((place, i, CONFIDENCE["signature"]) for place, i in signatures if place), None)
     if found is not None:
         dispatch.place = found[0]
         dispatch.sources["place"] = index.span(found[1])

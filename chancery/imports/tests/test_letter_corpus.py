@@ -127,7 +127,9 @@ def test_a_letter_without_volets_has_no_invented_axes() -> None:
 # --- generated variations: what a registry changes when it retypes a header must not change the record ----
 
 # a header line "Label : value": the label is letters, spaces, dots and slashes, the value anything
-_HEADER_LINE_RE = re.compile(r"^(?P<bold>\*\*)?(?P<label>[^\W\d_][\w .'/]{0,38}?)\s*(?P<sep>[:：])\s*(?:\*\*)?\s*(?P<value>.*)$")
+_HEADER_LINE_RE = re.compile(
+    r"^(?P<bold>\*\*)?(?P<label>[^\W\d_][\w .'/]{0,38}?)\s*(?P<sep>[:：])\s*(?:\*\*)?\s*(?P<value>.*)$"
+)
 # a volet heading alone on its line, and the numbering it may carry
 _HEADING_WORDS_RE = re.compile(
     r"politi|[eé]con[oó]m|cultur|consul|communic|comunic|s[ée]curit|segurid|other|autres|سياسي|اقتصادي|ثقافي|قنصلي"
@@ -151,14 +153,13 @@ def _strip_accents(text: str) -> str:
 
 def _header_blocks(lines: list[str]) -> tuple[int, int]:
     """The run of "Label : value" lines (with their continuation lines) above the subject."""
-    subject = next(i for i, line in enumerate(lines) if re.match(r"^(?:\*\*)?(?:objet|subject|asunto|الموضوع)", line, re.I))
+    subject_re = re.compile(r"^(?:\*\*)?(?:objet|subject|asunto|الموضوع)", re.I)
+    subject = next(i for i, line in enumerate(lines) if subject_re.match(line))
     end = subject
     while end > 0 and not lines[end - 1].strip():
         end -= 1
     start = end
-    while start > 0 and lines[start - 1].strip() and _HEADER_LINE_RE.match(lines[start - 1]) or (
-        start > 0 and re.match(r"^[A-C]\. ", lines[start - 1])
-    ):
+    while start > 0 and (_HEADER_LINE_RE.match(lines[start - 1]) or re.match(r"^[A-C]\. ", lines[start - 1])):
         start -= 1
     return start, end
 
@@ -239,7 +240,8 @@ def test_the_generator_varies_what_it_claims(pick: int) -> None:
     original = letter_text("fr-04-romain-majuscules")
     varied = vary(original, Choices(pick=pick))
     lines = varied.split("\n")
-    header = [line for line in lines if re.match(r"(?i)^(?:reference|référence|pour|transmission|diffusion)[^:]*:", line)]
+    labelled = re.compile(r"(?i)^(?:reference|référence|pour|transmission|diffusion)[^:]*:")
+    header = [line for line in lines if labelled.match(line)]
     assert len(header) == 5
     case = ["as is", "upper", "lower", "title"][pick]
     assert header[0].startswith({"upper": "DIFFUSION", "lower": "diffusion", "title": "Diffusion"}[case])
