@@ -485,14 +485,18 @@ def parse_header(index: LineIndex, metadata: Mapping[str, str] | None = None) ->
             if name != "attachments":
                 record(name, value, i, extra, kind.confidence)
     header_end = _header_end(lines, kinds, subject_index, consumed)
+    # in the body, only a label with a colon opens the observations or the PJ line: "Annexe. Le tableau…" is prose
+    labelled_in_body = [i for i in range(header_end, len(kinds)) if kinds[i].confidence != CONFIDENCE["loose_label"]]
     observations_line = next(
-        (i for i in range(header_end, len(kinds)) if any(n == "observations" for n, _ in kinds[i].fields)), None
+        (i for i in labelled_in_body if any(name == "observations" for name, _ in kinds[i].fields)), None
     )
 
     body_end = len(lines)
     for i, kind in enumerate(kinds):
         for name, value in kind.fields:
             if name != "attachments" or "attachments" in values:
+                continue
+            if i >= header_end and kinds[i].confidence == CONFIDENCE["loose_label"]:
                 continue
             extra = _continuation(lines, kinds, i, name, not value)
             after = sum(1 for k in range(max([i, *extra]) + 1, len(lines)) if kinds[k].kind != "blank")

@@ -117,6 +117,16 @@ def test_incomplete_reference_is_read_with_low_confidence() -> None:
     assert entry["value"] == "LBV/2024/" and entry["check"] is True
 
 
+def test_a_label_without_colon_is_read_in_the_header_only() -> None:
+    """"Pour attribution - DAM/2" in the header is a field; "Annexe. Le calendrier…" at the foot is prose."""
+    text = letter_text("fr-13-note-minimale").replace(
+        "Haute considération.", "Annexe. Le calendrier sera complété en juin.\n\nHaute considération."
+    )
+    assert extract_text(text).dispatch.attachments == []
+    header = text.replace("Objet :", "Pour attribution - DAM/2\nObjet :")
+    assert extract_text(header).dispatch.attribution == ["DAM/2"]
+
+
 def test_a_letter_without_volets_has_no_invented_axes() -> None:
     text = re.sub(r"\n(?:I|II|III) – VOLET [A-ZÉ]+\n", "\n", letter_text("fr-04-romain-majuscules"))
     programme = extract_text(text).to_expected_dict()["programme"]
