@@ -176,7 +176,8 @@ def _heading(cleaned: str, after_blank: bool) -> tuple[AxisKey, str, float] | No
     if key is None or len(words) > 4 or not (after_blank or is_item):
         return None
     meaningful = [word for word in words if word not in _HEADING_FILLER]
-    if len(meaningful) > 1 or (meaningful and axis_key(meaningful[0]) != key):
+    # "Economic", "Security and defence", "Economic and trade": every word names the same volet
+    if len(meaningful) > 3 or any(axis_key(word) != key for word in meaningful):
         return None
     return key, heading, 0.85
 

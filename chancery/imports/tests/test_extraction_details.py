@@ -210,6 +210,18 @@ def test_plan_subjects(subject: str | None, years: tuple[int | None, int | None]
         ("dans les domaines politique, économique, culturel et de la communication.", None),
         ("Consultations politiques annuelles", None),
         ("Volet", None),
+        ("1<sup>er</sup> volet – politique", "political"),
+        ("2ᵉ — Volet économique", "economic"),
+        ("Premier volet : politique", "political"),
+        ("III – VOLET SÉCURITAIRE", "security"),
+        ("1.º – Eje político", "political"),
+        ("Primer eje – cultural", "cultural"),
+        ("5. Security and defence", "security"),
+        ("Economic and trade", "economic"),
+        ("أولا: المحور السياسي", "political"),
+        ("2 - المحور الاقتصادي", "economic"),
+        ("Political and economic", None),
+        ("Civil society", None),
     ],
 )
 def test_axis_headings(line: str, key: str | None) -> None:
