@@ -16,21 +16,22 @@ from chancery.correspondence.models import Citation, Dispatch
 from chancery.imports import services
 from chancery.planning.models import Axis, Programme
 
-from .test_letter_corpus import LETTER_NAMES, LETTERS_DIR, expected_record
+from .test_letter_corpus import LETTER_NAMES, LETTERS_DIR, Choices, expected_record, vary
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_corpus_registers_what_each_letter_says(ministry: Any, importer: Any) -> None:
+def _register_all(importer: Any, letters: dict[str, bytes]) -> int:
+    """Import each letter; check what was saved against its expected record. Returns the programmes created."""
     registry = services.registry_unit_for(importer)
     programmes = 0
-    for name in LETTER_NAMES:
+    for name, data in letters.items():
         wanted = expected_record(name)["dispatch"]
         plan = expected_record(name)["programme"]
         before = Dispatch.objects.unrestricted("test").count()
         result = services.import_letter(
-            actor=importer, data=(LETTERS_DIR / f"{name}.txt").read_bytes(), filename=f"{name}.txt",
-            registry_unit=registry, unmatched="registry", notify=False,
+            actor=importer, data=data, filename=f"{name}.txt", registry_unit=registry, unmatched="registry",
+            notify=False,
         )
         if wanted["classification"] == "secret":  # above the agent's clearance (Confidentiel)
             assert (result.status, result.error_code) == ("failed", "not_allowed"), name
@@ -64,4 +65,19 @@ def test_the_corpus_registers_what_each_letter_says(ministry: Any, importer: Any
         assert programme.year == plan["year"], name
         axes = Axis.objects.unrestricted("test").filter(programme=programme).select_related("axis_type")
         assert sorted(a.axis_type.key for a in axes) == sorted(plan["axes"]), name
-    assert programmes >= 10
+    return programmes
+
+
+def test_the_corpus_registers_what_each_letter_says(ministry: Any, importer: Any) -> None:
+    letters = {name: (LETTERS_DIR / f"{name}.txt").read_bytes() for name in LETTER_NAMES}
+    assert _register_all(importer, letters) >= 10
+
+
+def test_variations_of_the_corpus_register_the_same(ministry: Any, importer: Any) -> None:
+    """Each letter retyped (header reordered, labels in another case and punctuation, volets renumbered)."""
+    letters = {
+        name: vary((LETTERS_DIR / f"{name}.txt").read_text(encoding="utf-8"), Choices(pick=number % 4 + 1)).encode()
+        for number, name in enumerate(LETTER_NAMES)
+    }
+    assert sum(data != (LETTERS_DIR / f"{name}.txt").read_bytes() for name, data in letters.items()) >= 50
+    assert _register_all(importer, letters) >= 10
