@@ -101,7 +101,7 @@ def parse_date(text: str) -> dt.date | None:
 
 def valid_place(place: str) -> bool:
     words = place.replace("-", " ").split()
-    if not words or len(place) > 60 or len(words) > 6 or any(ch.isdigit() or ch in ":;/" for ch in place):
+    if not words or len(place) > 60 or len(words) > 6 or any(ch.isdigit() or ch in ":;/\uff1a" for ch in place):
         return False
     if not _capitalised(place):
         return False

@@ -25,6 +25,7 @@ FieldName = Literal[
     "observations",
     "sender",  # "FROM: EMBASSY NAIROBI": gives the place
     "number",  # "N° 0234/AMB/2024" alone at the top: the reference when no field names it
+    "recipient",  # "TO: MINISTRY OF FOREIGN AFFAIRS": read so that it is not taken for something else
 ]
 
 # How sure a reading is, by the way it was found (the preview asks the clerk to check below LOW_CONFIDENCE).
@@ -90,6 +91,7 @@ _VOCABULARY: tuple[tuple[FieldName, str], ...] = (
     ("place", "lieu|lugar|المكان"),
     ("observations", "observations|observation|remarques|remarks|comments|commentaires|observaciones|ملاحظات"),
     ("sender", "from|sender|de|expéditeur|émetteur|remitente|المرسل|من"),
+    ("recipient", "to|à|a|destinataire|destinataires|para|destinatario|destinatarios|إلى|الى|المرسل إليه"),
 )
 # folded label (dots dropped, spaces collapsed) -> field
 LABELS: dict[str, FieldName] = {
@@ -120,6 +122,8 @@ _INLINE_LABEL_RE = re.compile(
     + r")\.?\s*[:\uff1a]"
 )
 
+# a header line with a label of its own ("Copie à : …", "Ref. int. : …"), even one we do not read
+_OTHER_LABEL_RE = re.compile(r"^\s*[^\W\d_][^\W\d_ .'/]*(?:[ .'/][^\W\d_]+){0,3}\.?\s*[:\uff1a]\s")
 _NIL_RE = re.compile(
     r"^(?:neant|none|nil|n/?a|aucune?s?|ninguno|ninguna|nada|sans objet|-+|/|لا شيء|لا يوجد)\.?$"
 )
@@ -406,6 +410,8 @@ def _continuation(lines: list[str], kinds: list[_Line], index: int, name: FieldN
     while j < len(lines) and len(taken) < 20 and kinds[j].kind == "other":
         raw = clean_inline(lines[j])
         _, is_item = strip_list_marker(raw)
+        if name in _LIST_FIELDS and not is_item and _OTHER_LABEL_RE.match(raw):
+            break  # "TO: MINISTRY …" after "REFS:" and its items: another header line, with a label we do not read
         indented = raw[:1].isspace()
         if name in _LIST_FIELDS:
             ok = empty or is_item or indented
@@ -546,7 +552,7 @@ def _fill_fields(
     for name, found in values.items():
         value, items = found.value, found.items
         span = index.span(found.first, found.last)
-        if name in ("date", "place", "observations", "sender", "number"):
+        if name in ("date", "place", "observations", "sender", "number", "recipient"):
             continue
         if not value and not items:
             if name not in nil:

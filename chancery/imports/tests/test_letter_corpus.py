@@ -127,6 +127,15 @@ def test_a_label_without_colon_is_read_in_the_header_only() -> None:
     assert extract_text(header).dispatch.attribution == ["DAM/2"]
 
 
+def test_found_by_the_variations() -> None:
+    """Two shapes the generated variations found: a line with an unread label after a list, a full-width colon."""
+    cable = letter_text("en-01-cable-upper-case")
+    moved = cable.replace("TO: MINISTRY OF FOREIGN AFFAIRS\n", "").replace("SUBJECT:", "TO: MINISTRY\nSUBJECT:")
+    assert extract_text(moved).dispatch.cites == expected_record("en-01-cable-upper-case")["dispatch"]["cites"]
+    wide = cable.replace("DATE: 14", "DATE\uff1a 14")
+    assert (extract_text(wide).dispatch.place, str(extract_text(wide).dispatch.date)) == ("Nairobi", "2025-01-14")
+
+
 def test_a_letter_without_volets_has_no_invented_axes() -> None:
     text = re.sub(r"\n(?:I|II|III) – VOLET [A-ZÉ]+\n", "\n", letter_text("fr-04-romain-majuscules"))
     programme = extract_text(text).to_expected_dict()["programme"]
