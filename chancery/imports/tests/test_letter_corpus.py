@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chancery.imports.extraction import LOW_CONFIDENCE, LetterExtraction, extract_letter, extract_text
+from chancery.imports.variations import NUMBERING_STYLES, ROMAN, FixedChoices, strip_accents, vary
 
 LETTERS_DIR = Path(__file__).parent / "letters"
 LETTER_NAMES = sorted(path.stem for path in LETTERS_DIR.glob("*.txt"))
@@ -145,111 +145,22 @@ def test_a_letter_without_volets_has_no_invented_axes() -> None:
 
 # --- generated variations: what a registry changes when it retypes a header must not change the record ----
 
-# a header line "Label : value": the label is letters, spaces, dots and slashes, the value anything
-_HEADER_LINE_RE = re.compile(
-    r"^(?P<bold>\*\*)?(?P<label>[^\W\d_][\w .'/]{0,38}?)\s*(?P<sep>[:：])\s*(?:\*\*)?\s*(?P<value>.*)$"
-)
-# a volet heading alone on its line, and the numbering it may carry
-_HEADING_WORDS_RE = re.compile(
-    r"politi|[eé]con[oó]m|cultur|consul|communic|comunic|s[ée]curit|segurid|other|autres|سياسي|اقتصادي|ثقافي|قنصلي"
-    r"|إعلامي|أمني",
-    re.IGNORECASE,
-)
-_NUMBERING_RE = re.compile(
-    r"^(?:(?:\d+(?:<sup>\w+</sup>|[ᵉʳ]+|\.º)?|[IVX]+|[A-C])\s*[.):–—-]\s*"
-    r"|(?:\d+(?:<sup>\w+</sup>|[ᵉʳ]+)?|[IVX]+|Premier|Deuxième|Troisième|Primer|Segundo|Tercer|أولا|ثانيا|ثالثا)\s+)"
-)
-_ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII"]
-NUMBERING_STYLES = ["{n}. ", "{n}) ", "{r}. ", "{r} – ", "{n} - ", ""]
-SEPARATORS = [": ", " : ", " :  ", ":\t", "\u00a0: ", "： "]
 
-
-def _strip_accents(text: str) -> str:
-    # Latin accents; for Arabic, the hamza seats that typists often leave out
-    text = "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", text).replace("أ", "ا").replace("إ", "ا")
-
-
-def _header_blocks(lines: list[str]) -> tuple[int, int]:
-    """The run of "Label : value" lines (with their continuation lines) above the subject."""
-    subject_re = re.compile(r"^(?:\*\*)?(?:objet|subject|asunto|الموضوع)", re.I)
-    subject = next(i for i, line in enumerate(lines) if subject_re.match(line))
-    end = subject
-    while end > 0 and not lines[end - 1].strip():
-        end -= 1
-    start = end
-    while start > 0 and (_HEADER_LINE_RE.match(lines[start - 1]) or re.match(r"^[A-C]\. ", lines[start - 1])):
-        start -= 1
-    return start, end
-
-
-class Choices:
-    """Where a variation takes its choices: from hypothesis, or fixed (to check the generator itself)."""
-
-    def __init__(self, data: st.DataObject | None = None, pick: int = 1) -> None:
-        self.data, self.pick = data, pick
+class HypothesisChoices:
+    def __init__(self, data: st.DataObject) -> None:
+        self.data = data
 
     def choose(self, label: str, options: list[Any]) -> Any:
-        if self.data is None:
-            return options[self.pick % len(options)]
         return self.data.draw(st.sampled_from(options), label=label)
 
     def order(self, label: str, items: list[Any]) -> list[Any]:
-        if self.data is None:
-            return list(reversed(items))
         return list(self.data.draw(st.permutations(items), label=label))
-
-
-def vary(text: str, choices: Choices) -> str:
-    """A variation of the letter: header lines reordered, labels in another case, spacing, punctuation and
-    accents, volets numbered in another style."""
-    lines = text.split("\n")
-    start, subject = _header_blocks(lines)
-    blocks: list[list[str]] = []
-    for line in lines[start:subject]:
-        if _HEADER_LINE_RE.match(line) or not blocks:
-            blocks.append([line])
-        else:
-            blocks[-1].append(line)  # "REFS:" then its items stay together
-    blocks = choices.order("header order", blocks)
-    case = choices.choose("label case", ["as is", "upper", "lower", "title"])
-    accents = choices.choose("drop accents in labels", [False, True])
-    header: list[str] = []
-    for block in blocks:
-        match = _HEADER_LINE_RE.match(block[0])
-        if match is None or "\t" in block[0]:
-            header.extend(block)
-            continue
-        label = match.group("label")
-        label = {"upper": label.upper(), "lower": label.lower(), "title": label.title()}.get(case, label)
-        label = _strip_accents(label) if accents else label
-        separator = choices.choose("separator", SEPARATORS)
-        trailing = choices.choose("trailing spaces", ["", " ", "  "])
-        header.append(f"{label}{separator}{match.group('value')}{trailing}")
-        header.extend(block[1:])
-    lines[start:subject] = header
-    style = choices.choose("volet numbering", NUMBERING_STYLES)
-    number = 0
-    for i in range(subject + 1, len(lines)):
-        line = lines[i]
-        if not (0 < len(line) <= 45 and not lines[i - 1].strip() and _HEADING_WORDS_RE.search(line)):
-            continue
-        if ":" in line[:-1] or line.rstrip().endswith((".", ",")):
-            continue  # "Political: text" opens a paragraph: left as written
-        number += 1
-        markup = re.match(r"^(?:#{1,6} |\*{1,3}|_)?", line).group(0)  # type: ignore[union-attr]
-        bare = _NUMBERING_RE.sub("", line[len(markup) :], count=1)
-        lines[i] = markup + style.format(n=number, r=_ROMAN[number - 1]) + bare
-    varied = "\n".join(lines)
-    if choices.choose("blank lines", [False, True]):
-        varied = varied.replace("\n\n", "\n\n\n")
-    return varied
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(LETTER_NAMES), data=st.data())
 def test_variations_do_not_change_the_record(name: str, data: st.DataObject) -> None:
-    varied = vary(letter_text(name), Choices(data))
+    varied = vary(letter_text(name), HypothesisChoices(data))
     assert_record(record_of(extract_text(varied)), expected_record(name), name)
 
 
@@ -257,7 +168,7 @@ def test_variations_do_not_change_the_record(name: str, data: st.DataObject) -> 
 def test_the_generator_varies_what_it_claims(pick: int) -> None:
     """A check on the test itself: fixed choices give the letter in another shape, and the same record."""
     original = letter_text("fr-04-romain-majuscules")
-    varied = vary(original, Choices(pick=pick))
+    varied = vary(original, FixedChoices(pick=pick))
     lines = varied.split("\n")
     labelled = re.compile(r"(?i)^(?:reference|référence|pour|transmission|diffusion)[^:]*:")
     header = [line for line in lines if labelled.match(line)]
@@ -265,11 +176,11 @@ def test_the_generator_varies_what_it_claims(pick: int) -> None:
     case = ["as is", "upper", "lower", "title"][pick]
     assert header[0].startswith({"upper": "DIFFUSION", "lower": "diffusion", "title": "Diffusion"}[case])
     reference = {"upper": "REFERENCE", "lower": "référence", "title": "Référence"}[case]
-    assert header[-1].startswith(_strip_accents(reference) if pick % 2 else reference)
+    assert header[-1].startswith(strip_accents(reference) if pick % 2 else reference)
     assert header[0].lower().startswith("diffusion") and header[-1].lower().startswith(("reference", "référence"))
     style = NUMBERING_STYLES[pick]
     headings = [line for line in lines if "VOLET" in line]
-    assert headings == [style.format(n=n, r=_ROMAN[n - 1]) + f"VOLET {word}" for n, word in
+    assert headings == [style.format(n=n, r=ROMAN[n - 1]) + f"VOLET {word}" for n, word in
                         ((1, "POLITIQUE"), (2, "ÉCONOMIQUE"), (3, "SÉCURITAIRE"))]
     assert varied != original
     assert_record(record_of(extract_text(varied)), expected_record("fr-04-romain-majuscules"), "varied")

@@ -14,9 +14,10 @@ import pytest
 from chancery.core.classification import Level
 from chancery.correspondence.models import Citation, Dispatch
 from chancery.imports import services
+from chancery.imports.variations import FixedChoices, vary
 from chancery.planning.models import Axis, Programme
 
-from .test_letter_corpus import LETTER_NAMES, LETTERS_DIR, Choices, expected_record, vary
+from .test_letter_corpus import LETTER_NAMES, LETTERS_DIR, expected_record
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,7 @@ def test_the_corpus_registers_what_each_letter_says(ministry: Any, importer: Any
 def test_variations_of_the_corpus_register_the_same(ministry: Any, importer: Any) -> None:
     """Each letter retyped (header reordered, labels in another case and punctuation, volets renumbered)."""
     letters = {
-        name: vary((LETTERS_DIR / f"{name}.txt").read_text(encoding="utf-8"), Choices(pick=number % 4 + 1)).encode()
+        name: vary((LETTERS_DIR / f"{name}.txt").read_text(encoding="utf-8"), FixedChoices(number % 4 + 1)).encode()
         for number, name in enumerate(LETTER_NAMES)
     }
     assert sum(data != (LETTERS_DIR / f"{name}.txt").read_bytes() for name, data in letters.items()) >= 50
