@@ -167,6 +167,9 @@ _CLASSIFICATION: tuple[tuple[str, Classification], ...] = (
     ("غير سري", "unclassified"),
     ("عادي", "unclassified"),
     ("secret", "secret"),  # also "très secret", "secreto", "top secret"
+    # Spain's "Reservado" sits above "Confidencial" (EU SECRET in the equivalence table of Council Decision
+    # 2013/488/EU): read as secret, never below what the sender meant
+    ("reservad", "secret"),
     ("سري للغاية", "secret"),
     ("سري جدا", "secret"),
     ("confiden", "confidential"),
@@ -175,7 +178,6 @@ _CLASSIFICATION: tuple[tuple[str, Classification], ...] = (
     ("restrein", "restricted"),
     ("restrict", "restricted"),
     ("restring", "restricted"),
-    ("reservad", "restricted"),
     ("limitad", "restricted"),  # "Difusión limitada"
     ("محدود", "restricted"),
     ("مقيد", "restricted"),

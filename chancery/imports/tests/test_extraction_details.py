@@ -138,7 +138,9 @@ def test_transmission_values(value: str, norm: str | None) -> None:
      ("Sin clasificar", "unclassified"), ("Restreinte", "restricted"), ("Diffusion restreinte", "restricted"),
      ("Restricted", "restricted"), ("Restringida", "restricted"), ("Confidentiel", "confidential"),
      ("Confidential", "confidential"), ("Confidencial", "confidential"), ("Secret", "secret"),
-     ("Secreto", "secret"), ("Très secret", "secret"), ("Limitée ?", None)],
+     ("Secreto", "secret"), ("Très secret", "secret"), ("Limitée ?", None), ("Reservado", "secret"),
+     ("Difusión limitada", "restricted"), ("محدود", "restricted"), ("سري", "confidential"),
+     ("سري للغاية", "secret"), ("غير مصنف", "unclassified")],
 )  # fmt: skip
 def test_classification_values(value: str, norm: str | None) -> None:
     assert normalise_classification(value) == norm
