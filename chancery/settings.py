@@ -8,6 +8,7 @@ from pathlib import Path
 from django.utils.translation import gettext_lazy as _
 
 from chancery.env import (
+    env_networks,
     ConfigurationError,
     env_bool,
     env_choice,
@@ -35,7 +36,6 @@ ALLOWED_HOSTS = env_list("CHANCERY_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[
 CSRF_TRUSTED_ORIGINS = env_list("CHANCERY_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -173,11 +173,15 @@ CSRF_COOKIE_NAME = "chancery_csrftoken"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "chancery.core.views.csrf_failure"
 
-# Login throttling: exponential back-off per (account, address) and per address,
-# capped so that an attacker can slow a user down but never lock them out for good.
+# Login throttling: exponential back-off per (account, address), per account (from any address)
+# and per address, capped so that an attacker can slow a user down but never lock them out for good.
 CHANCERY_LOGIN_FREE_ATTEMPTS = env_int("CHANCERY_LOGIN_FREE_ATTEMPTS", 5, minimum=1)
 CHANCERY_LOGIN_MAX_DELAY_SECONDS = env_int("CHANCERY_LOGIN_MAX_DELAY_SECONDS", 300, minimum=1)
 CHANCERY_TOTP_REQUIRED_LEVEL = 2
+# Reverse proxies whose X-Forwarded-For header is believed (addresses or networks). The client
+# address is the right-most address of that header not in this list; from any other peer the
+# header is ignored (anyone can write it), so throttling and the audit log see the real client.
+CHANCERY_TRUSTED_PROXIES = env_networks("CHANCERY_TRUSTED_PROXIES")
 
 _https = env_bool("CHANCERY_HTTPS", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("CHANCERY_BEHIND_PROXY") else None

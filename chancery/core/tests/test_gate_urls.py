@@ -97,8 +97,8 @@ def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterato
 def routes() -> list[Route]:
     found = []
     for name, regex, _pattern in _walk(get_resolver().url_patterns):
-        if regex.startswith("superadmin/") or regex.startswith("static/"):
-            continue  # the Django admin (super-administrators) has its own permission system
+        if regex.startswith("static/"):
+            continue
         parameters = tuple(re.findall(r"\(\?P<(\w+)>", regex))
         found.append(Route(name or regex, regex, parameters, regex.startswith("api/")))
     return found
