@@ -8,12 +8,12 @@ from pathlib import Path
 from django.utils.translation import gettext_lazy as _
 
 from chancery.env import (
-    env_networks,
     ConfigurationError,
     env_bool,
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_str,
     load_or_create_secret_key,
     parse_database_url,
