@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chancery.core.validators import reject_bidi_controls
 from chancery.accounts.roles import ROLE_CAPABILITIES, Capability, Role
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
@@ -59,6 +60,11 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def clean(self) -> None:
+        super().clean()
+        reject_bidi_controls(username=self.username, first_name=self.first_name, last_name=self.last_name,
+                             email=self.email)
 
     @property
     def clearance(self) -> Marking:

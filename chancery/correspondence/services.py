@@ -41,6 +41,7 @@ from chancery.audit.services import record_event
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
 from chancery.core.models import Compartment
+from chancery.core.validators import bidi_message, has_bidi_controls, reject_bidi_controls
 from chancery.correspondence import content, signals, storage
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
@@ -260,6 +261,8 @@ def _set_routings(dispatch: Dispatch, routings: list[tuple[Unit, str, date | Non
 
 
 def _set_citations(dispatch: Dispatch, cited: list[Dispatch], external: Iterable[str]) -> None:
+    external = [str(ref) for ref in external]
+    reject_bidi_controls(external_references=" ".join(external))
     Citation.objects.filter(citing=dispatch).delete()
     rows = [Citation(citing=dispatch, cited=c) for c in cited]
     seen: set[str] = set()
@@ -792,6 +795,11 @@ def register_incoming(
         errors.setdefault("subject", []).append(_("The subject is too long."))
     if not (sender_name or "").strip():
         errors.setdefault("sender_name", []).append(_("The sender is required."))
+    external_references = [str(ref) for ref in external_references]
+    for name, value in (("sender_name", sender_name), ("external_reference", external_reference),
+                        ("place", place), *(("external_references", ref) for ref in external_references)):
+        if has_bidi_controls(value):
+            errors.setdefault(name, []).append(bidi_message())
     if kind not in DispatchKind.values:
         errors.setdefault("kind", []).append(_("Unknown kind."))
     if transmission not in Transmission.values:
