@@ -11,11 +11,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from chancery.core.validators import reject_bidi_controls
 from chancery.accounts.roles import ROLE_CAPABILITIES, Capability, Role
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.models import Compartment
+from chancery.core.validators import reject_bidi_controls
 
 
 class UserQuerySet(RestrictedQuerySet["User"]):
