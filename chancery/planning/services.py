@@ -37,9 +37,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
 from chancery.core.classification import Level, Marking
+from chancery.core.validators import date_message, out_of_range
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning import storage
 from chancery.planning.models import (
@@ -612,6 +614,14 @@ def update_programme(*, user: Any, programme: Programme, lock_version: int | Non
     locked.lock_version += 1
     locked.save()
     if "classification" in changed:
+        uncleared = sorted({
+            a.lead.username for a in _unrestricted(Action).filter(programme=locked, lead__isnull=False).select_related("lead")
+            if not _lead_cleared(a.lead_id, locked.pk)  # type: ignore[arg-type]
+        })
+        if uncleared:
+            raise ValidationError({"classification": _(
+                "These action leads are not cleared for this marking: %(names)s. Change the leads first."
+            ) % {"names": ", ".join(uncleared)}})
         # Raised to a protected level: its files still in clear get encrypted (lowered: they
         # stay encrypted and readable, see `planning.storage`).
         storage.protect_programme_files(locked)
@@ -957,12 +967,26 @@ def _clean_decimal(value: Any, field: str) -> Any:
         raise ValidationError({field: _("Enter a number.")}) from exc
 
 
+def _lead_cleared(lead_id: int, programme_id: int) -> bool:
+    """The lead reads the programme (clearance and need to know): an action led by someone
+    who cannot see it would be work assigned to a person who never learns of it."""
+    lead = _unrestricted(User).filter(pk=lead_id, is_active=True).first()
+    return lead is not None and Programme.objects.visible_to(lead).filter(pk=programme_id).exists()
+
+
 def _validate_action(action: Action) -> None:
     errors: dict[str, list[str]] = {}
+    if action.lead_id is not None and not _lead_cleared(action.lead_id, action.programme_id):
+        errors.setdefault("lead", []).append(_("This agent is not cleared to read this programme."))
     if action.axis.programme_id != action.programme_id:
         errors.setdefault("axis", []).append(_("The axis belongs to another programme."))
     if action.objective_id is not None and action.objective is not None and action.objective.axis_id != action.axis_id:
         errors.setdefault("objective", []).append(_("The objective belongs to another axis."))
+    for name in ("start_date", "end_date", "target_date"):
+        if out_of_range(getattr(action, name)):
+            errors.setdefault(name, []).append(date_message())
+    if errors:
+        raise ValidationError(errors)
     if action.start_date and action.end_date and action.end_date < action.start_date:
         errors.setdefault("end_date", []).append(_("The end comes before the start."))
     for name in ("budget_requested", "budget_approved", "budget_spent"):
@@ -1142,8 +1166,18 @@ def create_indicator(*, user: Any, programme: Programme, label: str, **fields: A
     return _new_indicator(user=user, programme=programme, label=label, fields=fields)
 
 
+def _approved_target_locked() -> ValidationError:
+    return ValidationError({"approved_target": _(
+        "The approved target of an approved programme does not change: set the revised target instead."
+    )})
+
+
 def _new_indicator(*, user: Any, programme: Programme, label: str, fields: dict[str, Any]) -> Indicator:
     fields = _normalise_indicator_fields(dict(fields))
+    if programme.is_approved and fields.get("approved_target") is not None:
+        # Whatever the path (form, API, spreadsheet): an indicator added after approval has no
+        # approved target; headquarters approved none.
+        raise _approved_target_locked()
     if fields.get("position") is None:
         fields["position"] = 10 * (_unrestricted(Indicator).filter(programme=programme).count() + 1)
     indicator = Indicator(programme=programme, label=label.strip(), **fields)
@@ -1164,6 +1198,8 @@ def update_indicator(*, user: Any, indicator: Indicator, **fields: Any) -> Indic
     programme = _unrestricted(Programme).select_related("mission").get(pk=indicator.programme_id)
     _require_edit(user, programme)
     fields = _normalise_indicator_fields(dict(fields))
+    if programme.is_approved and "approved_target" in fields and fields["approved_target"] != indicator.approved_target:
+        raise _approved_target_locked()
     before = {k: getattr(indicator, k) for k in fields}
     for key, value in fields.items():
         setattr(indicator, key, value)
