@@ -67,11 +67,10 @@ def check_model_bounds(instance: models.Model) -> None:
         value = getattr(instance, field.attname, None)
         if value is None:
             continue
-        if isinstance(field, models.DateField | models.DateTimeField):
-            if out_of_range(value):
-                errors[field.name] = date_message()
-        elif isinstance(field, models.IntegerField) and field.name.endswith("year"):
-            if out_of_range(value, year=True):
-                errors[field.name] = year_message()
+        is_date = isinstance(field, models.DateField | models.DateTimeField)
+        if is_date and out_of_range(value):
+            errors[field.name] = date_message()
+        elif isinstance(field, models.IntegerField) and field.name.endswith("year") and out_of_range(value, year=True):
+            errors[field.name] = year_message()
     if errors:
         raise ValidationError(errors)

@@ -614,9 +614,10 @@ def update_programme(*, user: Any, programme: Programme, lock_version: int | Non
     locked.lock_version += 1
     locked.save()
     if "classification" in changed:
+        leading = _unrestricted(Action).filter(programme=locked, lead__isnull=False).select_related("lead")
         uncleared = sorted({
-            a.lead.username for a in _unrestricted(Action).filter(programme=locked, lead__isnull=False).select_related("lead")
-            if not _lead_cleared(a.lead_id, locked.pk)  # type: ignore[arg-type]
+            a.lead.username for a in leading
+            if a.lead_id is not None and not _lead_cleared(a.lead_id, locked.pk)
         })
         if uncleared:
             raise ValidationError({"classification": _(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -24,7 +26,7 @@ def test_a_direction_override_in_a_cited_reference_is_refused(ministry):
 
 @pytest.mark.parametrize("field", ["external_reference", "sender_name", "place"])
 def test_a_direction_override_in_registered_mail_is_refused(ministry, field):
-    values = {"external_reference": "N/2026/1", "sender_name": "Ambassade du Chili", "place": "Dakar"}
+    values: dict[str, Any] = {"external_reference": "N/2026/1", "sender_name": "Ambassade du Chili", "place": "Dakar"}
     values[field] = f"x{RLO}y"
     count = Dispatch.objects.unrestricted("test").count()
     with pytest.raises(ValidationError) as caught:
