@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "chancery.accounts.middleware.SessionLifetimeMiddleware",
     "chancery.accounts.middleware.SecondFactorRequiredMiddleware",
+    "chancery.core.middleware.RequestTextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chancery.core.middleware.HtmxMiddleware",
@@ -181,6 +182,8 @@ CSRF_FAILURE_VIEW = "chancery.core.views.csrf_failure"
 CHANCERY_LOGIN_FREE_ATTEMPTS = env_int("CHANCERY_LOGIN_FREE_ATTEMPTS", 5, minimum=1)
 CHANCERY_LOGIN_MAX_DELAY_SECONDS = env_int("CHANCERY_LOGIN_MAX_DELAY_SECONDS", 300, minimum=1)
 CHANCERY_TOTP_REQUIRED_LEVEL = 2
+# API lists: `limit` is capped (a client asking for a billion rows gets 422, not a long query).
+NINJA_PAGINATION_MAX_LIMIT = 1000
 # Reverse proxies whose X-Forwarded-For header is believed (addresses or networks). The client
 # address is the right-most address of that header not in this list; from any other peer the
 # header is ignored (anyone can write it), so throttling and the audit log see the real client.

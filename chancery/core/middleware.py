@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 
 from chancery.core.gate import enforcing
@@ -24,6 +25,25 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+class RequestTextMiddleware:
+    """A NUL character in a query or form value is refused with 400 before any view runs:
+    PostgreSQL cannot store or compare it, so it would otherwise surface as a 500 wherever a
+    view passes raw parameters to a query. (The API answers the same in JSON: `chancery.api`.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/"):
+            urlencoded = request.method == "POST" and request.content_type == "application/x-www-form-urlencoded"
+            sources = [request.GET] + ([request.POST] if urlencoded else [])
+            for source in sources:
+                for values in source.lists():
+                    if any("\x00" in value for value in [values[0], *values[1]]):
+                        raise BadRequest("NUL character in the request")
+        return self.get_response(request)
 
 
 class SecurityHeadersMiddleware:

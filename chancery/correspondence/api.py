@@ -341,7 +341,8 @@ def get_dispatch(request: HttpRequest, id: int) -> Any:
 def create_dispatch(request: HttpRequest, payload: DispatchIn) -> Any:
     """Create a draft."""
     sending_unit = _unit(payload.sending_unit, "sending_unit")
-    assert sending_unit is not None
+    if sending_unit is None:
+        raise ValidationError({"sending_unit": [_("The sending unit is required.")]})
     created = _call(
         request,
         services.create_draft,
