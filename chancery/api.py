@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -20,6 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from chancery.accounts.services import user_for_token
+from chancery.core.errors import DomainError
 from chancery.core.validators import out_of_range, year_message
 
 
@@ -173,6 +174,17 @@ def on_invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpR
 def on_invalid_data(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     return error_response(request, 422, "invalid", "The data is not valid.", errors=errors)
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    """Every service's domain error, mapped once: its status, its stable code, its details."""
+    return error_response(request, exc.status, exc.error_code, exc.text, **exc.details())
+
+
+@api.exception_handler(PermissionDenied)
+def on_not_allowed(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(request, 403, "forbidden", str(exc) or "Not allowed.")
 
 
 @api.exception_handler(HttpError)

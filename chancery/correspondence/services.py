@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.http import Http404
@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from chancery.accounts.models import Membership, User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
+from chancery.core import errors
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
 from chancery.core.models import Compartment
@@ -96,20 +97,27 @@ class CorrespondenceError(Exception):
     """Base class of the domain errors below."""
 
 
-class NotAllowed(PermissionDenied):
+class NotAllowed(errors.NotAllowed):
     """The actor may see the dispatch but lacks the capability for this action."""
 
 
-class InvalidState(CorrespondenceError):
+class InvalidState(CorrespondenceError, errors.InvalidState):
     """The action does not apply to the dispatch in its current state."""
 
+    error_code = "conflict"  # the API's code for it since version 1
 
-class DraftConflict(CorrespondenceError):
+
+class DraftConflict(CorrespondenceError, errors.Conflict):
     """The draft was changed by someone else since `expected_version` was read."""
+
+    error_code = "version_conflict"
 
     def __init__(self, current_version: int) -> None:
         super().__init__(_("This draft was changed by someone else meanwhile. Reload it and apply your changes again."))
         self.current_version = current_version
+
+    def details(self) -> dict[str, Any]:
+        return {"current_version": self.current_version}
 
 
 @dataclass(frozen=True)

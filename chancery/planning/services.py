@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
+from chancery.core import errors
 from chancery.core.classification import Level, Marking
 from chancery.core.validators import date_message, out_of_range
 from chancery.organisation.models import Unit, UnitKind
@@ -116,20 +117,24 @@ ACHIEVEMENT_FIELDS = frozenset({"kind", "date", "title", "description", "outlet"
 PROGRAMME_FIELDS = frozenset({"title", "summary", "end_year", "classification"})
 
 
-class WorkflowError(ValidationError):
-    """The step is not allowed in the programme's current status."""
+class WorkflowError(errors.InvalidState, ValidationError):
+    """The step is not allowed in the programme's current status (also a ValidationError, so
+    that forms show it as one)."""
 
     def __init__(self, message: str, code: str = "invalid_state") -> None:
-        super().__init__(message, code=code)
+        ValidationError.__init__(self, message, code=code)
 
 
-class Conflict(Exception):
+class Conflict(errors.Conflict):
     """Optimistic concurrency: the object changed since the caller read it."""
 
     def __init__(self, message: str, *, expected: int | None, current: int) -> None:
         super().__init__(message)
         self.expected = expected
         self.current = current
+
+    def details(self) -> dict[str, Any]:
+        return {"current_lock_version": self.current}
 
 
 class ActionConflict(Conflict):
@@ -334,7 +339,7 @@ def _permissions(user: Any, programme: Programme) -> dict[str, bool]:
 
 def _require(allowed: bool, message: str) -> None:
     if not allowed:
-        raise PermissionDenied(message)
+        raise errors.NotAllowed(message)
 
 
 def _require_edit(user: Any, programme: Programme) -> None:
