@@ -101,6 +101,31 @@ def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Any, **lookup: Any
         raise Http404("not found") from exc
 
 
+def _path_to(model: type[models.Model], parent_model: type[models.Model], depth: int = 3) -> str:
+    """The lookup from `model` up to `parent_model` through foreign keys ("achievement__programme")."""
+    frontier: list[tuple[type[models.Model], str]] = [(model, "")]
+    for _level in range(depth):
+        following = []
+        for current, path in frontier:
+            for field in current._meta.concrete_fields:
+                if not field.is_relation or field.related_model is None:
+                    continue
+                lookup = f"{path}__{field.name}" if path else field.name
+                if field.related_model is parent_model:
+                    return lookup
+                following.append((field.related_model, lookup))
+        frontier = following
+    raise LookupError(f"{model._meta.label} does not belong to a {parent_model._meta.label}")
+
+
+def get_child_or_404(parent: models.Model, queryset: RestrictedQuerySet[M], pk: Any, *, user: Any) -> M:
+    """A child of `parent` by its id, read through the gate (Zulip's access_message): a child of
+    another parent, a missing one and one out of scope all answer the same 404. The views write
+    no parent/child check of their own."""
+    path = _path_to(queryset.model, type(parent))
+    return get_visible_or_404(queryset, user, pk=pk, **{path: parent})
+
+
 def protected_models() -> list[type[models.Model]]:
     """Every installed model whose default manager is gated (used by the gate tests)."""
     from django.apps import apps

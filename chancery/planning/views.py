@@ -108,24 +108,15 @@ def _partner_units(user: Any) -> list[Any]:
 
 
 def _action(request: HttpRequest, programme: Programme, action_id: int) -> Action:
-    action = selectors.action_detail(request.user, action_id)
-    if action.programme_id != programme.pk:
-        raise Http404("not found")
-    return action
+    return selectors.action_detail(request.user, action_id, programme=programme)
 
 
 def _indicator(request: HttpRequest, programme: Programme, indicator_id: int) -> Indicator:
-    indicator = selectors.indicator_detail(request.user, indicator_id)
-    if indicator.programme_id != programme.pk:
-        raise Http404("not found")
-    return indicator
+    return selectors.indicator_detail(request.user, indicator_id, programme=programme)
 
 
 def _achievement(request: HttpRequest, programme: Programme, achievement_id: int) -> Achievement:
-    achievement = selectors.achievement_detail(request.user, achievement_id)
-    if achievement.programme_id != programme.pk:
-        raise Http404("not found")
-    return achievement
+    return selectors.achievement_detail(request.user, achievement_id, programme=programme)
 
 
 def _permissions(request: HttpRequest, programme: Programme) -> dict[str, bool]:
@@ -355,9 +346,7 @@ def comment_create(request: HttpRequest, programme_id: int) -> HttpResponse:
 def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResponse:
     """An axis's narrative, and its objectives (listed, and a new one added)."""
     programme = _programme(request, programme_id)
-    axis = selectors.axis_detail(request.user, axis_id)
-    if axis.programme_id != programme.pk:
-        raise Http404("not found")
+    axis = selectors.axis_detail(request.user, axis_id, programme=programme)
     _require(_permissions(request, programme), "edit")
     which = request.POST.get("form") if request.method == "POST" else None
     axis_form = forms.AxisForm(request.POST if which == "axis" else None, initial={"narrative": axis.narrative})
@@ -887,9 +876,7 @@ def _file_response(request: HttpRequest, stored: Any, programme: Programme, acti
 @require_GET
 def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    evidence = selectors.evidence_detail(request.user, evidence_id)
-    if evidence.achievement.programme_id != programme.pk:
-        raise Http404("not found")
+    evidence = selectors.evidence_detail(request.user, evidence_id, programme=programme)
     return _file_response(request, evidence, programme, "planning.evidence_downloaded")
 
 
@@ -897,9 +884,7 @@ def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int)
 def evidence_file_download(request: HttpRequest, programme_id: int, file_id: int) -> HttpResponse:
     """A file supporting a measurement."""
     programme = _programme(request, programme_id)
-    stored = selectors.evidence_file_detail(request.user, file_id)
-    if stored.programme_id != programme.pk:
-        raise Http404("not found")
+    stored = selectors.evidence_file_detail(request.user, file_id, programme=programme)
     return _file_response(request, stored, programme, "planning.evidence_file_downloaded")
 
 
@@ -950,9 +935,7 @@ def _row_errors(exc: ValidationError) -> dict[str, list[str]]:
 @require_http_methods(["GET", "POST"])
 def progress_update(request: HttpRequest, programme_id: int, period_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    period = selectors.period_detail(request.user, period_id)
-    if period.programme_id != programme.pk:
-        raise Http404("not found")
+    period = selectors.period_detail(request.user, period_id, programme=programme)
     sheet = selectors.progress_sheet(request.user, period)
     form = forms.ProgressSheetForm(request.POST or None, rows=sheet["rows"], indicators=sheet["indicators"])
     if not sheet["editable"]:
