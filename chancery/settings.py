@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "chancery.accounts.middleware.SessionLifetimeMiddleware",
     "chancery.accounts.middleware.SecondFactorRequiredMiddleware",
     "chancery.core.middleware.RequestTextMiddleware",
+    "chancery.core.middleware.DomainErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chancery.core.middleware.HtmxMiddleware",

@@ -75,10 +75,6 @@ def _apply_errors(form: Any, exc: ValidationError, renames: dict[str, str] | Non
         form.add_error(None, exc.messages)
 
 
-def _not_allowed(exc: PermissionDenied) -> Http404:
-    return Http404(str(exc) or "not found")
-
-
 def _is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
@@ -365,8 +361,6 @@ def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResp
             )
             messages.success(request, _("Objective added."))
             return redirect("planning:axis_edit", programme_id=programme.pk, axis_id=axis.pk)
-    except PermissionDenied as exc:
-        raise _not_allowed(exc) from exc
     except ValidationError as exc:
         _apply_errors(objective_form if which == "objective" else axis_form, exc)
     objectives = [o for o in _objectives(request.user, programme) if o.axis_id == axis.pk]
@@ -460,8 +454,6 @@ def action_create(request: HttpRequest, programme_id: int) -> HttpResponse:
                 action = services.create_action(
                     user=request.user, programme=programme, axis=axis, title=title, **kwargs
                 )
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 _apply_errors(form, exc, {"dispatches": "dispatch_references"})
             else:
@@ -496,8 +488,6 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
                     form = _action_form(request, programme, data, current_lead=action.lead)
                     form.is_valid()
                     form.add_error(None, str(exc))
-                except PermissionDenied as exc:
-                    raise _not_allowed(exc) from exc
                 except ValidationError as exc:
                     _apply_errors(form, exc, {"dispatches": "dispatch_references"})
                 else:
@@ -707,8 +697,6 @@ def _indicator_form(request: HttpRequest, programme_id: int, indicator_id: int |
             else:
                 services.update_indicator(user=user, indicator=indicator, **fields)
                 messages.success(request, _("Indicator saved."))
-        except PermissionDenied as exc:
-            raise _not_allowed(exc) from exc
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
@@ -748,8 +736,6 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
                     evidence=data.get("evidence", ""),
                     evidence_file=stored,
                 )
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 _apply_errors(form, exc, {"file": "evidence_file"})
             else:
@@ -834,8 +820,6 @@ def _achievement_form(request: HttpRequest, programme_id: int, achievement_id: i
             try:
                 with transaction.atomic():  # the achievement and its files: all or nothing
                     achievement = _save_achievement(user, programme, achievement, data, files)
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 _apply_errors(form, exc, {"dispatches": "dispatch_references", "file": "evidence_files"})
                 if achievement_id is None:
@@ -906,8 +890,6 @@ def period_list(request: HttpRequest, programme_id: int) -> HttpResponse:
                     period_type=form.cleaned_data["period_type"],
                     deadline_days=form.cleaned_data["deadline_days"],
                 )
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
@@ -959,8 +941,6 @@ def progress_update(request: HttpRequest, programme_id: int, period_id: int) -> 
                     _("“%(title)s” was changed by someone else meanwhile. Nothing was saved: reload the page.")
                     % {"title": exc.action.title},
                 )
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 errors = _row_errors(exc)
                 form.add_error(None, _("Nothing was saved: correct the rows marked below."))
@@ -1251,8 +1231,6 @@ def import_preview(request: HttpRequest, programme_id: int) -> HttpResponse:
     if request.method == "POST" and request.POST.get("decision") == "confirm":
         try:
             spreadsheets.apply_import(preview, user=request.user, programme=programme)
-        except PermissionDenied as exc:
-            raise _not_allowed(exc) from exc
         except ValidationError as exc:
             errors = list(exc.messages)
         else:
