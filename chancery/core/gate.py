@@ -23,7 +23,7 @@ from django.db import models
 from django.http import Http404
 
 if TYPE_CHECKING:
-    from chancery.accounts.models import User
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 _enforcing: contextvars.ContextVar[bool] = contextvars.ContextVar("chancery_gate_enforcing", default=False)
 
@@ -46,7 +46,7 @@ def enforcing() -> Iterator[None]:
 class RestrictedQuerySet(models.QuerySet[M]):
     _gated: bool = False
 
-    def visible_to(self, user: User | Any) -> Self:  # pragma: no cover - abstract
+    def visible_to(self, user: AbstractBaseUser | Any) -> Self:  # pragma: no cover - abstract
         raise NotImplementedError(f"{self.model.__name__} must implement visible_to(user)")
 
     def _mark_gated(self) -> Self:
