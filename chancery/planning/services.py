@@ -44,7 +44,7 @@ from chancery.core import errors
 from chancery.core.classification import Level, Marking
 from chancery.core.validators import date_message, out_of_range
 from chancery.organisation.models import Unit, UnitKind
-from chancery.planning import storage
+from chancery.planning import policy, storage
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
     Achievement,
@@ -117,6 +117,26 @@ ACHIEVEMENT_FIELDS = frozenset({"kind", "date", "title", "description", "outlet"
 PROGRAMME_FIELDS = frozenset({"title", "summary", "end_year", "classification"})
 
 
+# Who may do what is decided in `planning.policy`; the services ask it again before every
+# write. Re-exported under their old names for the callers that ask the services.
+can = policy.can
+permissions = policy.permissions
+PERMISSION_NAMES = policy.PERMISSION_NAMES
+can_approve = policy.can_approve
+can_close = policy.can_close
+can_comment = policy.can_comment
+can_create_programme = policy.can_create_programme
+can_edit = policy.can_edit
+can_manage_periods = policy.can_manage_periods
+can_record_progress = policy.can_record_progress
+can_return = policy.can_return
+can_review = policy.can_review
+can_revise = policy.can_revise
+can_start_execution = policy.can_start_execution
+can_submit = policy.can_submit
+can_view = policy.can_view
+
+
 class WorkflowError(errors.InvalidState, ValidationError):
     """The step is not allowed in the programme's current status (also a ValidationError, so
     that forms show it as one)."""
@@ -183,158 +203,6 @@ def audit_content(programme: Programme, **content: Any) -> dict[str, Any]:
     audit log is kept in clear and read by auditors who may lack the programme's clearance
     (ids, counts and field names always suffice to follow what happened)."""
     return content if int(programme.classification) < Level.RESTRICTED else {}
-
-
-def can_view(user: Any, programme: Programme) -> bool:
-    memo = getattr(programme, "_visible_memo", None)
-    if memo is not None and memo[0] == getattr(user, "pk", None):
-        return bool(memo[1])
-    return bool(programme.pk) and Programme.objects.visible_to(user).filter(pk=programme.pk).exists()
-
-
-def _holds_in_mission(user: Any, capability: Capability, programme: Programme) -> bool:
-    return bool(user.has_capability(capability, unit=programme.mission))
-
-
-def _is_reviewer(user: Any, programme: Programme) -> bool:
-    """`REVIEW_PROGRAMME` in the mission's HQ desk, or in an ancestor of the desk or of the mission."""
-    mission = programme.mission
-    desk = mission.hq_desk
-    for unit in user.units_with(Capability.REVIEW_PROGRAMME):
-        if desk is not None and (unit.pk == desk.pk or desk.path.startswith(unit.path)):
-            return True
-        if mission.path.startswith(unit.path):
-            return True
-    return False
-
-
-def _is_approver(user: Any) -> bool:
-    return bool(user.units_with(Capability.APPROVE_PROGRAMME))
-
-
-def can_edit(user: Any, programme: Programme) -> bool:
-    """Change the content (axes, objectives, actions, indicators, achievements)."""
-    return (
-        programme.status in (ProgrammeStatus.DRAFT, ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
-        and _holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme)
-        and can_view(user, programme)
-    )
-
-
-def can_submit(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status == ProgrammeStatus.DRAFT
-        and _holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme)
-        and can_view(user, programme)
-    )
-
-
-def can_review(user: Any, programme: Programme) -> bool:
-    return _is_reviewer(user, programme) and can_view(user, programme)
-
-
-def can_comment(user: Any, programme: Programme) -> bool:
-    """HQ reviewers and the planning unit comment; mission staff answer in the thread."""
-    if programme.status == ProgrammeStatus.CLOSED:
-        return False
-    allowed = (
-        _is_reviewer(user, programme)
-        or _is_approver(user)
-        or _holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme)
-    )
-    return allowed and can_view(user, programme)
-
-
-def can_return(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status == ProgrammeStatus.SUBMITTED
-        and (_is_reviewer(user, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_approve(user: Any, programme: Programme) -> bool:
-    return programme.status == ProgrammeStatus.SUBMITTED and _is_approver(user) and can_view(user, programme)
-
-
-def can_start_execution(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status == ProgrammeStatus.APPROVED
-        and (_holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_revise(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
-        and (_holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_close(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
-        and (_holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_record_progress(user: Any, programme: Programme) -> bool:
-    """Progress updates, measurements: mission staff, once the programme is approved (measurements: any open state)."""
-    return (
-        programme.status != ProgrammeStatus.CLOSED
-        and _holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme)
-        and can_view(user, programme)
-    )
-
-
-def can_manage_periods(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status != ProgrammeStatus.CLOSED
-        and (_holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_create_programme(user: Any, mission: Unit) -> bool:
-    return mission.kind == UnitKind.MISSION and bool(user.has_capability(Capability.PROPOSE_PROGRAMME, unit=mission))
-
-
-def permissions(user: Any, programme: Programme) -> dict[str, bool]:
-    """Every right of `user` on `programme`, for showing or hiding buttons (one gate query)."""
-    visible = can_view(user, programme)
-    if not visible:
-        return dict.fromkeys(PERMISSION_NAMES, False)
-    programme._visible_memo = (user.pk, True)  # type: ignore[attr-defined]
-    try:
-        return _permissions(user, programme)
-    finally:
-        del programme._visible_memo  # type: ignore[attr-defined]
-
-
-PERMISSION_NAMES = (
-    "view", "edit", "submit", "review", "comment", "return", "approve", "start_execution", "revise", "close",
-    "record_progress", "manage_periods",
-)  # fmt: skip
-
-
-def _permissions(user: Any, programme: Programme) -> dict[str, bool]:
-    return {
-        "view": can_view(user, programme),
-        "edit": can_edit(user, programme),
-        "submit": can_submit(user, programme),
-        "review": can_review(user, programme),
-        "comment": can_comment(user, programme),
-        "return": can_return(user, programme),
-        "approve": can_approve(user, programme),
-        "start_execution": can_start_execution(user, programme),
-        "revise": can_revise(user, programme),
-        "close": can_close(user, programme),
-        "record_progress": can_record_progress(user, programme),
-        "manage_periods": can_manage_periods(user, programme),
-    }
 
 
 def _require(allowed: bool, message: str) -> None:
