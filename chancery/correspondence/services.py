@@ -36,14 +36,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chancery.accounts.models import Membership, User
-from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
 from chancery.core import errors
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
 from chancery.core.models import Compartment
 from chancery.core.validators import bidi_message, has_bidi_controls, reject_bidi_controls
-from chancery.correspondence import content, signals, storage
+from chancery.correspondence import content, policy, signals, storage
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
     Attachment,
@@ -61,6 +60,7 @@ from chancery.correspondence.models import (
     marking_text,
 )
 from chancery.correspondence.numbering import allocate_number
+from chancery.correspondence.policy import NotAllowed
 from chancery.correspondence.signatures import sign_dispatch
 from chancery.correspondence.uploads import check_upload
 from chancery.crypto import envelope
@@ -97,10 +97,6 @@ class CorrespondenceError(Exception):
     """Base class of the domain errors below."""
 
 
-class NotAllowed(errors.NotAllowed):
-    """The actor may see the dispatch but lacks the capability for this action."""
-
-
 class InvalidState(CorrespondenceError, errors.InvalidState):
     """The action does not apply to the dispatch in its current state."""
 
@@ -130,11 +126,6 @@ class RoutingSpec:
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _require(actor: User, capability: Capability, unit: Unit) -> None:
-    if not actor.has_capability(capability, unit=unit):
-        raise NotAllowed(_("You may not do this for %(unit)s.") % {"unit": unit.code})
 
 
 def _visible(actor: User, dispatch: Dispatch | int, *, lock: bool = True) -> Dispatch:
@@ -331,7 +322,7 @@ def create_draft(
     `external_references` free-text references. Body HTML is sanitised. Content is
     encrypted at rest when classification ≥ restricted or transmission is encrypted.
     """
-    _require(actor, Capability.DRAFT_DISPATCH, sending_unit)
+    policy.require(actor, "edit", sending_unit)
     errors: dict[str, list[str]] = {}
     subject = (subject or "").strip()
     if not subject:
@@ -413,7 +404,7 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
     if unknown:
         raise TypeError(f"update_draft() got unexpected fields: {', '.join(sorted(unknown))}")
     current = _visible(actor, dispatch)
-    _require(actor, Capability.DRAFT_DISPATCH, current.sending_unit)
+    policy.require(actor, "edit", current.sending_unit)
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("A sent dispatch cannot be edited; write a new dispatch that cites it."))
     if current.version != int(expected_version):
@@ -597,9 +588,9 @@ def add_attachment(
     when the dispatch is protected. A refused upload leaves no file behind."""
     current = _visible(actor, dispatch)
     if current.direction == Direction.INCOMING:
-        _require(actor, Capability.REGISTER_INCOMING, current.sending_unit)
+        policy.require(actor, "register", current.sending_unit)
     else:
-        _require(actor, Capability.DRAFT_DISPATCH, current.sending_unit)
+        policy.require(actor, "edit", current.sending_unit)
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("Attachments of a sent dispatch cannot change."))
     checked = check_upload(filename=filename, source=source)
@@ -655,7 +646,7 @@ def _store_attachment(
 def remove_attachment(*, actor: User, dispatch: Dispatch | int, position: int) -> None:
     """Remove *PJ* `position` from a draft; later attachments move up one number."""
     current = _visible(actor, dispatch)
-    _require(actor, Capability.DRAFT_DISPATCH, current.sending_unit)
+    policy.require(actor, "edit", current.sending_unit)
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("Attachments of a sent dispatch cannot change."))
     attachment = Attachment.objects.filter(dispatch=current, position=position).first()
@@ -691,7 +682,7 @@ def _check_ready(dispatch: Dispatch) -> None:
 def validate_dispatch(*, actor: User, dispatch: Dispatch | int) -> Dispatch:
     """The head of the sending unit (VALIDATE_DISPATCH) approves a draft for sending."""
     current = _visible(actor, dispatch)
-    _require(actor, Capability.VALIDATE_DISPATCH, current.sending_unit)
+    policy.require(actor, "validate", current.sending_unit)
     if current.status == DispatchStatus.VALIDATED:
         return current
     if current.status != DispatchStatus.DRAFT:
@@ -734,7 +725,7 @@ def send_dispatch(*, actor: User, dispatch: Dispatch | int) -> Dispatch:
     current = _visible(actor, dispatch)
     if current.status in RELEASED_STATUSES:
         return current
-    _require(actor, Capability.VALIDATE_DISPATCH, current.sending_unit)
+    policy.require(actor, "send", current.sending_unit)
     _check_ready(current)
     if current.status == DispatchStatus.DRAFT:
         current.validated_by = actor
@@ -794,7 +785,7 @@ def register_incoming(
     the next reference of `unit`, is signed by `unit`'s key, and is immediately visible
     to its routed units. `attachments` are (file name, bytes or file) pairs. `notify=False`
     registers without telling the routed units (historical correspondence imported in bulk)."""
-    _require(actor, Capability.REGISTER_INCOMING, unit)
+    policy.require(actor, "register", unit)
     errors: dict[str, list[str]] = {}
     subject = (subject or "").strip()
     if not subject:
@@ -907,7 +898,7 @@ def acknowledge(*, actor: User, dispatch: Dispatch | int, unit: Unit | str | Non
     routing = _routing(current, unit)
     if routing.kind == RoutingKind.INFO:
         return _mark_read(actor, current, routing)
-    _require(actor, Capability.HANDLE_ATTRIBUTION, routing.unit)
+    policy.require(actor, "acknowledge", routing.unit)
     if routing.status != RoutingStatus.PENDING:
         return routing
     return _advance(routing, actor=actor, dispatch=current, status=RoutingStatus.ACKNOWLEDGED, stamp="acknowledged",
@@ -923,7 +914,7 @@ def assign(*, actor: User, dispatch: Dispatch | int, unit: Unit | str, assignee:
     routing = _routing(current, unit)
     if routing.kind != RoutingKind.ACTION:
         raise InvalidState(_("An information copy is not assigned."))
-    _require(actor, Capability.HANDLE_ATTRIBUTION, routing.unit)
+    policy.require(actor, "assign", routing.unit)
     if routing.status in (RoutingStatus.ANSWERED, RoutingStatus.CLOSED):
         raise InvalidState(_("This attribution is already answered or closed."))
     if not Membership.objects.active().filter(user=assignee, unit=routing.unit).exists() or not assignee.is_active:
@@ -972,8 +963,7 @@ def reply(
     _released(original)
     if unit is None:
         unit = _default_handling_unit(actor, original, [RoutingKind.ACTION, RoutingKind.INFO])
-    if not (actor.has_capability(Capability.DRAFT_DISPATCH, unit=unit)):
-        raise NotAllowed(_("You may not write for %(unit)s.") % {"unit": unit.code})
+    policy.require(actor, "reply", unit, message=_("You may not write for %(unit)s.") % {"unit": unit.code})
     floor = _floor_of(original)
     level = original.classification if classification is None else classification
     comps = sorted(floor.compartments) if compartments is None else list(compartments)
@@ -1041,7 +1031,7 @@ def close_routing(*, actor: User, dispatch: Dispatch | int, unit: Unit | str) ->
     routing = _routing(current, unit)
     if routing.kind != RoutingKind.ACTION:
         raise InvalidState(_("An information copy is not closed; mark it read."))
-    _require(actor, Capability.HANDLE_ATTRIBUTION, routing.unit)
+    policy.require(actor, "close", routing.unit)
     if routing.status == RoutingStatus.CLOSED:
         return routing
     now = timezone.now()
@@ -1084,8 +1074,7 @@ def change_marking(
     when no longer protected, or encrypted when newly protected. The signature stays
     valid (it covers the marking as sent)."""
     current = _visible(actor, dispatch)
-    if not actor.has_capability(Capability.DOWNGRADE):
-        raise NotAllowed(_("Changing a marking needs the downgrade right."))
+    policy.require(actor, "change_marking", message=_("Changing a marking needs the downgrade right."))
     _released(current)
     errors: dict[str, list[str]] = {}
     if not (reason or "").strip():
@@ -1166,7 +1155,7 @@ def grant_access(
     units = [current.sending_unit] + [
         r.unit for r in Routing.objects.filter(dispatch=current, kind=RoutingKind.ACTION).select_related("unit")
     ]
-    if not any(actor.has_capability(Capability.VALIDATE_DISPATCH, unit=u) for u in units):
+    if not policy.holds_in_any(actor, "grant", units):
         raise NotAllowed(_("Only the head of the sending or attributed unit may grant access."))
     errors: dict[str, list[str]] = {}
     if (user is None) == (unit is None):

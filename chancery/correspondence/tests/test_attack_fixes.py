@@ -41,3 +41,23 @@ def test_a_direction_override_in_registered_mail_is_refused(ministry, field):
 def test_arabic_direction_marks_stay_allowed(ministry):
     dispatch = draft(ministry, external_references=["\u200fمرجع 12/2026"])
     assert Citation.objects.filter(citing=dispatch).exists()
+
+
+def test_the_buttons_and_the_services_ask_the_same_policy(ministry):
+    """What a page offers is what the service then allows (one table in `correspondence.policy`)."""
+    from chancery.correspondence import policy, selectors
+    from chancery.correspondence.tests.domain_helpers import sent
+
+    dispatch = sent(ministry, author="counsellor.dakar", classification=0)
+    for username in ("head.dab1", "desk.dab1", "clerk.dakar", "hom.dakar"):
+        user = ministry.users[username]
+        offered = selectors.allowed_actions(user, dispatch)
+        units = [r.unit for r in selectors.my_routings(user, dispatch)]
+        assert offered["reply"] == policy.holds_in_any(user, "reply", units)
+        assert bool(offered["acknowledge"]) == any(
+            r.status == "pending" and r.kind == "action" and policy.holds(user, "acknowledge", r.unit)
+            for r in selectors.my_routings(user, dispatch)
+        )
+        if not offered["acknowledge"] and units:
+            with pytest.raises(services.NotAllowed):
+                services.acknowledge(actor=user, dispatch=dispatch, unit=units[0])
