@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from chancery.accounts.models import User
 from chancery.core.roles import Capability
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning.models import HQ_ACTION_STATUSES, Programme, ProgrammeStatus
@@ -21,23 +22,23 @@ PlanningAct = Literal[
 ]  # fmt: skip
 
 
-def visible(user: Any) -> Any:
+def visible(user: User) -> Any:
     """The programmes `user` may read (children are read through their programme)."""
     return Programme.objects.visible_to(user)
 
 
-def can_view(user: Any, programme: Programme) -> bool:
+def can_view(user: User, programme: Programme) -> bool:
     memo = getattr(programme, "_visible_memo", None)
     if memo is not None and memo[0] == getattr(user, "pk", None):
         return bool(memo[1])
     return bool(programme.pk) and Programme.objects.visible_to(user).filter(pk=programme.pk).exists()
 
 
-def _holds_in_mission(user: Any, capability: Capability, programme: Programme) -> bool:
+def _holds_in_mission(user: User, capability: Capability, programme: Programme) -> bool:
     return bool(user.has_capability(capability, unit=programme.mission))
 
 
-def _is_reviewer(user: Any, programme: Programme) -> bool:
+def _is_reviewer(user: User, programme: Programme) -> bool:
     """`REVIEW_PROGRAMME` in the mission's HQ desk, or in an ancestor of the desk or of the mission."""
     mission = programme.mission
     desk = mission.hq_desk
@@ -53,7 +54,7 @@ def _is_approver(user: Any) -> bool:
     return bool(user.units_with(Capability.APPROVE_PROGRAMME))
 
 
-def can_edit(user: Any, programme: Programme) -> bool:
+def can_edit(user: User, programme: Programme) -> bool:
     """Change the content (axes, objectives, actions, indicators, achievements).
 
     After approval, changes make up the next revision, which headquarters approves; while a
@@ -66,7 +67,7 @@ def can_edit(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_submit(user: Any, programme: Programme) -> bool:
+def can_submit(user: User, programme: Programme) -> bool:
     return (
         programme.status == ProgrammeStatus.DRAFT
         and _holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme)
@@ -74,11 +75,11 @@ def can_submit(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_review(user: Any, programme: Programme) -> bool:
+def can_review(user: User, programme: Programme) -> bool:
     return _is_reviewer(user, programme) and can_view(user, programme)
 
 
-def can_comment(user: Any, programme: Programme) -> bool:
+def can_comment(user: User, programme: Programme) -> bool:
     """HQ reviewers and the planning unit comment; mission staff answer in the thread."""
     if programme.status == ProgrammeStatus.CLOSED:
         return False
@@ -90,7 +91,7 @@ def can_comment(user: Any, programme: Programme) -> bool:
     return allowed and can_view(user, programme)
 
 
-def can_return(user: Any, programme: Programme) -> bool:
+def can_return(user: User, programme: Programme) -> bool:
     return (
         programme.status == ProgrammeStatus.SUBMITTED
         and (_is_reviewer(user, programme) or _is_approver(user))
@@ -98,11 +99,11 @@ def can_return(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_approve(user: Any, programme: Programme) -> bool:
+def can_approve(user: User, programme: Programme) -> bool:
     return programme.status == ProgrammeStatus.SUBMITTED and _is_approver(user) and can_view(user, programme)
 
 
-def can_start_execution(user: Any, programme: Programme) -> bool:
+def can_start_execution(user: User, programme: Programme) -> bool:
     return (
         programme.status == ProgrammeStatus.APPROVED
         and (_holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme) or _is_approver(user))
@@ -110,7 +111,7 @@ def can_start_execution(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_revise(user: Any, programme: Programme) -> bool:
+def can_revise(user: User, programme: Programme) -> bool:
     """The mission proposes a revision of its approved programme, as it submitted the programme
     (headquarters then decides: `can_decide_revision`)."""
     return (
@@ -121,12 +122,12 @@ def can_revise(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_decide_revision(user: Any, programme: Programme) -> bool:
+def can_decide_revision(user: User, programme: Programme) -> bool:
     """Headquarters (the planning unit, which approves programmes) approves or returns a proposed revision."""
     return programme.revision_pending and _is_approver(user) and can_view(user, programme)
 
 
-def can_grant_budget(user: Any, programme: Programme) -> bool:
+def can_grant_budget(user: User, programme: Programme) -> bool:
     """Headquarters grants budgets, when it approves the programme or a revision of it."""
     return (
         (programme.status == ProgrammeStatus.SUBMITTED or programme.revision_pending)
@@ -135,12 +136,12 @@ def can_grant_budget(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_set_action_status(user: Any, programme: Programme, status: str) -> bool:
+def can_set_action_status(user: User, programme: Programme, status: str) -> bool:
     """Statuses that record headquarters' decision ("approved") are given by headquarters only."""
     return status not in HQ_ACTION_STATUSES or _is_approver(user)
 
 
-def can_close(user: Any, programme: Programme) -> bool:
+def can_close(user: User, programme: Programme) -> bool:
     return (
         programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
         and not programme.revision_pending
@@ -149,7 +150,7 @@ def can_close(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_record_progress(user: Any, programme: Programme) -> bool:
+def can_record_progress(user: User, programme: Programme) -> bool:
     """Progress updates, measurements: mission staff, once the programme is approved (measurements: any open state)."""
     return (
         programme.status != ProgrammeStatus.CLOSED
@@ -158,7 +159,7 @@ def can_record_progress(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_manage_periods(user: Any, programme: Programme) -> bool:
+def can_manage_periods(user: User, programme: Programme) -> bool:
     return (
         programme.status != ProgrammeStatus.CLOSED
         and (_holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme) or _is_approver(user))
@@ -166,11 +167,11 @@ def can_manage_periods(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_create_programme(user: Any, mission: Unit) -> bool:
+def can_create_programme(user: User, mission: Unit) -> bool:
     return mission.kind == UnitKind.MISSION and bool(user.has_capability(Capability.PROPOSE_PROGRAMME, unit=mission))
 
 
-def permissions(user: Any, programme: Programme) -> dict[str, bool]:
+def permissions(user: User, programme: Programme) -> dict[str, bool]:
     """Every right of `user` on `programme`, for showing or hiding buttons (one gate query)."""
     visible = can_view(user, programme)
     if not visible:
@@ -188,7 +189,7 @@ PERMISSION_NAMES: tuple[PlanningAct, ...] = (
 )  # fmt: skip
 
 
-def _permissions(user: Any, programme: Programme) -> dict[str, bool]:
+def _permissions(user: User, programme: Programme) -> dict[str, bool]:
     return {
         "view": can_view(user, programme),
         "edit": can_edit(user, programme),
@@ -225,7 +226,7 @@ RULES: dict[str, Callable[[Any, Programme], bool]] = {
 }
 
 
-def can(user: Any, action: PlanningAct, programme: Programme) -> bool:
+def can(user: User, action: PlanningAct, programme: Programme) -> bool:
     """Whether `user` may do `action` to `programme` (an unknown action is never allowed)."""
     rule = RULES.get(action)
     return bool(rule is not None and rule(user, programme))

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chancery.accounts.access import agent
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
@@ -344,7 +345,7 @@ def comment_create(request: HttpRequest, programme_id: int) -> HttpResponse:
         target_type, target_id = CommentTarget.PROGRAMME.value, None
     if _is_htmx(request):
         context = _thread_context(
-            request, programme, target_type, target_id, services.can_comment(request.user, programme)
+            request, programme, target_type, target_id, services.can_comment(agent(request), programme)
         )
         context["error"] = error
         return render(request, "planning/_comments.html", context)
@@ -418,14 +419,14 @@ def actions_table(request: HttpRequest, programme_id: int) -> HttpResponse:
 def _action_form(
     request: HttpRequest, programme: Programme, data: Any = None, *, action: Action | None = None, **kwargs: Any
 ) -> forms.ActionForm:
-    user = request.user
+    user = agent(request)
     return forms.ActionForm(
         data,
         axes=_axes(user, programme),
         objectives=_objectives(user, programme),
         leads=_leads(user, programme, action.lead if action is not None else None),
         units=_partner_units(user),
-        # What headquarters decides shows, but only headquarters changes it (one rule, in services).
+        # What headquarters decides shows, but only headquarters changes it (one rule, in the policy).
         statuses=[
             (value, label)
             for value, label in ActionStatus.choices
