@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, connections, models, transaction
+from django.db.utils import load_backend
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
@@ -110,7 +111,8 @@ def _snapshot(work_dir: Path) -> Iterator[str]:
         settings_dict = {**base, "NAME": str(snapshot_file), "OPTIONS": {"timeout": 30}}
     else:
         settings_dict = {**base, "CONN_MAX_AGE": 0}
-    connections.settings[SNAPSHOT_ALIAS] = settings_dict
+    # A connection of its own, registered for this thread only (not in settings: nothing else may use it).
+    connections[SNAPSHOT_ALIAS] = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, SNAPSHOT_ALIAS)
     try:
         with transaction.atomic(using=SNAPSHOT_ALIAS):
             if connections[SNAPSHOT_ALIAS].vendor == "postgresql":
@@ -120,7 +122,6 @@ def _snapshot(work_dir: Path) -> Iterator[str]:
     finally:
         connections[SNAPSHOT_ALIAS].close()
         del connections[SNAPSHOT_ALIAS]
-        connections.settings.pop(SNAPSHOT_ALIAS, None)
         if snapshot_file is not None:
             snapshot_file.unlink(missing_ok=True)
 
