@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-PASSPHRASE_ENV = "CHANCERY_KEY_PASSPHRASE"
+PASSPHRASE_ENV = "CHANCERY_KEY_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
 
 
 def add_passphrase_arguments(parser: Any) -> None:

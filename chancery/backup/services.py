@@ -28,9 +28,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, connections, models, transaction
-from django.db.utils import load_backend
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.utils import load_backend
 from django.utils import timezone
 
 from chancery.audit.services import (
@@ -335,7 +335,7 @@ def _load_table(model: type[models.Model], path: Path, advance: Callable[[int], 
         if unknown or set(names) != set(fields):
             raise BackupError(f"table {model._meta.label_lower} in the backup does not have this version's columns")
         table = connection.ops.quote_name(model._meta.db_table)
-        quoted = ", ".join(connection.ops.quote_name(fields[name].column) for name in names)
+        quoted = ", ".join(connection.ops.quote_name(str(fields[name].column)) for name in names)
         sql = f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(['%s'] * len(names))})"  # noqa: S608
         count = 0
         batch: list[list[Any]] = []
@@ -488,13 +488,13 @@ def verify_restored(manifest: dict[str, Any], data_dir: Path, *, progress: Progr
         bar.update(index, "signatures")
     bar.close()
     checks.append(f"{total} sent dispatches: signatures valid")
-    verdict = verify_chain()
-    if not verdict.valid:
-        raise BackupError(f"audit log: {verdict.message}")
+    chain = verify_chain()
+    if not chain.valid:
+        raise BackupError(f"audit log: {chain.message}")
     since = read_checkpoint_document(manifest["audit_checkpoint"])
     anchored = verify_chain(since=since)
     if not anchored.valid:
         raise BackupError(f"audit log: {anchored.message}")
-    checks.append(f"audit log: {verdict.events} events, chain intact up to and past the backup's checkpoint "
+    checks.append(f"audit log: {chain.events} events, chain intact up to and past the backup's checkpoint "
                   f"(event {since.sequence})")
     return checks

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import json
 import itertools
+import json
 from io import StringIO
 from typing import Any
 
@@ -204,7 +204,12 @@ def test_an_edit_before_an_exported_checkpoint_is_named(chain):
 
 
 def test_a_forged_or_foreign_checkpoint_file_is_refused(chain, tmp_path):
-    from chancery.audit.services import CheckpointError, checkpoint_document, create_checkpoint, read_checkpoint_document
+    from chancery.audit.services import (
+        CheckpointError,
+        checkpoint_document,
+        create_checkpoint,
+        read_checkpoint_document,
+    )
     from chancery.crypto.signing import generate_signing_key, public_key_of, sign
 
     document = checkpoint_document(create_checkpoint(reason="test"))

@@ -126,7 +126,7 @@ def test_sqlite_to_postgresql_and_back_reproduces_every_record(backup, tmp_path,
     """A backup restored on the other engine, backed up there and restored again: same rows, same values."""
     first, keys = backup
     engines = [("postgresql", postgres_database()), ("sqlite", None)]
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    if str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql"):
         engines.reverse()  # this run's source is PostgreSQL: go through SQLite and back
     (_engine, middle_url), (_other, last_url) = engines
     middle_dir = tmp_path / "middle"
