@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -42,11 +42,13 @@ def events_for(*, user: Any, log_filter: LogFilter) -> AuditEventQuerySet:
     if log_filter.since:
         events = events.filter(created_at__gte=_day_start(log_filter.since))
     if log_filter.until:
-        events = events.filter(created_at__lt=_day_start(log_filter.until) + timezone.timedelta(days=1))
+        events = events.filter(created_at__lt=_day_start(log_filter.until) + timedelta(days=1))
     return events.order_by("-sequence")
 
 
-def page_of_events(*, user: Any, log_filter: LogFilter, before: int | None, size: int = 50) -> tuple[list[AuditEvent], int | None]:
+def page_of_events(
+    *, user: Any, log_filter: LogFilter, before: int | None, size: int = 50
+) -> tuple[list[AuditEvent], int | None]:
     """One page (keyset on the sequence number: no OFFSET, no COUNT) and the cursor of the next."""
     events = events_for(user=user, log_filter=log_filter)
     if before is not None:

@@ -6,7 +6,7 @@ import csv
 import json
 from collections.abc import Iterator
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -32,7 +32,8 @@ def event_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("before", None)
     return render(request, "audit/event_list.html", {
-        "form": form, "events": events, "following": following, "query": query.urlencode(), "first_page": before is None,
+        "form": form, "events": events, "following": following, "query": query.urlencode(),
+        "first_page": before is None,
     })
 
 
@@ -42,8 +43,8 @@ class _Echo:
 
 
 @require_GET
-@require_capability(Capability.READ_AUDIT)
-def event_export(request: HttpRequest) -> HttpResponse:
+@require_capability(Capability.READ_AUDIT)  # type: ignore[arg-type]  # a streamed response is a response too
+def event_export(request: HttpRequest) -> HttpResponseBase:
     """The filtered log as CSV (streamed; the export itself is an audited act)."""
     form = LogFilterForm(request.GET or None)
     log_filter = form.log_filter()
