@@ -30,6 +30,12 @@ class Command(BaseCommand):
 
         from chancery.wsgi import application
 
+        # Files left by writes a crash interrupted (older than any upload still in flight).
+        from chancery.correspondence import storage
+
+        swept = storage.sweep(older_than_seconds=600)
+        if swept:
+            self.stdout.write(f"removed {swept} attachment file(s) left by interrupted writes")
         if not options["no_collectstatic"]:
             call_command("collectstatic", interactive=False, verbosity=0)
 
