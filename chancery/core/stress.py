@@ -95,7 +95,8 @@ class Server:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited at start (see {self.log})")
+                tail = self.log.read_text(errors="replace").strip().splitlines()[-5:]
+                raise RuntimeError(f"the server exited at start: {' | '.join(tail)}")
             try:
                 # Any answer from the API (401 without a token) means a worker serves requests.
                 with urllib.request.urlopen(f"{self.url}/api/v1/units", timeout=5):  # noqa: S310
@@ -298,7 +299,7 @@ def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _agent_loop(api: Api, mission: dict[str, str], action_id: int, ledger: Ledger, stop: threading.Event,
@@ -318,8 +319,8 @@ def _agent_loop(api: Api, mission: dict[str, str], action_id: int, ledger: Ledge
                 listing = ledger.timed("list", lambda: api.call("GET", "/dispatches?limit=20"))
                 items = listing["items"] if isinstance(listing, dict) else listing
                 if items:
-                    pick = rng.choice(items)["id"]
-                    ledger.timed("open", lambda: api.call("GET", f"/dispatches/{pick}"))
+                    path = f"/dispatches/{rng.choice(items)['id']}"
+                    ledger.timed("open", lambda: api.call("GET", path))  # noqa: B023 - called at once
             elif choice < 0.70 and search:
                 ledger.timed("search", lambda: api.call("GET", "/search?q=Load"))
             elif choice < 0.85:
@@ -470,11 +471,11 @@ def check_site(ledger: dict[str, Any]) -> dict[str, Any]:
             problems.append(f"constraints not validated: {invalid[:3]}")
         integrity_note = "all constraints validated"
     # Numbering: per unit and year, 1..N with neither duplicates nor gaps, and the counter at N.
-    numbering = {}
+    numbering: dict[tuple[int, int], list[int | None]] = {}
     for row in dispatches.filter(number__isnull=False).values("sending_unit_id", "sent_at__year", "number"):
         numbering.setdefault((row["sending_unit_id"], row["sent_at__year"]), []).append(row["number"])
     for (unit_id, year), numbers in numbering.items():
-        if sorted(numbers) != list(range(1, len(numbers) + 1)):
+        if sorted(n or 0 for n in numbers) != list(range(1, len(numbers) + 1)):
             problems.append(f"numbering of unit {unit_id} in {year} has a gap or a duplicate")
         counter = NumberCounter.objects.filter(unit_id=unit_id, year=year).values_list("last_number", flat=True).first()
         if counter != len(numbers):

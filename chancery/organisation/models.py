@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from chancery.core.gate import RestrictedQuerySet
+from chancery.core.locking import version_field
 from chancery.core.models import TimeStampedModel
 
 UNIT_CODE_RE = r"^[A-Z][A-Z0-9]{0,15}(/[A-Z0-9]{1,16}){0,4}$"
@@ -85,6 +86,7 @@ class Unit(TimeStampedModel):
     )
     aliases = models.JSONField(_("aliases"), default=list, blank=True, help_text=_("Other names used in letters."))
     is_active = models.BooleanField(_("active"), default=True)
+    lock_version = version_field()
 
     objects = UnitQuerySet.as_manager()
 

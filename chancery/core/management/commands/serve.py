@@ -28,11 +28,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from gunicorn.app.base import BaseApplication
 
+        from chancery.correspondence import storage
         from chancery.wsgi import application
 
         # Files left by writes a crash interrupted (older than any upload still in flight).
-        from chancery.correspondence import storage
-
         swept = storage.sweep(older_than_seconds=600)
         if swept:
             self.stdout.write(f"removed {swept} attachment file(s) left by interrupted writes")
