@@ -7,6 +7,7 @@ Both start their own site (a fresh data dir, and a fresh PostgreSQL database bes
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +24,15 @@ def _postgres_default() -> str | None:
         if url.startswith(("postgres://", "postgresql://")):
             return url
     return None
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (e.g. `timeout`) unwinds like Ctrl-C, so the server under test is stopped too."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 @contextmanager
@@ -73,9 +83,12 @@ def _crash_arguments(parser: Any) -> None:
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--senders", type=int, default=3)
     parser.add_argument("--updaters", type=int, default=2)
+    parser.add_argument("--min-run", type=float, default=0.5, help="least seconds of traffic before a kill")
+    parser.add_argument("--max-run", type=float, default=2.0, help="most seconds of traffic before a kill")
 
 
 def _run_crash(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
+    _stop_on_sigterm()
     runs = []
     for engine in _engines(options):
         with tempfile.TemporaryDirectory(prefix="chancery-crash-") as work, \
@@ -84,7 +97,7 @@ def _run_crash(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
             runs.append(stress.crash_test(
                 work=Path(work), database_url=url, port=options["port"], kills=options["kills"],
                 senders=options["senders"], updaters=options["updaters"], workers=options["workers"],
-                progress=_say(stdout),
+                run_seconds=(options["min_run"], max(options["min_run"], options["max_run"])), progress=_say(stdout),
             ))
     lines = ["# Crash test (`chancery bench crash`)", "",
              "The real server (gunicorn, all workers) SIGKILLed while clients send dispatches (half with an",
@@ -114,6 +127,7 @@ def _run_load(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         raise ValueError("--agents: between 1 and 64 each")
     if not 1 <= options["seconds"] <= 300:
         raise ValueError("--seconds: between 1 and 300")
+    _stop_on_sigterm()
     runs = []
     for engine in _engines(options):
         with tempfile.TemporaryDirectory(prefix="chancery-load-") as work, \
