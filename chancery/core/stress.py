@@ -12,6 +12,7 @@ a process configured for the site.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import secrets
@@ -234,7 +235,7 @@ def _client_loop(stop: threading.Event, ledger: Ledger, work: Callable[[int], No
         except ApiError as exc:
             ledger.error(f"http_{exc.status}")
             time.sleep(0.05)
-        except (OSError, urllib.error.URLError, ValueError):
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError):
             # The server is down (killed) or the answer was cut: not acknowledged, retry later.
             ledger.error("connection")
             time.sleep(0.1)
@@ -331,7 +332,7 @@ def _agent_loop(api: Api, mission: dict[str, str], action_id: int, ledger: Ledge
                 send_one(api, mission, ledger, n, attach=False)
         except ApiError as exc:
             ledger.error(f"http_{exc.status}")
-        except (OSError, urllib.error.URLError, ValueError):
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError):
             ledger.error("connection")
 
 
