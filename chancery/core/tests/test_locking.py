@@ -54,6 +54,12 @@ def _two_editors(client_for: Any, username: str, url: str, field: str, first: st
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english(settings: Any) -> None:
+    """Pages in English (the source language), whatever catalogues exist for the default French."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def test_two_editors_of_a_unit(client_for, ministry):
     unit = ministry.units["DAKAR"]
     url = f"/organisation/admin/units/{unit.code}/edit/"
