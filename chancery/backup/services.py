@@ -326,6 +326,47 @@ def _check_keys_available(manifest: dict[str, Any]) -> None:
             ) from exc
 
 
+def _backup_row(source: Path, manifest: dict[str, Any], label: str, pk: int) -> dict[str, Any]:
+    """One row of a table in the backup, by primary key (read before anything is restored)."""
+    entry = manifest["tables"].get(label)
+    if entry is None:
+        raise BackupError(f"the backup holds no table {label}")
+    with (source / entry["file"]).open(encoding="utf-8") as stream:
+        names = json.loads(stream.readline())["columns"]
+        for line in stream:
+            values = dict(zip(names, json.loads(line), strict=True))
+            if values.get("id") == pk:
+                return values
+    raise BackupError(f"the backup holds no row {pk} of {label}")
+
+
+def _check_signer(source: Path, manifest: dict[str, Any]) -> None:
+    """The manifest's key is the backup signing key *inside* the backup, and its private half
+    opens with the key-encryption key: only a holder of that KEK could have signed. A backup
+    rebuilt and re-signed by anyone else is refused before anything is written."""
+    import base64
+
+    from chancery.crypto import keystore
+    from chancery.crypto.envelope import decrypt, unwrap_key
+    from chancery.crypto.models import SigningKey
+    from chancery.crypto.services import _signing_aad
+    from chancery.crypto.signing import public_key_of
+
+    signer = _backup_row(source, manifest, "crypto.signingkey", int(manifest["signing_key_id"]))
+    public = base64.b64decode(signer["public_key"])
+    if signer["owner"] != SIGNER or public.hex() != manifest["public_key"]:
+        raise BackupError("the manifest is not signed by the backup signing key of the data it describes")
+    data_key = _backup_row(source, manifest, "crypto.datakey", int(signer["data_key_id"]))
+    try:
+        key = unwrap_key(base64.b64decode(data_key["wrapped_key"]), keystore.get_kek(data_key["kek_id"]))
+        private = decrypt(base64.b64decode(signer["encrypted_private_key"]), key,
+                          _signing_aad(SigningKey(pk=signer["id"], public_key=public)))
+    except Exception as exc:
+        raise BackupError(f"the backup signing key does not open with the key-encryption key: {exc}") from exc
+    if public_key_of(private) != public:
+        raise BackupError("the backup signing key's halves do not match")
+
+
 def _load_table(model: type[models.Model], path: Path, advance: Callable[[int], None]) -> int:
     fields = {column.attname: column for column in columns(model)}
     with path.open(encoding="utf-8") as stream:
@@ -436,6 +477,7 @@ def restore_backup(
             raise BackupError(f"cannot read {key_file}: {exc.strerror}") from exc
         keyfile.install(keyfile.unseal(sealed, passphrase or ""))
     _check_keys_available(manifest)
+    _check_signer(source, manifest)
     call_command("migrate", interactive=False, verbosity=0)
     report = RestoreReport(tables=len(manifest["tables"]))
     report.rows = _load_tables(source, manifest, progress)

@@ -207,6 +207,29 @@ def test_a_tampered_backup_is_refused(backup, tmp_path, tamper):
     assert expected in result.stderr
 
 
+def test_a_backup_re_signed_by_another_key_is_refused(backup, tmp_path):
+    """Whoever edits a backup and signs the manifest again with a key of their own is caught."""
+    import json
+
+    from chancery.backup.archive import manifest_message, sha256_file
+    from chancery.crypto.signing import generate_signing_key, sign
+
+    source, keys = backup
+    path = source / "db" / "correspondence.dispatch.jsonl"
+    path.write_text(path.read_text().replace("Semaine culturelle", "Semaine culturelle!", 1))
+    manifest = json.loads((source / MANIFEST).read_text())
+    for entry in manifest["files"]:
+        if entry["path"] == "db/correspondence.dispatch.jsonl":
+            entry["sha256"], entry["size"] = sha256_file(path), path.stat().st_size
+    private, public = generate_signing_key()
+    manifest["public_key"] = public.hex()
+    manifest["signature"] = sign(private, manifest_message(manifest)).hex()
+    (source / MANIFEST).write_text(json.dumps(manifest))
+    result = chancery("restore", str(source), "--keys", str(keys), data_dir=tmp_path / "restored")
+    assert result.returncode != 0 and "not signed by the backup signing key" in result.stderr
+    assert not (tmp_path / "restored" / "attachments").exists()  # refused before anything was written
+
+
 def test_an_interrupted_backup_leaves_nothing_that_looks_complete(correspondence, tmp_path, monkeypatch):
     from chancery.backup import services
 
