@@ -29,6 +29,8 @@ def event_list(request: HttpRequest) -> HttpResponse:
     except ValueError:
         before = None
     events, following = selectors.page_of_events(user=request.user, log_filter=log_filter, before=before)
+    for event in events:
+        event.details_text = json.dumps(event.details, ensure_ascii=False, sort_keys=True)  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("before", None)
     return render(request, "audit/event_list.html", {
