@@ -113,10 +113,10 @@ def skipped_data_paths(data_dir: Path) -> set[Path]:
     return {path.resolve() for path in skipped}
 
 
-def data_files(data_dir: Path, *, also_skip: set[Path] = frozenset()) -> Iterator[Path]:  # type: ignore[assignment]
+def data_files(data_dir: Path, *, also_skip: set[Path] | None = None) -> Iterator[Path]:
     """Every regular file under the data dir that a backup copies, in a fixed order."""
     data_dir = data_dir.resolve()
-    skipped = skipped_data_paths(data_dir) | {path.resolve() for path in also_skip}
+    skipped = skipped_data_paths(data_dir) | {path.resolve() for path in also_skip or set()}
 
     def walk(directory: Path) -> Iterator[Path]:
         for entry in sorted(directory.iterdir()):
