@@ -16,6 +16,7 @@ from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.locking import version_field
 from chancery.core.models import Compartment
+from chancery.core.validators import reject_bidi_controls
 
 
 class UserQuerySet(RestrictedQuerySet["User"]):
@@ -61,6 +62,11 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def clean(self) -> None:
+        super().clean()
+        reject_bidi_controls(username=self.username, first_name=self.first_name, last_name=self.last_name,
+                             email=self.email)
 
     @property
     def clearance(self) -> Marking:
