@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chancery.core.stress import crash_test
+from chancery.backup.stress import crash_test
 
 PORT = int(os.environ.get("CHANCERY_CRASH_TEST_PORT", "8147"))
 

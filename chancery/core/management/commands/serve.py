@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 from gunicorn.glogging import Logger
 
 # The access log names the path only: no query string (search terms, filters, tokens in links
@@ -52,7 +53,10 @@ class Command(BaseCommand):
         from chancery.wsgi import application
 
         # Files left by writes a crash interrupted (older than any upload still in flight).
-        swept = storage.sweep(older_than_seconds=600)
+        try:
+            swept = storage.sweep(older_than_seconds=600)
+        except DatabaseError:  # not migrated yet: nothing can reference a file, nothing to sweep now
+            swept = 0
         if swept:
             self.stdout.write(f"removed {swept} attachment file(s) left by interrupted writes")
         if not options["no_collectstatic"]:

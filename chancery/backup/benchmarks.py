@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from chancery.core import stress
+from chancery.backup import stress
 
 
 def _postgres_default() -> str | None:

@@ -6,7 +6,7 @@ harness migrates and fills with the demo organisation. The server is the real `c
 whole server down at once, mid-request, as a power cut would. Clients speak to the JSON API
 over loopback only, with tokens issued by the real command.
 
-`python -m chancery.core.stress check FILE` runs the after-crash checks (see `check_site`) in
+`python -m chancery.backup.stress check FILE` runs the after-crash checks (see `check_site`) in
 a process configured for the site.
 """
 
@@ -516,7 +516,7 @@ def run_checks(env: dict[str, str], ledger: Ledger, work: Path) -> dict[str, Any
     path.write_text(json.dumps({"dispatches": ledger.dispatches, "actions": ledger.actions,
                                 "action_updates": ledger.action_updates}))
     output = subprocess.run(
-        [sys.executable, "-m", "chancery.core.stress", "check", str(path)], env=env, capture_output=True,
+        [sys.executable, "-m", "chancery.backup.stress", "check", str(path)], env=env, capture_output=True,
         text=True, timeout=600, check=False,
     )
     if output.returncode != 0:
@@ -526,7 +526,7 @@ def run_checks(env: dict[str, str], ledger: Ledger, work: Path) -> dict[str, Any
 
 def main(argv: list[str]) -> None:
     if len(argv) != 3 or argv[1] != "check":
-        raise SystemExit("usage: python -m chancery.core.stress check LEDGER.json")
+        raise SystemExit("usage: python -m chancery.backup.stress check LEDGER.json")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chancery.settings")
     import django
 
