@@ -27,6 +27,7 @@ from django.utils.translation import pgettext_lazy
 
 from chancery.accounts.roles import Capability
 from chancery.core.gate import RestrictedQuerySet
+from chancery.core.locking import version_field
 from chancery.core.models import Compartment, MarkedModel, TimeStampedModel
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("An ISO 4217 currency code, e.g. EUR."), code="invalid_currency")
@@ -562,6 +563,8 @@ class Indicator(models.Model):
         help_text=_("How the monthly or quarterly values compare with the annual target."),
     )
     position = models.PositiveIntegerField(_("position"), default=0)
+
+    lock_version = version_field()
 
     objects = IndicatorQuerySet.as_manager()
 

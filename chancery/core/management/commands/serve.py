@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 from gunicorn.glogging import Logger
 
 # The access log names the path only: no query string (search terms, filters, tokens in links
@@ -52,6 +53,15 @@ class Command(BaseCommand):
         from gunicorn.app.base import BaseApplication
 
         from chancery.core.staticfiles import collect_if_needed
+        from chancery.correspondence import storage
+
+        # Files left by writes a crash interrupted (older than any upload still in flight).
+        try:
+            swept = storage.sweep(older_than_seconds=600)
+        except DatabaseError:  # not migrated yet: nothing can reference a file, nothing to sweep now
+            swept = 0
+        if swept:
+            self.stdout.write(f"removed {swept} attachment file(s) left by interrupted writes")
 
         # Collect before the application is built: WhiteNoise lists STATIC_ROOT once, when the
         # WSGI handler loads its middleware, so files collected afterwards would answer 404.
