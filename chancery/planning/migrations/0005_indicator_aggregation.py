@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('planning', '0003_encrypted_evidence'),
+        ('planning', '0004_lock_version'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('planning', '0004_indicator_aggregation'),
+        ('planning', '0005_indicator_aggregation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
