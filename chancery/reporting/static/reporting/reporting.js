@@ -1,0 +1,44 @@
+/* Dashboard charts: every <canvas data-chart="ID"> is drawn by Chart.js (vendored) from the
+   JSON in <script type="application/json" id="ID"> (Django's json_script), after a full page
+   load and after every HTMX swap. No inline script or style: the CSP forbids them. */
+(function () {
+  "use strict";
+
+  function datasetsOf(spec) {
+    return spec.datasets.map(function (d) {
+      var colour = d.colours || d.colour || "#1f4e79";
+      return { label: d.label, data: d.data, backgroundColor: colour, borderColor: colour };
+    });
+  }
+
+  function draw(canvas) {
+    if (canvas.dataset.drawn || typeof window.Chart === "undefined") { return; }
+    var source = document.getElementById(canvas.dataset.chart);
+    if (!source) { return; }
+    var spec = JSON.parse(source.textContent);
+    var rtl = document.documentElement.dir === "rtl";
+    var options = {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      locale: document.documentElement.lang || "fr",
+      plugins: { legend: { display: spec.type === "doughnut" || spec.datasets.length > 1, rtl: rtl } }
+    };
+    if (spec.type !== "doughnut") {
+      options.indexAxis = spec.horizontal ? "y" : "x";
+      options.scales = {
+        x: { stacked: !!spec.stacked, reverse: rtl && !spec.horizontal, beginAtZero: true },
+        y: { stacked: !!spec.stacked, beginAtZero: true, position: rtl && spec.horizontal ? "right" : "left" }
+      };
+    }
+    canvas.dataset.drawn = "1";
+    new window.Chart(canvas, { type: spec.type, data: { labels: spec.labels, datasets: datasetsOf(spec) }, options: options });
+  }
+
+  function drawAll(root) {
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(draw);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
+})();
