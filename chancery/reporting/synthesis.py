@@ -47,7 +47,8 @@ def _money(value: Any) -> str:
 
 
 def _num(value: Any) -> str | None:
-    return None if value is None else str(Decimal(value).normalize() if Decimal(value) != 0 else Decimal(0))
+    """A decimal as plain text without trailing zeros ("20", "12.5"), never "2E+1"."""
+    return None if value is None else format(Decimal(value).normalize(), "f")
 
 
 def _budgets(entry: dict[str, Any]) -> dict[str, dict[str, str]]:
