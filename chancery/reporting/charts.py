@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 
 PALETTE = ["#1f4e79", "#7fa7d1", "#c0504d", "#9bbb59", "#8064a2", "#f79646"]
@@ -64,7 +65,7 @@ def _layout(chart: BarChart, width: int, height: int) -> tuple[list[_Box], float
 
 def to_svg(chart: BarChart, *, width: int = 640, height: int | None = None) -> str:
     height = height or max(120, 40 + 28 * max(len(chart.categories), 1) + 40)
-    boxes, left, top, plot_w, plot_h = _layout(chart, width, height)
+    boxes, left, top, _plot_w, plot_h = _layout(chart, width, height)
     band = plot_h / max(len(chart.categories), 1)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -94,10 +95,11 @@ def to_png(chart: BarChart, *, width: int = 640, height: int | None = None) -> b
     from PIL import Image, ImageDraw, ImageFont
 
     height = height or max(120, 40 + 28 * max(len(chart.categories), 1) + 40)
-    boxes, left, top, plot_w, plot_h = _layout(chart, width, height)
+    boxes, left, top, _plot_w, plot_h = _layout(chart, width, height)
     band = plot_h / max(len(chart.categories), 1)
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
+    font: Any
     try:
         font = ImageFont.truetype("DejaVuSans.ttf", 11)
     except OSError:  # pragma: no cover - fonts missing

@@ -102,7 +102,9 @@ def with_status(indicators: Any, *, expected: Decimal) -> Any:
         actual=Subquery(latest.values("value")[:1]),
         actual_measurement_id=Subquery(latest.values("pk")[:1]),
         target=Coalesce(F("revised_target"), F("approved_target")),
-        base=Coalesce(F("baseline_value"), Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=4))),
+        base=Coalesce(
+            F("baseline_value"), Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=4))
+        ),
     )
     up_gain, up_need = _decimal(F("actual") - F("base")), _decimal(F("target") - F("base"))
     down_gain, down_need = _decimal(F("base") - F("actual")), _decimal(F("base") - F("target"))

@@ -39,7 +39,10 @@ def report_charts(report: Report) -> list[charts.BarChart]:
     completion = charts.BarChart(
         title=_("Completion of actions by volet"),
         categories=[a["name"] for a in axes],
-        series=[(str(label), [float(a["actions"].get(key, 0)) for a in axes]) for key, label in figures.ACTION_BUCKETS.items()],
+        series=[
+            (str(label), [float(a["actions"].get(key, 0)) for a in axes])
+            for key, label in figures.ACTION_BUCKETS.items()
+        ],
         stacked=True,
         colours=["#2e7d32", "#1f77b4", "#c62828", "#9e9e9e"],
     )
@@ -51,11 +54,23 @@ def report_charts(report: Report) -> list[charts.BarChart]:
             (
                 _("Reached"),
                 [
-                    min(150.0, max(0.0, 100 * (figures.attainment(
-                        Decimal(i["baseline"]) if i["baseline"] is not None else None,
-                        Decimal(i["revised_target"] or i["approved_target"]) if (i["revised_target"] or i["approved_target"]) else None,
-                        Decimal(i["actual"]) if i["actual"] is not None else None,
-                    ) or 0)))
+                    min(
+                        150.0,
+                        max(
+                            0.0,
+                            100
+                            * (
+                                figures.attainment(
+                                    Decimal(i["baseline"]) if i["baseline"] is not None else None,
+                                    Decimal(i["revised_target"] or i["approved_target"])
+                                    if (i["revised_target"] or i["approved_target"])
+                                    else None,
+                                    Decimal(i["actual"]) if i["actual"] is not None else None,
+                                )
+                                or 0
+                            ),
+                        ),
+                    )
                     for i in inds
                 ],
             )
@@ -168,8 +183,10 @@ def render_docx(report: Report) -> bytes:
             paragraph.text = marking
             paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
     p = report.snapshot["programme"]
-    document.add_paragraph(settings.CHANCERY_MINISTRY_NAME)
-    document.add_heading(_("Execution synthesis %(year)s — %(mission)s") % {"year": p["year"], "mission": p["mission_name"]}, 0)
+    document.add_paragraph(str(settings.CHANCERY_MINISTRY_NAME))
+    document.add_heading(
+        _("Execution synthesis %(year)s — %(mission)s") % {"year": p["year"], "mission": p["mission_name"]}, 0
+    )
     document.add_paragraph(report.title)
     if not report.frozen:
         document.add_paragraph(_("Provisional: this synthesis is not frozen yet; its figures may still change."))
@@ -184,19 +201,40 @@ def render_docx(report: Report) -> bytes:
         document.add_heading(axis["name"], 2)
         a = axis["actions"]
         document.add_paragraph(
-            _("Actions: %(total)s — done %(done)s, in progress %(in_progress)s, late %(late)s, not started %(not_started)s.")
+            _(
+                "Actions: %(total)s — done %(done)s, in progress %(in_progress)s, late %(late)s, "
+                "not started %(not_started)s."
+            )
             % a
         )
         document.add_paragraph(axis["narrative"] or _("No narrative."))
     document.add_heading(_("Indicators"), 1)
-    headers = [_("Indicator"), _("Unit"), _("Baseline"), _("Approved target"), _("Revised target"), _("Actual"), _("Gap"), _("Status")]
+    headers = [
+        _("Indicator"),
+        _("Unit"),
+        _("Baseline"),
+        _("Approved target"),
+        _("Revised target"),
+        _("Actual"),
+        _("Gap"),
+        _("Status"),
+    ]
     table = document.add_table(rows=1, cols=len(headers))
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, headers, strict=True):
         cell.text = str(text)
     for ind in report.indicators:
         cells = table.add_row().cells
-        values = [ind["label"], ind["unit"], ind["baseline"], ind["approved_target"], ind["revised_target"], ind["actual"], ind["gap"], ind["status_label"]]
+        values = [
+            ind["label"],
+            ind["unit"],
+            ind["baseline"],
+            ind["approved_target"],
+            ind["revised_target"],
+            ind["actual"],
+            ind["gap"],
+            ind["status_label"],
+        ]
         for cell, value in zip(cells, values, strict=True):
             cell.text = "" if value is None else str(value)
     document.add_heading(_("Achievements"), 1)
@@ -206,7 +244,8 @@ def render_docx(report: Report) -> bytes:
     document.add_heading(_("Budget execution"), 1)
     for currency, b in report.snapshot["budgets"].items():
         document.add_paragraph(
-            _("%(currency)s: requested %(requested)s, granted %(approved)s, spent %(spent)s") % {"currency": currency, **b}
+            _("%(currency)s: requested %(requested)s, granted %(approved)s, spent %(spent)s")
+            % {"currency": currency, **b}
         )
     document.add_heading(_("Revisions during the year"), 1)
     for r in report.snapshot["revisions"]:
@@ -220,9 +259,9 @@ def render_docx(report: Report) -> bytes:
 
 
 def _partial_text(report: Report) -> str:
-    return _(
-        "Partial view: %(count)s cited item(s) are not shown because they are outside your access."
-    ) % {"count": report.left_out}
+    return _("Partial view: %(count)s cited item(s) are not shown because they are outside your access.") % {
+        "count": report.left_out
+    }
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -234,7 +273,8 @@ def workbook(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]
     from openpyxl.styles import Font
 
     book = Workbook()
-    book.remove(book.active)
+    for default in list(book.worksheets):
+        book.remove(default)
     for name, headers, rows in sheets:
         sheet = book.create_sheet(title=name[:31])
         if marking:
@@ -268,27 +308,55 @@ def render_xlsx(report: Report) -> bytes:
         [
             (
                 _("Indicators"),
-                [_("Indicator"), _("Volet"), _("Unit"), _("Baseline"), _("Approved target"), _("Revised target"), _("Actual"), _("Gap"), _("Status")],
                 [
-                    [i["label"], i["axis"], i["unit"], _number(i["baseline"]), _number(i["approved_target"]),
-                     _number(i["revised_target"]), _number(i["actual"]), _number(i["gap"]), str(i["status_label"])]
+                    _("Indicator"),
+                    _("Volet"),
+                    _("Unit"),
+                    _("Baseline"),
+                    _("Approved target"),
+                    _("Revised target"),
+                    _("Actual"),
+                    _("Gap"),
+                    _("Status"),
+                ],
+                [
+                    [
+                        i["label"],
+                        i["axis"],
+                        i["unit"],
+                        _number(i["baseline"]),
+                        _number(i["approved_target"]),
+                        _number(i["revised_target"]),
+                        _number(i["actual"]),
+                        _number(i["gap"]),
+                        str(i["status_label"]),
+                    ]
                     for i in report.indicators
                 ],
             ),
             (
                 _("Volets"),
                 [_("Volet"), _("Actions"), *[str(v) for v in figures.ACTION_BUCKETS.values()]],
-                [[a["name"], a["actions"]["total"], *[a["actions"][k] for k in figures.ACTION_BUCKETS]] for a in report.axes],
+                [
+                    [a["name"], a["actions"]["total"], *[a["actions"][k] for k in figures.ACTION_BUCKETS]]
+                    for a in report.axes
+                ],
             ),
             (
                 _("Achievements"),
                 [_("Date"), _("Kind"), _("Title"), _("Dispatches")],
-                [[a["date"], a["kind"], a["title"], ", ".join(d["reference"] for d in a["dispatches"])] for a in report.achievements],
+                [
+                    [a["date"], a["kind"], a["title"], ", ".join(d["reference"] for d in a["dispatches"])]
+                    for a in report.achievements
+                ],
             ),
             (
                 _("Budget"),
                 [_("Currency"), _("Requested"), _("Granted"), _("Spent")],
-                [[c, _number(b["requested"]), _number(b["approved"]), _number(b["spent"])] for c, b in report.snapshot["budgets"].items()],
+                [
+                    [c, _number(b["requested"]), _number(b["approved"]), _number(b["spent"])]
+                    for c, b in report.snapshot["budgets"].items()
+                ],
             ),
             (
                 _("Revisions"),

@@ -152,9 +152,11 @@ def action_figures(qs: QuerySet[Action], group: str | None) -> dict[Any, dict[st
     counts = {b: Count("pk", filter=figures.bucket_q(b, today)) for b in figures.ACTION_BUCKETS}
     keys = [group] if group else []
     result: dict[Any, dict[str, Any]] = {}
-    rows = qs.order_by().values(*keys).annotate(total=Count("pk"), **counts) if keys else [
-        qs.order_by().aggregate(total=Count("pk"), **counts)
-    ]
+    rows = (
+        qs.order_by().values(*keys).annotate(total=Count("pk"), **counts)
+        if keys
+        else [qs.order_by().aggregate(total=Count("pk"), **counts)]
+    )
     for row in rows:
         key = row.pop(group) if group else None
         result[key] = {**_empty_actions(), **row}
@@ -192,7 +194,7 @@ def achievement_counts(qs: QuerySet[Achievement], group: str | None) -> dict[Any
     return {row[group]: row["n"] for row in qs.order_by().values(group).annotate(n=Count("pk", distinct=True))}
 
 
-def _sparklines(qs: QuerySet[Indicator]) -> dict[int, list[float | None]]:
+def _sparklines(qs: Any) -> dict[int, list[float | None]]:
     """Per programme: the attainment of each indicator (one query; for the table's sparklines)."""
     lines: dict[int, list[float | None]] = {}
     for pid, base, target, actual in qs.order_by("programme_id", "position", "pk").values_list(
@@ -211,11 +213,7 @@ def overview(user: Any, filters: Filters) -> dict[str, Any]:
     A fixed number of queries (programmes, action counts and budgets ×3 groupings,
     indicator statuses ×3, achievements ×3, sparklines), independent of the missions count.
     """
-    progs = list(
-        programmes(user, filters)
-        .select_related("mission", "mission__parent")
-        .order_by("mission__code")
-    )
+    progs = list(programmes(user, filters).select_related("mission", "mission__parent").order_by("mission__code"))
     acts, inds, achs = actions(user, filters), indicators(user, filters), achievements(user, filters)
     by_prog = action_figures(acts, "programme_id")
     ind_by_prog = indicator_figures(inds, "programme_id")
@@ -287,12 +285,17 @@ def mission_dashboard(user: Any, programme: Programme) -> dict[str, Any]:
     upcoming = list(
         open_acts.exclude(figures.late_q(today))
         .filter(Q(target_date__gte=today) | Q(target_date__isnull=True, end_date__gte=today))
-        .filter(Q(target_date__lte=today + timedelta(days=60)) | Q(target_date__isnull=True, end_date__lte=today + timedelta(days=60)))
+        .filter(
+            Q(target_date__lte=today + timedelta(days=60))
+            | Q(target_date__isnull=True, end_date__lte=today + timedelta(days=60))
+        )
         .select_related("axis__axis_type", "lead")
         .order_by("target_date", "end_date", "pk")[:10]
     )
     overdue = list(
-        open_acts.filter(figures.late_q(today)).select_related("axis__axis_type", "lead").order_by("target_date", "pk")[:10]
+        open_acts.filter(figures.late_q(today))
+        .select_related("axis__axis_type", "lead")
+        .order_by("target_date", "pk")[:10]
     )
     recent = list(Achievement.objects.visible_to(user).filter(programme=programme).order_by("-date", "-pk")[:5])
     awaiting = list(
@@ -301,15 +304,23 @@ def mission_dashboard(user: Any, programme: Programme) -> dict[str, Any]:
         .select_related("dispatch")
         .order_by("dispatch__sent_at", "pk")[:20]
     )
-    for routing in awaiting:
-        sent = routing.dispatch.sent_at
-        routing.age_days = (today - timezone.localdate(sent)).days if sent else None
+    awaiting_rows = [
+        {
+            "routing": r,
+            "age_days": (today - timezone.localdate(r.dispatch.sent_at)).days if r.dispatch.sent_at else None,
+        }
+        for r in awaiting
+    ]
     return {
         "programme": programme,
         "filters": filters,
         "totals": action_figures(acts, None).get(None, _empty_actions() | {"done_pct": 0}),
         "axes": [
-            {"axis": axis, "name": axis.axis_type.name, "actions": by_axis.get(axis.pk, _empty_actions() | {"done_pct": 0})}
+            {
+                "axis": axis,
+                "name": axis.axis_type.name,
+                "actions": by_axis.get(axis.pk, _empty_actions() | {"done_pct": 0}),
+            }
             for axis in axes
         ],
         "indicators": inds,
@@ -318,21 +329,23 @@ def mission_dashboard(user: Any, programme: Programme) -> dict[str, Any]:
         "overdue": overdue,
         "achievements": recent,
         "achievement_total": Achievement.objects.visible_to(user).filter(programme=programme).count(),
-        "awaiting": awaiting,
+        "awaiting": awaiting_rows,
     }
 
 
 def _axes(user: Any, programme: Programme) -> Any:
     from chancery.planning.models import Axis
 
-    return Axis.objects.visible_to(user).filter(programme=programme).select_related("axis_type").order_by("position", "pk")
+    return (
+        Axis.objects.visible_to(user).filter(programme=programme).select_related("axis_type").order_by("position", "pk")
+    )
 
 
 def _percentile(values: list[float], share: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, int(round(share * (len(ordered) - 1)))))
+    index = max(0, min(len(ordered) - 1, round(share * (len(ordered) - 1))))
     return ordered[index]
 
 
@@ -356,18 +369,21 @@ def correspondence(user: Any, filters: Filters) -> dict[str, Any]:
         .order_by("sending_unit__code", "month")
     )
     volumes: dict[str, list[int]] = {}
+    row: Any
     for row in volume_rows:
         months = volumes.setdefault(row["sending_unit__code"], [0] * 12)
         months[row["month"].month - 1] += row["n"]
-    volume_table = [
+    volume_table: list[dict[str, Any]] = [
         {"unit": code, "months": months, "total": sum(months)} for code, months in sorted(volumes.items())
     ]
-    month_totals = [sum(r["months"][m] for r in volume_table) for m in range(12)]
+    month_totals = [sum(months[m] for months in volumes.values()) for m in range(12)]
     attributed = attributions(user).filter(dispatch__in=sent.values("pk"))
     answered = attributed.filter(answered_at__isnull=False, dispatch__sent_at__isnull=False)
     durations: list[float] = []
     by_unit_durations: dict[str, list[float]] = {}
     for code, answered_at, sent_at in answered.values_list("unit__code", "answered_at", "dispatch__sent_at"):
+        if answered_at is None or sent_at is None:  # excluded by the filter; keeps the types honest
+            continue
         days = (answered_at - sent_at).total_seconds() / 86400
         durations.append(days)
         by_unit_durations.setdefault(code, []).append(days)
@@ -379,7 +395,11 @@ def correspondence(user: Any, filters: Filters) -> dict[str, Any]:
         .order_by("-n", "unit__code")
     )
     open_rows = dict(
-        attributed.filter(status__in=OPEN_ROUTING).order_by().values("unit__code").annotate(n=Count("pk")).values_list("unit__code", "n")
+        attributed.filter(status__in=OPEN_ROUTING)
+        .order_by()
+        .values("unit__code")
+        .annotate(n=Count("pk"))
+        .values_list("unit__code", "n")
     )
     return {
         "filters": filters,
@@ -395,5 +415,8 @@ def correspondence(user: Any, filters: Filters) -> dict[str, Any]:
             {"unit": code, "answered": len(ds), "median": median(ds), "p90": _percentile(ds, 0.9)}
             for code, ds in sorted(by_unit_durations.items())
         ],
-        "overdue": [{"unit": r["unit__code"], "overdue": r["n"], "open": open_rows.get(r["unit__code"], 0)} for r in overdue_rows],
+        "overdue": [
+            {"unit": r["unit__code"], "overdue": r["n"], "open": open_rows.get(r["unit__code"], 0)}
+            for r in overdue_rows
+        ],
     }

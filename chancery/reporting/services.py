@@ -82,11 +82,11 @@ def _require(allowed: bool) -> None:
 def _locked_synthesis(programme: Programme, user: User) -> Synthesis:
     """The one synthesis of the programme, created on first need, row-locked. The programme
     row is locked first, so two agents creating it at once get the same row."""
-    Programme.objects.unrestricted("lock of a programme read through the gate").select_for_update().get(
-        pk=programme.pk
-    )
-    found = Synthesis.objects.unrestricted("the caller checked the programme").select_for_update().filter(
-        programme=programme
+    Programme.objects.unrestricted("lock of a programme read through the gate").select_for_update().get(pk=programme.pk)
+    found = (
+        Synthesis.objects.unrestricted("the caller checked the programme")
+        .select_for_update()
+        .filter(programme=programme)
     )
     existing = found.first()
     if existing is not None:
@@ -103,7 +103,9 @@ def save_narratives(
     current = _locked_synthesis(programme, user)
     _require(can(user, "edit", programme, current))
     if expected_version is not None and expected_version != current.lock_version:
-        raise Conflict(_("This synthesis was changed by someone else meanwhile; reload it and apply your changes again."))
+        raise Conflict(
+            _("This synthesis was changed by someone else meanwhile; reload it and apply your changes again.")
+        )
     axis_ids = set(Axis.objects.visible_to(user).filter(programme=programme).values_list("pk", flat=True))
     errors: dict[str, list[str]] = {}
     for axis_id, text in narratives.items():
@@ -183,9 +185,11 @@ def send(*, user: User, programme: Programme, language: str = "fr") -> Any:
         pdf = renderers.render_pdf([report])
         p = report.snapshot["programme"]
         subject = _("Execution synthesis %(year)s — %(mission)s") % {"year": p["year"], "mission": p["mission_name"]}
-        body = "<p>" + _("Please find attached the execution synthesis of the programme for %(year)s.") % {
-            "year": p["year"]
-        } + "</p>"
+        body = (
+            "<p>"
+            + _("Please find attached the execution synthesis of the programme for %(year)s.") % {"year": p["year"]}
+            + "</p>"
+        )
         filename = renderers.filename_for(report, "pdf")
     marking = report.marking
     draft = correspondence.create_draft(
@@ -209,7 +213,10 @@ def send(*, user: User, programme: Programme, language: str = "fr") -> Any:
     current.lock_version += 1
     current.save(update_fields=["dispatch", "lock_version", "updated_at"])
     record_event(
-        action="reporting.synthesis_sent", actor=user, target=current, details={"dispatch": sent.pk, "reference": sent.reference}
+        action="reporting.synthesis_sent",
+        actor=user,
+        target=current,
+        details={"dispatch": sent.pk, "reference": sent.reference},
     )
     return sent
 

@@ -61,7 +61,10 @@ def build_snapshot(user: Any, programme: Programme, *, today: date | None = None
     gated_programme = Programme.objects.visible_to(user).filter(pk=programme.pk)
     acts = Action.objects.visible_to(user).filter(programme__in=gated_programme).exclude(status=ActionStatus.CANCELLED)
     axes = list(
-        Axis.objects.visible_to(user).filter(programme__in=gated_programme).select_related("axis_type").order_by("position", "pk")
+        Axis.objects.visible_to(user)
+        .filter(programme__in=gated_programme)
+        .select_related("axis_type")
+        .order_by("position", "pk")
     )
     by_axis = action_figures(acts, "axis_id")
     total = action_figures(acts, None).get(None, {})
@@ -308,8 +311,14 @@ class Report:
                 else reverse("planning:measurement_create", args=[pid, ind["id"]])
                 + (f"#measurement-{ind['measurement_id']}" if ind.get("measurement_id") else "")
             )
-            rows.append({**ind, "axis": names.get(ind.get("axis_id"), ""), "evidence_url": evidence_url,
-                         "status_label": figures.INDICATOR_STATUSES.get(ind["status"], ind["status"])})
+            rows.append(
+                {
+                    **ind,
+                    "axis": names.get(ind.get("axis_id"), ""),
+                    "evidence_url": evidence_url,
+                    "status_label": figures.INDICATOR_STATUSES.get(ind["status"], ind["status"]),
+                }
+            )
         return rows
 
     @property

@@ -41,8 +41,10 @@ def _progress(job_id: int, done: int, total: int) -> None:
 
 def compilation_programmes(user: Any, *, year: int, region: str | None) -> Any:
     """Programmes of a compilation: those the user may read for the year, approved or later."""
-    qs = Programme.objects.visible_to(user).filter(year=year).exclude(
-        status__in=[ProgrammeStatus.DRAFT, ProgrammeStatus.SUBMITTED]
+    qs = (
+        Programme.objects.visible_to(user)
+        .filter(year=year)
+        .exclude(status__in=[ProgrammeStatus.DRAFT, ProgrammeStatus.SUBMITTED])
     )
     if region:
         qs = qs.filter(mission__parent__code=region)
@@ -61,7 +63,11 @@ def build(job: ReportJob, *, on_progress: Any = None) -> tuple[bytes, str, Any]:
         report = synth.report_for(user, programme, language=translation.get_language() or "fr")
         if on_progress:
             on_progress(1, 2)
-        return renderers.render(report, job.output_format), renderers.filename_for(report, job.output_format), report.marking
+        return (
+            renderers.render(report, job.output_format),
+            renderers.filename_for(report, job.output_format),
+            report.marking,
+        )
     programmes = list(compilation_programmes(user, year=int(params["year"]), region=params.get("region") or None))
     reports = []
     for index, programme in enumerate(programmes):
@@ -76,13 +82,27 @@ def build(job: ReportJob, *, on_progress: Any = None) -> tuple[bytes, str, Any]:
     marking = synth.derive_marking([r.marking for r in reports])
     if job.output_format == "xlsx":
         rows = [
-            [r.snapshot["programme"]["mission_code"], r.snapshot["actions"]["total"],
-             *[r.snapshot["actions"][k] for k in ("done", "in_progress", "late", "not_started")],
-             len(r.snapshot["indicators"]), len(r.snapshot["achievements"]), "yes" if r.frozen else "no"]
+            [
+                r.snapshot["programme"]["mission_code"],
+                r.snapshot["actions"]["total"],
+                *[r.snapshot["actions"][k] for k in ("done", "in_progress", "late", "not_started")],
+                len(r.snapshot["indicators"]),
+                len(r.snapshot["achievements"]),
+                "yes" if r.frozen else "no",
+            ]
             for r in reports
         ]
-        headers = [_("Mission"), _("Actions"), _("Done"), _("In progress"), _("Late"), _("Not started"),
-                   _("Indicators"), _("Achievements"), _("Frozen")]
+        headers = [
+            _("Mission"),
+            _("Actions"),
+            _("Done"),
+            _("In progress"),
+            _("Late"),
+            _("Not started"),
+            _("Indicators"),
+            _("Achievements"),
+            _("Frozen"),
+        ]
         return renderers.workbook([(_("Compilation"), headers, rows)], marking=marking.label()), name + ".xlsx", marking
     return renderers.render_pdf(reports, title=title), name + ".pdf", marking
 

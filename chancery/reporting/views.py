@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chancery.accounts.models import User
 from chancery.core.downloads import file_download
 from chancery.core.gate import get_visible_or_404
 from chancery.planning import selectors as planning_selectors
@@ -30,6 +31,11 @@ EXPORT_FORMATS = ("csv", "xlsx")
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _agent(request: HttpRequest) -> User:
+    """The signed-in agent (sign-in is required for every reporting page and endpoint)."""
+    return cast(User, request.user)
 
 
 def _filters(request: HttpRequest) -> selectors.Filters:
@@ -49,24 +55,30 @@ def _export(
     if output not in EXPORT_FORMATS:
         messages.warning(request, _("Unknown export format: %(value)s.") % {"value": output[:20]})
         return None
-    services.record_export(user=request.user, table=table, output_format=output, rows=len(rows), filters=filters)
+    services.record_export(user=_agent(request), table=table, output_format=output, rows=len(rows), filters=filters)
     stamp = timezone.localdate().isoformat()
     if output == "xlsx":
         return file_download(
-            renderers.workbook([(table, headers, rows)]), filename=f"{table}-{stamp}.xlsx", content_type=renderers.FORMATS["xlsx"]
+            renderers.workbook([(table, headers, rows)]),
+            filename=f"{table}-{stamp}.xlsx",
+            content_type=renderers.FORMATS["xlsx"],
         )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([str(h) for h in headers])
     for row in rows:
         writer.writerow(["" if v is None else str(v) for v in row])
-    return file_download(("\ufeff" + buffer.getvalue()).encode(), filename=f"{table}-{stamp}.csv", content_type="text/csv")
+    return file_download(
+        ("\ufeff" + buffer.getvalue()).encode(), filename=f"{table}-{stamp}.csv", content_type="text/csv"
+    )
 
 
 def _sparkline(values: list[float | None]) -> str:
     """A tiny bar per indicator: its attainment (0..100 %+); grey when no data."""
     width, height, bar = 6 * max(len(values), 1), 20, 5
-    parts = [f'<svg class="sparkline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-hidden="true">']
+    parts = [
+        f'<svg class="sparkline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-hidden="true">'
+    ]
     for i, v in enumerate(values):
         if v is None:
             parts.append(f'<rect x="{i * 6}" y="{height - 2}" width="{bar}" height="2" fill="#9e9e9e"/>')
@@ -107,16 +119,29 @@ def overview(request: HttpRequest) -> HttpResponse:
     if key is None:
         sort, descending, key = "mission", False, SORT_KEYS["mission"]
     rows.sort(key=key, reverse=descending)
-    headers = [_("Mission"), _("Region"), _("Programme status"), _("Actions"), *[str(v) for v in figures.ACTION_BUCKETS.values()],
-               *[str(v) for v in figures.INDICATOR_STATUSES.values()], _("Achievements")]
+    headers = [
+        _("Mission"),
+        _("Region"),
+        _("Programme status"),
+        _("Actions"),
+        *[str(v) for v in figures.ACTION_BUCKETS.values()],
+        *[str(v) for v in figures.INDICATOR_STATUSES.values()],
+        _("Achievements"),
+    ]
     export = _export(
         request,
         table="missions",
         headers=headers,
         rows=[
-            [r["mission"].code, r["region"].code if r["region"] else "", r["programme"].get_status_display(),
-             r["actions"]["total"], *[r["actions"][k] for k in figures.ACTION_BUCKETS],
-             *[r["indicators"][k] for k in figures.INDICATOR_STATUSES], r["achievements"]]
+            [
+                r["mission"].code,
+                r["region"].code if r["region"] else "",
+                r["programme"].get_status_display(),
+                r["actions"]["total"],
+                *[r["actions"][k] for k in figures.ACTION_BUCKETS],
+                *[r["indicators"][k] for k in figures.INDICATOR_STATUSES],
+                r["achievements"],
+            ]
             for r in rows
         ],
         filters=filters.query(),
@@ -126,7 +151,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     for r in rows:
         r["sparkline_svg"] = _sparkline(r["sparkline"])
         r["links"] = {
-            b: _link("reporting:records_actions", filters, mission=r["mission"].code, bucket=b) for b in figures.ACTION_BUCKETS
+            b: _link("reporting:records_actions", filters, mission=r["mission"].code, bucket=b)
+            for b in figures.ACTION_BUCKETS
         } | {
             s: _link("reporting:records_indicators", filters, mission=r["mission"].code, status=s)
             for s in figures.INDICATOR_STATUSES
@@ -138,15 +164,20 @@ def overview(request: HttpRequest) -> HttpResponse:
         "stacked": True,
         "datasets": [
             {"label": str(label), "data": [r["actions"][k] for r in rows], "colour": colour}
-            for (k, label), colour in zip(figures.ACTION_BUCKETS.items(), ["#2e7d32", "#1f77b4", "#c62828", "#9e9e9e"], strict=True)
+            for (k, label), colour in zip(
+                figures.ACTION_BUCKETS.items(), ["#2e7d32", "#1f77b4", "#c62828", "#9e9e9e"], strict=True
+            )
         ],
     }
     status_chart = {
         "type": "doughnut",
         "labels": [str(v) for v in figures.INDICATOR_STATUSES.values()],
         "datasets": [
-            {"label": _("Indicators"), "data": [totals["indicators"][k] for k in figures.INDICATOR_STATUSES],
-             "colours": [charts.STATUS_COLOURS[k] for k in figures.INDICATOR_STATUSES]}
+            {
+                "label": _("Indicators"),
+                "data": [totals["indicators"][k] for k in figures.INDICATOR_STATUSES],
+                "colours": [charts.STATUS_COLOURS[k] for k in figures.INDICATOR_STATUSES],
+            }
         ],
     }
     return render(
@@ -164,9 +195,8 @@ def overview(request: HttpRequest) -> HttpResponse:
             "status_chart": status_chart,
             "buckets": figures.ACTION_BUCKETS,
             "statuses": figures.INDICATOR_STATUSES,
-            "total_links": {
-                b: _link("reporting:records_actions", filters, bucket=b) for b in figures.ACTION_BUCKETS
-            } | {s: _link("reporting:records_indicators", filters, status=s) for s in figures.INDICATOR_STATUSES}
+            "total_links": {b: _link("reporting:records_actions", filters, bucket=b) for b in figures.ACTION_BUCKETS}
+            | {s: _link("reporting:records_indicators", filters, status=s) for s in figures.INDICATOR_STATUSES}
             | {"achievements": _link("reporting:records_achievements", filters)},
             "query": filters.query(),
             "completion_rule": figures.COMPLETION_RULE,
@@ -194,9 +224,29 @@ def mission(request: HttpRequest, programme_id: int) -> HttpResponse:
     export = _export(
         request,
         table="indicators",
-        headers=[_("Indicator"), _("Unit"), _("Baseline"), _("Approved target"), _("Revised target"), _("Actual"), _("Gap"), _("Status")],
-        rows=[[i.display_label, i.unit, i.baseline_value, i.approved_target, i.revised_target, i.actual, i.gap,
-               str(figures.INDICATOR_STATUSES[i.status])] for i in data["indicators"]],
+        headers=[
+            _("Indicator"),
+            _("Unit"),
+            _("Baseline"),
+            _("Approved target"),
+            _("Revised target"),
+            _("Actual"),
+            _("Gap"),
+            _("Status"),
+        ],
+        rows=[
+            [
+                i.display_label,
+                i.unit,
+                i.baseline_value,
+                i.approved_target,
+                i.revised_target,
+                i.actual,
+                i.gap,
+                str(figures.INDICATOR_STATUSES[i.status]),
+            ]
+            for i in data["indicators"]
+        ],
         filters={"programme": programme.pk},
     )
     if export is not None:
@@ -208,7 +258,9 @@ def mission(request: HttpRequest, programme_id: int) -> HttpResponse:
         "labels": [a["name"] for a in data["axes"]],
         "datasets": [
             {"label": str(label), "data": [a["actions"][k] for a in data["axes"]], "colour": colour}
-            for (k, label), colour in zip(figures.ACTION_BUCKETS.items(), ["#2e7d32", "#1f77b4", "#c62828", "#9e9e9e"], strict=True)
+            for (k, label), colour in zip(
+                figures.ACTION_BUCKETS.items(), ["#2e7d32", "#1f77b4", "#c62828", "#9e9e9e"], strict=True
+            )
         ],
     }
     indicator_charts = [
@@ -265,29 +317,53 @@ def correspondence(request: HttpRequest) -> HttpResponse:
             [_("Unit"), _("Answered"), _("Median (days)"), _("90th percentile (days)")],
             [[r["unit"], r["answered"], round(r["median"], 2), round(r["p90"], 2)] for r in data["response_by_unit"]],
         ),
-        "overdue": ([_("Unit"), _("Overdue"), _("Open")], [[r["unit"], r["overdue"], r["open"]] for r in data["overdue"]]),
+        "overdue": (
+            [_("Unit"), _("Overdue"), _("Open")],
+            [[r["unit"], r["overdue"], r["open"]] for r in data["overdue"]],
+        ),
     }
     if table in tables:
-        export = _export(request, table=f"correspondence-{table}", headers=tables[table][0], rows=tables[table][1],
-                         filters=filters.query())
+        export = _export(
+            request,
+            table=f"correspondence-{table}",
+            headers=tables[table][0],
+            rows=tables[table][1],
+            filters=filters.query(),
+        )
         if export is not None:
             return export
     chart = {
         "type": "bar",
-        "labels": [translation.gettext(m) for m in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")],
+        "labels": [
+            translation.gettext(m)
+            for m in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+        ],
         "datasets": [{"label": _("Dispatches sent"), "data": data["month_totals"], "colour": "#1f4e79"}],
     }
     overdue_chart = {
         "type": "bar",
         "horizontal": True,
         "labels": [r["unit"] for r in data["overdue"][:15]],
-        "datasets": [{"label": _("Overdue attributions"), "data": [r["overdue"] for r in data["overdue"][:15]], "colour": "#c62828"}],
+        "datasets": [
+            {
+                "label": _("Overdue attributions"),
+                "data": [r["overdue"] for r in data["overdue"][:15]],
+                "colour": "#c62828",
+            }
+        ],
     }
     return render(
         request,
         "reporting/correspondence.html",
-        {**data, "chart": chart, "overdue_chart": overdue_chart, "regions": selectors.regions(), "years": _years(),
-         "query": filters.query(), "months": months},
+        {
+            **data,
+            "chart": chart,
+            "overdue_chart": overdue_chart,
+            "regions": selectors.regions(),
+            "years": _years(),
+            "query": filters.query(),
+            "months": months,
+        },
     )
 
 
@@ -306,37 +382,75 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
         qs: Any = selectors.actions(request.user, filters)
         if bucket:
             if bucket not in figures.ACTION_BUCKETS:
-                messages.warning(request, selectors.ignored_message(selectors.Filters(year=0, ignored={"bucket": bucket[:40]})))
+                messages.warning(
+                    request, selectors.ignored_message(selectors.Filters(year=0, ignored={"bucket": bucket[:40]}))
+                )
             else:
                 qs = qs.filter(figures.bucket_q(bucket, today))
-        items = list(qs.select_related("programme__mission", "axis__axis_type", "lead").order_by("programme__mission__code", "target_date", "pk")[:1000])
+        items = list(
+            qs.select_related("programme__mission", "axis__axis_type", "lead").order_by(
+                "programme__mission__code", "target_date", "pk"
+            )[:1000]
+        )
         headers = [_("Mission"), _("Volet"), _("Action"), _("Status"), _("Target date"), _("Progress %")]
-        rows = [[a.programme.mission.code, a.axis.axis_type.name, texts.action_title(a), a.get_status_display(),
-                 a.target_date or a.end_date, a.progress] for a in items]
+        rows = [
+            [
+                a.programme.mission.code,
+                a.axis.axis_type.name,
+                texts.action_title(a),
+                a.get_status_display(),
+                a.target_date or a.end_date,
+                a.progress,
+            ]
+            for a in items
+        ]
         links = [reverse("planning:action_edit", args=[a.programme_id, a.pk]) for a in items]
         programmes = [a.programme for a in items]
     elif kind == "indicators":
         qs = selectors.indicators(request.user, filters)
         if status:
             if status not in figures.INDICATOR_STATUSES:
-                messages.warning(request, selectors.ignored_message(selectors.Filters(year=0, ignored={"status": status[:40]})))
+                messages.warning(
+                    request, selectors.ignored_message(selectors.Filters(year=0, ignored={"status": status[:40]}))
+                )
             else:
                 qs = qs.filter(status=status)
-        inds = list(qs.select_related("programme__mission").order_by("programme__mission__code", "position", "pk")[:1000])
+        inds = list(
+            qs.select_related("programme__mission").order_by("programme__mission__code", "position", "pk")[:1000]
+        )
         headers = [_("Mission"), _("Indicator"), _("Baseline"), _("Target"), _("Actual"), _("Status")]
-        rows = [[i.programme.mission.code, texts.indicator_label(i), i.baseline_value, i.target, i.actual,
-                 str(figures.INDICATOR_STATUSES[i.status])] for i in inds]
+        rows = [
+            [
+                i.programme.mission.code,
+                texts.indicator_label(i),
+                i.baseline_value,
+                i.target,
+                i.actual,
+                str(figures.INDICATOR_STATUSES[i.status]),
+            ]
+            for i in inds
+        ]
         links = [reverse("planning:measurement_create", args=[i.programme_id, i.pk]) for i in inds]
         programmes = [i.programme for i in inds]
     elif kind == "achievements":
-        achs = list(selectors.achievements(request.user, filters).select_related("programme__mission").order_by("-date", "pk")[:1000])
+        achs = list(
+            selectors.achievements(request.user, filters)
+            .select_related("programme__mission")
+            .order_by("-date", "pk")[:1000]
+        )
         headers = [_("Mission"), _("Date"), _("Kind"), _("Achievement")]
         rows = [[a.programme.mission.code, a.date, a.get_kind_display(), texts.achievement_title(a)] for a in achs]
         links = [reverse("planning:achievement_edit", args=[a.programme_id, a.pk]) for a in achs]
         programmes = [a.programme for a in achs]
     else:
         raise Http404("not found")
-    export = _export(request, table=f"records-{kind}", headers=headers, rows=rows, filters=filters.query(bucket=bucket, status=status))
+    export = _export(
+        request,
+        table=f"records-{kind}",
+        headers=headers,
+        rows=rows,
+        filters=filters.query(bucket=bucket, status=status),
+    )
     if export is not None:
         return export
     return render(
@@ -379,13 +493,11 @@ def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
     if request.method == "POST":
         if not permissions["edit"]:
             raise Http404("not found")
-        narratives = {
-            axis["id"]: request.POST.get(f"narrative_{axis['id']}", "") for axis in report.snapshot["axes"]
-        }
+        narratives = {axis["id"]: request.POST.get(f"narrative_{axis['id']}", "") for axis in report.snapshot["axes"]}
         version = request.POST.get("lock_version", "")
         try:
             services.save_narratives(
-                user=request.user,
+                user=_agent(request),
                 programme=programme,
                 narratives=narratives,
                 expected_version=int(version) if version.isdigit() else None,
@@ -424,7 +536,7 @@ def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
 def synthesis_freeze(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
     try:
-        services.freeze(user=request.user, programme=programme)
+        services.freeze(user=_agent(request), programme=programme)
     except PermissionDenied as exc:
         raise Http404("not found") from exc
     except ValidationError as exc:
@@ -437,13 +549,15 @@ def synthesis_freeze(request: HttpRequest, programme_id: int) -> HttpResponse:
 def synthesis_send(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
     try:
-        dispatch = services.send(user=request.user, programme=programme, language=translation.get_language() or "fr")
+        dispatch = services.send(user=_agent(request), programme=programme, language=translation.get_language() or "fr")
     except PermissionDenied as exc:
         raise Http404("not found") from exc
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("reporting:synthesis", programme_id=programme.pk)
-    messages.success(request, _("The synthesis was sent as dispatch %(reference)s.") % {"reference": dispatch.reference})
+    messages.success(
+        request, _("The synthesis was sent as dispatch %(reference)s.") % {"reference": dispatch.reference}
+    )
     return redirect("reporting:synthesis", programme_id=programme.pk)
 
 
@@ -457,10 +571,15 @@ def synthesis_download(request: HttpRequest, programme_id: int, output_format: s
     report = synth.report_for(request.user, programme, language=translation.get_language() or "fr")
     data = renderers.render(report, output_format)
     services.record_export(
-        user=request.user, table="synthesis", output_format=output_format, rows=len(report.indicators),
+        user=_agent(request),
+        table="synthesis",
+        output_format=output_format,
+        rows=len(report.indicators),
         filters={"programme": programme.pk},
     )
-    return file_download(data, filename=renderers.filename_for(report, output_format), content_type=renderers.FORMATS[output_format])
+    return file_download(
+        data, filename=renderers.filename_for(report, output_format), content_type=renderers.FORMATS[output_format]
+    )
 
 
 # --------------------------------------------------------------------------- jobs
@@ -476,11 +595,14 @@ def compile_view(request: HttpRequest) -> HttpResponse:
             messages.error(request, selectors.ignored_message(filters) if filters.ignored else _("Unknown format."))
         else:
             job = services.start_job(
-                user=request.user,
+                user=_agent(request),
                 kind=JobKind.COMPILATION,
                 output_format=output,
-                parameters={"year": filters.year, "region": filters.region.code if filters.region else "",
-                            "language": translation.get_language() or "fr"},
+                parameters={
+                    "year": filters.year,
+                    "region": filters.region.code if filters.region else "",
+                    "language": translation.get_language() or "fr",
+                },
             )
             return redirect("reporting:job", job_id=job.pk)
     count = tasks.compilation_programmes(
@@ -489,8 +611,13 @@ def compile_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reporting/compile.html",
-        {"filters": filters, "regions": selectors.regions(), "years": _years(), "count": count,
-         "jobs": list(ReportJob.objects.visible_to(request.user)[:10])},
+        {
+            "filters": filters,
+            "regions": selectors.regions(),
+            "years": _years(),
+            "count": count,
+            "jobs": list(ReportJob.objects.visible_to(request.user)[:10]),
+        },
     )
 
 
@@ -510,19 +637,26 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     current = _job(request, job_id)
     if current.result_ciphertext is None:
         raise Http404("not found")
-    services.record_export(user=request.user, table=f"job-{current.kind}", output_format=current.output_format,
-                           rows=current.steps_total, filters=dict(current.parameters))
-    return file_download(tasks.read_result(current), filename=current.filename,
-                         content_type=renderers.FORMATS.get(current.output_format, "application/octet-stream"))
+    services.record_export(
+        user=_agent(request),
+        table=f"job-{current.kind}",
+        output_format=current.output_format,
+        rows=current.steps_total,
+        filters=dict(current.parameters),
+    )
+    return file_download(
+        tasks.read_result(current),
+        filename=current.filename,
+        content_type=renderers.FORMATS.get(current.output_format, "application/octet-stream"),
+    )
 
 
 @require_POST
 def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     current = _job(request, job_id)
     try:
-        new = services.retry_job(user=request.user, job=current)
+        new = services.retry_job(user=_agent(request), job=current)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("reporting:job", job_id=current.pk)
     return redirect("reporting:job", job_id=new.pk)
-

@@ -65,6 +65,7 @@ URL_PARAMETER_MODELS: dict[str, tuple[str, str]] = {
     "other": ("planning.ProgrammeVersion", "number"),
     "import_id": ("imports.LetterImport", "pk"),
     "batch_id": ("imports.ImportBatch", "pk"),
+    "job_id": ("reporting.ReportJob", "pk"),
 }
 
 ROLE_USERS = [

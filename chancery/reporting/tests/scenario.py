@@ -46,7 +46,7 @@ from chancery.planning.models import (
     ProgrammeStatus,
 )
 
-EXPECTED = {
+EXPECTED: dict[str, Any] = {
     "programmes": 4,  # DAKAR, ABIDJAN, LIMA and the PARIS draft (visible, nothing in it)
     "actions": {"total": 6, "done": 2, "in_progress": 1, "late": 2, "not_started": 1},
     "indicators": {"on_track": 2, "at_risk": 1, "off_track": 1, "no_data": 1},
@@ -88,42 +88,89 @@ def build(ministry: Any) -> Scenario:
     def axis(p: Programme, key: str, position: int) -> Axis:
         return Axis.objects.create(programme=p, axis_type=types[key], position=position, narrative=f"Plan {key}")
 
-    def action(name: str, p: Programme, ax: Axis, status: str, *, target: date | None = None, end: date | None = None,
-               budget: tuple[int, int, int] = (0, 0, 0)) -> Action:
+    def action(
+        name: str,
+        p: Programme,
+        ax: Axis,
+        status: str,
+        *,
+        target: date | None = None,
+        end: date | None = None,
+        budget: tuple[int, int, int] = (0, 0, 0),
+    ) -> Action:
         a = Action.objects.create(
-            programme=p, axis=ax, title=f"Action {name}", status=status, target_date=target, end_date=end,
-            budget_requested=Decimal(budget[0]), budget_approved=Decimal(budget[1]), budget_spent=Decimal(budget[2]),
+            programme=p,
+            axis=ax,
+            title=f"Action {name}",
+            status=status,
+            target_date=target,
+            end_date=end,
+            budget_requested=Decimal(budget[0]),
+            budget_approved=Decimal(budget[1]),
+            budget_spent=Decimal(budget[2]),
             progress=100 if status == ActionStatus.DONE else 0,
         )
         s.actions[name] = a
         return a
 
-    def indicator(name: str, p: Programme, ax: Axis | None, *, base: int, target: int, revised: int | None = None,
-                  direction: str = Direction.INCREASE, actuals: tuple[int, ...] = ()) -> Indicator:
+    def indicator(
+        name: str,
+        p: Programme,
+        ax: Axis | None,
+        *,
+        base: int,
+        target: int,
+        revised: int | None = None,
+        direction: str = Direction.INCREASE,
+        actuals: tuple[int, ...] = (),
+    ) -> Indicator:
         i = Indicator.objects.create(
-            programme=p, axis=ax, label=f"Indicator {name}", unit="units", direction=direction,
-            baseline_value=Decimal(base), baseline_year=y - 1, approved_target=Decimal(target),
-            revised_target=Decimal(revised) if revised is not None else None, target_year=y,
+            programme=p,
+            axis=ax,
+            label=f"Indicator {name}",
+            unit="units",
+            direction=direction,
+            baseline_value=Decimal(base),
+            baseline_year=y - 1,
+            approved_target=Decimal(target),
+            revised_target=Decimal(revised) if revised is not None else None,
+            target_year=y,
         )
         for q, value in enumerate(actuals):
             Measurement.objects.create(
-                indicator=i, period_type="quarter", period_start=date(y, 3 * q + 1, 1),
-                period_end=date(y, 3 * q + 3, 28), value=Decimal(value), evidence=f"Source {name}/{q}",
+                indicator=i,
+                period_type="quarter",
+                period_start=date(y, 3 * q + 1, 1),
+                period_end=date(y, 3 * q + 3, 28),
+                value=Decimal(value),
+                evidence=f"Source {name}/{q}",
             )
         s.indicators[name] = i
         return i
 
-    def dispatch(name: str, code: str, dated: date, *, level: int = 0, answered_after: int | None = None,
-                 due: date | None = None) -> Dispatch:
+    def dispatch(
+        name: str, code: str, dated: date, *, level: int = 0, answered_after: int | None = None, due: date | None = None
+    ) -> Dispatch:
         d = Dispatch.objects.create(
-            sending_unit=units[code], author=users[f"hom.{code.lower()}"], status=DispatchStatus.SENT,
-            reference=f"{code}/{y}/{len(s.dispatches) + 1:04d}", year=y, number=len(s.dispatches) + 1,
-            dated=dated, sent_at=_aware(dated), subject=f"Subject {name}", classification=level,
+            sending_unit=units[code],
+            author=users[f"hom.{code.lower()}"],
+            status=DispatchStatus.SENT,
+            reference=f"{code}/{y}/{len(s.dispatches) + 1:04d}",
+            year=y,
+            number=len(s.dispatches) + 1,
+            dated=dated,
+            sent_at=_aware(dated),
+            subject=f"Subject {name}",
+            classification=level,
         )
         answered = _aware(dated) + timedelta(days=answered_after) if answered_after is not None else None
         Routing.objects.create(
-            dispatch=d, unit=units["SG/4"], kind=RoutingKind.ACTION, due_date=due,
-            status=RoutingStatus.ANSWERED if answered else RoutingStatus.PENDING, answered_at=answered,
+            dispatch=d,
+            unit=units["SG/4"],
+            kind=RoutingKind.ACTION,
+            due_date=due,
+            status=RoutingStatus.ANSWERED if answered else RoutingStatus.PENDING,
+            answered_at=answered,
         )
         s.dispatches[name] = d
         return d
@@ -144,7 +191,9 @@ def build(ministry: Any) -> Scenario:
     indicator("I2", dakar, eco, base=10, target=20, revised=30, actuals=(26,))
     indicator("I3", dakar, eco, base=30, target=20, direction=Direction.DECREASE, actuals=(28,))
     indicator("I4", dakar, None, base=0, target=5)
-    visit = Achievement.objects.create(programme=dakar, kind="visit", date=date(y, 3, 12), title="Visit of a delegation")
+    visit = Achievement.objects.create(
+        programme=dakar, kind="visit", date=date(y, 3, 12), title="Visit of a delegation"
+    )
     visit.dispatches.through.objects.create(achievement=visit, dispatch=s.dispatches["D1"])
     secret = Achievement.objects.create(programme=dakar, kind="meeting", date=date(y, 4, 2), title="Meeting of note")
     secret.dispatches.through.objects.create(achievement=secret, dispatch=s.dispatches["D3"])
@@ -178,7 +227,10 @@ def build_more_missions(ministry: Any, scenario: Scenario, *, count: int) -> Non
     political = AxisType.objects.get(key="political")
     for code in codes:
         p = Programme.objects.create(
-            mission=ministry.units[code], year=scenario.year, end_year=scenario.year, title=f"P {code}",
+            mission=ministry.units[code],
+            year=scenario.year,
+            end_year=scenario.year,
+            title=f"P {code}",
             status=ProgrammeStatus.IN_EXECUTION,
         )
         ax = Axis.objects.create(programme=p, axis_type=political)

@@ -48,7 +48,9 @@ def test_each_mission_row_and_its_budget(ministry: Any, scenario: Any) -> None:
 
 
 def test_region_roll_up(ministry: Any, scenario: Any) -> None:
-    regions = {r["region"].code: r for r in selectors.overview(ministry.users["plan.sg4"], _filters(scenario))["region_rows"]}
+    regions = {
+        r["region"].code: r for r in selectors.overview(ministry.users["plan.sg4"], _filters(scenario))["region_rows"]
+    }
     assert {k: regions["RAFR"]["actions"][k] for k in EXPECTED["rafr"]} == EXPECTED["rafr"]
     assert regions["RAFR"]["programmes"] == 2
     assert {k: regions["RAME"]["actions"][k] for k in EXPECTED["rame"]} == EXPECTED["rame"]
@@ -90,7 +92,12 @@ def test_mission_dashboard(ministry: Any, scenario: Any) -> None:
     assert (by_axis["political"]["done"], by_axis["political"]["late"], by_axis["political"]["total"]) == (1, 1, 2)
     assert (by_axis["economic"]["not_started"], by_axis["economic"]["in_progress"]) == (1, 1)
     statuses = {i.label: i.status for i in data["indicators"]}
-    assert statuses == {"Indicator I1": "on_track", "Indicator I2": "at_risk", "Indicator I3": "off_track", "Indicator I4": "no_data"}
+    assert statuses == {
+        "Indicator I1": "on_track",
+        "Indicator I2": "at_risk",
+        "Indicator I3": "off_track",
+        "Indicator I4": "no_data",
+    }
     gaps = {i.label: i.gap for i in data["indicators"]}
     assert gaps["Indicator I2"] == Decimal(-4) and gaps["Indicator I1"] == 0 and gaps["Indicator I4"] is None
     assert [a.title for a in data["overdue"]] == ["Action A2"]

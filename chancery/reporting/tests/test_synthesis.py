@@ -53,8 +53,13 @@ def test_the_frozen_snapshot_does_not_follow_later_edits(ministry: Any, scenario
     assert before.frozen
     # Later edits of the programme: a new measurement, a relabelled indicator.
     i1 = scenario.indicators["I1"]
-    Measurement.objects.create(indicator=i1, period_type="year", period_start=i1.programme.period_start.replace(month=12),
-                               period_end=i1.programme.period_end, value=Decimal(999))
+    Measurement.objects.create(
+        indicator=i1,
+        period_type="year",
+        period_start=i1.programme.period_start.replace(month=12),
+        period_end=i1.programme.period_end,
+        value=Decimal(999),
+    )
     Indicator.objects.filter(pk=i1.pk).update(label="Changed later")
     after = report_for(_hom(ministry), dakar)
     row = next(i for i in after.indicators if i["id"] == i1.pk)
@@ -71,7 +76,7 @@ def test_the_frozen_snapshot_does_not_follow_later_edits(ministry: Any, scenario
 
 def test_the_snapshot_is_stored_sealed(ministry: Any, scenario: Any) -> None:
     synthesis = services.freeze(user=_hom(ministry), programme=scenario.programmes["DAKAR"])
-    raw = bytes(Synthesis.objects.unrestricted("test").get(pk=synthesis.pk).content_ciphertext)
+    raw = bytes(Synthesis.objects.unrestricted("test").get(pk=synthesis.pk).content_ciphertext or b"")
     assert b"Indicator I1" not in raw and b"Visit of a delegation" not in raw
 
 
@@ -79,8 +84,9 @@ def test_marking_is_derived_from_contents_and_partial_view_is_announced(ministry
     dakar = scenario.programmes["DAKAR"]
     hom = _cleared(ministry, "hom.dakar", Level.SECRET)
     # D3 (SECRET) is also copied to DAB/1, so the director overseeing DAB may read it.
-    Routing.objects.create(dispatch=scenario.dispatches["D3"], unit=ministry.units["DAB/1"], kind=RoutingKind.INFO,
-                           status="unread")
+    Routing.objects.create(
+        dispatch=scenario.dispatches["D3"], unit=ministry.units["DAB/1"], kind=RoutingKind.INFO, status="unread"
+    )
     synthesis = services.freeze(user=hom, programme=dakar)
     assert synthesis.classification == Level.SECRET  # the highest item: D3
     planner = report_for(ministry.users["plan.sg4"], dakar)  # cleared CONFIDENTIAL
@@ -172,9 +178,19 @@ def test_docx_converts_with_libreoffice_and_carries_the_marking(ministry: Any, s
     path.write_bytes(data)
     profile = tmp_path / "lo-profile"
     result = subprocess.run(
-        [shutil.which("soffice") or "soffice", f"-env:UserInstallation=file://{profile}", "--headless",
-         "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
-        capture_output=True, text=True, timeout=240,
+        [
+            shutil.which("soffice") or "soffice",
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr
     text, info = _pdftotext(tmp_path, (tmp_path / "synthesis.pdf").read_bytes(), "converted.pdf")
