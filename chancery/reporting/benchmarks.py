@@ -81,6 +81,10 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
     programmes = Programme.objects.unrestricted("benchmark").filter(year=year).count()
     if not programmes:
         raise CommandError(f"no programme for {year}: load the demo first (`chancery demo`)")
+    # As `chancery serve` does: the pages name hashed static files.
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
     client = _signed_in(Client(), user)
     repeat = max(1, int(options["repeat"]))
     pages = {

@@ -69,7 +69,9 @@ def to_svg(chart: BarChart, *, width: int = 640, height: int | None = None) -> s
     band = plot_h / max(len(chart.categories), 1)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(chart.title)}" font-family="DejaVu Sans, sans-serif" font-size="11">',
+        f'role="img" aria-label="{escape(chart.title, {chr(34): "&quot;"})}" font-family="DejaVu Sans, sans-serif" font-size="11" '
+        # Laid out left to right in pixels: an Arabic (RTL) page must not flip its text anchors.
+        'direction="ltr">',
         f"<title>{escape(chart.title)}</title>",
         f'<text x="{left}" y="16" font-size="12" font-weight="bold">{escape(chart.title)}</text>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#666"/>',

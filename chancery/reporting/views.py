@@ -119,33 +119,45 @@ def overview(request: HttpRequest) -> HttpResponse:
     if key is None:
         sort, descending, key = "mission", False, SORT_KEYS["mission"]
     rows.sort(key=key, reverse=descending)
-    headers = [
-        _("Mission"),
-        _("Region"),
-        _("Programme status"),
+    figure_headers = [
         _("Actions"),
         *[str(v) for v in figures.ACTION_BUCKETS.values()],
         *[str(v) for v in figures.INDICATOR_STATUSES.values()],
         _("Achievements"),
     ]
-    export = _export(
-        request,
-        table="missions",
-        headers=headers,
-        rows=[
-            [
-                r["mission"].code,
-                r["region"].code if r["region"] else "",
-                r["programme"].get_status_display(),
-                r["actions"]["total"],
-                *[r["actions"][k] for k in figures.ACTION_BUCKETS],
-                *[r["indicators"][k] for k in figures.INDICATOR_STATUSES],
-                r["achievements"],
-            ]
-            for r in rows
-        ],
-        filters=filters.query(),
-    )
+
+    def figure_cells(r: dict[str, Any]) -> list[Any]:
+        return [
+            r["actions"]["total"],
+            *[r["actions"][k] for k in figures.ACTION_BUCKETS],
+            *[r["indicators"][k] for k in figures.INDICATOR_STATUSES],
+            r["achievements"],
+        ]
+
+    if request.GET.get("table") == "regions":
+        export = _export(
+            request,
+            table="regions",
+            headers=[_("Region"), _("Programmes"), *figure_headers],
+            rows=[[r["region"].code, r["programmes"], *figure_cells(r)] for r in data["region_rows"]],
+            filters=filters.query(),
+        )
+    else:
+        export = _export(
+            request,
+            table="missions",
+            headers=[_("Mission"), _("Region"), _("Programme status"), *figure_headers],
+            rows=[
+                [
+                    r["mission"].code,
+                    r["region"].code if r["region"] else "",
+                    r["programme"].get_status_display(),
+                    *figure_cells(r),
+                ]
+                for r in rows
+            ],
+            filters=filters.query(),
+        )
     if export is not None:
         return export
     for r in rows:

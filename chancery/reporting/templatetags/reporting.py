@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import template
@@ -17,6 +18,13 @@ def get(mapping: Any, key: Any) -> Any:
         return mapping.get(key, "")
     except AttributeError:
         return ""
+
+
+@register.filter
+def to_json(value: Any) -> str:
+    """A chart's data as JSON for a `data-chart` attribute (autoescaping makes it attribute-safe).
+    Not a `<script>` block: HTMX drops script elements from swapped content."""
+    return json.dumps(value, default=str)
 
 
 @register.simple_tag

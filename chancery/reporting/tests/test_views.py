@@ -63,13 +63,16 @@ def test_exports_are_gated_and_audited(client_for: Callable[[str], Client], scen
     assert {r[0] for r in rows[1:]} == {"DAKAR", "ABIDJAN", "LIMA", "PARIS"}
     dakar = next(r for r in rows if r[0] == "DAKAR")
     assert dakar[3:8] == [str(EXPECTED["dakar"]["total"]), "1", "1", "1", "1"]
+    regions = client_for("plan.sg4").get(f"/reporting/?year={scenario.year}&export=csv&table=regions")
+    region_rows = {r[0]: r for r in csv.reader(io.StringIO(regions.content.decode("utf-8-sig")))}
+    assert region_rows["RAFR"][1:4] == ["2", "5", "2"]  # programmes, actions, done (ACCRA left out)
     xlsx = client_for("plan.sg4").get(f"/reporting/records/indicators/?year={scenario.year}&export=xlsx")
     assert xlsx.status_code == 200
     from openpyxl import load_workbook
 
     values = [r for r in load_workbook(io.BytesIO(xlsx.content)).worksheets[0].iter_rows(min_row=2, values_only=True)]
     assert len(values) == 5 and not any(r[0] == "ACCRA" for r in values)
-    assert AuditEvent.objects.unrestricted("test").filter(action="reporting.exported").count() == before + 2
+    assert AuditEvent.objects.unrestricted("test").filter(action="reporting.exported").count() == before + 3
 
 
 def test_mission_dashboard_and_synthesis_pages(client_for: Callable[[str], Client], scenario: Any) -> None:

@@ -1,6 +1,6 @@
 /* Dashboard charts: every <canvas data-chart="ID"> is drawn by Chart.js (vendored) from the
-   JSON in <script type="application/json" id="ID"> (Django's json_script), after a full page
-   load and after every HTMX swap. No inline script or style: the CSP forbids them. */
+   JSON in its data-chart attribute (not a <script> block: HTMX drops those from swapped
+   content), after a full page load and after every HTMX swap. No inline script or style: the CSP forbids them. */
 (function () {
   "use strict";
 
@@ -13,9 +13,8 @@
 
   function draw(canvas) {
     if (canvas.dataset.drawn || typeof window.Chart === "undefined") { return; }
-    var source = document.getElementById(canvas.dataset.chart);
-    if (!source) { return; }
-    var spec = JSON.parse(source.textContent);
+    var spec;
+    try { spec = JSON.parse(canvas.dataset.chart); } catch (error) { return; }
     var rtl = document.documentElement.dir === "rtl";
     var options = {
       responsive: true,
