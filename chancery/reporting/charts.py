@@ -67,9 +67,10 @@ def to_svg(chart: BarChart, *, width: int = 640, height: int | None = None) -> s
     height = height or max(120, 40 + 28 * max(len(chart.categories), 1) + 40)
     boxes, left, top, _plot_w, plot_h = _layout(chart, width, height)
     band = plot_h / max(len(chart.categories), 1)
+    label = escape(chart.title, {'"': "&quot;"})
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(chart.title, {chr(34): "&quot;"})}" font-family="DejaVu Sans, sans-serif" font-size="11" '
+        f'role="img" aria-label="{label}" font-family="DejaVu Sans, sans-serif" font-size="11" '
         # Laid out left to right in pixels: an Arabic (RTL) page must not flip its text anchors.
         'direction="ltr">',
         f"<title>{escape(chart.title)}</title>",
