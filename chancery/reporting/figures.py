@@ -44,7 +44,7 @@ STATUS_RULE = _(
     "Status of an indicator: the share of the way from its baseline to its target (the revised "
     "target when there is one) covered by its latest actual value, compared with the share "
     "expected by now — all of it for a past year, the share of the year elapsed for the current "
-    "year. On track: at least the expected share; at risk: at least 75 % of it; off track: less; "
+    "year. On track: at least the expected share; at risk: at least three quarters of it; off track: less; "
     "no data: no actual value or no target."
 )
 COMPLETION_RULE = _(

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_tasks import task
 
 from chancery.planning.models import Programme, ProgrammeStatus
@@ -123,7 +124,7 @@ def generate_report(job_id: int) -> int:
         message = str(exc) if isinstance(exc, ValueError) else ""
         _jobs().filter(pk=job_id).update(
             status=JobStatus.FAILED,
-            error=(message or "generation failed")[:300],
+            error=(message or gettext_noop("The report could not be generated."))[:300],
             finished_at=timezone.now(),
         )
         raise
@@ -164,7 +165,9 @@ def refresh_status(job: ReportJob) -> ReportJob:
         died = True
     if died:
         _jobs().filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
-            status=JobStatus.FAILED, error="the worker stopped", finished_at=timezone.now()
+            status=JobStatus.FAILED,
+            error=gettext_noop("The background worker stopped before the report was finished."),
+            finished_at=timezone.now(),
         )
         job.refresh_from_db()
     return job

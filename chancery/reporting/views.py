@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.dates import MONTHS_3
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -346,10 +347,7 @@ def correspondence(request: HttpRequest) -> HttpResponse:
             return export
     chart = {
         "type": "bar",
-        "labels": [
-            translation.gettext(m)
-            for m in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-        ],
+        "labels": [str(MONTHS_3[m]).capitalize() for m in range(1, 13)],
         "datasets": [{"label": _("Dispatches sent"), "data": data["month_totals"], "colour": "#1f4e79"}],
     }
     overdue_chart = {
