@@ -109,22 +109,34 @@ def programmes(user: Any, filters: Filters) -> QuerySet[Programme]:
     return qs
 
 
-def actions(user: Any, filters: Filters) -> QuerySet[Action]:
-    qs = Action.objects.visible_to(user).filter(programme__in=programmes(user, filters).values("pk"))
+UNDER_GATED_PROGRAMMES = "children of programmes read through the gate (their ids come from visible_to)"
+
+
+def _children(model: Any, user: Any, filters: Filters, programme_ids: list[int] | None) -> Any:
+    """Rows of `model` under the viewer's programmes. With `programme_ids` (already read
+    through the gate by the caller) the SQL is a plain IN list, cheaper to compile and plan
+    than the gate's subquery repeated in every grouped query of a dashboard."""
+    if programme_ids is not None:
+        return model.objects.unrestricted(UNDER_GATED_PROGRAMMES).filter(programme_id__in=programme_ids)
+    return model.objects.visible_to(user).filter(programme__in=programmes(user, filters).values("pk"))
+
+
+def actions(user: Any, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Action]:
+    qs = _children(Action, user, filters, programme_ids)
     if filters.volet is not None:
         qs = qs.filter(axis__axis_type=filters.volet)
     return qs.exclude(status=ActionStatus.CANCELLED)
 
 
-def indicators(user: Any, filters: Filters) -> QuerySet[Indicator]:
-    qs = Indicator.objects.visible_to(user).filter(programme__in=programmes(user, filters).values("pk"))
+def indicators(user: Any, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Indicator]:
+    qs = _children(Indicator, user, filters, programme_ids)
     if filters.volet is not None:
         qs = qs.filter(axis__axis_type=filters.volet)
     return figures.with_status(qs, expected=figures.expected_share(filters.year, timezone.localdate()))
 
 
-def achievements(user: Any, filters: Filters) -> QuerySet[Achievement]:
-    qs = Achievement.objects.visible_to(user).filter(programme__in=programmes(user, filters).values("pk"))
+def achievements(user: Any, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Achievement]:
+    qs = _children(Achievement, user, filters, programme_ids)
     if filters.volet is not None:
         qs = qs.filter(actions__axis__axis_type=filters.volet).distinct()
     return qs
@@ -214,7 +226,8 @@ def overview(user: Any, filters: Filters) -> dict[str, Any]:
     indicator statuses ×3, achievements ×3, sparklines), independent of the missions count.
     """
     progs = list(programmes(user, filters).select_related("mission", "mission__parent").order_by("mission__code"))
-    acts, inds, achs = actions(user, filters), indicators(user, filters), achievements(user, filters)
+    ids = [p.pk for p in progs]
+    acts, inds, achs = actions(user, filters, ids), indicators(user, filters, ids), achievements(user, filters, ids)
     by_prog = action_figures(acts, "programme_id")
     ind_by_prog = indicator_figures(inds, "programme_id")
     ach_by_prog = achievement_counts(achs, "programme_id")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 from django.contrib import messages
@@ -92,7 +93,13 @@ def _sparkline(values: list[float | None]) -> str:
 
 
 def _link(name: str, filters: selectors.Filters, **extra: Any) -> str:
-    return reverse(name) + "?" + urlencode(filters.query(**extra))
+    return _url(name) + "?" + urlencode(filters.query(**extra))
+
+
+@lru_cache(maxsize=32)
+def _url(name: str) -> str:
+    # Dashboards build hundreds of drill-down links to the same few views.
+    return reverse(name)
 
 
 SORT_KEYS = {

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from chancery.core.classification import Level
 from chancery.correspondence.models import Attachment, Dispatch, DispatchStatus, Routing, RoutingKind
@@ -35,7 +36,7 @@ def _hom(ministry: Any) -> Any:
 
 
 def test_a_draft_programme_is_refused_with_the_reason(ministry: Any, scenario: Any) -> None:
-    with pytest.raises(ValidationError, match="still a draft"):
+    with translation.override("en"), pytest.raises(ValidationError, match="still a draft"):
         services.freeze(user=ministry.users["hom.paris"], programme=scenario.programmes["PARIS"])
     assert not Synthesis.objects.unrestricted("test").exists()
 
@@ -217,7 +218,7 @@ def test_xlsx_values(ministry: Any, scenario: Any) -> None:
 def test_sending_the_synthesis_as_a_dispatch(ministry: Any, scenario: Any, tmp_path: Path) -> None:
     dakar = scenario.programmes["DAKAR"]
     hom = _hom(ministry)
-    with pytest.raises(ValidationError, match="Freeze"):
+    with translation.override("en"), pytest.raises(ValidationError, match="Freeze"):
         services.send(user=hom, programme=dakar)
     services.freeze(user=hom, programme=dakar)
     dispatch = services.send(user=hom, programme=dakar)
@@ -236,5 +237,5 @@ def test_sending_the_synthesis_as_a_dispatch(ministry: Any, scenario: Any, tmp_p
     assert Dispatch.objects.visible_to(ministry.users["plan.sg4"]).filter(pk=dispatch.pk).exists() == (
         ministry.users["plan.sg4"].clearance.level >= dispatch.classification
     )
-    with pytest.raises(ValidationError, match="already sent"):
+    with translation.override("en"), pytest.raises(ValidationError, match="already sent"):
         services.send(user=hom, programme=dakar)
