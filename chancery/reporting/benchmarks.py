@@ -10,6 +10,7 @@ with `chancery demo` (the current CHANCERY_DATA_DIR / DATABASE_URL).
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -99,6 +100,8 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         "programmes_in_database": programmes,
         "repeat": repeat,
         "pages": pages,
+        # The machine is shared: the load during the run says how much the figures are worth.
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "target_ms": TARGET_MS,
         "meets_target": ministry["median_ms"] <= TARGET_MS,
     }
@@ -113,6 +116,8 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
             f"| {name} | {p['median_ms']} | {p['p95_ms']} | {p['max_ms']} | {p['queries']} |"
             for name, p in pages.items()
         ],
+        "",
+        f"Load average during the run (1/5/15 min): {record['load_average_1_5_15']} on {os.cpu_count()} CPUs.",
         "",
         f"Target: whole-ministry median ≤ {TARGET_MS:.0f} ms — {'met' if record['meets_target'] else 'NOT met'}.",
     ]
