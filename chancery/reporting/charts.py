@@ -26,6 +26,14 @@ class BarChart:
         return colours[index % len(colours)]
 
 
+def _short(label: str, limit: int = 30) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _value(value: float) -> str:
+    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+
+
 @dataclass
 class _Box:
     x: float
@@ -33,11 +41,12 @@ class _Box:
     w: float
     h: float
     colour: str
+    value: float = 0.0
 
 
 def _layout(chart: BarChart, width: int, height: int) -> tuple[list[_Box], float, float, float, float]:
     """Bars in pixels: (boxes, plot left, plot top, plot width, plot height)."""
-    left, top, right, bottom = 150.0, 30.0, 20.0, 40.0
+    left, top, right, bottom = 190.0, 30.0, 50.0, 40.0
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(chart.categories), 1)
     if chart.stacked:
@@ -55,15 +64,17 @@ def _layout(chart: BarChart, width: int, height: int) -> tuple[list[_Box], float
             value = max(values[i], 0) if i < len(values) else 0
             w = plot_w * value / peak
             if chart.stacked:
-                boxes.append(_Box(left + offset, y0, w, inner, chart.colour(s)))
+                boxes.append(_Box(left + offset, y0, w, inner, chart.colour(s), value))
                 offset += w
             else:
                 h = inner / max(len(chart.series), 1)
-                boxes.append(_Box(left, y0 + s * h, w, h, chart.colour(s)))
+                boxes.append(_Box(left, y0 + s * h, w, h, chart.colour(s), value))
     return boxes, left, top, plot_w, plot_h
 
 
-def to_svg(chart: BarChart, *, width: int = 640, height: int | None = None) -> str:
+def to_svg(chart: BarChart, *, width: int = 640, height: int | None = None, titled: bool = True) -> str:
+    """The chart as SVG; `titled=False` leaves the visible title to the page (an HTML caption
+    shapes right-to-left scripts properly, SVG text in a PDF does not)."""
     height = height or max(120, 40 + 28 * max(len(chart.categories), 1) + 40)
     boxes, left, top, _plot_w, plot_h = _layout(chart, width, height)
     band = plot_h / max(len(chart.categories), 1)
@@ -74,16 +85,22 @@ def to_svg(chart: BarChart, *, width: int = 640, height: int | None = None) -> s
         # Laid out left to right in pixels: an Arabic (RTL) page must not flip its text anchors.
         'direction="ltr">',
         f"<title>{escape(chart.title)}</title>",
-        f'<text x="{left}" y="16" font-size="12" font-weight="bold">{escape(chart.title)}</text>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#666"/>',
     ]
+    if titled:
+        parts.append(f'<text x="{left}" y="16" font-size="12" font-weight="bold">{escape(chart.title)}</text>')
     for i, label in enumerate(chart.categories):
         y = top + i * band + band / 2 + 4
-        parts.append(f'<text x="{left - 6}" y="{y:.1f}" text-anchor="end">{escape(label[:28])}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y:.1f}" text-anchor="end">{escape(_short(label))}</text>')
     for box in boxes:
         parts.append(
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" fill="{box.colour}"/>'
         )
+        if not chart.stacked:  # the number itself beside its bar
+            parts.append(
+                f'<text x="{box.x + box.w + 3:.1f}" y="{box.y + box.h / 2 + 4:.1f}" font-size="9">'
+                f"{_value(box.value)}</text>"
+            )
     x = left
     for s, (legend, _values) in enumerate(chart.series):
         parts.append(f'<rect x="{x:.1f}" y="{height - 18}" width="10" height="10" fill="{chart.colour(s)}"/>')
@@ -110,12 +127,14 @@ def to_png(chart: BarChart, *, width: int = 640, height: int | None = None) -> b
     draw.text((left, 4), chart.title, fill="black", font=font)
     draw.line([(left, top), (left, top + plot_h)], fill="#666666")
     for i, label in enumerate(chart.categories):
-        text = label[:28]
+        text = _short(label)
         w = draw.textlength(text, font=font)
         draw.text((left - 6 - w, top + i * band + band / 2 - 6), text, fill="black", font=font)
     for box in boxes:
         if box.w > 0:
             draw.rectangle([box.x, box.y, box.x + box.w, box.y + box.h], fill=box.colour)
+        if not chart.stacked:
+            draw.text((box.x + box.w + 3, box.y + box.h / 2 - 6), _value(box.value), fill="black", font=font)
     x = left
     for s, (legend, _values) in enumerate(chart.series):
         draw.rectangle([x, height - 18, x + 10, height - 8], fill=chart.colour(s))

@@ -89,10 +89,15 @@ def report_charts(report: Report) -> list[charts.BarChart]:
     return [c for c in (completion, attainment, budget) if c.categories]
 
 
+def figure_list(items: Sequence[charts.BarChart]) -> list[dict[str, str]]:
+    """Charts for an HTML page or PDF: the title as a caption, the drawing as SVG."""
+    return [{"title": c.title, "svg": charts.to_svg(c, titled=False)} for c in items]
+
+
 def _context(report: Report) -> dict[str, Any]:
     return {
         "report": report,
-        "charts": [charts.to_svg(c) for c in report_charts(report)],
+        "charts": figure_list(report_charts(report)),
         "ministry_name": settings.CHANCERY_MINISTRY_NAME,
         "marking_label": report.marking.label(),
         "status_rule": figures.STATUS_RULE,
@@ -106,6 +111,11 @@ def _css_string(text: str) -> str:
 
 def render_pdf(reports: Sequence[Report], *, title: str = "", progress: Progress | None = None) -> bytes:
     """One synthesis, or a compilation (several, with summary charts first) as one PDF."""
+    import logging
+
+    # WeasyPrint narrates every step at INFO (from its import on): noise in the command line
+    # and the worker's log.
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     from weasyprint import HTML
 
     marking = reports[0].marking if len(reports) == 1 else _compiled_marking(reports)
@@ -120,7 +130,7 @@ def render_pdf(reports: Sequence[Report], *, title: str = "", progress: Progress
             "sections": sections,
             "compilation": len(reports) > 1,
             "title": title,
-            "summary_charts": [charts.to_svg(c) for c in compilation_charts(reports)] if len(reports) > 1 else [],
+            "summary_charts": figure_list(compilation_charts(reports)) if len(reports) > 1 else [],
             "marking_css": _css_string(marking.label()),
             "marking_label": marking.label(),
             "ministry_name": settings.CHANCERY_MINISTRY_NAME,

@@ -531,7 +531,7 @@ def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
         from chancery.correspondence.models import Dispatch
 
         dispatch = Dispatch.objects.visible_to(request.user).filter(pk=report.synthesis.dispatch_id).first()
-    chart_svgs = [charts.to_svg(c) for c in renderers.report_charts(report)]
+    chart_figures = renderers.figure_list(renderers.report_charts(report))
     return render(
         request,
         "reporting/synthesis.html",
@@ -540,7 +540,7 @@ def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
             "report": report,
             "permissions": permissions,
             "errors": errors,
-            "chart_svgs": chart_svgs,
+            "chart_figures": chart_figures,
             "marking": report.marking if report.marking.level or report.marking.compartments else None,
             "status_rule": figures.STATUS_RULE,
             "dispatch": dispatch,
