@@ -34,7 +34,7 @@ def _agent(request: HttpRequest) -> User:
 def _filters(request: HttpRequest) -> selectors.Filters:
     filters = selectors.parse_filters(request.GET)
     if filters.ignored:
-        raise HttpError(400, selectors.ignored_message(filters))
+        raise HttpError(400, selectors.ignored_message(filters.ignored))
     return filters
 
 
@@ -225,7 +225,7 @@ def _job_out(job: ReportJob) -> dict[str, Any]:
 def compile_syntheses(request: HttpRequest, payload: CompilationIn) -> tuple[int, dict[str, Any]]:
     filters = selectors.parse_filters({"year": payload.year, "region": payload.region})
     if filters.ignored:
-        raise HttpError(400, selectors.ignored_message(filters))
+        raise HttpError(400, selectors.ignored_message(filters.ignored))
     if payload.format not in ("pdf", "xlsx"):
         raise HttpError(400, "format: pdf or xlsx")
     job = services.start_job(

@@ -300,12 +300,23 @@ def workbook(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]
     return out.getvalue()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: str) -> str:
+    """Text that a spreadsheet will not run as a formula (an achievement titled "=HYPERLINK(…)"
+    stays text): such cells get a leading apostrophe."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
-    if value is None or isinstance(value, int | float | str):
+    if isinstance(value, str):
+        return safe_text(value)
+    if value is None or isinstance(value, int | float):
         return value
-    return str(value)
+    return safe_text(str(value))
 
 
 def _number(value: str | None) -> float | None:

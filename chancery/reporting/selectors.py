@@ -90,9 +90,10 @@ def parse_filters(params: Mapping[str, Any], *, today: date | None = None) -> Fi
     return result
 
 
-def ignored_message(filters: Filters) -> str:
+def ignored_message(ignored: Mapping[str, str]) -> str:
+    """The message naming unknown filter values (parameter → value)."""
     return _("Unknown filter values were ignored: %(values)s.") % {
-        "values": ", ".join(f"{k}={v}" for k, v in sorted(filters.ignored.items()))
+        "values": ", ".join(f"{k}={v}" for k, v in sorted(ignored.items()))
     }
 
 
@@ -338,9 +339,9 @@ def mission_dashboard(user: Any, programme: Programme) -> dict[str, Any]:
         ],
         "indicators": inds,
         "indicator_counts": indicator_figures(ind_qs, None).get(None, dict.fromkeys(figures.INDICATOR_STATUSES, 0)),
-        "upcoming": upcoming,
-        "overdue": overdue,
-        "achievements": recent,
+        "upcoming": [{"record": a, "title": texts.action_title(a), "date": a.key_date} for a in upcoming],
+        "overdue": [{"record": a, "title": texts.action_title(a), "date": a.key_date} for a in overdue],
+        "achievements": [{"record": a, "title": texts.achievement_title(a), "date": a.date} for a in recent],
         "achievement_total": Achievement.objects.visible_to(user).filter(programme=programme).count(),
         "awaiting": awaiting_rows,
     }

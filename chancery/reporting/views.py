@@ -43,7 +43,7 @@ def _agent(request: HttpRequest) -> User:
 def _filters(request: HttpRequest) -> selectors.Filters:
     filters = selectors.parse_filters(request.GET)
     if filters.ignored:
-        messages.warning(request, selectors.ignored_message(filters))
+        messages.warning(request, selectors.ignored_message(filters.ignored))
     return filters
 
 
@@ -69,7 +69,7 @@ def _export(
     writer = csv.writer(buffer)
     writer.writerow([str(h) for h in headers])
     for row in rows:
-        writer.writerow(["" if v is None else str(v) for v in row])
+        writer.writerow(["" if v is None else renderers.safe_text(v) if isinstance(v, str) else str(v) for v in row])
     return file_download(
         ("\ufeff" + buffer.getvalue()).encode(), filename=f"{table}-{stamp}.csv", content_type="text/csv"
     )
@@ -399,9 +399,7 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
         qs: Any = selectors.actions(request.user, filters)
         if bucket:
             if bucket not in figures.ACTION_BUCKETS:
-                messages.warning(
-                    request, selectors.ignored_message(selectors.Filters(year=0, ignored={"bucket": bucket[:40]}))
-                )
+                messages.warning(request, selectors.ignored_message({"bucket": bucket[:40]}))
             else:
                 qs = qs.filter(figures.bucket_q(bucket, today))
         items = list(
@@ -427,9 +425,7 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
         qs = selectors.indicators(request.user, filters)
         if status:
             if status not in figures.INDICATOR_STATUSES:
-                messages.warning(
-                    request, selectors.ignored_message(selectors.Filters(year=0, ignored={"status": status[:40]}))
-                )
+                messages.warning(request, selectors.ignored_message({"status": status[:40]}))
             else:
                 qs = qs.filter(status=status)
         inds = list(
@@ -609,7 +605,9 @@ def compile_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         output = request.POST.get("format", "pdf")
         if filters.ignored or output not in ("pdf", "xlsx"):
-            messages.error(request, selectors.ignored_message(filters) if filters.ignored else _("Unknown format."))
+            messages.error(
+                request, selectors.ignored_message(filters.ignored) if filters.ignored else _("Unknown format.")
+            )
         else:
             job = services.start_job(
                 user=_agent(request),

@@ -100,7 +100,7 @@ def test_mission_dashboard(ministry: Any, scenario: Any) -> None:
     }
     gaps = {i.label: i.gap for i in data["indicators"]}
     assert gaps["Indicator I2"] == Decimal(-4) and gaps["Indicator I1"] == 0 and gaps["Indicator I4"] is None
-    assert [a.title for a in data["overdue"]] == ["Action A2"]
+    assert [a["title"] for a in data["overdue"]] == ["Action A2"]
 
 
 def test_correspondence_figures(ministry: Any, scenario: Any) -> None:

@@ -75,6 +75,19 @@ def test_exports_are_gated_and_audited(client_for: Callable[[str], Client], scen
     assert AuditEvent.objects.unrestricted("test").filter(action="reporting.exported").count() == before + 3
 
 
+def test_exported_text_never_runs_as_a_formula(client_for: Callable[[str], Client], scenario: Any) -> None:
+    from chancery.planning.models import Achievement
+
+    Achievement.objects.filter(pk=scenario.achievements["visit"].pk).update(title='=HYPERLINK("http://x","y")')
+    response = client_for("plan.sg4").get(f"/reporting/records/achievements/?year={scenario.year}&export=xlsx")
+    from openpyxl import load_workbook
+
+    titles = [
+        r[3] for r in load_workbook(io.BytesIO(response.content)).worksheets[0].iter_rows(min_row=2, values_only=True)
+    ]
+    assert '\'=HYPERLINK("http://x","y")' in titles
+
+
 def test_mission_dashboard_and_synthesis_pages(client_for: Callable[[str], Client], scenario: Any) -> None:
     dakar = scenario.programmes["DAKAR"]
     client = client_for("hom.dakar")

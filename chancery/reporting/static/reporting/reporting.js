@@ -1,8 +1,26 @@
-/* Dashboard charts: every <canvas data-chart="ID"> is drawn by Chart.js (vendored) from the
+/* Dashboard charts: every <canvas data-chart="..."> is drawn by Chart.js (vendored) from the
    JSON in its data-chart attribute (not a <script> block: HTMX drops those from swapped
-   content), after a full page load and after every HTMX swap. No inline script or style: the CSP forbids them. */
+   content), after a full page load and after every HTMX swap. No inline script or style:
+   the CSP forbids them. */
 (function () {
   "use strict";
+
+  // Chart.js (~70 kB compressed) is fetched only by pages that draw a chart, not by every page.
+  var chartjsUrl = document.currentScript && document.currentScript.dataset.chartjs;
+  var loading = null;
+
+  function withChartjs(callback) {
+    if (typeof window.Chart !== "undefined") { callback(); return; }
+    if (!chartjsUrl) { return; }
+    if (!loading) {
+      loading = [];
+      var script = document.createElement("script");
+      script.src = chartjsUrl;
+      script.onload = function () { loading.forEach(function (fn) { fn(); }); };
+      document.head.appendChild(script);
+    }
+    loading.push(callback);
+  }
 
   function datasetsOf(spec) {
     return spec.datasets.map(function (d) {
@@ -35,7 +53,9 @@
   }
 
   function drawAll(root) {
-    (root || document).querySelectorAll("canvas[data-chart]").forEach(draw);
+    var canvases = (root || document).querySelectorAll("canvas[data-chart]");
+    if (!canvases.length) { return; }
+    withChartjs(function () { canvases.forEach(draw); });
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
