@@ -138,6 +138,7 @@ def generate_report(job_id: int) -> int:
         job.compartment_codes = sorted(marking.compartments)
         job.status = JobStatus.DONE
         job.progress = 100
+        job.steps_done = job.steps_total  # the last step (writing the file) is done too
         job.error = error
         job.finished_at = timezone.now()
         job.save()
