@@ -12,7 +12,7 @@ from typing import Any, cast
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from chancery.accounts.models import User
@@ -222,7 +222,7 @@ def _job_out(job: ReportJob) -> dict[str, Any]:
 
 
 @router.post("/reporting/compilations", response={202: dict}, summary="Compile syntheses in the background")
-def compile_syntheses(request: HttpRequest, payload: CompilationIn) -> tuple[int, dict[str, Any]]:
+def compile_syntheses(request: HttpRequest, payload: CompilationIn) -> Status:
     filters = selectors.parse_filters({"year": payload.year, "region": payload.region})
     if filters.ignored:
         raise HttpError(400, selectors.ignored_message(filters.ignored))
@@ -234,7 +234,7 @@ def compile_syntheses(request: HttpRequest, payload: CompilationIn) -> tuple[int
         output_format=payload.format,
         parameters={"year": filters.year, "region": payload.region, "language": payload.language[:5]},
     )
-    return 202, _job_out(job)
+    return Status(202, _job_out(job))
 
 
 @router.get("/reporting/jobs/{job_id}", response=dict, summary="A background report's progress")

@@ -200,3 +200,26 @@ def test_a_job_whose_worker_died_is_marked_failed_and_can_be_retried(
     retried = client.post(f"/reporting/jobs/{job.pk}/retry/")
     assert retried.status_code == 302
     assert ReportJob.objects.unrestricted("test").filter(owner=ministry.users["plan.sg4"]).count() == 2
+
+
+def test_api_freeze_send_and_compilation(ministry: Any, scenario: Any) -> None:
+    dakar = scenario.programmes["DAKAR"].pk
+    assert _api(ministry, "plan.sg4").post(f"/api/v1/reporting/programmes/{dakar}/synthesis/freeze").status_code == 403
+    hom = _api(ministry, "hom.dakar")
+    frozen = hom.post(f"/api/v1/reporting/programmes/{dakar}/synthesis/freeze")
+    assert frozen.status_code == 200 and frozen.json()["frozen"] is True
+    sent = hom.post(f"/api/v1/reporting/programmes/{dakar}/synthesis/send")
+    assert sent.status_code == 200 and sent.json()["reference"].startswith("DAKAR/")
+    assert hom.post(f"/api/v1/reporting/programmes/{dakar}/synthesis/send").status_code == 409
+    planner = _api(ministry, "plan.sg4")
+    bad = planner.post(
+        "/api/v1/reporting/compilations", {"year": scenario.year, "region": "NOWHERE"}, content_type="application/json"
+    )
+    assert bad.status_code == 400
+    queued = planner.post(
+        "/api/v1/reporting/compilations", {"year": scenario.year, "format": "xlsx"}, content_type="application/json"
+    )
+    assert queued.status_code == 202
+    job_id = queued.json()["id"]
+    assert planner.get(f"/api/v1/reporting/jobs/{job_id}/file").status_code == 409
+    assert _api(ministry, "plan2.sg4").get(f"/api/v1/reporting/jobs/{job_id}").status_code == 404
