@@ -170,13 +170,17 @@ def overview(request: HttpRequest) -> HttpResponse:
         return export
     for r in rows:
         r["sparkline_svg"] = _sparkline(r["sparkline"])
-        r["links"] = {
-            b: _link("reporting:records_actions", filters, mission=r["mission"].code, bucket=b)
-            for b in figures.ACTION_BUCKETS
-        } | {
-            s: _link("reporting:records_indicators", filters, mission=r["mission"].code, status=s)
-            for s in figures.INDICATOR_STATUSES
-        }
+        r["links"] = (
+            {
+                b: _link("reporting:records_actions", filters, mission=r["mission"].code, bucket=b)
+                for b in figures.ACTION_BUCKETS
+            }
+            | {
+                s: _link("reporting:records_indicators", filters, mission=r["mission"].code, status=s)
+                for s in figures.INDICATOR_STATUSES
+            }
+            | {"achievements": _link("reporting:records_achievements", filters, mission=r["mission"].code)}
+        )
     totals = data["totals"]
     chart = {
         "type": "bar",
