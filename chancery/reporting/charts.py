@@ -34,6 +34,39 @@ def _value(value: float) -> str:
     return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
 
 
+def to_html(chart: BarChart) -> str:
+    """The chart as HTML bars, for WeasyPrint only (it lays out HTML text with full shaping and
+    bidi, which its SVG text does not: Arabic labels stay readable). Uses inline widths, so
+    never for a page served to a browser (the CSP forbids style attributes there)."""
+    peak = 0.0
+    for i in range(len(chart.categories)):
+        values = [max(v[i], 0) if i < len(v) else 0 for _n, v in chart.series]
+        peak = max(peak, sum(values) if chart.stacked else max(values, default=0))
+    peak = peak or 1.0
+    rows = []
+    for i, label in enumerate(chart.categories):
+        bars = []
+        for s, (_name, values) in enumerate(chart.series):
+            value = max(values[i], 0) if i < len(values) else 0
+            width = 100 * value / peak
+            bar = f'<span class="hbar" style="width:{width:.2f}%;background:{escape(chart.colour(s))}"></span>'
+            if chart.stacked:
+                bars.append(bar)
+            else:
+                bars.append(f'<div class="hbar-line">{bar}<span class="hbar-value">{_value(value)}</span></div>')
+        inner = f'<div class="hbar-stack">{"".join(bars)}</div>' if chart.stacked else "".join(bars)
+        rows.append(f'<tr><th scope="row">{escape(_short(label, 40))}</th><td>{inner}</td></tr>')
+    return f'<table class="hchart">{"".join(rows)}</table>'
+
+
+def swatch(colour: str) -> str:
+    """A small colour square for an HTML legend (an SVG: the CSP forbids style attributes)."""
+    return (
+        f'<svg width="10" height="10" aria-hidden="true" class="legend-swatch"><rect width="10" height="10" '
+        f'fill="{escape(colour)}"/></svg>'
+    )
+
+
 @dataclass
 class _Box:
     x: float
@@ -73,7 +106,7 @@ def _layout(chart: BarChart, width: int, height: int) -> tuple[list[_Box], float
 
 
 def to_svg(chart: BarChart, *, width: int = 640, height: int | None = None, titled: bool = True) -> str:
-    """The chart as SVG; `titled=False` leaves the visible title to the page (an HTML caption
+    """The chart as SVG; `titled=False` leaves the visible title and legend to the page (HTML
     shapes right-to-left scripts properly, SVG text in a PDF does not)."""
     height = height or max(120, 40 + 28 * max(len(chart.categories), 1) + 40)
     boxes, left, top, _plot_w, plot_h = _layout(chart, width, height)
@@ -102,7 +135,7 @@ def to_svg(chart: BarChart, *, width: int = 640, height: int | None = None, titl
                 f"{_value(box.value)}</text>"
             )
     x = left
-    for s, (legend, _values) in enumerate(chart.series):
+    for s, (legend, _values) in enumerate(chart.series if titled else []):
         parts.append(f'<rect x="{x:.1f}" y="{height - 18}" width="10" height="10" fill="{chart.colour(s)}"/>')
         parts.append(f'<text x="{x + 14:.1f}" y="{height - 9}">{escape(legend)}</text>')
         x += 24 + 7 * len(legend)

@@ -89,15 +89,22 @@ def report_charts(report: Report) -> list[charts.BarChart]:
     return [c for c in (completion, attainment, budget) if c.categories]
 
 
-def figure_list(items: Sequence[charts.BarChart]) -> list[dict[str, str]]:
-    """Charts for an HTML page or PDF: the title as a caption, the drawing as SVG."""
-    return [{"title": c.title, "svg": charts.to_svg(c, titled=False)} for c in items]
+def figure_list(items: Sequence[charts.BarChart], *, for_pdf: bool = False) -> list[dict[str, Any]]:
+    """Charts for an HTML page (SVG) or a PDF (HTML bars): title and legend as HTML."""
+    return [
+        {
+            "title": c.title,
+            "svg": charts.to_html(c) if for_pdf else charts.to_svg(c, titled=False),
+            "legend": [(str(name), charts.swatch(c.colour(i))) for i, (name, _values) in enumerate(c.series)],
+        }
+        for c in items
+    ]
 
 
 def _context(report: Report) -> dict[str, Any]:
     return {
         "report": report,
-        "charts": figure_list(report_charts(report)),
+        "charts": figure_list(report_charts(report), for_pdf=True),
         "ministry_name": settings.CHANCERY_MINISTRY_NAME,
         "marking_label": report.marking.label(),
         "status_rule": figures.STATUS_RULE,
@@ -130,7 +137,7 @@ def render_pdf(reports: Sequence[Report], *, title: str = "", progress: Progress
             "sections": sections,
             "compilation": len(reports) > 1,
             "title": title,
-            "summary_charts": figure_list(compilation_charts(reports)) if len(reports) > 1 else [],
+            "summary_charts": figure_list(compilation_charts(reports), for_pdf=True) if len(reports) > 1 else [],
             "marking_css": _css_string(marking.label()),
             "marking_label": marking.label(),
             "ministry_name": settings.CHANCERY_MINISTRY_NAME,
