@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import translation
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -237,14 +237,21 @@ def compile_syntheses(request: HttpRequest, payload: CompilationIn) -> Status:
     return Status(202, _job_out(job))
 
 
+def _own_job(request: HttpRequest, job_id: int) -> ReportJob:
+    job = get_visible_or_404(ReportJob.objects.all(), request.user, pk=job_id)
+    if not job.readable_by(request.user):
+        raise Http404("not found")
+    return job
+
+
 @router.get("/reporting/jobs/{job_id}", response=dict, summary="A background report's progress")
 def job(request: HttpRequest, job_id: int) -> dict[str, Any]:
-    return _job_out(tasks.refresh_status(get_visible_or_404(ReportJob.objects.all(), request.user, pk=job_id)))
+    return _job_out(tasks.refresh_status(_own_job(request, job_id)))
 
 
 @router.get("/reporting/jobs/{job_id}/file", summary="A finished background report's file")
 def job_file(request: HttpRequest, job_id: int) -> HttpResponse:
-    current = get_visible_or_404(ReportJob.objects.all(), request.user, pk=job_id)
+    current = _own_job(request, job_id)
     if current.result_ciphertext is None:
         raise HttpError(409, "the report is not ready")
     services.record_export(

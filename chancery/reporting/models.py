@@ -102,9 +102,11 @@ class ReportJobQuerySet(RestrictedQuerySet["ReportJob"]):
     def visible_to(self, user: Any) -> ReportJobQuerySet:
         # A job and its file belong to the agent who asked for it (it was built through
         # their gate): nobody else reads it.
+        # Its file stays readable only while their clearance still dominates what it contains
+        # (a lowered clearance loses the old files too); compartments: see `readable_by`.
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()._mark_gated()
-        return self.filter(owner_id=user.pk)._mark_gated()
+        return self.filter(owner_id=user.pk, classification__lte=user.clearance.level)._mark_gated()
 
 
 class ReportJob(models.Model):
@@ -142,3 +144,9 @@ class ReportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (JobStatus.DONE, JobStatus.FAILED)
+
+    def readable_by(self, user: Any) -> bool:
+        """The owner's clearance still dominates the file's marking (level and compartments)."""
+        from chancery.core.classification import Marking
+
+        return bool(user.clearance.dominates(Marking.of(self.classification, self.compartment_codes)))

@@ -641,7 +641,10 @@ def compile_view(request: HttpRequest) -> HttpResponse:
 
 
 def _job(request: HttpRequest, job_id: int) -> ReportJob:
-    return tasks.refresh_status(get_visible_or_404(ReportJob.objects.all(), request.user, pk=job_id))
+    job = get_visible_or_404(ReportJob.objects.all(), request.user, pk=job_id)
+    if not job.readable_by(request.user):
+        raise Http404("not found")
+    return tasks.refresh_status(job)
 
 
 @require_GET

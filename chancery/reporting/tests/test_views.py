@@ -223,3 +223,14 @@ def test_api_freeze_send_and_compilation(ministry: Any, scenario: Any) -> None:
     job_id = queued.json()["id"]
     assert planner.get(f"/api/v1/reporting/jobs/{job_id}/file").status_code == 409
     assert _api(ministry, "plan2.sg4").get(f"/api/v1/reporting/jobs/{job_id}").status_code == 404
+
+
+def test_a_job_file_follows_its_owners_clearance(client_for: Callable[[str], Client], ministry: Any) -> None:
+    from chancery.accounts.models import User
+
+    owner = ministry.users["plan.sg4"]  # cleared CONFIDENTIAL
+    job = ReportJob.objects.create(owner=owner, kind="compilation", status=JobStatus.DONE, classification=2)
+    assert client_for("plan.sg4").get(f"/reporting/jobs/{job.pk}/").status_code == 200
+    User.objects.unrestricted("test").filter(pk=owner.pk).update(clearance_level=1)
+    assert client_for("plan.sg4").get(f"/reporting/jobs/{job.pk}/").status_code == 404
+    assert client_for("plan.sg4").get(f"/reporting/jobs/{job.pk}/download/").status_code == 404
