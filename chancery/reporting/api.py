@@ -7,7 +7,7 @@ draft programme 409 (`invalid_state`); a step the role does not allow 403.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,7 +15,7 @@ from django.utils import translation
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from chancery.accounts.models import User
+from chancery.accounts.access import agent
 from chancery.core.downloads import file_download
 from chancery.core.gate import get_visible_or_404
 from chancery.planning import selectors as planning_selectors
@@ -24,11 +24,6 @@ from chancery.reporting.models import JobKind, ReportJob
 from chancery.reporting.synthesis import report_for
 
 router = Router(tags=["reporting"])
-
-
-def _agent(request: HttpRequest) -> User:
-    """The signed-in agent (sign-in is required for every reporting page and endpoint)."""
-    return cast(User, request.user)
 
 
 def _filters(request: HttpRequest) -> selectors.Filters:
@@ -124,7 +119,7 @@ def synthesis(request: HttpRequest, programme_id: int, format: str = "json") -> 
         if format != "json":
             data = renderers.render(report, format)
             services.record_export(
-                user=_agent(request),
+                user=agent(request),
                 table="synthesis",
                 output_format=format,
                 rows=len(report.indicators),
@@ -187,7 +182,7 @@ def _act(request: HttpRequest, programme_id: int, act: Any) -> Any:
 
 @router.post("/reporting/programmes/{programme_id}/synthesis/freeze", response=dict, summary="Freeze the synthesis")
 def freeze(request: HttpRequest, programme_id: int) -> dict[str, Any]:
-    done = _act(request, programme_id, lambda p: services.freeze(user=_agent(request), programme=p))
+    done = _act(request, programme_id, lambda p: services.freeze(user=agent(request), programme=p))
     return {
         "programme": programme_id,
         "frozen": True,
@@ -198,7 +193,7 @@ def freeze(request: HttpRequest, programme_id: int) -> dict[str, Any]:
 
 @router.post("/reporting/programmes/{programme_id}/synthesis/send", response=dict, summary="Send it as a dispatch")
 def send(request: HttpRequest, programme_id: int) -> dict[str, Any]:
-    dispatch = _act(request, programme_id, lambda p: services.send(user=_agent(request), programme=p))
+    dispatch = _act(request, programme_id, lambda p: services.send(user=agent(request), programme=p))
     return {"programme": programme_id, "dispatch": dispatch.pk, "reference": dispatch.reference}
 
 
@@ -229,7 +224,7 @@ def compile_syntheses(request: HttpRequest, payload: CompilationIn) -> Status:
     if payload.format not in ("pdf", "xlsx"):
         raise HttpError(400, "format: pdf or xlsx")
     job = services.start_job(
-        user=_agent(request),
+        user=agent(request),
         kind=JobKind.COMPILATION,
         output_format=payload.format,
         parameters={"year": filters.year, "region": payload.region, "language": payload.language[:5]},
@@ -255,7 +250,7 @@ def job_file(request: HttpRequest, job_id: int) -> HttpResponse:
     if current.result_ciphertext is None:
         raise HttpError(409, "the report is not ready")
     services.record_export(
-        user=_agent(request),
+        user=agent(request),
         table=f"job-{current.kind}",
         output_format=current.output_format,
         rows=current.steps_total,

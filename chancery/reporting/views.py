@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chancery.accounts.models import User
+from chancery.accounts.access import agent
 from chancery.core.downloads import file_download
 from chancery.core.gate import get_visible_or_404
 from chancery.planning import selectors as planning_selectors
@@ -33,11 +33,6 @@ EXPORT_FORMATS = ("csv", "xlsx")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _agent(request: HttpRequest) -> User:
-    """The signed-in agent (sign-in is required for every reporting page and endpoint)."""
-    return cast(User, request.user)
 
 
 def _filters(request: HttpRequest) -> selectors.Filters:
@@ -57,7 +52,7 @@ def _export(
     if output not in EXPORT_FORMATS:
         messages.warning(request, _("Unknown export format: %(value)s.") % {"value": output[:20]})
         return None
-    services.record_export(user=_agent(request), table=table, output_format=output, rows=len(rows), filters=filters)
+    services.record_export(user=agent(request), table=table, output_format=output, rows=len(rows), filters=filters)
     stamp = timezone.localdate().isoformat()
     if output == "xlsx":
         return file_download(
@@ -514,7 +509,7 @@ def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
         version = request.POST.get("lock_version", "")
         try:
             services.save_narratives(
-                user=_agent(request),
+                user=agent(request),
                 programme=programme,
                 narratives=narratives,
                 expected_version=int(version) if version.isdigit() else None,
@@ -553,7 +548,7 @@ def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
 def synthesis_freeze(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
     try:
-        services.freeze(user=_agent(request), programme=programme)
+        services.freeze(user=agent(request), programme=programme)
     except PermissionDenied as exc:
         raise Http404("not found") from exc
     except ValidationError as exc:
@@ -566,7 +561,7 @@ def synthesis_freeze(request: HttpRequest, programme_id: int) -> HttpResponse:
 def synthesis_send(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
     try:
-        dispatch = services.send(user=_agent(request), programme=programme, language=translation.get_language() or "fr")
+        dispatch = services.send(user=agent(request), programme=programme, language=translation.get_language() or "fr")
     except PermissionDenied as exc:
         raise Http404("not found") from exc
     except ValidationError as exc:
@@ -588,7 +583,7 @@ def synthesis_download(request: HttpRequest, programme_id: int, output_format: s
     report = synth.report_for(request.user, programme, language=translation.get_language() or "fr")
     data = renderers.render(report, output_format)
     services.record_export(
-        user=_agent(request),
+        user=agent(request),
         table="synthesis",
         output_format=output_format,
         rows=len(report.indicators),
@@ -614,7 +609,7 @@ def compile_view(request: HttpRequest) -> HttpResponse:
             )
         else:
             job = services.start_job(
-                user=_agent(request),
+                user=agent(request),
                 kind=JobKind.COMPILATION,
                 output_format=output,
                 parameters={
@@ -660,7 +655,7 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     if current.result_ciphertext is None:
         raise Http404("not found")
     services.record_export(
-        user=_agent(request),
+        user=agent(request),
         table=f"job-{current.kind}",
         output_format=current.output_format,
         rows=current.steps_total,
@@ -677,7 +672,7 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     current = _job(request, job_id)
     try:
-        new = services.retry_job(user=_agent(request), job=current)
+        new = services.retry_job(user=agent(request), job=current)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("reporting:job", job_id=current.pk)
