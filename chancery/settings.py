@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "chancery.imports",
     "chancery.notifications",
     "chancery.reporting",
+    "chancery.backup",
 ]
 
 MIDDLEWARE = [
