@@ -26,6 +26,13 @@ class Verb(models.TextChoices):
     DISPATCH_TO_VALIDATE = "dispatch_to_validate", _("A draft dispatch awaits your validation.")
     DISPATCH_OVERDUE = "dispatch_overdue", _("A dispatch attributed to your unit is overdue.")
     ACCESS_GRANTED = "access_granted", _("You were given access to a dispatch.")
+    DISPATCH_RETURNED = "dispatch_returned", _("A draft dispatch was returned to you with a remark.")
+    OPINION_REQUESTED = "opinion_requested", _("Your opinion is requested on a draft dispatch.")
+    DISPATCH_DUE_SOON = "dispatch_due_soon", _("A dispatch attributed to your unit is due soon.")
+    DISPATCH_ESCALATED = "dispatch_escalated", _("An attribution of your unit is overdue and was escalated to you.")
+    DELEGATION_BLOCKED = "delegation_blocked", _(
+        "An item for an absent agent could not go to their deputy (clearance); it waits for the agent."
+    )
     PROGRAMME_SUBMITTED = "programme_submitted", _("An action programme was submitted for review.")
     OTHER = "other", _("Something needs your attention.")
 
