@@ -75,6 +75,7 @@ __all__ = [
     "change_marking",
     "close_routing",
     "create_draft",
+    "finish_sending",
     "grant_access",
     "mark_read",
     "record_read",
@@ -403,6 +404,8 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
         raise TypeError(f"update_draft() got unexpected fields: {', '.join(sorted(unknown))}")
     current = _visible(actor, dispatch)
     _require(actor, Capability.DRAFT_DISPATCH, current.sending_unit)
+    if current.status == DispatchStatus.SUBMITTED:
+        raise InvalidState(_("This draft is in its validation circuit; withdraw it before changing it."))
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("A sent dispatch cannot be edited; write a new dispatch that cites it."))
     if current.version != int(expected_version):
@@ -724,10 +727,19 @@ def send_dispatch(*, actor: User, dispatch: Dispatch | int) -> Dispatch:
     if current.status in RELEASED_STATUSES:
         return current
     _require(actor, Capability.VALIDATE_DISPATCH, current.sending_unit)
+    if current.status == DispatchStatus.SUBMITTED:
+        raise InvalidState(_("This draft is in its validation circuit: it is sent by the last visa."))
     _check_ready(current)
     if current.status == DispatchStatus.DRAFT:
         current.validated_by = actor
         current.validated_at = timezone.now()
+    return finish_sending(actor=actor, dispatch=current)
+
+
+def finish_sending(*, actor: User, dispatch: Dispatch) -> Dispatch:
+    """Number, sign and release a dispatch the caller has checked and locked (the send
+    action above, or the last visa of a validation circuit)."""
+    current = dispatch
     current.version = current.version + 1
     _release(current, actor, now=timezone.now())
     if current.in_reply_to_id is not None:
