@@ -92,15 +92,23 @@ def set_absence(
     if errors:
         raise ValidationError(errors)
     absence = Absence.objects.create(
-        user=agent, deputy=deputy, start_date=start_date, end_date=end_date, reason=(reason or "").strip()[:200],
+        user=agent,
+        deputy=deputy,
+        start_date=start_date,
+        end_date=end_date,
+        reason=(reason or "").strip()[:200],
         created_by=actor,
     )
     record_event(
         action="accounts.absence_set",
         actor=actor,
         target=absence,
-        details={"agent": agent.get_username(), "deputy": deputy.get_username(),
-                 "from": start_date.isoformat(), "to": end_date.isoformat()},
+        details={
+            "agent": agent.get_username(),
+            "deputy": deputy.get_username(),
+            "from": start_date.isoformat(),
+            "to": end_date.isoformat(),
+        },
     )
     return absence
 
@@ -114,8 +122,12 @@ def cancel_absence(*, actor: User, absence: Absence) -> Absence:
     if absence.cancelled_at is None:
         absence.cancelled_at = timezone.now()
         absence.save(update_fields=["cancelled_at"])
-        record_event(action="accounts.absence_cancelled", actor=actor, target=absence,
-                     details={"agent": absence.user.get_username()})
+        record_event(
+            action="accounts.absence_cancelled",
+            actor=actor,
+            target=absence,
+            details={"agent": absence.user.get_username()},
+        )
     return absence
 
 
@@ -167,9 +179,17 @@ def route_to_deputies(users: list[User], *, target: Any, url: str, actor: User |
                 result.append(deputy)
             continue
         units = [m.unit_id for m in Membership.objects.active().filter(user=absence.user)]
-        heads = [h for h in unit_members_with(units=units, capability=Capability.VALIDATE_DISPATCH)
-                 if h.pk != absence.user_id]
+        heads = [
+            h
+            for h in unit_members_with(units=units, capability=Capability.VALIDATE_DISPATCH)
+            if h.pk != absence.user_id
+        ]
         # The heads may not read the item either: they are pointed at the agent, not the item.
-        notify(recipients=heads, verb=Verb.DELEGATION_BLOCKED, target=absence,
-               url=reverse("organisation:person_detail", args=[absence.user.get_username()]), actor=actor)
+        notify(
+            recipients=heads,
+            verb=Verb.DELEGATION_BLOCKED,
+            target=absence,
+            url=reverse("organisation:person_detail", args=[absence.user.get_username()]),
+            actor=actor,
+        )
     return result

@@ -240,8 +240,9 @@ def submit(
     extra_visas = list(extra_visas)[:MAX_EXTRA]
     opinions = [u for u in dict.fromkeys(opinions) if u.pk != current.sending_unit_id][:MAX_EXTRA]
     if (extra_visas or opinions) and not settings.allow_extra_steps:
-        errors["__all__"] = [_("%(unit)s does not allow changing its validation circuit.")
-                             % {"unit": current.sending_unit.code}]
+        errors["__all__"] = [
+            _("%(unit)s does not allow changing its validation circuit.") % {"unit": current.sending_unit.code}
+        ]
     extra_specs: list[StepSpec] = []
     allowed_units = [current.sending_unit] + ([current.sending_unit.parent] if current.sending_unit.parent else [])
     for user in extra_visas:
@@ -275,7 +276,11 @@ def submit(
         for spec in group:
             created.append(
                 CircuitStep.objects.create(
-                    dispatch=current, round=round_no, position=position, kind=spec.kind, unit=spec.unit,
+                    dispatch=current,
+                    round=round_no,
+                    position=position,
+                    kind=spec.kind,
+                    unit=spec.unit,
                     assignee=spec.assignee,
                 )
             )
@@ -290,8 +295,12 @@ def submit(
         current,
         round=round_no,
         circuit=[
-            {"position": s.position, "kind": s.kind, "unit": s.unit.code,
-             "agent": s.assignee.get_username() if s.assignee else None}
+            {
+                "position": s.position,
+                "kind": s.kind,
+                "unit": s.unit.code,
+                "agent": s.assignee.get_username() if s.assignee else None,
+            }
             for s in created
         ],
     )
@@ -342,8 +351,14 @@ def give_opinion(*, actor: User, dispatch: Dispatch | int, opinion: str, comment
         raise ValidationError({"opinion": [_("Choose an opinion.")]})
     step = _my_step(actor, current, StepKind.AVIS)
     required = opinion != Opinion.FAVOURABLE
-    _act(step, actor, current, status=StepStatus.GIVEN, opinion=opinion,
-         comment=_clean_comment(comment, required=required))
+    _act(
+        step,
+        actor,
+        current,
+        status=StepStatus.GIVEN,
+        opinion=opinion,
+        comment=_clean_comment(comment, required=required),
+    )
     _audit("correspondence.opinion_given", actor, current, step, opinion=opinion)
     return _advance(actor, current, step)
 
@@ -370,8 +385,13 @@ def return_draft(*, actor: User, dispatch: Dispatch | int, comment: str) -> Disp
     _act(step, actor, current, status=StepStatus.RETURNED, comment=_clean_comment(comment, required=True))
     _back_to_draft(current)
     _audit("correspondence.returned", actor, current, step)
-    notify(recipients=[current.author], verb=Verb.DISPATCH_RETURNED, target=current,
-           url=reverse("correspondence:detail", args=[current.pk]), actor=actor)
+    notify(
+        recipients=[current.author],
+        verb=Verb.DISPATCH_RETURNED,
+        target=current,
+        url=reverse("correspondence:detail", args=[current.pk]),
+        actor=actor,
+    )
     return current
 
 

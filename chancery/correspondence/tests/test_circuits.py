@@ -7,35 +7,47 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from chancery.audit.models import AuditEvent
+from chancery.core.classification import Level
 from chancery.correspondence import circuits, services
 from chancery.correspondence.models import Dispatch, DispatchStatus
 from chancery.correspondence.signatures import verify_dispatch
 from chancery.correspondence.tests.domain_helpers import draft
 from chancery.correspondence.workflow_models import CircuitStep, Opinion, StepKind, StepStatus
-from chancery.core.classification import Level
 from chancery.notifications.models import Notification, Verb
 
 pytestmark = pytest.mark.django_db
 
 
 def _confidential_draft(ministry, **extra):
-    return draft(ministry, author="desk.dab1", unit="DAB/1", routings=(("DAKAR", "action"),),
-                 classification=Level.CONFIDENTIAL, subject="Visite ministérielle : éléments de langage", **extra)
+    return draft(
+        ministry,
+        author="desk.dab1",
+        unit="DAB/1",
+        routings=(("DAKAR", "action"),),
+        classification=Level.CONFIDENTIAL,
+        subject="Visite ministérielle : éléments de langage",
+        **extra,
+    )
 
 
 def _notified(user, verb, dispatch) -> bool:
-    return Notification.objects.unrestricted("test").filter(
-        recipient=user, verb=verb, target_id=str(dispatch.pk)
-    ).exists()
+    return (
+        Notification.objects.unrestricted("test").filter(recipient=user, verb=verb, target_id=str(dispatch.pk)).exists()
+    )
 
 
 def test_sequential_and_parallel_circuit_return_resubmit_and_sign_at_last_visa(ministry):
     u = ministry.users
     d = _confidential_draft(ministry)
-    steps = circuits.submit(actor=u["desk.dab1"], dispatch=d, opinions=[ministry.units["DG3/1"], ministry.units["DG7/1"]])
+    steps = circuits.submit(
+        actor=u["desk.dab1"], dispatch=d, opinions=[ministry.units["DG3/1"], ministry.units["DG7/1"]]
+    )
     # visa DAB/1, then two opinions in parallel, then the final visa of the parent unit (Confidentiel).
     assert [(s.position, s.kind, s.unit.code) for s in steps] == [
-        (1, StepKind.VISA, "DAB/1"), (2, StepKind.AVIS, "DG3/1"), (2, StepKind.AVIS, "DG7/1"), (3, StepKind.VISA, "DAB"),
+        (1, StepKind.VISA, "DAB/1"),
+        (2, StepKind.AVIS, "DG3/1"),
+        (2, StepKind.AVIS, "DG7/1"),
+        (3, StepKind.VISA, "DAB"),
     ]
     d.refresh_from_db()
     assert d.status == DispatchStatus.SUBMITTED
@@ -59,8 +71,9 @@ def test_sequential_and_parallel_circuit_return_resubmit_and_sign_at_last_visa(m
     raw = CircuitStep.objects.get(pk=returned[0].pk)
     assert b"visite" not in bytes(raw.comment_ciphertext)
     # Corrected and re-submitted: a new round.
-    services.update_draft(actor=u["desk.dab1"], dispatch=d, expected_version=d.version,
-                          body="<p>La visite aura lieu le 12 mars.</p>")
+    services.update_draft(
+        actor=u["desk.dab1"], dispatch=d, expected_version=d.version, body="<p>La visite aura lieu le 12 mars.</p>"
+    )
     circuits.submit(actor=u["desk.dab1"], dispatch=d, opinions=[ministry.units["DG3/1"]])
     assert {s.round for s in circuits.circuit_steps(d)} == {2}
     circuits.approve(actor=u["head.dab1"], dispatch=d)
@@ -69,7 +82,9 @@ def test_sequential_and_parallel_circuit_return_resubmit_and_sign_at_last_visa(m
     assert Dispatch.objects.visible_to(u["head.dg31"]).filter(pk=d.pk).exists()
     with pytest.raises(ValidationError):
         circuits.give_opinion(actor=u["head.dg31"], dispatch=d, opinion=Opinion.UNFAVOURABLE)  # needs a remark
-    circuits.give_opinion(actor=u["head.dg31"], dispatch=d, opinion=Opinion.RESERVED, comment="Ajouter le volet commercial.")
+    circuits.give_opinion(
+        actor=u["head.dg31"], dispatch=d, opinion=Opinion.RESERVED, comment="Ajouter le volet commercial."
+    )
     assert _notified(u["director.dab"], Verb.DISPATCH_TO_VALIDATE, d)
     with pytest.raises(services.NotAllowed):
         circuits.approve(actor=u["head.dab1"], dispatch=d)  # not their step any more
@@ -77,8 +92,13 @@ def test_sequential_and_parallel_circuit_return_resubmit_and_sign_at_last_visa(m
     assert sent.status == DispatchStatus.SENT and sent.reference
     assert verify_dispatch(Dispatch.objects.unrestricted("test").get(pk=d.pk)).valid
     actions = list(AuditEvent.objects.unrestricted("test").filter(object_id=str(d.pk)).values_list("action", flat=True))
-    for action in ("correspondence.submitted", "correspondence.returned", "correspondence.visa_given",
-                   "correspondence.opinion_given", "correspondence.sent"):
+    for action in (
+        "correspondence.submitted",
+        "correspondence.returned",
+        "correspondence.visa_given",
+        "correspondence.opinion_given",
+        "correspondence.sent",
+    ):
         assert action in actions
 
 
