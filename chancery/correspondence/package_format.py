@@ -191,7 +191,7 @@ def check(data: bytes, *, expected_fingerprint: str | None = None) -> PackageChe
     known["unit"] = str(content.get("sending_unit") or "")
     signed = sorted(content.get("attachments") or [], key=lambda a: a.get("n", 0))
     members = sorted(n for n in names if n.startswith("attachments/") and not n.endswith("/"))
-    by_number = {}
+    by_number: dict[int, str] = {}
     for name in members:
         prefix = name.removeprefix("attachments/").split("_", 1)[0]
         if not prefix.isdigit() or int(prefix) in by_number:
@@ -199,12 +199,12 @@ def check(data: bytes, *, expected_fingerprint: str | None = None) -> PackageChe
         by_number[int(prefix)] = name
     for entry in signed:
         number = int(entry.get("n", 0))
-        name = by_number.pop(number, None)
-        if name is None:
+        member = by_number.pop(number, None)
+        if member is None:
             return _fail(f"attachment {number} ({entry.get('filename')})", "missing from the package", **known)
-        blob = read(name)
+        blob = read(member)
         if hashlib.sha256(blob).hexdigest() != entry.get("sha256") or len(blob) != entry.get("size"):
-            return _fail(name, "altered: it does not match the SHA-256 signed in content.json", **known)
+            return _fail(member, "altered: it does not match the SHA-256 signed in content.json", **known)
     if by_number:
         return _fail(sorted(by_number.values())[0], "not covered by the signature", **known)
     return PackageCheck(valid=True, attachments=len(signed), content=content, **known)

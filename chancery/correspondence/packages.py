@@ -52,7 +52,7 @@ def export_package(*, dispatch: Dispatch, actor: Any | None = None, request: Any
     result = verify_dispatch(dispatch)
     if not result.valid:
         raise InvalidState(result.line())
-    key = SigningKey.objects.get(pk=dispatch.signing_key_id)
+    key = SigningKey.objects.get(pk=int(dispatch.signing_key_id or 0))
     attachments = [
         (a.position, a.filename, read_attachment(a, dispatch))
         for a in Attachment.objects.filter(dispatch=dispatch).order_by("position")

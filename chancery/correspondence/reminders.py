@@ -54,7 +54,7 @@ class ReminderRun:
 def _due_kinds(routing: Routing, settings: UnitWorkflow, today: date) -> list[str]:
     assert routing.due_date is not None
     late = (today - routing.due_date).days
-    kinds = []
+    kinds: list[str] = []
     if -settings.remind_days_before <= late <= 0:
         kinds.append(ReminderKind.BEFORE)
     if late >= max(settings.remind_days_after, 1):

@@ -19,6 +19,7 @@ from django.core.management import call_command
 
 from chancery.core.classification import Level
 from chancery.correspondence import package_format
+from chancery.correspondence.models import Dispatch
 from chancery.correspondence.tests.domain_helpers import PDF, sent
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +34,11 @@ def _offline_env(tmp_path: Path) -> dict[str, str]:
     return keep
 
 
-def _export(ministry, tmp_path: Path) -> tuple[Path, object]:
+def _export(ministry, tmp_path: Path) -> tuple[Path, Dispatch]:
     dispatch = sent(
-        ministry, classification=Level.RESTRICTED, attachments=[("programme semaine.pdf", PDF)],
+        ministry,
+        classification=Level.RESTRICTED,
+        attachments=[("programme semaine.pdf", PDF)],
         subject="Semaine culturelle : programme définitif",
     )
     out = tmp_path / "package.zip"
@@ -53,9 +56,13 @@ def _rewrite(source: Path, target: Path, change) -> Path:
 
 
 def _run(tmp_path: Path, package: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own console script
+    return subprocess.run(
         [CHANCERY, "verify-dispatch", "--package", str(package), *extra],
-        capture_output=True, text=True, env=_offline_env(tmp_path), cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        env=_offline_env(tmp_path),
+        cwd=tmp_path,
+        timeout=120,
     )
 
 
@@ -82,12 +89,23 @@ def test_package_checks_with_openssl(ministry, tmp_path):
     with zipfile.ZipFile(out) as archive:
         archive.extractall(folder)
     (folder / "signature.bin").write_bytes(base64.b64decode((folder / "signature.b64").read_text()))
-    command = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "public_key.pem", "-rawin",
-               "-in", "content.json", "-sigfile", "signature.bin"]
-    good = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)  # noqa: S603
+    command = [
+        "openssl",
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        "public_key.pem",
+        "-rawin",
+        "-in",
+        "content.json",
+        "-sigfile",
+        "signature.bin",
+    ]
+    good = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
     assert good.returncode == 0 and "Signature Verified Successfully" in good.stdout
     (folder / "content.json").write_bytes((folder / "content.json").read_bytes().replace(b"Semaine", b"Semainf"))
-    bad = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)  # noqa: S603
+    bad = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
     assert bad.returncode != 0
 
 
@@ -101,7 +119,7 @@ def test_tampered_packages_say_which_part(ministry, tmp_path):
         return name.startswith("attachments/")
 
     cases = {
-        "content.json": lambda n, d: d.replace("définitif".encode(), "provisoire".encode()) if n == "content.json" else d,
+        "content.json": lambda n, d: d.replace("définitif".encode(), b"provisoire") if n == "content.json" else d,
         "attachments/01_programme_semaine.pdf": lambda n, d: d + b"%extra" if attachment(n) else d,
         "signature.b64": lambda n, d: base64.b64encode(other_key.sign(b"x")) if n == "signature.b64" else d,
         "public_key.pem": lambda n, d: other_pem.encode() if n == "public_key.pem" else d,
@@ -118,8 +136,8 @@ def test_tampered_packages_say_which_part(ministry, tmp_path):
         assert result.part.startswith(part), (part, result.line())
     # The offline command says it too, on stderr, with a non-zero exit.
     target = _rewrite(out, tmp_path / "content.zip", cases["content.json"])
-    result = _run(tmp_path, target)
-    assert result.returncode == 1 and "content.json" in result.stderr and "INVALID" in result.stderr
+    offline = _run(tmp_path, target)
+    assert offline.returncode == 1 and "content.json" in offline.stderr and "INVALID" in offline.stderr
     garbage = tmp_path / "garbage.zip"
     garbage.write_bytes(b"not a zip")
     assert "not a zip file" in _run(tmp_path, garbage).stderr

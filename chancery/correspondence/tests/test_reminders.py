@@ -22,16 +22,18 @@ DUE = date(2031, 3, 20)
 def _sent_with_due(ministry, due: date = DUE):
     dispatch = draft(ministry, routings=())
     services.update_draft(
-        actor=ministry.users["counsellor.dakar"], dispatch=dispatch, expected_version=dispatch.version,
+        actor=ministry.users["counsellor.dakar"],
+        dispatch=dispatch,
+        expected_version=dispatch.version,
         routings=[services.RoutingSpec(unit="DAB/1", kind="action", due_date=due)],
     )
     return services.send_dispatch(actor=ministry.users["hom.dakar"], dispatch=dispatch)
 
 
 def _told(user, verb, dispatch) -> int:
-    return Notification.objects.unrestricted("test").filter(
-        recipient=user, verb=verb, target_id=str(dispatch.pk)
-    ).count()
+    return (
+        Notification.objects.unrestricted("test").filter(recipient=user, verb=verb, target_id=str(dispatch.pk)).count()
+    )
 
 
 def test_reminders_before_after_and_escalation_once_each(ministry):
@@ -53,8 +55,9 @@ def test_reminders_before_after_and_escalation_once_each(ministry):
 
 def test_assigned_attribution_reminds_the_assignee_and_unit_delays_apply(ministry):
     u = ministry.users
-    UnitWorkflow.objects.create(unit=ministry.units["DAB/1"], remind_days_before=5, remind_days_after=2,
-                                escalate_days_after=3)
+    UnitWorkflow.objects.create(
+        unit=ministry.units["DAB/1"], remind_days_before=5, remind_days_after=2, escalate_days_after=3
+    )
     d = _sent_with_due(ministry)
     services.assign(actor=u["head.dab1"], dispatch=d, unit="DAB/1", assignee=u["desk.dab1"])
     assert send_reminders(today=DUE - timedelta(days=5)).sent["before"] == 1
