@@ -199,7 +199,7 @@ def check(data: bytes, *, expected_fingerprint: str | None = None) -> PackageChe
         by_number[int(prefix)] = name
     for entry in signed:
         number = int(entry.get("n", 0))
-        member = by_number.pop(number, None)
+        member = by_number.pop(number) if number in by_number else None
         if member is None:
             return _fail(f"attachment {number} ({entry.get('filename')})", "missing from the package", **known)
         blob = read(member)
