@@ -192,14 +192,14 @@ def check(data: bytes, *, expected_fingerprint: str | None = None) -> PackageChe
     signed = sorted(content.get("attachments") or [], key=lambda a: a.get("n", 0))
     members = sorted(n for n in names if n.startswith("attachments/") and not n.endswith("/"))
     by_number: dict[int, str] = {}
-    for name in members:
-        prefix = name.removeprefix("attachments/").split("_", 1)[0]
+    for path in members:
+        prefix = path.removeprefix("attachments/").split("_", 1)[0]
         if not prefix.isdigit() or int(prefix) in by_number:
-            return _fail(name, "not covered by the signature", **known)
-        by_number[int(prefix)] = name
+            return _fail(path, "not covered by the signature", **known)
+        by_number[int(prefix)] = path
     for entry in signed:
         number = int(entry.get("n", 0))
-        member = by_number.pop(number) if number in by_number else None
+        member = by_number.pop(number, None)
         if member is None:
             return _fail(f"attachment {number} ({entry.get('filename')})", "missing from the package", **known)
         blob = read(member)
