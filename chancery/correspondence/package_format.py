@@ -199,9 +199,10 @@ def check(data: bytes, *, expected_fingerprint: str | None = None) -> PackageChe
         by_number[int(prefix)] = path
     for entry in signed:
         number = int(entry.get("n", 0))
-        member = by_number.pop(number, None)
+        member = by_number.get(number)
         if member is None:
             return _fail(f"attachment {number} ({entry.get('filename')})", "missing from the package", **known)
+        del by_number[number]
         blob = read(member)
         if hashlib.sha256(blob).hexdigest() != entry.get("sha256") or len(blob) != entry.get("size"):
             return _fail(member, "altered: it does not match the SHA-256 signed in content.json", **known)
