@@ -199,13 +199,13 @@ def check(data: bytes, *, expected_fingerprint: str | None = None) -> PackageChe
         by_number[int(prefix)] = path
     for entry in signed:
         number = int(entry.get("n", 0))
-        member = by_number.get(number)
-        if member is None:
+        found = by_number.get(number)
+        if found is None:
             return _fail(f"attachment {number} ({entry.get('filename')})", "missing from the package", **known)
         del by_number[number]
-        blob = read(member)
+        blob = read(found)
         if hashlib.sha256(blob).hexdigest() != entry.get("sha256") or len(blob) != entry.get("size"):
-            return _fail(member, "altered: it does not match the SHA-256 signed in content.json", **known)
+            return _fail(found, "altered: it does not match the SHA-256 signed in content.json", **known)
     if by_number:
         return _fail(sorted(by_number.values())[0], "not covered by the signature", **known)
     return PackageCheck(valid=True, attachments=len(signed), content=content, **known)
