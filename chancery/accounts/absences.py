@@ -160,12 +160,26 @@ def _may_read(user: User, target: Any) -> bool:
     return True
 
 
+def _heads_of(agent: User) -> list[User]:
+    """The heads of the agent's units (the heads of the parent units for a head of unit)."""
+    from chancery.notifications.services import unit_members_with
+
+    units = [m.unit for m in Membership.objects.active().filter(user=agent).select_related("unit")]
+    heads = [h for h in unit_members_with(units=units, capability=Capability.VALIDATE_DISPATCH) if h.pk != agent.pk]
+    if not heads:
+        parents = [u.parent_id for u in units if u.parent_id]
+        heads = [
+            h for h in unit_members_with(units=parents, capability=Capability.VALIDATE_DISPATCH) if h.pk != agent.pk
+        ]
+    return heads
+
+
 def route_to_deputies(users: list[User], *, target: Any, url: str, actor: User | None = None) -> list[User]:
     """Recipients of a notification about `target`, with today's deputy of each absent one
     added. A deputy who may not read the target (clearance) is left out: the item stays with
     the absent agent and the heads of the agent's units are told."""
     from chancery.notifications.models import Verb
-    from chancery.notifications.services import notify, unit_members_with
+    from chancery.notifications.services import notify
 
     today = timezone.localdate()
     absences = list(Absence.objects.on(today).filter(user__in=users).select_related("deputy", "user"))
@@ -178,12 +192,7 @@ def route_to_deputies(users: list[User], *, target: Any, url: str, actor: User |
             if all(u.pk != deputy.pk for u in result):
                 result.append(deputy)
             continue
-        units = [m.unit_id for m in Membership.objects.active().filter(user=absence.user)]
-        heads = [
-            h
-            for h in unit_members_with(units=units, capability=Capability.VALIDATE_DISPATCH)
-            if h.pk != absence.user_id
-        ]
+        heads = _heads_of(absence.user)
         # The heads may not read the item either: they are pointed at the agent, not the item.
         notify(
             recipients=heads,
