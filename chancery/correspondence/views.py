@@ -29,7 +29,7 @@ from chancery.audit.services import record_event
 from chancery.core.access import require_capability
 from chancery.core.classification import Marking
 from chancery.core.downloads import file_download
-from chancery.correspondence import selectors, services
+from chancery.correspondence import notes, selectors, services
 from chancery.correspondence.content import BODY_ATTRIBUTES, BODY_TAGS
 from chancery.correspondence.forms import (
     AssignForm,
@@ -153,6 +153,7 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
     user = request.user
     context.setdefault("can_draft", bool(selectors.drafting_units(user)))
     context.setdefault("can_register", bool(selectors.registry_units(user)))
+    context.setdefault("can_review", user.has_capability(Capability.DOWNGRADE))  # type: ignore[union-attr]
     return render(request, template, context, status=status)
 
 
@@ -241,6 +242,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "marking": page_marking([dispatch, *thread_dispatches]),
         "dispatch_marking": page_marking([dispatch]),
     }
+    from chancery.correspondence.workday_views import detail_context
+
+    context.update(detail_context(request, dispatch))
     mark_target_read(user=user, target=dispatch)
     if request.GET.get("print") == "1":
         return render(request, "correspondence/print.html", context)
@@ -409,6 +413,10 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         "classification": original.classification,
         "compartments": [c.code for c in original.compartments.all()],
     }
+    reply_templates = notes.templates_for(units)
+    chosen = next((t for t in reply_templates if str(t.pk) == request.GET.get("template")), None)
+    if chosen is not None:
+        initial["body"] = chosen.body
     form = ReplyForm(request.POST or None, user=user, units=units, initial=initial)
     if request.method == "POST" and form.is_valid():
         unit = next(u for u in units if u.code == form.cleaned_data["unit"])
@@ -432,7 +440,14 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     return _render(
         request,
         "correspondence/reply.html",
-        {"form": form, "original": original, "original_subject": subject, "marking": page_marking([original])},
+        {
+            "form": form,
+            "original": original,
+            "original_subject": subject,
+            "marking": page_marking([original]),
+            "reply_templates": reply_templates,
+            "chosen_template": chosen,
+        },
     )
 
 

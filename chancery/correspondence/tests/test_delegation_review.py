@@ -16,7 +16,7 @@ from chancery.core.classification import Level
 from chancery.correspondence import circuits, review, services
 from chancery.correspondence.models import Dispatch, DispatchStatus, MarkingChange
 from chancery.correspondence.tests.domain_helpers import draft, sent
-from chancery.correspondence.workflow_models import CircuitStep, ReviewDecision, StepStatus
+from chancery.correspondence.workflow_models import CircuitStep, ReviewDecision
 from chancery.notifications.models import Notification, Verb
 
 pytestmark = pytest.mark.django_db
@@ -215,4 +215,3 @@ def test_review_queue_confirm_postpone_refuse(ministry):
     review.decide(actor=officer, dispatch=third, decision=ReviewDecision.REFUSE, reason="Source protégée")
     refreshed = Dispatch.objects.unrestricted("t").get(pk=third.pk)
     assert refreshed.classification == Level.CONFIDENTIAL and refreshed.declassify_on is None
-    assert StepStatus  # imported for symmetry with the circuit tests
