@@ -73,8 +73,8 @@ def absences(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    absence = Absence.objects.select_related("user").filter(pk=pk).first()
+def cancel(request: HttpRequest, absence_id: int) -> HttpResponse:
+    absence = Absence.objects.select_related("user").filter(pk=absence_id).first()
     if absence is None or not may_manage_absence(request.user, absence.user):  # type: ignore[arg-type]
         raise Http404("not found")
     try:

@@ -11,5 +11,5 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("profile/", views.profile_view, name="profile"),
     path("absences/", absence_views.absences, name="absences"),
-    path("absences/<int:pk>/cancel/", absence_views.cancel, name="cancel_absence"),
+    path("absences/<int:absence_id>/cancel/", absence_views.cancel, name="cancel_absence"),
 ]

@@ -30,6 +30,8 @@ from conftest import sign_in
 PUBLIC_VIEWS = {
     "accounts:login", "accounts:second_factor", "accounts:enrol", "set_language", "core:health",
     "api:openapi-json", "api:api-root",
+    # Published on purpose: public signing keys, so that recipients outside the ministry can check signatures.
+    "organisation:unit_keys", "api:list_unit_keys",
 }
 
 # URL parameter name → (model label, field the parameter carries). Parameters naming the
@@ -65,6 +67,8 @@ URL_PARAMETER_MODELS: dict[str, tuple[str, str]] = {
     "other": ("planning.ProgrammeVersion", "number"),
     "import_id": ("imports.LetterImport", "pk"),
     "batch_id": ("imports.ImportBatch", "pk"),
+    "absence_id": ("accounts.Absence", "pk"),
+    "template_id": ("correspondence.ReplyTemplate", "pk"),
 }
 
 ROLE_USERS = [
