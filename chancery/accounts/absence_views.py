@@ -4,7 +4,7 @@ see and cancel them."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -18,6 +18,11 @@ from chancery.accounts.absences import cancel_absence, may_manage_absence, set_a
 from chancery.accounts.models import Absence, Membership, User
 from chancery.accounts.roles import Capability
 from chancery.core.forms import StyledForm
+
+
+def _me(request: HttpRequest) -> User:
+    """The signed-in agent (the login middleware and the API's token auth guarantee one)."""
+    return cast(User, request.user)
 
 
 class AbsenceForm(StyledForm):
@@ -42,7 +47,7 @@ def _managed_agents(user: Any) -> list[User]:
 
 @require_http_methods(["GET", "POST"])
 def absences(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = _me(request)
     agents = _managed_agents(user)
     form = AbsenceForm(request.POST or None, agents=agents, initial={"agent": user.get_username()})
     if request.method == "POST" and form.is_valid():
@@ -52,9 +57,14 @@ def absences(request: HttpRequest) -> HttpResponse:
             form.add_error("deputy", _("Unknown agent."))
         else:
             try:
-                set_absence(actor=user, agent=agent, deputy=deputy,  # type: ignore[arg-type]
-                            start_date=form.cleaned_data["start_date"], end_date=form.cleaned_data["end_date"],
-                            reason=form.cleaned_data.get("reason", ""))
+                set_absence(
+                    actor=user,
+                    agent=agent,
+                    deputy=deputy,
+                    start_date=form.cleaned_data["start_date"],
+                    end_date=form.cleaned_data["end_date"],
+                    reason=form.cleaned_data.get("reason", ""),
+                )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
@@ -62,23 +72,22 @@ def absences(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("The absence is recorded; the deputy receives the work meanwhile."))
                 return redirect("accounts:absences")
     today = date.today()
-    rows = (
-        Absence.objects.filter(user__in=agents, cancelled_at__isnull=True, end_date__gte=today)
-        .select_related("user", "deputy")
+    rows = Absence.objects.filter(user__in=agents, cancelled_at__isnull=True, end_date__gte=today).select_related(
+        "user", "deputy"
     )
-    standing_in = Absence.objects.filter(deputy_id=user.pk, cancelled_at__isnull=True, end_date__gte=today).select_related(
-        "user"
-    )
+    standing_in = Absence.objects.filter(
+        deputy_id=user.pk, cancelled_at__isnull=True, end_date__gte=today
+    ).select_related("user")
     return render(request, "accounts/absences.html", {"form": form, "rows": rows, "standing_in": standing_in})
 
 
 @require_POST
 def cancel(request: HttpRequest, absence_id: int) -> HttpResponse:
     absence = Absence.objects.select_related("user").filter(pk=absence_id).first()
-    if absence is None or not may_manage_absence(request.user, absence.user):  # type: ignore[arg-type]
+    if absence is None or not may_manage_absence(_me(request), absence.user):
         raise Http404("not found")
     try:
-        cancel_absence(actor=request.user, absence=absence)  # type: ignore[arg-type]
+        cancel_absence(actor=_me(request), absence=absence)
     except PermissionDenied as exc:
         raise Http404("not found") from exc
     messages.success(request, _("The absence is cancelled."))

@@ -487,3 +487,13 @@ def list_inbox(request: HttpRequest, unit: str = "", status: str = "", overdue_o
 def inbox_counts(request: HttpRequest) -> Any:
     """Unacknowledged attributions, overdue attributions and unread copies."""
     return selectors.inbox_counts(request.user)
+
+
+def _mount_working_day() -> None:
+    # The working day's endpoints (circuits, notes, package, review, absences) live in their own module.
+    from chancery.correspondence.workday_api import router as workday_router
+
+    router.add_router("/", workday_router)
+
+
+_mount_working_day()

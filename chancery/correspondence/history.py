@@ -44,9 +44,16 @@ LABELS: dict[str, Any] = {
     "correspondence.package_exported": _("Signed package exported"),
 }
 PRE_SEND = {
-    "correspondence.draft_created", "correspondence.draft_updated", "correspondence.attachment_added",
-    "correspondence.attachment_removed", "correspondence.submitted", "correspondence.visa_given",
-    "correspondence.opinion_given", "correspondence.returned", "correspondence.withdrawn", "correspondence.validated",
+    "correspondence.draft_created",
+    "correspondence.draft_updated",
+    "correspondence.attachment_added",
+    "correspondence.attachment_removed",
+    "correspondence.submitted",
+    "correspondence.visa_given",
+    "correspondence.opinion_given",
+    "correspondence.returned",
+    "correspondence.withdrawn",
+    "correspondence.validated",
 }
 AUDITORS_ONLY = {"correspondence.read", "correspondence.attachment_downloaded", "correspondence.package_exported"}
 
@@ -64,9 +71,10 @@ class HistoryEntry:
 def _saw_draft(user: Any, dispatch: Dispatch, unit_ids: set[int]) -> bool:
     if dispatch.sending_unit_id in unit_ids:
         return True
-    return CircuitStep.objects.filter(dispatch=dispatch).filter(
-        assignee_id=user.pk
-    ).exists() or CircuitStep.objects.filter(dispatch=dispatch, assignee__isnull=True, unit_id__in=unit_ids).exists()
+    return (
+        CircuitStep.objects.filter(dispatch=dispatch).filter(assignee_id=user.pk).exists()
+        or CircuitStep.objects.filter(dispatch=dispatch, assignee__isnull=True, unit_id__in=unit_ids).exists()
+    )
 
 
 def history(user: Any, dispatch: Dispatch) -> list[HistoryEntry]:

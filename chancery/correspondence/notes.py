@@ -41,8 +41,9 @@ def notes_for(user: Any, dispatch: Dispatch) -> list[DispatchNote]:
     """The notes of the reader's units on a dispatch they read (the caller used the gate)."""
     unit_ids = sorted({m.unit_id for m in user.active_memberships()})
     notes = list(
-        DispatchNote.objects.filter(dispatch=dispatch, unit_id__in=unit_ids).select_related("author", "unit",
-                                                                                             "data_key")
+        DispatchNote.objects.filter(dispatch=dispatch, unit_id__in=unit_ids).select_related(
+            "author", "unit", "data_key"
+        )
     )
     for note in notes:
         note.text = protected_text.unseal(  # type: ignore[attr-defined]
@@ -63,8 +64,9 @@ def add_note(*, actor: User, dispatch: Dispatch | int, text: str) -> DispatchNot
     if len(text) > MAX_NOTE:
         raise ValidationError({"text": [_("The note is too long.")]})
     data_key, ciphertext = protected_text.seal(text, kind="note", dispatch_id=current.pk)
-    note = DispatchNote.objects.create(dispatch=current, unit=unit, author=actor, text_ciphertext=ciphertext,
-                                       data_key=data_key)
+    note = DispatchNote.objects.create(
+        dispatch=current, unit=unit, author=actor, text_ciphertext=ciphertext, data_key=data_key
+    )
     record_event(action="correspondence.note_added", actor=actor, target=current, details={"unit": unit.code})
     return note
 
@@ -74,8 +76,9 @@ def templates_for(units: list[Unit]) -> list[ReplyTemplate]:
 
 
 @transaction.atomic
-def save_template(*, actor: User, unit: Unit, name: str, body: str, template: ReplyTemplate | None = None
-                  ) -> ReplyTemplate:
+def save_template(
+    *, actor: User, unit: Unit, name: str, body: str, template: ReplyTemplate | None = None
+) -> ReplyTemplate:
     if not can_manage_templates(actor, unit):
         raise NotAllowed(_("Only the head of %(unit)s manages its reply templates.") % {"unit": unit.code})
     errors: dict[str, list[str]] = {}
@@ -96,8 +99,9 @@ def save_template(*, actor: User, unit: Unit, name: str, body: str, template: Re
     template.name = name
     template.body = body
     template.save()
-    record_event(action="correspondence.reply_template_saved", actor=actor, target=template,
-                 details={"unit": unit.code})
+    record_event(
+        action="correspondence.reply_template_saved", actor=actor, target=template, details={"unit": unit.code}
+    )
     return template
 
 
@@ -106,6 +110,10 @@ def delete_template(*, actor: User, template_id: int) -> None:
     template = ReplyTemplate.objects.select_related("unit").filter(pk=template_id).first()
     if template is None or not can_manage_templates(actor, template.unit):
         raise Http404("no such template")
-    record_event(action="correspondence.reply_template_deleted", actor=actor, target=template,
-                 details={"unit": template.unit.code})
+    record_event(
+        action="correspondence.reply_template_deleted",
+        actor=actor,
+        target=template,
+        details={"unit": template.unit.code},
+    )
     template.delete()

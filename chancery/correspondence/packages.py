@@ -65,6 +65,11 @@ def export_package(*, dispatch: Dispatch, actor: Any | None = None, request: Any
         attachments=attachments,
         exported_at=timezone.now().isoformat(),
     )
-    record_event(action="correspondence.package_exported", actor=actor, target=dispatch,
-                 details={"reference": dispatch.reference, "size": len(data)}, request=request)
+    record_event(
+        action="correspondence.package_exported",
+        actor=actor,
+        target=dispatch,
+        details={"reference": dispatch.reference, "size": len(data)},
+        request=request,
+    )
     return data

@@ -105,8 +105,12 @@ def send_reminders(*, today: date) -> ReminderRun:
                 if not created:
                     continue
                 people = _recipients(routing, kind)
-                notify(recipients=people, verb=VERBS[ReminderKind(kind)], target=routing.dispatch,
-                       url=reverse("correspondence:detail", args=[routing.dispatch_id]))
+                notify(
+                    recipients=people,
+                    verb=VERBS[ReminderKind(kind)],
+                    target=routing.dispatch,
+                    url=reverse("correspondence:detail", args=[routing.dispatch_id]),
+                )
                 reminder.recipients = len(people)
                 reminder.save(update_fields=["recipients"])
                 run.sent[kind] += 1

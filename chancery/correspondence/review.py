@@ -70,15 +70,28 @@ def decide(
     due_on = current.declassify_on
     assert due_on is not None
     review = DeclassificationReview(
-        dispatch=current, due_on=due_on, decision=decision, reason=reason, decided_by=actor,
+        dispatch=current,
+        due_on=due_on,
+        decision=decision,
+        reason=reason,
+        decided_by=actor,
         on_behalf_of=next(
-            (p for p in (acting_for(actor, u, (Capability.DOWNGRADE,)) for u in actor.units_with(Capability.DOWNGRADE))
-             if p is not None), None),
+            (
+                p
+                for p in (acting_for(actor, u, (Capability.DOWNGRADE,)) for u in actor.units_with(Capability.DOWNGRADE))
+                if p is not None
+            ),
+            None,
+        ),
     )
     if decision == ReviewDecision.CONFIRM:
         review.marking_change = change_marking(
-            actor=actor, dispatch=current, classification=classification, compartments=compartments,
-            reason=reason, declassify_on=None,
+            actor=actor,
+            dispatch=current,
+            classification=classification,
+            compartments=compartments,
+            reason=reason,
+            declassify_on=None,
         )
     else:
         current.declassify_on = postpone_to if decision == ReviewDecision.POSTPONE else None
@@ -89,8 +102,12 @@ def decide(
         action="correspondence.review_decided",
         actor=actor,
         target=current,
-        details={"decision": decision, "reason": reason, "due_on": due_on.isoformat(),
-                 "postponed_to": postpone_to.isoformat() if postpone_to else None,
-                 "on_behalf_of": review.on_behalf_of.get_username() if review.on_behalf_of else None},
+        details={
+            "decision": decision,
+            "reason": reason,
+            "due_on": due_on.isoformat(),
+            "postponed_to": postpone_to.isoformat() if postpone_to else None,
+            "on_behalf_of": review.on_behalf_of.get_username() if review.on_behalf_of else None,
+        },
     )
     return review

@@ -15,11 +15,13 @@ from chancery.correspondence.workflow_models import Opinion, ReviewDecision
 
 class SubmitForm(ConfiguredForm):
     opinions = forms.MultipleChoiceField(
-        label=_("Ask the opinion of"), required=False,
+        label=_("Ask the opinion of"),
+        required=False,
         help_text=_("Other units consulted in parallel, before the final visa (they read the draft)."),
     )
-    extra_visas = forms.MultipleChoiceField(label=_("Add a visa by"), required=False,
-                                            widget=forms.CheckboxSelectMultiple)
+    extra_visas = forms.MultipleChoiceField(
+        label=_("Add a visa by"), required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args: Any, units: Iterable[Any], validators: Iterable[Any], **kwargs: Any) -> None:
         self.units = list(units)
@@ -38,29 +40,40 @@ class RemarkForm(ConfiguredForm):
 
 
 class ApproveForm(ConfiguredForm):
-    comment = forms.CharField(label=_("Remark (optional)"), max_length=4000, required=False,
-                              widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(
+        label=_("Remark (optional)"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class OpinionForm(ConfiguredForm):
     opinion = forms.ChoiceField(label=_("Opinion"), choices=Opinion.choices)
-    comment = forms.CharField(label=_("Remark"), max_length=4000, required=False,
-                              widget=forms.Textarea(attrs={"rows": 3}),
-                              help_text=_("Required unless the opinion is favourable."))
+    comment = forms.CharField(
+        label=_("Remark"),
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Required unless the opinion is favourable."),
+    )
 
 
 class NoteForm(ConfiguredForm):
-    text = forms.CharField(label=_("Internal note"), max_length=4000, widget=forms.Textarea(attrs={"rows": 2}),
-                           help_text=_("Seen only by your unit; not part of the signed dispatch."))
+    text = forms.CharField(
+        label=_("Internal note"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Seen only by your unit; not part of the signed dispatch."),
+    )
 
 
 class ReviewForm(ConfiguredForm):
     decision = forms.ChoiceField(label=_("Decision"), choices=ReviewDecision.choices)
     reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    classification = forms.TypedChoiceField(label=_("New classification (when confirming)"), coerce=int,
-                                            choices=Level.choices, initial=Level.UNCLASSIFIED)
-    postpone_to = forms.DateField(label=_("New review date (when postponing)"), required=False,
-                                  widget=forms.DateInput(attrs={"type": "date"}))
+    classification = forms.TypedChoiceField(
+        label=_("New classification (when confirming)"), coerce=int, choices=Level.choices, initial=Level.UNCLASSIFIED
+    )
+    postpone_to = forms.DateField(
+        label=_("New review date (when postponing)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 class ReplyTemplateForm(ConfiguredForm):

@@ -5,7 +5,7 @@ of scope, or an act the agent may not take, answers 404."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.core.access import require_capability
 from chancery.core.downloads import file_download
@@ -44,17 +45,21 @@ from chancery.organisation.models import Unit
 TABS = ("letter", "history", "notes")
 
 
+def _me(request: HttpRequest) -> User:
+    """The signed-in agent (the login middleware and the API's token auth guarantee one)."""
+    return cast(User, request.user)
+
+
 def _submit_form(user: Any, dispatch: Any, data: Any = None) -> SubmitForm:
     units = [u for u in Unit.objects.visible_to(user).active().order_by("code") if u.pk != dispatch.sending_unit_id]
     allowed = [dispatch.sending_unit] + ([dispatch.sending_unit.parent] if dispatch.sending_unit.parent else [])
-    default_holders = {
-        c.pk for spec in circuits.default_circuit(dispatch) for c in circuits.candidates(spec, dispatch)
-    }
+    default_holders = {c.pk for spec in circuits.default_circuit(dispatch) for c in circuits.candidates(spec, dispatch)}
     validators = [
         v
         for unit in allowed
         for v in selectors.unit_members(user, unit)
-        if v.has_capability(Capability.VALIDATE_DISPATCH, unit=unit) and cleared_for(v, dispatch)
+        if v.has_capability(Capability.VALIDATE_DISPATCH, unit=unit)
+        and cleared_for(v, dispatch)
         and v.pk not in default_holders
     ]
     return SubmitForm(data, units=units, validators=validators, auto_id="submit-%s")
@@ -62,7 +67,7 @@ def _submit_form(user: Any, dispatch: Any, data: Any = None) -> SubmitForm:
 
 def detail_context(request: HttpRequest, dispatch: Any) -> dict[str, Any]:
     """What the dispatch page shows of the working day (merged into its context)."""
-    user = request.user
+    user = _me(request)
     tab = request.GET.get("tab", "letter")
     tab = tab if tab in TABS else "letter"
     steps = circuits.circuit_steps(dispatch)
@@ -106,7 +111,7 @@ def _errors_to_messages(request: HttpRequest, form: Any) -> None:
 @require_POST
 @domain_errors
 def submit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request.user
+    user = _me(request)
     dispatch = _detail(request, pk, audit=False)
     if not can_submit(user, dispatch):
         raise Http404("not found")
@@ -118,7 +123,7 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
     opinion_units = [u for u in form.units if u.code in chosen]
     visas = set(form.cleaned_data.get("extra_visas") or [])
     circuits.submit(
-        actor=user,  # type: ignore[arg-type]
+        actor=user,
         dispatch=dispatch,
         opinions=opinion_units,
         extra_visas=[v for v in form.validators if v.username in visas],
@@ -133,10 +138,12 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
     dispatch = _detail(request, pk, audit=False)
     form = ApproveForm(request.POST)
     comment = form.cleaned_data.get("comment", "") if form.is_valid() else ""
-    result = circuits.approve(actor=request.user, dispatch=dispatch, comment=comment)  # type: ignore[arg-type]
+    result = circuits.approve(actor=_me(request), dispatch=dispatch, comment=comment)
     if result.status in (DispatchStatus.SENT, DispatchStatus.CLOSED):
-        messages.success(request, _("Visa given: the dispatch is signed and sent under reference %(ref)s.")
-                         % {"ref": result.reference})
+        messages.success(
+            request,
+            _("Visa given: the dispatch is signed and sent under reference %(ref)s.") % {"ref": result.reference},
+        )
     else:
         messages.success(request, _("Visa given: the draft moves to the next step."))
     return _back(dispatch)
@@ -150,8 +157,11 @@ def return_draft(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         _errors_to_messages(request, form)
         return _back(dispatch)
-    circuits.return_draft(actor=request.user, dispatch=dispatch,  # type: ignore[arg-type]
-                          comment=form.cleaned_data["comment"])
+    circuits.return_draft(
+        actor=_me(request),
+        dispatch=dispatch,
+        comment=form.cleaned_data["comment"],
+    )
     messages.success(request, _("The draft is returned to its drafter with your remark."))
     return _back(dispatch)
 
@@ -164,8 +174,12 @@ def give_opinion(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         _errors_to_messages(request, form)
         return _back(dispatch)
-    circuits.give_opinion(actor=request.user, dispatch=dispatch,  # type: ignore[arg-type]
-                          opinion=form.cleaned_data["opinion"], comment=form.cleaned_data.get("comment", ""))
+    circuits.give_opinion(
+        actor=_me(request),
+        dispatch=dispatch,
+        opinion=form.cleaned_data["opinion"],
+        comment=form.cleaned_data.get("comment", ""),
+    )
     messages.success(request, _("Your opinion is recorded."))
     return _back(dispatch)
 
@@ -174,7 +188,7 @@ def give_opinion(request: HttpRequest, pk: int) -> HttpResponse:
 @domain_errors
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     dispatch = _detail(request, pk, audit=False)
-    circuits.withdraw(actor=request.user, dispatch=dispatch)  # type: ignore[arg-type]
+    circuits.withdraw(actor=_me(request), dispatch=dispatch)
     messages.success(request, _("The draft is withdrawn from validation; you can change it."))
     return _back(dispatch)
 
@@ -188,7 +202,7 @@ def add_note(request: HttpRequest, pk: int) -> HttpResponse:
     dispatch = _detail(request, pk, audit=False)
     form = NoteForm(request.POST)
     if form.is_valid():
-        notes.add_note(actor=request.user, dispatch=dispatch, text=form.cleaned_data["text"])  # type: ignore[arg-type]
+        notes.add_note(actor=_me(request), dispatch=dispatch, text=form.cleaned_data["text"])
         messages.success(request, _("The note is added."))
     else:
         _errors_to_messages(request, form)
@@ -201,9 +215,15 @@ def verify_signature(request: HttpRequest, pk: int) -> HttpResponse:
     if not dispatch.is_sent:
         raise Http404("not signed")
     report = packages.signature_report(dispatch)
-    return _render(request, "correspondence/verify.html", {
-        "dispatch": dispatch, "report": report, "marking": page_marking([dispatch]),
-    })
+    return _render(
+        request,
+        "correspondence/verify.html",
+        {
+            "dispatch": dispatch,
+            "report": report,
+            "marking": page_marking([dispatch]),
+        },
+    )
 
 
 @require_GET
@@ -212,7 +232,7 @@ def download_package(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_export_package(request.user, dispatch):
         raise Http404("not sent")
     try:
-        data = packages.export_package(dispatch=dispatch, actor=request.user, request=request)
+        data = packages.export_package(dispatch=dispatch, actor=_me(request), request=request)
     except circuits.InvalidState as exc:
         messages.error(request, str(exc))
         return _back(dispatch)
@@ -226,9 +246,14 @@ def download_package(request: HttpRequest, pk: int) -> HttpResponse:
 @require_capability(Capability.DOWNGRADE)
 def review_queue(request: HttpRequest) -> HttpResponse:
     rows = selectors.with_subjects(review.review_queue(request.user)[:200])
-    return _render(request, "correspondence/review_queue.html", {
-        "rows": [(d, ReviewForm(auto_id=f"review-{d.pk}-%s")) for d in rows], "marking": page_marking(rows),
-    })
+    return _render(
+        request,
+        "correspondence/review_queue.html",
+        {
+            "rows": [(d, ReviewForm(auto_id=f"review-{d.pk}-%s")) for d in rows],
+            "marking": page_marking(rows),
+        },
+    )
 
 
 @require_POST
@@ -240,7 +265,7 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             review.decide(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=_me(request),
                 dispatch=dispatch,
                 decision=form.cleaned_data["decision"],
                 reason=form.cleaned_data["reason"],
@@ -262,9 +287,9 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.DRAFT_DISPATCH)
 def reply_templates(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = _me(request)
     units = selectors.drafting_units(user)
-    managed = [u for u in units if user.has_capability(Capability.VALIDATE_DISPATCH, unit=u)]  # type: ignore[union-attr]
+    managed = [u for u in units if user.has_capability(Capability.VALIDATE_DISPATCH, unit=u)]
     form = ReplyTemplateForm(request.POST or None, units=managed) if managed else None
     if request.method == "POST":
         if form is None:
@@ -272,21 +297,31 @@ def reply_templates(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             unit = next(u for u in managed if u.code == form.cleaned_data["unit"])
             try:
-                notes.save_template(actor=user, unit=unit, name=form.cleaned_data["name"],  # type: ignore[arg-type]
-                                    body=form.cleaned_data["body"])
+                notes.save_template(
+                    actor=user,
+                    unit=unit,
+                    name=form.cleaned_data["name"],
+                    body=form.cleaned_data["body"],
+                )
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
                 messages.success(request, _("The reply template is saved."))
                 return redirect("correspondence:reply_templates")
-    return _render(request, "correspondence/reply_templates.html", {
-        "templates": notes.templates_for(units), "form": form, "managed": {u.pk for u in managed},
-    })
+    return _render(
+        request,
+        "correspondence/reply_templates.html",
+        {
+            "templates": notes.templates_for(units),
+            "form": form,
+            "managed": {u.pk for u in managed},
+        },
+    )
 
 
 @require_POST
 @require_capability(Capability.VALIDATE_DISPATCH)
 def delete_reply_template(request: HttpRequest, template_id: int) -> HttpResponse:
-    notes.delete_template(actor=request.user, template_id=template_id)  # type: ignore[arg-type]
+    notes.delete_template(actor=_me(request), template_id=template_id)
     messages.success(request, _("The reply template is deleted."))
     return redirect("correspondence:reply_templates")

@@ -29,8 +29,13 @@ def published_keys() -> list[PublishedKey]:
     keys = SigningKey.objects.filter(owner__in=list(names)).order_by("owner", "-created_at")
     return [
         PublishedKey(
-            unit=k.owner, unit_name=names.get(k.owner, ""), key_id=k.pk, fingerprint=fingerprint(bytes(k.public_key)),
-            public_key_pem=public_key_pem(bytes(k.public_key)), created_at=k.created_at, retired_at=k.retired_at,
+            unit=k.owner,
+            unit_name=names.get(k.owner, ""),
+            key_id=k.pk,
+            fingerprint=fingerprint(bytes(k.public_key)),
+            public_key_pem=public_key_pem(bytes(k.public_key)),
+            created_at=k.created_at,
+            retired_at=k.retired_at,
         )
         for k in keys
     ]
