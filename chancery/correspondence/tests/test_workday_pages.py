@@ -27,6 +27,10 @@ def _api(user) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
 
 
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def _status(d) -> str:
     return Dispatch.objects.unrestricted("t").get(pk=d.pk).status
 
@@ -106,7 +110,7 @@ def test_signature_page_and_package_download(ministry, client_for):
     assert 'id="signature-result"' in page and "alert-success" in page and "DAKAR" in page
     response = desk.get(f"{url}package/")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
-    data = b"".join(response.streaming_content) if response.streaming else response.content
+    data = _body(response)
     result = check(data)
     assert result.valid and result.reference == d.reference
     assert result.fingerprint in client_for("desk.dab1").get("/organisation/keys/").content.decode()
@@ -218,7 +222,7 @@ def test_api_circuit_review_and_bad_input(ministry):
     signature = desk.get(f"/api/v1/dispatches/{d.pk}/signature").json()
     assert signature["valid"] and signature["unit"] == "DAB/1"
     package = desk.get(f"/api/v1/dispatches/{d.pk}/package")
-    data = b"".join(package.streaming_content) if package.streaming else package.content
+    data = _body(package)
     assert check(data).valid
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))
     assert manifest["key_fingerprint"] == signature["fingerprint"]
