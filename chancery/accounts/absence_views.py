@@ -28,8 +28,10 @@ def _me(request: HttpRequest) -> User:
 class AbsenceForm(StyledForm):
     agent = forms.ChoiceField(label=_("Agent"))
     deputy = forms.CharField(label=_("Deputy (user name)"), max_length=150)
-    start_date = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end_date = forms.DateField(label=_("To (included)"), widget=forms.DateInput(attrs={"type": "date"}))
+    start_date = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end_date = forms.DateField(
+        label=_("To (included)"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     reason = forms.CharField(label=_("Reason (optional)"), max_length=200, required=False)
 
     def __init__(self, *args: Any, agents: list[User], **kwargs: Any) -> None:

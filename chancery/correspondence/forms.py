@@ -149,7 +149,7 @@ class DraftForm(MarkingFieldsMixin, ConfiguredForm):
     )
     transmission = forms.ChoiceField(label=_("Transmission"), choices=TRANSMISSION_CHOICES)
     declassify_on = forms.DateField(
-        label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     info_units = forms.MultipleChoiceField(
         label=_("For information (Pour information)"),
@@ -206,7 +206,9 @@ class DraftForm(MarkingFieldsMixin, ConfiguredForm):
 
 class ActionRoutingForm(ConfiguredForm):
     unit = forms.ChoiceField(label=_("Unit"), required=False)
-    due_date = forms.DateField(label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = forms.DateField(
+        label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args: Any, unit_choices: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         self.unit_choices = unit_choices or [("", "—")]
@@ -256,7 +258,7 @@ class RegisterIncomingForm(MarkingFieldsMixin, ConfiguredForm):
     dated = forms.DateField(
         label=_("Date of the letter"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=_("As written on the letter; the registration records the date of receipt."),
     )
     place = forms.CharField(label=_("Place"), max_length=100, required=False)
@@ -354,7 +356,7 @@ class MarkingChangeForm(MarkingFieldsMixin, ConfiguredForm):
     )
     reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     declassify_on = forms.DateField(
-        label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:

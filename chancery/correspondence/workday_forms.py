@@ -72,7 +72,9 @@ class ReviewForm(ConfiguredForm):
         label=_("New classification (when confirming)"), coerce=int, choices=Level.choices, initial=Level.UNCLASSIFIED
     )
     postpone_to = forms.DateField(
-        label=_("New review date (when postponing)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("New review date (when postponing)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
 

@@ -246,3 +246,20 @@ def test_api_circuit_review_and_bad_input(ministry):
         content_type="application/json",
     )
     assert response.status_code == 422 and "deputy" in response.json()["errors"]
+
+
+def test_edit_form_keeps_due_dates(ministry, client_for):
+    """The date inputs carry ISO dates (what a browser's date field accepts, whatever the
+    language): re-saving a draft from its edit form keeps the attribution's due date."""
+    from chancery.correspondence import services
+
+    due = timezone.localdate() + timedelta(days=9)
+    d = draft(ministry, routings=())
+    services.update_draft(
+        actor=ministry.users["counsellor.dakar"],
+        dispatch=d,
+        expected_version=d.version,
+        routings=[services.RoutingSpec(unit="DAB/1", kind="action", due_date=due)],
+    )
+    page = client_for("counsellor.dakar").get(f"/correspondence/dispatches/{d.pk}/edit/").content.decode()
+    assert f'value="{due.isoformat()}"' in page
