@@ -65,6 +65,10 @@ class StepSpec:
     unit: Unit
     assignee: User | None = None
 
+    @property
+    def label(self) -> str:
+        return str(StepKind(self.kind).label)
+
 
 def workflow_of(unit: Unit) -> UnitWorkflow:
     """The unit's workflow settings (defaults, unsaved, when it has none)."""

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from chancery.accounts.roles import Capability
 from chancery.audit.models import AuditEvent
 from chancery.correspondence.models import Dispatch
-from chancery.correspondence.workflow_models import CircuitStep
+from chancery.correspondence.workflow_models import CircuitStep, Opinion, ReviewDecision
 
 LABELS: dict[str, Any] = {
     "correspondence.draft_created": _("Draft created"),
@@ -97,10 +97,10 @@ def history(user: Any, dispatch: Dispatch) -> list[HistoryEntry]:
         extra = ""
         if event.action == "correspondence.sent" and details.get("reference"):
             extra = str(details["reference"])
-        elif event.action == "correspondence.opinion_given":
-            extra = str(details.get("opinion") or "")
-        elif event.action == "correspondence.review_decided":
-            extra = str(details.get("decision") or "")
+        elif event.action == "correspondence.opinion_given" and details.get("opinion") in Opinion.values:
+            extra = str(Opinion(details["opinion"]).label)
+        elif event.action == "correspondence.review_decided" and details.get("decision") in ReviewDecision.values:
+            extra = str(ReviewDecision(details["decision"]).label)
         entries.append(
             HistoryEntry(
                 at=event.created_at,

@@ -90,6 +90,13 @@ def detail_context(request: HttpRequest, dispatch: Any) -> dict[str, Any]:
         context["return_form"] = RemarkForm(auto_id="return-%s")
     if context["my_opinion"]:
         context["opinion_form"] = OpinionForm(auto_id="opinion-%s")
+    context["workday_actions"] = bool(
+        context.get("submit_form")
+        or context["my_visa"]
+        or context["my_opinion"]
+        or context["can_withdraw"]
+        or dispatch.is_sent
+    )
     if tab == "history":
         context["history"] = history.history(user, dispatch)
     if tab == "notes":
