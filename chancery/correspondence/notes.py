@@ -117,3 +117,49 @@ def delete_template(*, actor: User, template_id: int) -> None:
         details={"unit": template.unit.code},
     )
     template.delete()
+
+
+WORKFLOW_FIELDS = (
+    "second_visa_level",
+    "allow_extra_steps",
+    "remind_days_before",
+    "remind_days_after",
+    "escalate_days_after",
+)
+MAX_DAYS = 365
+
+
+@transaction.atomic
+def save_workflow(*, actor: User, unit: Unit, **values: Any) -> Any:
+    """A head of unit sets the unit's default circuit and reminder delays (audited)."""
+    from chancery.core.classification import Level
+    from chancery.correspondence.workflow_models import UnitWorkflow
+
+    if not can_manage_templates(actor, unit):
+        raise NotAllowed(_("Only the head of %(unit)s sets its workflow.") % {"unit": unit.code})
+    unknown = set(values) - set(WORKFLOW_FIELDS)
+    if unknown:
+        raise TypeError(f"save_workflow() got unexpected fields: {', '.join(sorted(unknown))}")
+    workflow = UnitWorkflow.objects.filter(unit=unit).first() or UnitWorkflow(unit=unit)
+    errors: dict[str, list[str]] = {}
+    for field, value in values.items():
+        if field == "second_visa_level" and value not in (None, *Level.values):
+            errors[field] = [_("Unknown classification.")]
+        elif field.endswith(("_days_before", "_days_after")) and (
+            not isinstance(value, int) or not 0 <= value <= MAX_DAYS
+        ):
+            errors[field] = [_("A number of days between 0 and 365.")]
+        setattr(workflow, field, value)
+    if not errors and workflow.escalate_days_after < workflow.remind_days_after:
+        errors["escalate_days_after"] = [_("Escalation comes after the reminder that follows the due date.")]
+    if errors:
+        raise ValidationError(errors)
+    workflow.save()
+    record_event(
+        action="correspondence.workflow_changed",
+        actor=actor,
+        object_type="organisation.unit",
+        object_id=unit.pk,
+        details={"unit": unit.code, **{f: getattr(workflow, f) for f in WORKFLOW_FIELDS}},
+    )
+    return workflow

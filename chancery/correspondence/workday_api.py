@@ -380,3 +380,43 @@ def cancel_absence(request: HttpRequest, absence_id: int) -> Any:
     if absence is None or not absence_services.may_manage_absence(_me(request), absence.user):
         raise Http404("not found")
     return absence_services.cancel_absence(actor=_me(request), absence=absence)
+
+
+# --- unit workflow -----------------------------------------------------------------------
+
+
+class WorkflowOut(Schema):
+    unit: str
+    second_visa_level: int | None
+    allow_extra_steps: bool
+    remind_days_before: int
+    remind_days_after: int
+    escalate_days_after: int
+
+    @staticmethod
+    def resolve_unit(obj: Any) -> str:
+        return str(obj.unit.code)
+
+
+class WorkflowIn(Schema):
+    unit: str
+    second_visa_level: int | None = None
+    allow_extra_steps: bool = True
+    remind_days_before: int = 2
+    remind_days_after: int = 1
+    escalate_days_after: int = 5
+
+
+@router.get("/unit-workflow", response=WorkflowOut)
+def get_unit_workflow(request: HttpRequest, unit: str) -> Any:
+    """A unit's default validation circuit and reminder delays (defaults when never set)."""
+    found = _units([unit], "unit")[0]
+    return circuits.workflow_of(found)
+
+
+@router.put("/unit-workflow", response=WorkflowOut)
+def put_unit_workflow(request: HttpRequest, payload: WorkflowIn) -> Any:
+    """Set them (head of the unit)."""
+    found = _units([payload.unit], "unit")[0]
+    values = payload.dict(exclude={"unit"})
+    return _call(request, notes.save_workflow, actor=_me(request), unit=found, **values)

@@ -89,3 +89,19 @@ class ReplyTemplateForm(ConfiguredForm):
 
     def configure(self) -> None:
         _choices(self.fields["unit"], _unit_choices(self.units))
+
+
+class WorkflowForm(ConfiguredForm):
+    second_visa_level = forms.TypedChoiceField(
+        label=_("Final visa by the head of the parent unit from"),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        choices=[("", _("never")), *Level.choices],
+    )
+    allow_extra_steps = forms.BooleanField(label=_("Drafters may add visas and opinions"), required=False)
+    remind_days_before = forms.IntegerField(label=_("Reminder, days before the due date"), min_value=0, max_value=365)
+    remind_days_after = forms.IntegerField(label=_("Reminder, days after the due date"), min_value=0, max_value=365)
+    escalate_days_after = forms.IntegerField(
+        label=_("Escalation to the head of unit, days after the due date"), min_value=0, max_value=365
+    )

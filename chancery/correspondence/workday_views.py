@@ -31,6 +31,7 @@ from chancery.correspondence.workday_forms import (
     ReplyTemplateForm,
     ReviewForm,
     SubmitForm,
+    WorkflowForm,
 )
 from chancery.correspondence.workday_policy import (
     can_export_package,
@@ -332,3 +333,27 @@ def delete_reply_template(request: HttpRequest, template_id: int) -> HttpRespons
     notes.delete_template(actor=_me(request), template_id=template_id)
     messages.success(request, _("The reply template is deleted."))
     return redirect("correspondence:reply_templates")
+
+
+# --- unit workflow settings --------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability(Capability.VALIDATE_DISPATCH)
+def unit_workflow(request: HttpRequest) -> HttpResponse:
+    """A head of unit's default circuit and reminder delays, one unit at a time."""
+    user = _me(request)
+    units = list(user.units_with(Capability.VALIDATE_DISPATCH))
+    unit = next((u for u in units if u.code == request.GET.get("unit")), units[0])
+    current = circuits.workflow_of(unit)
+    initial = {f: getattr(current, f) for f in notes.WORKFLOW_FIELDS}
+    form = WorkflowForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            notes.save_workflow(actor=user, unit=unit, **{f: form.cleaned_data[f] for f in notes.WORKFLOW_FIELDS})
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("The workflow of %(unit)s is saved.") % {"unit": unit.code})
+            return redirect(f"{reverse('correspondence:unit_workflow')}?unit={unit.code}")
+    return _render(request, "correspondence/unit_workflow.html", {"form": form, "unit": unit, "units": units})
