@@ -136,6 +136,15 @@ def ensure_scheduled(now: datetime | None = None) -> bool:
 @task()
 def send_reminders_task() -> str:
     """The daily run: today's reminders, then the next morning's run is queued."""
-    run = send_reminders(today=timezone.localdate())
+    today = timezone.localdate()
+    run = send_reminders(today=today)
+    line = run.line()
+    try:
+        from chancery.planning.reminders import send_programme_reminders
+    except ImportError:  # pragma: no cover - planning is always installed
+        pass
+    else:
+        programmes = send_programme_reminders(today=today)
+        line += f"; programmes: {programmes.sent['updates']} updates, {programmes.sent['programme']} programme"
     ensure_scheduled()
-    return run.line()
+    return line

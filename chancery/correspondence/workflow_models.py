@@ -18,6 +18,7 @@ from chancery.core.classification import Level
 
 __all__ = [
     "CircuitStep",
+    "DeadlineReminder",
     "DeclassificationReview",
     "DispatchNote",
     "Opinion",
@@ -151,6 +152,23 @@ class RoutingReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} reminder of routing {self.routing_id}"
+
+
+class DeadlineReminder(models.Model):
+    """A reminder sent about another deadline (a programme's progress updates, next year's
+    programme), at most one of each kind per `subject` (e.g. `period:42`, `programme:7:2027`)."""
+
+    subject = models.CharField(max_length=64)
+    kind = models.CharField(max_length=10, choices=ReminderKind.choices)
+    sent_on = models.DateField()
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sent_on", "id"]
+        constraints = [models.UniqueConstraint(fields=["subject", "kind"], name="corr_deadline_reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reminder of {self.subject}"
 
 
 class ReviewDecision(models.TextChoices):

@@ -30,6 +30,11 @@ class Verb(models.TextChoices):
     OPINION_REQUESTED = "opinion_requested", _("Your opinion is requested on a draft dispatch.")
     DISPATCH_DUE_SOON = "dispatch_due_soon", _("A dispatch attributed to your unit is due soon.")
     DISPATCH_ESCALATED = "dispatch_escalated", _("An attribution of your unit is overdue and was escalated to you.")
+    PROGRESS_UPDATES_DUE = "progress_updates_due", _("Progress updates of your unit's programme are due.")
+    PROGRAMME_DUE = "programme_due", _("Your unit's action programme for next year is due.")
+    PROGRAMME_ESCALATED = "programme_escalated", _(
+        "A programme deadline of your unit has passed and was escalated to you."
+    )
     DELEGATION_BLOCKED = "delegation_blocked", _(
         "An item for an absent agent could not go to their deputy (clearance); it waits for the agent."
     )

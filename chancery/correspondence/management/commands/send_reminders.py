@@ -34,3 +34,10 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--date: {options['date']!r} is not a date (YYYY-MM-DD)") from exc
         self.stdout.write(send_reminders(today=today).line())
+        from chancery.planning.reminders import send_programme_reminders
+
+        programmes = send_programme_reminders(today=today)
+        self.stdout.write(
+            f"programmes: {programmes.sent['updates']} progress-update reminders, "
+            f"{programmes.sent['programme']} next-programme reminders"
+        )
