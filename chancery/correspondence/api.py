@@ -57,6 +57,8 @@ class DispatchIn(Schema):
     tags: list[str] = []
     declassify_on: date | None = None
     place: str = ""
+    classification_reason: str = ""
+    classified_from: str = Field("", description="the source the marking derives from")
 
 
 class DispatchPatch(Schema):
@@ -74,6 +76,8 @@ class DispatchPatch(Schema):
     tags: list[str] | None = None
     declassify_on: date | None = None
     place: str | None = None
+    classification_reason: str | None = None
+    classified_from: str | None = None
 
 
 class UnitIn(Schema):
@@ -202,6 +206,8 @@ class DispatchDetailOut(DispatchOut):
     body: str
     place: str
     declassify_on: date | None
+    classification_reason: str
+    classified_from: str
     validated_at: datetime | None
     routings: list[RoutingOut]
     attachments: list[AttachmentOut]
@@ -360,6 +366,8 @@ def create_dispatch(request: HttpRequest, payload: DispatchIn) -> Any:
         tags=payload.tags,
         declassify_on=payload.declassify_on,
         place=payload.place,
+        classification_reason=payload.classification_reason,
+        classified_from=payload.classified_from,
     )
     return _result(request, created, status=201)
 

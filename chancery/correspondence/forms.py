@@ -151,6 +151,13 @@ class DraftForm(MarkingFieldsMixin, ConfiguredForm):
     declassify_on = forms.DateField(
         label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
+    classification_reason = forms.CharField(label=_("Reason for the marking"), max_length=300, required=False)
+    classified_from = forms.CharField(
+        label=_("Marking derived from"),
+        max_length=200,
+        required=False,
+        help_text=_("The source document or classification guide the marking follows, if any."),
+    )
     info_units = forms.MultipleChoiceField(
         label=_("For information (Pour information)"),
         required=False,
@@ -198,6 +205,8 @@ class DraftForm(MarkingFieldsMixin, ConfiguredForm):
             "compartments": data.get("compartments") or [],
             "transmission": data["transmission"],
             "declassify_on": data.get("declassify_on"),
+            "classification_reason": data.get("classification_reason", ""),
+            "classified_from": data.get("classified_from", ""),
             "cites": split_lines(data.get("cites", "")),
             "external_references": split_lines(data.get("external_references", "")),
             "tags": split_tags(data.get("tags", "")),

@@ -241,6 +241,9 @@ class Dispatch(MarkedModel, TimeStampedModel):
     signature = models.BinaryField(null=True, blank=True, editable=False)
     content_hash = models.CharField(max_length=64, blank=True, editable=False)
     declassify_on = models.DateField(_("declassify on"), null=True, blank=True)
+    # Why it is marked, and the source the marking derives from (derivative classification).
+    classification_reason = models.CharField(_("reason for the marking"), max_length=300, blank=True)
+    classified_from = models.CharField(_("marking derived from"), max_length=200, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     objects = DispatchQuerySet.as_manager()

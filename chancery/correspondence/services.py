@@ -314,6 +314,8 @@ def create_draft(
     in_reply_to: Dispatch | None = None,
     declassify_on: date | None = None,
     place: str = "",
+    classification_reason: str = "",
+    classified_from: str = "",
 ) -> Dispatch:
     """A new draft of `sending_unit` (actor needs DRAFT_DISPATCH there).
 
@@ -353,6 +355,8 @@ def create_draft(
         in_reply_to=in_reply_to,
         declassify_on=declassify_on,
         place=place[:100],
+        classification_reason=(classification_reason or "").strip()[:300],
+        classified_from=(classified_from or "").strip()[:200],
     )
     if comps:
         dispatch.compartments.set(comps)
@@ -389,6 +393,8 @@ _UPDATABLE = {
     "tags",
     "declassify_on",
     "place",
+    "classification_reason",
+    "classified_from",
 }
 
 
@@ -468,6 +474,10 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
         current.declassify_on = changes["declassify_on"]
     if "place" in changes:
         current.place = str(changes["place"] or "")[:100]
+    if "classification_reason" in changes:
+        current.classification_reason = str(changes["classification_reason"] or "").strip()[:300]
+    if "classified_from" in changes:
+        current.classified_from = str(changes["classified_from"] or "").strip()[:200]
     _raise(errors)
 
     if comps is not None:

@@ -530,6 +530,8 @@ def _draft_initial(user: Any, dispatch: Dispatch) -> tuple[dict[str, Any], list[
         "compartments": [c.code for c in dispatch.compartments.all()],
         "transmission": dispatch.transmission,
         "declassify_on": dispatch.declassify_on,
+        "classification_reason": dispatch.classification_reason,
+        "classified_from": dispatch.classified_from,
         "info_units": [r.unit.code for r in routings if r.kind == RoutingKind.INFO],
         "cites": "\n".join(c.cited.reference or "" for c in citations if c.cited is not None and c.cited.reference),
         "external_references": "\n".join(c.external_reference for c in citations if c.cited_id is None),

@@ -273,21 +273,55 @@ def test_unit_workflow_settings_drive_the_circuit_and_reminders(ministry, client
     page = head.get("/correspondence/workflow/")
     assert page.status_code == 200 and "DAB/1" in page.content.decode()
     # Bad input: escalation before the reminder; nothing saved.
-    head.post("/correspondence/workflow/?unit=DAB/1", {"second_visa_level": "1", "remind_days_before": "3",
-                                                       "remind_days_after": "4", "escalate_days_after": "2"})
+    head.post(
+        "/correspondence/workflow/?unit=DAB/1",
+        {"second_visa_level": "1", "remind_days_before": "3", "remind_days_after": "4", "escalate_days_after": "2"},
+    )
     assert not UnitWorkflow.objects.filter(unit__code="DAB/1").exists()
-    head.post("/correspondence/workflow/?unit=DAB/1", {"second_visa_level": "1", "allow_extra_steps": "on",
-                                                       "remind_days_before": "3", "remind_days_after": "1",
-                                                       "escalate_days_after": "4"})
+    head.post(
+        "/correspondence/workflow/?unit=DAB/1",
+        {
+            "second_visa_level": "1",
+            "allow_extra_steps": "on",
+            "remind_days_before": "3",
+            "remind_days_after": "1",
+            "escalate_days_after": "4",
+        },
+    )
     saved = UnitWorkflow.objects.get(unit__code="DAB/1")
     assert (saved.second_visa_level, saved.remind_days_before, saved.escalate_days_after) == (1, 3, 4)
     # Now a Diffusion restreinte draft of DAB/1 needs the director's final visa too.
-    d = draft(ministry, author="desk.dab1", unit="DAB/1", classification=Level.RESTRICTED,
-              routings=(("DAKAR", "action"),))
+    d = draft(
+        ministry, author="desk.dab1", unit="DAB/1", classification=Level.RESTRICTED, routings=(("DAKAR", "action"),)
+    )
     assert [s.unit.code for s in circuits.default_circuit(d)] == ["DAB/1", "DAB"]
     assert client_for("desk.dab1").get("/correspondence/workflow/").status_code == 404
     api = _api(ministry.users["head.dab1"])
     assert api.get("/api/v1/unit-workflow", {"unit": "DAB/1"}).json()["remind_days_before"] == 3
-    response = api.put("/api/v1/unit-workflow", {"unit": "DAKAR", "remind_days_before": 1},
-                       content_type="application/json")
+    response = api.put(
+        "/api/v1/unit-workflow", {"unit": "DAKAR", "remind_days_before": 1}, content_type="application/json"
+    )
     assert response.status_code == 403
+
+
+def test_classification_reason_and_source_recorded_at_drafting(ministry, client_for):
+    api = _api(ministry.users["counsellor.dakar"])
+    response = api.post(
+        "/api/v1/dispatches",
+        {
+            "sending_unit": "DAKAR",
+            "subject": "Point de situation",
+            "classification": "restricted",
+            "routings": [{"unit": "DAB/1"}],
+            "classification_reason": "Informations de sécurité des personnes",
+            "classified_from": "TD DAKAR/2026/0012",
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["classified_from"] == "TD DAKAR/2026/0012"
+    page = client_for("counsellor.dakar").get(f"/correspondence/dispatches/{body['id']}/").content.decode()
+    assert "Informations de sécurité des personnes" in page and "TD DAKAR/2026/0012" in page
+    edit = client_for("counsellor.dakar").get(f"/correspondence/dispatches/{body['id']}/edit/").content.decode()
+    assert 'value="TD DAKAR/2026/0012"' in edit
