@@ -344,6 +344,8 @@ def unit_workflow(request: HttpRequest) -> HttpResponse:
     """A head of unit's default circuit and reminder delays, one unit at a time."""
     user = _me(request)
     units = list(user.units_with(Capability.VALIDATE_DISPATCH))
+    if not units:  # a super-administrator heads no unit
+        raise Http404("not found")
     unit = next((u for u in units if u.code == request.GET.get("unit")), units[0])
     current = circuits.workflow_of(unit)
     initial = {f: getattr(current, f) for f in notes.WORKFLOW_FIELDS}
