@@ -35,9 +35,10 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from chancery.accounts.absences import acting_for
 from chancery.accounts.models import Membership, User
 from chancery.accounts.roles import Capability
-from chancery.audit.services import record_event
+from chancery.audit.services import record_event as _record_event
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
 from chancery.core.models import Compartment
@@ -127,6 +128,17 @@ class RoutingSpec:
 def _require(actor: User, capability: Capability, unit: Unit) -> None:
     if not actor.has_capability(capability, unit=unit):
         raise NotAllowed(_("You may not do this for %(unit)s.") % {"unit": unit.code})
+    # A deputy acting through an absent agent's role: the act's audit event names both.
+    actor._on_behalf_of = acting_for(actor, unit, (capability,))  # type: ignore[attr-defined]
+
+
+def record_event(**kwargs: Any) -> Any:
+    """Append an audit event; when the actor stands in for an absent agent (see `_require`),
+    the event's details name that agent too (`on_behalf_of`)."""
+    principal = getattr(kwargs.get("actor"), "_on_behalf_of", None)
+    if principal is not None:
+        kwargs["details"] = {**(kwargs.get("details") or {}), "on_behalf_of": principal.get_username()}
+    return _record_event(**kwargs)
 
 
 def _visible(actor: User, dispatch: Dispatch | int, *, lock: bool = True) -> Dispatch:

@@ -216,3 +216,24 @@ def test_review_queue_confirm_postpone_refuse(ministry):
     review.decide(actor=officer, dispatch=third, decision=ReviewDecision.REFUSE, reason="Source protégée")
     refreshed = Dispatch.objects.unrestricted("t").get(pk=third.pk)
     assert refreshed.classification == Level.CONFIDENTIAL and refreshed.declassify_on is None
+
+
+def test_deputy_acts_on_attributions_and_the_log_names_both(ministry):
+    from chancery.audit.models import AuditEvent
+    from chancery.correspondence import history
+
+    u = ministry.users
+    set_absence(
+        actor=u["head.dab1"],
+        agent=u["head.dab1"],
+        deputy=u["head.dab2"],
+        start_date=_today(),
+        end_date=_today() + timedelta(days=2),
+    )
+    d = sent(ministry, routings=(("DAB/1", "action"),))
+    deputy = _fresh(u["head.dab2"])
+    services.acknowledge(actor=deputy, dispatch=d, unit="DAB/1")
+    event = AuditEvent.objects.unrestricted("t").filter(action="correspondence.acknowledged", object_id=str(d.pk)).get()
+    assert event.actor == deputy and event.details["on_behalf_of"] == "head.dab1"
+    entries = [e for e in history.history(deputy, d) if e.on_behalf_of]
+    assert entries and entries[0].on_behalf_of == "head.dab1"
