@@ -44,6 +44,7 @@ from chancery.organisation.models import Unit, UnitKind
 __all__ = [
     "StepSpec",
     "approve",
+    "awaiting",
     "candidates",
     "circuit_steps",
     "current_steps",
@@ -162,7 +163,31 @@ def circuit_steps(dispatch: Dispatch) -> list[CircuitStep]:
         step.comment = protected_text.unseal(  # type: ignore[attr-defined]
             step.comment_ciphertext, step.data_key, kind="remark", dispatch_id=dispatch.pk
         )
+        # Who may take a current step of a unit (named on the draft, as users expect).
+        step.holders = candidates(step, dispatch) if step.status == StepStatus.CURRENT else []  # type: ignore[attr-defined]
     return steps
+
+
+def awaiting(user: Any) -> Any:
+    """Drafts whose current circuit step the user may take (visa or opinion), oldest first,
+    through the gate. Unit steps are matched on the units where the user holds the step's right."""
+    from django.db.models import Q
+
+    from chancery.correspondence.models import Dispatch as DispatchModel
+
+    condition = Q(assignee_id=user.pk)
+    for kind, capabilities in STEP_CAPABILITIES.items():
+        unit_ids = sorted({u.pk for c in capabilities for u in user.units_with(c)})
+        if unit_ids:
+            condition |= Q(kind=kind, assignee__isnull=True, unit_id__in=unit_ids)
+    steps = CircuitStep.objects.filter(condition, status=StepStatus.CURRENT).values("dispatch_id")
+    return (
+        DispatchModel.objects.visible_to(user)
+        .filter(pk__in=steps, status=DispatchStatus.SUBMITTED)
+        .select_related("sending_unit", "author", "data_key")
+        .prefetch_related("compartments")
+        .order_by("updated_at", "id")
+    )
 
 
 def current_steps(dispatch: Dispatch) -> list[CircuitStep]:

@@ -38,6 +38,7 @@ urlpatterns = [
     path("dispatches/<int:pk>/package/", workday_views.download_package, name="package"),
     path("dispatches/<int:pk>/review/", workday_views.review_decide, name="review_decide"),
     path("review/", workday_views.review_queue, name="review_queue"),
+    path("awaiting/", workday_views.awaiting, name="awaiting"),
     path("workflow/", workday_views.unit_workflow, name="unit_workflow"),
     path("reply-templates/", workday_views.reply_templates, name="reply_templates"),
     path("reply-templates/<int:template_id>/delete/", workday_views.delete_reply_template,

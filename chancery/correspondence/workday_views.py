@@ -359,3 +359,13 @@ def unit_workflow(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("The workflow of %(unit)s is saved.") % {"unit": unit.code})
             return redirect(f"{reverse('correspondence:unit_workflow')}?unit={unit.code}")
     return _render(request, "correspondence/unit_workflow.html", {"form": form, "unit": unit, "units": units})
+
+
+@require_GET
+def awaiting(request: HttpRequest) -> HttpResponse:
+    """Drafts waiting for the agent's visa or opinion."""
+    from chancery.correspondence.views import _dispatch_list
+
+    return _dispatch_list(
+        request, queryset=circuits.awaiting(request.user), title=_("Awaiting my visa or opinion"), kind="awaiting"
+    )

@@ -325,3 +325,27 @@ def test_classification_reason_and_source_recorded_at_drafting(ministry, client_
     assert "Informations de sécurité des personnes" in page and "TD DAKAR/2026/0012" in page
     edit = client_for("counsellor.dakar").get(f"/correspondence/dispatches/{body['id']}/edit/").content.decode()
     assert 'value="TD DAKAR/2026/0012"' in edit
+
+
+def test_awaiting_list_shows_what_waits_for_me(ministry, client_for):
+    from chancery.correspondence import circuits
+
+    d = draft(
+        ministry,
+        author="desk.dab1",
+        unit="DAB/1",
+        classification=Level.CONFIDENTIAL,
+        routings=(("DAKAR", "action"),),
+        subject="Éléments pour le sommet",
+    )
+    circuits.submit(actor=ministry.users["desk.dab1"], dispatch=d, opinions=[ministry.units["DG3/1"]])
+    link = f'href="/correspondence/dispatches/{d.pk}/"'
+    assert link in client_for("head.dab1").get("/correspondence/awaiting/").content.decode()
+    assert link not in client_for("director.dab").get("/correspondence/awaiting/").content.decode()
+    assert link not in client_for("head.dg31").get("/correspondence/awaiting/").content.decode()
+    page = client_for("desk.dab1").get(f"/correspondence/dispatches/{d.pk}/").content.decode()
+    assert str(ministry.users["head.dab1"]) in page  # who holds the current step
+    circuits.approve(actor=ministry.users["head.dab1"], dispatch=d)
+    assert link in client_for("head.dg31").get("/correspondence/awaiting/").content.decode()
+    assert link not in client_for("head.dab1").get("/correspondence/awaiting/").content.decode()
+    assert link not in client_for("hom.lima").get("/correspondence/awaiting/").content.decode()
