@@ -567,6 +567,7 @@ def _summary(extraction: LetterExtraction, plan: LetterPlan) -> dict[str, Any]:
         "encoding": extraction.encoding,
         "language": extraction.language,
         "found": sorted(letter.sources),
+        "confidence": dict(sorted(letter.confidence.items())),  # numbers only: how sure each reading was
         "problems": [f"{p.field}:{p.code}" for p in extraction.problems],
         "routings": len(plan.attribution) + len(plan.information),
         "programme": None
