@@ -68,7 +68,11 @@ class HistoryEntry:
     extra: str
 
 
-def _saw_draft(user: Any, dispatch: Dispatch, unit_ids: set[int]) -> bool:
+def saw_draft(user: Any, dispatch: Dispatch, unit_ids: set[int] | None = None) -> bool:
+    """Whether the reader could see the dispatch as a draft (its sending unit, a participant
+    of its circuit): only they see the drafting steps and the circuit's remarks."""
+    if unit_ids is None:
+        unit_ids = {m.unit_id for m in user.active_memberships()}
     if dispatch.sending_unit_id in unit_ids:
         return True
     return (
@@ -82,7 +86,7 @@ def history(user: Any, dispatch: Dispatch) -> list[HistoryEntry]:
     unit_ids = {m.unit_id for m in user.active_memberships()}
     auditor = user.is_superuser or user.has_capability(Capability.READ_AUDIT)
     hidden = set() if auditor else set(AUDITORS_ONLY)
-    if not _saw_draft(user, dispatch, unit_ids):
+    if not saw_draft(user, dispatch, unit_ids):
         hidden |= PRE_SEND
     events = (
         AuditEvent.objects.unrestricted("history of a dispatch the reader reads (filtered below)")

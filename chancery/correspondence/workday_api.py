@@ -202,7 +202,8 @@ def _users(names: list[str], field: str) -> list[User]:
 @router.get("/dispatches/{id}/circuit", response=list[StepOut])
 def get_circuit(request: HttpRequest, id: int) -> Any:
     """The validation circuit of the latest submission (steps in order, remarks included)."""
-    return circuits.circuit_steps(_detail(request, id, audit=False))
+    dispatch = _detail(request, id, audit=False)
+    return circuits.circuit_steps(dispatch) if history.saw_draft(request.user, dispatch) else []
 
 
 @router.post("/dispatches/{id}/submit", response=DispatchDetailOut)

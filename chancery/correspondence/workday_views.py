@@ -71,7 +71,8 @@ def detail_context(request: HttpRequest, dispatch: Any) -> dict[str, Any]:
     user = _me(request)
     tab = request.GET.get("tab", "letter")
     tab = tab if tab in TABS else "letter"
-    steps = circuits.circuit_steps(dispatch)
+    # The circuit (and its remarks) is the sending side's business: recipients do not see it.
+    steps = circuits.circuit_steps(dispatch) if history.saw_draft(user, dispatch) else []
     mine = [s for s in steps if can_take_step(user, s, dispatch)]
     context: dict[str, Any] = {
         "tab": tab,

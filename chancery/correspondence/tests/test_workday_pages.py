@@ -85,6 +85,9 @@ def test_history_hides_drafting_from_recipients(ministry, client_for):
     recipient_view = client_for("desk.dab1").get(f"/correspondence/dispatches/{d.pk}/?tab=history")
     assert "Soumis pour validation" in sender_view.content.decode()
     assert "Soumis pour validation" not in recipient_view.content.decode()
+    assert 'id="circuit"' in sender_view.content.decode()
+    assert 'id="circuit"' not in recipient_view.content.decode()  # nor the circuit and its remarks
+    assert _api(ministry.users["desk.dab1"]).get(f"/api/v1/dispatches/{d.pk}/circuit").json() == []
     assert "Signé et envoyé" in recipient_view.content.decode()
 
 
