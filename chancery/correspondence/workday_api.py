@@ -18,7 +18,7 @@ from chancery.accounts import absences as absence_services
 from chancery.accounts.models import Absence, User
 from chancery.core.downloads import file_download
 from chancery.correspondence import circuits, history, notes, packages, review, selectors
-from chancery.correspondence.api import DispatchDetailOut, DispatchOut, _call, _classification, _detail, _result
+from chancery.correspondence.api import DispatchDetailOut, DispatchOut, _classification, _detail, _result
 from chancery.correspondence.workday_policy import can_export_package, can_review_declassification
 from chancery.organisation.models import Unit
 
@@ -211,30 +211,26 @@ def submit_dispatch(request: HttpRequest, id: int, payload: SubmitIn | None = No
     """Submit a draft for validation along its unit's circuit, with optional opinions and visas."""
     payload = payload or SubmitIn(opinions=[], extra_visas=[])
     dispatch = _detail(request, id, audit=False)
-    result = _call(
-        request,
-        circuits.submit,
+    circuits.submit(
         actor=_me(request),
         dispatch=dispatch,
         opinions=_units(payload.opinions, "opinions"),
         extra_visas=_users(payload.extra_visas, "extra_visas"),
     )
-    return result if isinstance(result, HttpResponse) else _result(request, dispatch)
+    return _result(request, dispatch)
 
 
 @router.post("/dispatches/{id}/approve", response=DispatchDetailOut)
 def approve_dispatch(request: HttpRequest, id: int, payload: CommentIn | None = None) -> Any:
     """Give your visa; the last visa signs and sends."""
     comment = payload.comment if payload else ""
-    return _result(request, _call(request, circuits.approve, actor=_me(request), dispatch=id, comment=comment))
+    return _result(request, circuits.approve(actor=_me(request), dispatch=id, comment=comment))
 
 
 @router.post("/dispatches/{id}/return", response=DispatchDetailOut)
 def return_dispatch(request: HttpRequest, id: int, payload: CommentIn) -> Any:
     """Return the draft to its drafter with a remark (required)."""
-    return _result(
-        request, _call(request, circuits.return_draft, actor=_me(request), dispatch=id, comment=payload.comment)
-    )
+    return _result(request, circuits.return_draft(actor=_me(request), dispatch=id, comment=payload.comment))
 
 
 @router.post("/dispatches/{id}/opinion", response=DispatchDetailOut)
@@ -242,9 +238,7 @@ def give_opinion(request: HttpRequest, id: int, payload: OpinionIn) -> Any:
     """Give your unit's opinion (a remark is required unless favourable)."""
     return _result(
         request,
-        _call(
-            request,
-            circuits.give_opinion,
+        circuits.give_opinion(
             actor=_me(request),
             dispatch=id,
             opinion=payload.opinion,
@@ -256,7 +250,7 @@ def give_opinion(request: HttpRequest, id: int, payload: OpinionIn) -> Any:
 @router.post("/dispatches/{id}/withdraw", response=DispatchDetailOut)
 def withdraw_dispatch(request: HttpRequest, id: int) -> Any:
     """Take a submitted draft back (drafter or head of unit)."""
-    return _result(request, _call(request, circuits.withdraw, actor=_me(request), dispatch=id))
+    return _result(request, circuits.withdraw(actor=_me(request), dispatch=id))
 
 
 # --- history, notes, signature, package --------------------------------------------------
@@ -277,9 +271,7 @@ def list_notes(request: HttpRequest, id: int) -> Any:
 @router.post("/dispatches/{id}/notes", response={201: NoteOut})
 def add_note(request: HttpRequest, id: int, payload: NoteIn) -> Any:
     dispatch = _detail(request, id, audit=False)
-    note = _call(request, notes.add_note, actor=_me(request), dispatch=dispatch, text=payload.text)
-    if isinstance(note, HttpResponse):
-        return note
+    note = notes.add_note(actor=_me(request), dispatch=dispatch, text=payload.text)
     note.text = payload.text.strip()  # type: ignore[attr-defined]
     return Status(201, note)
 
@@ -299,9 +291,7 @@ def download_package(request: HttpRequest, id: int) -> HttpResponse:
     dispatch = _detail(request, id, audit=False)
     if not can_export_package(request.user, dispatch):
         raise HttpError(409, _("This dispatch has not been sent."))
-    data = _call(request, lambda: packages.export_package(dispatch=dispatch, actor=_me(request), request=request))
-    if isinstance(data, HttpResponse):
-        return data
+    data = packages.export_package(dispatch=dispatch, actor=_me(request), request=request)
     return file_download(data, filename=packages.package_filename(dispatch), content_type="application/zip")
 
 
@@ -319,9 +309,7 @@ def review_queue(request: HttpRequest) -> Any:
 @router.post("/dispatches/{id}/review", response=ReviewOut)
 def decide_review(request: HttpRequest, id: int, payload: ReviewIn) -> Any:
     dispatch = _detail(request, id, audit=False)
-    return _call(
-        request,
-        review.decide,
+    return review.decide(
         actor=_me(request),
         dispatch=dispatch,
         decision=payload.decision,
@@ -420,4 +408,4 @@ def put_unit_workflow(request: HttpRequest, payload: WorkflowIn) -> Any:
     """Set them (head of the unit)."""
     found = _units([payload.unit], "unit")[0]
     values = payload.dict(exclude={"unit"})
-    return _call(request, notes.save_workflow, actor=_me(request), unit=found, **values)
+    return notes.save_workflow(actor=_me(request), unit=found, **values)
