@@ -200,7 +200,7 @@ def _users(names: list[str], field: str) -> list[User]:
 
 
 @router.get("/dispatches/{id}/circuit", response=list[StepOut])
-def get_circuit(request: HttpRequest, id: int) -> Any:
+def circuit_of_dispatch(request: HttpRequest, id: int) -> Any:
     """The validation circuit of the latest submission (steps in order, remarks included)."""
     dispatch = _detail(request, id, audit=False)
     return circuits.circuit_steps(dispatch) if history.saw_draft(request.user, dispatch) else []
@@ -257,7 +257,7 @@ def withdraw_dispatch(request: HttpRequest, id: int) -> Any:
 
 
 @router.get("/dispatches/{id}/history", response=list[HistoryOut])
-def get_history(request: HttpRequest, id: int) -> Any:
+def history_of_dispatch(request: HttpRequest, id: int) -> Any:
     """What happened to the dispatch, as far as you may see it."""
     return history.history(request.user, _detail(request, id, audit=False))
 

@@ -255,6 +255,19 @@ def seed_scopes(ministry: Any) -> None:
     # Notifications (sending made some; one more for an agent of each side).
     for name in ("hom.lima", "counsellor.dakar"):
         notify(recipients=[u[name]], verb="programme_submitted", target=None, url="/planning/")
+    # The working day: an absence (Lima) and a reply template (West Africa desk).
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chancery.accounts.absences import set_absence
+    from chancery.correspondence.notes import save_template
+
+    start = timezone.localdate() + timedelta(days=30)
+    set_absence(actor=u["hom.lima"], agent=u["hom.lima"], deputy=u["counsellor.lima"], start_date=start,
+                end_date=start + timedelta(days=5))
+    save_template(actor=u["head.dab1"], unit=ministry.units["DAB/1"], name="Accusé de réception",
+                  body="<p>Nous accusons réception de votre dépêche.</p>")
 
 
 # --- The walk ---------------------------------------------------------------------------
