@@ -11,8 +11,8 @@ import os
 import sys
 
 COMMANDS = [
-    "serve", "demo", "createuser", "token", "import-letter", "generate", "verify-audit", "verify-dispatch",
-    "export-dispatch", "send-reminders",
+    "serve", "demo", "createuser", "token", "import-letter", "generate", "verify-audit", "audit-checkpoint",
+    "verify-dispatch", "export-dispatch", "send-reminders",
     "backup", "restore", "rotate-keys", "reindex", "bench",
 ]
 

@@ -54,9 +54,11 @@ INSTALLED_APPS = [
     "chancery.planning",
     "chancery.imports",
     "chancery.notifications",
+    "chancery.backup",
 ]
 
 MIDDLEWARE = [
+    "chancery.core.middleware.SqliteStatisticsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chancery.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

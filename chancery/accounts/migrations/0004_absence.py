@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_encrypted_totp_secret'),
+        ('accounts', '0003_lock_version'),
     ]
 
     operations = [
