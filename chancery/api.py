@@ -197,7 +197,12 @@ def _register_routers() -> None:
     from chancery.organisation.api import router as organisation_router
 
     api.add_router("/", organisation_router)
-    for module in ("chancery.correspondence.api", "chancery.planning.api", "chancery.imports.api"):
+    for module in (
+        "chancery.correspondence.api",
+        "chancery.planning.api",
+        "chancery.imports.api",
+        "chancery.reporting.api",
+    ):
         try:
             router = __import__(module, fromlist=["router"]).router
         except ModuleNotFoundError:
