@@ -1,0 +1,251 @@
+"""Reading the index for one user: results, counts, facets and snippets.
+
+Everything starts from `SearchDocument.objects.visible_to(user)` — the gating object's own
+`visible_to` — so a hidden document changes no number the reader sees: the total, every
+facet count and every page are computed over that queryset only; result objects are then
+fetched again through their own model's gate before anything about them is shown.
+Snippets are cut from the clear text decrypted on the fly for these objects only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from chancery.accounts.models import User
+from chancery.core.classification import Level
+from chancery.search import analysis
+from chancery.search.adapters import adapter
+from chancery.search.backends import get_backend
+from chancery.search.models import DocumentType, SearchDocument
+from chancery.search.protection import Hasher
+from chancery.search.query import Query, alternatives, parse
+
+PER_PAGE = 20
+MAX_PAGE = 100
+FACET_SIZE = 12
+SORTS = ("relevance", "date", "oldest")
+SNIPPET_WORDS = 30
+
+
+@dataclass
+class Hit:
+    doc_type: str
+    object_id: int
+    title: str
+    url: str
+    reference: str
+    subject: str | None
+    snippet: SafeString
+    unit: str
+    dated: date | None
+    classification: int
+
+
+@dataclass
+class Facet:
+    name: str
+    values: list[tuple[str, str, int]]  # (value for the filter, label, count)
+
+
+@dataclass
+class Results:
+    query: Query
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    page: int = 1
+    pages: int = 0
+    sort: str = "relevance"
+    facets: list[Facet] = field(default_factory=list)
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def _clauses(query: Query, hasher: Hasher | None, which: Sequence[Any]) -> list[list[Any]]:
+    return [alternatives(clause, hasher) for clause in which]
+
+
+def filtered(user: User | Any, query: Query) -> QuerySet[SearchDocument]:
+    """Visible documents meeting the query's filters and exclusions (not yet its words)."""
+    qs = SearchDocument.objects.visible_to(user)
+    filters = query.filters
+    if "type" in filters:
+        qs = qs.filter(doc_type__in=filters["type"])
+    if "from" in filters:
+        qs = qs.filter(unit_code__iexact=filters["from"])
+    if "to" in filters:
+        qs = qs.filter(routed_index__icontains=f"|{filters['to']}|")
+    if "ref" in filters:
+        qs = qs.filter(reference__istartswith=filters["ref"])
+    if "tag" in filters:
+        qs = qs.filter(tag_rows__tag=filters["tag"])
+    if "by" in filters:
+        authors = User.objects.visible_to(user).filter(username__iexact=filters["by"]).values("pk")
+        qs = qs.filter(author_id__in=authors)
+    if "after" in filters:
+        qs = qs.filter(dated__gte=filters["after"])
+    if "before" in filters:
+        qs = qs.filter(dated__lte=filters["before"])
+    if "year" in filters:
+        qs = qs.filter(year=filters["year"])
+    if "classification" in filters:
+        qs = qs.filter(classification=filters["classification"])
+    if query.must_not:
+        backend = get_backend()
+        hasher = Hasher()
+        for clause in _clauses(query, hasher, query.must_not):
+            sql, params = backend.match([clause])
+            qs = qs.extra(where=[f"NOT ({sql})"], params=params)  # noqa: S610 - built from tokens, not input
+    return qs
+
+
+def matching(user: User | Any, query: Query) -> tuple[QuerySet[SearchDocument], list[list[Any]]]:
+    qs = filtered(user, query)
+    clauses = _clauses(query, Hasher(), query.must) if query.must else []
+    if clauses:
+        sql, params = get_backend().match(clauses)
+        qs = qs.extra(where=[sql], params=params)  # noqa: S610 - built from tokens, not input
+    return qs, clauses
+
+
+def _facets(qs: QuerySet[SearchDocument]) -> list[Facet]:
+    def counted(column: str) -> list[tuple[Any, int]]:
+        rows = qs.filter(**{f"{column}__isnull": False}).values(column).annotate(n=Count("id", distinct=True))
+        return [(r[column], r["n"]) for r in rows.order_by("-n", column)[:FACET_SIZE]]
+
+    types = dict(DocumentType.choices)
+    levels = {int(level): level.label for level in Level}
+    return [
+        Facet("type", [(v, str(types.get(v, v)), n) for v, n in counted("doc_type")]),
+        Facet("from", [(v, v, n) for v, n in counted("unit_code") if v]),
+        Facet("year", [(str(v), str(v), n) for v, n in counted("year")]),
+        Facet("tag", [(v, v, n) for v, n in counted("tag_rows__tag") if v]),
+        Facet("classification", [(Level(v).key, str(levels.get(v, v)), n) for v, n in counted("classification")]),
+    ]
+
+
+def snippet(text: str, stems: set[str], prefixes: Sequence[str], language: str) -> SafeString:
+    """About SNIPPET_WORDS words of `text` around the densest run of matches, matches marked."""
+    if not text:
+        return mark_safe("")
+    found = list(analysis.tokens(text[:200_000]))
+    if not found:
+        return mark_safe("")
+
+    def hit(token: analysis.Token) -> bool:
+        if any(token.folded.startswith(p) for p in prefixes):
+            return True
+        return bool(stems) and analysis.stem(token.folded, language) in stems
+
+    marks = [i for i, token in enumerate(found) if hit(token)]
+    start = 0
+    if marks:
+        best = max(marks, key=lambda i: sum(1 for j in marks if i <= j < i + SNIPPET_WORDS))
+        start = max(0, best - 5)
+    end = min(len(found), start + SNIPPET_WORDS)
+    chosen = set(marks)
+    pieces: list[str] = ["… " if start > 0 else ""]
+    cursor = found[start].start
+    for index in range(start, end):
+        token = found[index]
+        pieces.append(escape(text[cursor : token.start]))
+        word = escape(text[token.start : token.end])
+        pieces.append(f"<mark>{word}</mark>" if index in chosen else word)
+        cursor = token.end
+    if end < len(found):
+        pieces.append(" …")
+    return mark_safe(" ".join("".join(pieces).split()))  # noqa: S308 - every piece of text is escaped
+
+
+def search(
+    user: User | Any,
+    q: str,
+    *,
+    page: int = 1,
+    sort: str = "relevance",
+    per_page: int = PER_PAGE,
+    with_facets: bool = True,
+    with_snippets: bool = True,
+) -> Results:
+    """The search page and the API: one page of results, the total and the facets."""
+    query = parse(q)
+    sort = sort if sort in SORTS else "relevance"
+    results = Results(query=query, sort=sort)
+    if query.is_empty:
+        return results
+    qs, clauses = matching(user, query)
+    results.total = qs.count()
+    results.pages = min(MAX_PAGE, (results.total + per_page - 1) // per_page)
+    results.page = max(1, min(int(page or 1), results.pages or 1))
+    offset = (results.page - 1) * per_page
+    if with_facets:
+        results.facets = _facets(qs)
+    if not results.total:
+        return results
+    if clauses and sort == "relevance":
+        base = filtered(user, query).values("id")
+        among_sql, among_params = base.query.sql_with_params()
+        ids = get_backend().ranked_ids(
+            clauses, among_sql=among_sql, among_params=among_params, limit=per_page, offset=offset
+        )
+    else:
+        ordering = ("dated", "id") if sort == "oldest" else ("-dated", "-id")
+        ids = list(qs.order_by(*ordering).values_list("id", flat=True)[offset : offset + per_page])
+    results.hits = _hits(user, query, ids, with_snippets=with_snippets)
+    return results
+
+
+def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool) -> list[Hit]:
+    docs = {d.pk: d for d in SearchDocument.objects.visible_to(user).filter(pk__in=ids)}
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for doc in docs.values():
+        by_type[doc.doc_type].append(doc.object_id)
+    objects = {t: adapter(t).visible(user, object_ids) for t, object_ids in by_type.items()}
+    stems, prefixes = query.highlight_words()
+    hits: list[Hit] = []
+    for pk in ids:
+        doc = docs.get(pk)
+        obj = objects.get(doc.doc_type, {}).get(doc.object_id) if doc else None
+        if doc is None or obj is None:
+            continue  # gone or out of scope since it was indexed: never shown
+        shown = adapter(doc.doc_type).show(obj, with_text=with_snippets)
+        language = doc.language or "fr"
+        text = shown.text or ""
+        cut = snippet(text, stems, prefixes, language) if with_snippets else mark_safe("")
+        hits.append(
+            Hit(
+                doc_type=doc.doc_type,
+                object_id=doc.object_id,
+                title=shown.title,
+                url=shown.url,
+                reference=shown.reference,
+                subject=shown.subject,
+                snippet=cut,
+                unit=shown.unit,
+                dated=shown.dated,
+                classification=doc.classification,
+            )
+        )
+    return hits
+
+
+def count(user: User | Any, q: str) -> int:
+    """How many documents `user` may read match `q` (saved searches, lists)."""
+    query = parse(q)
+    if query.is_empty:
+        return 0
+    qs, _clauses_ = matching(user, query)
+    return qs.count()
