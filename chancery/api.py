@@ -92,7 +92,8 @@ def _register_routers() -> None:
     from chancery.organisation.api import router as organisation_router
 
     api.add_router("/", organisation_router)
-    for module in ("chancery.correspondence.api", "chancery.planning.api", "chancery.imports.api"):
+    apps = ("correspondence", "planning", "imports", "search")
+    for module in (f"chancery.{app}.api" for app in apps):
         try:
             router = __import__(module, fromlist=["router"]).router
         except ModuleNotFoundError:

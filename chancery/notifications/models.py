@@ -27,6 +27,7 @@ class Verb(models.TextChoices):
     DISPATCH_OVERDUE = "dispatch_overdue", _("A dispatch attributed to your unit is overdue.")
     ACCESS_GRANTED = "access_granted", _("You were given access to a dispatch.")
     PROGRAMME_SUBMITTED = "programme_submitted", _("An action programme was submitted for review.")
+    SAVED_SEARCH_MATCH = "saved_search_match", _("A new document matches one of your saved searches.")
     OTHER = "other", _("Something needs your attention.")
 
 

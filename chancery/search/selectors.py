@@ -20,7 +20,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from chancery.accounts.models import User
-from chancery.core.classification import Level
+from chancery.core.classification import Level, Marking
 from chancery.search import analysis
 from chancery.search.adapters import adapter
 from chancery.search.backends import get_backend
@@ -47,6 +47,7 @@ class Hit:
     unit: str
     dated: date | None
     classification: int
+    compartments: tuple[str, ...] = ()
 
 
 @dataclass
@@ -64,6 +65,14 @@ class Results:
     pages: int = 0
     sort: str = "relevance"
     facets: list[Facet] = field(default_factory=list)
+
+    @property
+    def marking(self) -> Marking | None:
+        """The banner of the page: the highest marking shown and every caveat shown."""
+        if not self.hits:
+            return None
+        level = max(h.classification for h in self.hits)
+        return Marking.of(level, {c for h in self.hits for c in h.compartments})
 
     @property
     def has_next(self) -> bool:
@@ -237,6 +246,7 @@ def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool
                 unit=shown.unit,
                 dated=shown.dated,
                 classification=doc.classification,
+                compartments=shown.compartments,
             )
         )
     return hits
@@ -247,5 +257,4 @@ def count(user: User | Any, q: str) -> int:
     query = parse(q)
     if query.is_empty:
         return 0
-    qs, _clauses_ = matching(user, query)
-    return qs.count()
+    return matching(user, query)[0].count()

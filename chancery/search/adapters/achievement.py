@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from chancery.planning.models import Achievement
 from chancery.search.adapters.base import Entry, Shown
-from chancery.search.adapters.planning_common import PlanningAdapter, programme_entry
+from chancery.search.adapters.planning_common import PlanningAdapter, programme_compartments, programme_entry
 from chancery.search.analysis import detect_language
 
 
@@ -40,4 +40,5 @@ class AchievementAdapter(PlanningAdapter):
             text=body if with_text else "",
             unit=programme.mission.code,
             dated=obj.date,
+            compartments=programme_compartments(programme),
         )

@@ -141,4 +141,5 @@ class AttachmentAdapter(Adapter):
             text=text,
             unit=dispatch.sending_unit.code,
             dated=dispatch.dated,
+            compartments=tuple(content.compartment_codes(dispatch)),
         )

@@ -46,6 +46,7 @@ class Shown:
     text: str = ""  # clear text a snippet is cut from
     unit: str = ""
     dated: date | None = None
+    compartments: tuple[str, ...] = ()  # caveats of what is shown (for the page's banner)
 
 
 class Adapter:

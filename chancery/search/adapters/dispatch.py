@@ -81,4 +81,5 @@ class DispatchAdapter(Adapter):
             text=html_to_text(content.read_field(obj, "body")) if with_text else "",
             unit=obj.sending_unit.code,
             dated=obj.dated,
+            compartments=tuple(content.compartment_codes(obj)),
         )

@@ -10,6 +10,10 @@ from chancery.core.classification import Level
 from chancery.search.adapters.base import Adapter, Entry
 
 
+def programme_compartments(programme: Any) -> tuple[str, ...]:
+    return tuple(sorted(c.code for c in programme.compartments.all()))
+
+
 def programme_entry(programme: Any, object_id: int) -> Entry:
     return Entry(
         object_id=object_id,

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from chancery.planning.models import Programme
 from chancery.search.adapters.base import Entry, Shown
-from chancery.search.adapters.planning_common import PlanningAdapter, programme_entry
+from chancery.search.adapters.planning_common import PlanningAdapter, programme_compartments, programme_entry
 from chancery.search.analysis import detect_language
 
 
@@ -41,4 +41,5 @@ class ProgrammeAdapter(PlanningAdapter):
             text=summary if with_text else "",
             unit=obj.mission.code,
             dated=date(obj.year, 1, 1),
+            compartments=programme_compartments(obj),
         )

@@ -44,5 +44,6 @@ class SearchBackend(ABC):
     def storage_size(self) -> int:
         """Bytes used by the engine's structures (benchmarks)."""
 
+    @abstractmethod
     def drop_all(self) -> None:
         """Forget every document's tokens (a full reindex)."""

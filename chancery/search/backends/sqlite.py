@@ -65,8 +65,9 @@ class SqliteBackend(SearchBackend):
     def ranked_ids(
         self, clauses: Clauses, *, among_sql: str, among_params: Sequence[object], limit: int, offset: int
     ) -> list[int]:
+        # `among_sql` is compiled by the ORM; every value is a parameter.
         sql = (
-            "SELECT search_fts.rowid FROM search_fts WHERE search_fts MATCH %s "
+            "SELECT search_fts.rowid FROM search_fts WHERE search_fts MATCH %s "  # noqa: S608
             f"AND search_fts.rowid IN ({among_sql}) ORDER BY bm25(search_fts, 1.0, 0.3), search_fts.rowid DESC "
             "LIMIT %s OFFSET %s"
         )
