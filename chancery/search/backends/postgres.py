@@ -94,8 +94,13 @@ class PostgresBackend(SearchBackend):
     ) -> list[int]:
         where, where_params = self.match(clauses)
         queries = _column_queries(clauses)
-        rank = "ts_rank_cd(search_searchdocument.terms_vector, %s::tsquery)" if "terms" in queries else "0"
-        rank_params = [queries["terms"]] if "terms" in queries else []
+        # Stems weigh more than word prefixes (as bm25's column weights do on SQLite).
+        weights = {"terms": "1.0", "words": "0.3"}
+        rank = " + ".join(
+            f"{weights[column]} * ts_rank_cd(search_searchdocument.{column}_vector, %s::tsquery)"
+            for column in sorted(queries)
+        )
+        rank_params = [queries[column] for column in sorted(queries)]
         # `among_sql` is compiled by the ORM; every value is a parameter.
         sql = (
             f"SELECT search_searchdocument.id FROM search_searchdocument WHERE {where} "  # noqa: S608
