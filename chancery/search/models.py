@@ -156,3 +156,18 @@ class SavedSearch(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SavedSearchMatch(models.Model):
+    """A document its owner was already told about for a saved search (one notice per document)."""
+
+    saved_search = models.ForeignKey(SavedSearch, on_delete=models.CASCADE, related_name="matches")
+    document_id = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["saved_search", "document_id"], name="search_saved_match_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"match {self.saved_search_id}/{self.document_id}"

@@ -3,6 +3,8 @@
 The notification carries a link to the saved search only (never a title, a reference or a
 word of the document), and is raised only when the new document is one its owner may read:
 the match is computed through `selectors.matching`, i.e. through the gate, as the owner.
+Each document is announced once per saved search (a draft that is later sent is announced
+when it first matches for the owner, i.e. once the owner may read it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from chancery.accounts.models import User
 from chancery.audit.services import record_event
-from chancery.search.models import SavedSearch
+from chancery.search.models import SavedSearch, SavedSearchMatch
 
 
 @transaction.atomic
@@ -57,7 +59,6 @@ def notify_new_matches(document_ids: Sequence[int]) -> int:
     matches. Returns the number of notifications raised."""
     from chancery.notifications.models import Verb
     from chancery.notifications.services import notify
-    from chancery.search.models import SearchDocument
     from chancery.search.query import parse
     from chancery.search.selectors import matching
 
@@ -72,11 +73,18 @@ def notify_new_matches(document_ids: Sequence[int]) -> int:
         if query.is_empty:
             continue
         qs, _clauses = matching(saved.owner, query)
-        if not qs.filter(pk__in=list(document_ids)).exists():
+        matched = set(qs.filter(pk__in=list(document_ids)).values_list("pk", flat=True))
+        told = set(
+            SavedSearchMatch.objects.filter(saved_search=saved, document_id__in=matched).values_list(
+                "document_id", flat=True
+            )
+        )
+        new = sorted(matched - told)
+        if not new:
             continue
-        fresh = SearchDocument.objects.unrestricted("only the ids just indexed").filter(pk__in=list(document_ids))
-        if saved.last_notified_at and not fresh.filter(indexed_at__gt=saved.last_notified_at).exists():
-            continue
+        SavedSearchMatch.objects.bulk_create(
+            [SavedSearchMatch(saved_search=saved, document_id=pk) for pk in new], ignore_conflicts=True
+        )
         notify(
             recipients=[saved.owner],
             verb=Verb.SAVED_SEARCH_MATCH,
