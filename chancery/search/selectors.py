@@ -49,6 +49,10 @@ class Hit:
     classification: int
     compartments: tuple[str, ...] = ()
 
+    @property
+    def type_label(self) -> str:
+        return str(DocumentType(self.doc_type).label)
+
 
 @dataclass
 class Facet:
