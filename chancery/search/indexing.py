@@ -16,7 +16,7 @@ from chancery.search import analysis
 from chancery.search.adapters import adapter, adapters
 from chancery.search.adapters.base import Entry
 from chancery.search.backends import get_backend
-from chancery.search.models import DocumentType, ReindexState, SearchDocument, SearchTag
+from chancery.search.models import DocumentType, ReindexState, SearchDocument
 from chancery.search.protection import Hasher
 
 BATCH = 200
@@ -36,13 +36,20 @@ def tokens_for(entry: Entry, hasher: Hasher | None) -> tuple[list[str], list[str
     return terms, list(dict.fromkeys(words))
 
 
+def _joined(values: Iterable[str]) -> str:
+    """ "|A|B|": lets both engines filter on one value with a plain LIKE (as `Dispatch.tag_index`)."""
+    items = [v.replace("|", "") for v in values if v]
+    return ("|" + "|".join(items) + "|")[:1000] if items else ""
+
+
 def _document_fields(doc_type: str, entry: Entry) -> dict[str, object]:
     return {
         "dispatch_id": entry.dispatch_id,
         "programme_id": entry.programme_id,
         "unit_id": entry.unit_id,
         "unit_code": entry.unit_code[:40],
-        "routed_index": ("|" + "|".join(entry.routed) + "|")[:1000] if entry.routed else "",
+        "routed_index": _joined(entry.routed),
+        "tags_index": _joined(dict.fromkeys(t.upper()[:60] for t in entry.tags)),
         "author_id": entry.author_id,
         "reference": entry.reference[:200],
         "dated": entry.dated,
@@ -79,7 +86,6 @@ def index_objects(doc_type: str, ids: Iterable[int]) -> list[int]:
         .values_list("object_id", "pk")
     )
     rows: list[tuple[int, str, str]] = []
-    tags: list[SearchTag] = []
     new_docs: list[SearchDocument] = []
     written: list[int] = []
     for entry in entries:
@@ -97,16 +103,12 @@ def index_objects(doc_type: str, ids: Iterable[int]) -> list[int]:
     created = [d for d in new_docs if d.pk is None]
     if created:
         SearchDocument.objects.bulk_create(created)
-    SearchTag.objects.filter(document_id__in=[d.pk for d in new_docs]).delete()
     for doc in new_docs:
         entry = doc._entry  # type: ignore[attr-defined]
         terms, words = tokens_for(entry, hasher)
         rows.append((doc.pk, " ".join(terms), " ".join(words)))
-        tags.extend(SearchTag(document_id=doc.pk, tag=t.upper()[:60]) for t in dict.fromkeys(entry.tags))
         written.append(doc.pk)
     _write_rows(backend, rows)
-    if tags:
-        SearchTag.objects.bulk_create(tags)
     return written
 
 

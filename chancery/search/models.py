@@ -68,6 +68,7 @@ class SearchDocument(models.Model):
     unit_id = models.PositiveBigIntegerField(null=True, blank=True)  # sender / mission
     unit_code = models.CharField(max_length=40, blank=True)
     routed_index = models.CharField(max_length=1000, blank=True, default="")  # "|SG/4|DAB/1|"
+    tags_index = models.CharField(max_length=1000, blank=True, default="")  # "|TRADE|CULTURE|"
     author_id = models.PositiveBigIntegerField(null=True, blank=True)
     reference = models.CharField(max_length=200, blank=True)
     dated = models.DateField(null=True, blank=True)
@@ -89,19 +90,6 @@ class SearchDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.doc_type} {self.object_id}"
-
-
-class SearchTag(models.Model):
-    """One tag of a document (a row per tag, so the tag facet counts in SQL)."""
-
-    document = models.ForeignKey(SearchDocument, on_delete=models.CASCADE, related_name="tag_rows")
-    tag = models.CharField(max_length=60)
-
-    class Meta:
-        indexes = [models.Index(fields=["tag", "document"], name="search_tag_tag")]
-
-    def __str__(self) -> str:
-        return self.tag
 
 
 class IndexKey(models.Model):

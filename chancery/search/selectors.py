@@ -9,13 +9,14 @@ Snippets are cut from the clear text decrypted on the fly for these objects only
 
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -104,7 +105,7 @@ def filtered(user: User | Any, query: Query) -> QuerySet[SearchDocument]:
     if "ref" in filters:
         qs = qs.filter(reference__istartswith=filters["ref"])
     if "tag" in filters:
-        qs = qs.filter(tag_rows__tag=filters["tag"])
+        qs = qs.filter(tags_index__contains=f"|{filters['tag']}|")
     if "by" in filters:
         authors = User.objects.visible_to(user).filter(username__iexact=filters["by"]).values("pk")
         qs = qs.filter(author_id__in=authors)
@@ -134,19 +135,34 @@ def matching(user: User | Any, query: Query) -> tuple[QuerySet[SearchDocument], 
     return qs, clauses
 
 
-def _facets(qs: QuerySet[SearchDocument]) -> list[Facet]:
-    def counted(column: str) -> list[tuple[Any, int]]:
-        rows = qs.filter(**{f"{column}__isnull": False}).values(column).annotate(n=Count("id", distinct=True))
-        return [(r[column], r["n"]) for r in rows.order_by("-n", column)[:FACET_SIZE]]
+# One row per matching document the reader may read: the gate is evaluated once per search,
+# and the total, the facets and the order by date are computed from these rows.
+_ROW = ("id", "doc_type", "unit_code", "year", "classification", "tags_index", "dated")
+
+
+def _facets(rows: Sequence[tuple[Any, ...]]) -> list[Facet]:
+    counters: dict[str, Counter[Any]] = {name: Counter() for name in ("type", "from", "year", "tag", "classification")}
+    for _id, doc_type, unit_code, year, classification, tags_index, _dated in rows:
+        counters["type"][doc_type] += 1
+        if unit_code:
+            counters["from"][unit_code] += 1
+        if year:
+            counters["year"][year] += 1
+        counters["classification"][classification] += 1
+        if tags_index:
+            counters["tag"].update(t for t in tags_index.split("|") if t)
+
+    def top(name: str) -> list[tuple[Any, int]]:
+        return sorted(counters[name].items(), key=lambda item: (-item[1], str(item[0])))[:FACET_SIZE]
 
     types = dict(DocumentType.choices)
     levels = {int(level): level.label for level in Level}
     return [
-        Facet("type", [(v, str(types.get(v, v)), n) for v, n in counted("doc_type")]),
-        Facet("from", [(v, v, n) for v, n in counted("unit_code") if v]),
-        Facet("year", [(str(v), str(v), n) for v, n in counted("year")]),
-        Facet("tag", [(v, v, n) for v, n in counted("tag_rows__tag") if v]),
-        Facet("classification", [(Level(v).key, str(levels.get(v, v)), n) for v, n in counted("classification")]),
+        Facet("type", [(v, str(types.get(v, v)), n) for v, n in top("type")]),
+        Facet("from", [(v, v, n) for v, n in top("from")]),
+        Facet("year", [(str(v), str(v), n) for v, n in top("year")]),
+        Facet("tag", [(v, v, n) for v, n in top("tag")]),
+        Facet("classification", [(Level(v).key, str(levels.get(v, v)), n) for v, n in top("classification")]),
     ]
 
 
@@ -200,29 +216,31 @@ def search(
     if query.is_empty:
         return results
     qs, clauses = matching(user, query)
-    results.total = qs.count()
+    rows = list(qs.values_list(*_ROW))
+    results.total = len(rows)
     results.pages = min(MAX_PAGE, (results.total + per_page - 1) // per_page)
     results.page = max(1, min(int(page or 1), results.pages or 1))
     offset = (results.page - 1) * per_page
     if with_facets:
-        results.facets = _facets(qs)
-    if not results.total:
+        results.facets = _facets(rows)
+    if not rows:
         return results
     if clauses and sort == "relevance":
-        base = filtered(user, query).values("id")
-        among_sql, among_params = base.query.sql_with_params()
-        ids = get_backend().ranked_ids(
-            clauses, among_sql=among_sql, among_params=among_params, limit=per_page, offset=offset
+        readable = {row[0] for row in rows}
+        ids = list(
+            itertools.islice((i for i in get_backend().ranked(clauses) if i in readable), offset, offset + per_page)
         )
     else:
-        ordering = ("dated", "id") if sort == "oldest" else ("-dated", "-id")
-        ids = list(qs.order_by(*ordering).values_list("id", flat=True)[offset : offset + per_page])
+        oldest = sort == "oldest"
+        rows.sort(key=lambda row: (row[6] is not None, row[6] or date.min, row[0]), reverse=not oldest)
+        ids = [row[0] for row in rows[offset : offset + per_page]]
     results.hits = _hits(user, query, ids, with_snippets=with_snippets)
     return results
 
 
 def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool) -> list[Hit]:
-    docs = {d.pk: d for d in SearchDocument.objects.visible_to(user).filter(pk__in=ids)}
+    # `ids` come from the gated query; each object is fetched again through its own gate below.
+    docs = {d.pk: d for d in SearchDocument.objects.unrestricted("ids read through the gate").filter(pk__in=ids)}
     by_type: dict[str, list[int]] = defaultdict(list)
     for doc in docs.values():
         by_type[doc.doc_type].append(doc.object_id)

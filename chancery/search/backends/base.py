@@ -11,7 +11,7 @@ without any change to views.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from chancery.search.query import Alternative
 
@@ -35,10 +35,9 @@ class SearchBackend(ABC):
         documents that match every clause (a clause matches when one of its alternatives does)."""
 
     @abstractmethod
-    def ranked_ids(
-        self, clauses: Clauses, *, among_sql: str, among_params: Sequence[object], limit: int, offset: int
-    ) -> list[int]:
-        """Ids of matching documents among `among_sql` (a query of ids), best first."""
+    def ranked(self, clauses: Clauses) -> Iterator[int]:
+        """Ids of every matching document, best first (the caller keeps those the reader
+        may read and stops when it has a page)."""
 
     @abstractmethod
     def storage_size(self) -> int:

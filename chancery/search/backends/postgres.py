@@ -12,7 +12,7 @@ the same tokens (`&`, `|`, `<->` for phrases, `:*` for prefixes).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from django.db import connection
 
@@ -89,9 +89,7 @@ class PostgresBackend(SearchBackend):
             params.append(tsquery)
         return " AND ".join(parts) or "TRUE", params
 
-    def ranked_ids(
-        self, clauses: Clauses, *, among_sql: str, among_params: Sequence[object], limit: int, offset: int
-    ) -> list[int]:
+    def ranked(self, clauses: Clauses) -> Iterator[int]:
         where, where_params = self.match(clauses)
         queries = _column_queries(clauses)
         # Stems weigh more than word prefixes (as bm25's column weights do on SQLite).
@@ -101,19 +99,16 @@ class PostgresBackend(SearchBackend):
             for column in sorted(queries)
         )
         rank_params = [queries[column] for column in sorted(queries)]
-        # `among_sql` is compiled by the ORM; every value is a parameter.
         sql = (
             f"SELECT search_searchdocument.id FROM search_searchdocument WHERE {where} "  # noqa: S608
-            f"AND search_searchdocument.id IN ({among_sql}) ORDER BY {rank} DESC, search_searchdocument.id DESC "
-            "LIMIT %s OFFSET %s"
+            f"ORDER BY {rank} DESC, search_searchdocument.id DESC"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*where_params, *among_params, *rank_params, limit, offset])
-            return [row[0] for row in cursor.fetchall()]
+            cursor.execute(sql, [*where_params, *rank_params])
+            while rows := cursor.fetchmany(500):
+                yield from (row[0] for row in rows)
 
     def storage_size(self) -> int:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_total_relation_size('search_searchdocument') + pg_total_relation_size('search_searchtag')"
-            )
+            cursor.execute("SELECT pg_total_relation_size('search_searchdocument')")
             return int(cursor.fetchone()[0] or 0)

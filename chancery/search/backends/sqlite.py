@@ -7,7 +7,7 @@ letters and digits, each quoted, so nothing a user typed is ever parsed as FTS5 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from django.db import connection
 
@@ -62,18 +62,15 @@ class SqliteBackend(SearchBackend):
             [expression(clauses)],
         )
 
-    def ranked_ids(
-        self, clauses: Clauses, *, among_sql: str, among_params: Sequence[object], limit: int, offset: int
-    ) -> list[int]:
-        # `among_sql` is compiled by the ORM; every value is a parameter.
-        sql = (
-            "SELECT search_fts.rowid FROM search_fts WHERE search_fts MATCH %s "  # noqa: S608
-            f"AND search_fts.rowid IN ({among_sql}) ORDER BY bm25(search_fts, 1.0, 0.3), search_fts.rowid DESC "
-            "LIMIT %s OFFSET %s"
-        )
+    def ranked(self, clauses: Clauses) -> Iterator[int]:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [expression(clauses), *among_params, limit, offset])
-            return [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                "SELECT rowid FROM search_fts WHERE search_fts MATCH %s "
+                "ORDER BY bm25(search_fts, 1.0, 0.3), rowid DESC",
+                [expression(clauses)],
+            )
+            while rows := cursor.fetchmany(500):
+                yield from (row[0] for row in rows)
 
     def storage_size(self) -> int:
         with connection.cursor() as cursor:

@@ -91,7 +91,7 @@ def test_attachment_text_is_searchable_after_background_extraction(
         "note.docx": _docx("Note sur l'apiculture urbaine"),
         "budget.xlsx": _xlsx("ostréiculture"),
         "message.eml": _eml("Échanges sur la viticulture andine"),
-        "brut.txt": "Fiche sur l'aquaponie".encode(),
+        "brut.txt": b"Fiche sur l'aquaponie",
     }
     with django_capture_on_commit_callbacks(execute=True):
         dispatch = draft(ministry, subject="Pièces jointes", attachments=list(files.items()))
@@ -165,7 +165,7 @@ def test_a_file_that_cannot_be_read_is_indexed_by_name_and_the_rest_keeps_workin
             actor=ministry.users["counsellor.dakar"],
             dispatch=dispatch,
             filename="lisible.txt",
-            source="La mangrove du Saloum".encode(),
+            source=b"La mangrove du Saloum",
         )
     run_tasks()
     user = ministry.users["counsellor.dakar"]

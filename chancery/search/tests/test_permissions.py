@@ -9,7 +9,6 @@ import pytest
 from django.test import Client
 
 from chancery.accounts.services import issue_api_token
-
 from chancery.correspondence.tests.domain_helpers import draft, sent
 from chancery.search.indexing import reindex
 from chancery.search.selectors import search

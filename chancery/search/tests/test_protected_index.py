@@ -70,7 +70,7 @@ def test_no_protected_word_in_the_index(ministry: Any, corpus: Any, protected_pr
         author="hom.dakar",
         classification=1,
         subject="Annexe énergie",
-        attachments=[("note.txt", "Rapport sur les hydrocarbures de Kaduna".encode())],
+        attachments=[("note.txt", b"Rapport sur les hydrocarbures de Kaduna")],
     )
     reindex()
     storage = _index_storage()
