@@ -149,6 +149,15 @@ def _time(queries: list[tuple[str, str]], make: Callable[[str], Callable[[], Any
     return samples
 
 
+def _searcher(user: Any) -> Callable[[str], Callable[[], Any]]:
+    from chancery.search.selectors import search
+
+    def make(q: str) -> Callable[[], Any]:
+        return lambda: search(user, q)
+
+    return make
+
+
 def _bare(q: str) -> Callable[[], Any]:
     """The same words as one hand-written engine expression (clear tokens only, no gate)."""
     from chancery.search.backends import get_backend
@@ -267,7 +276,7 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         "index_bytes": backend.storage_size(),
     }
     for label, user in (("chancery_cleared", cleared), ("chancery_scoped", scoped)):
-        samples = _time(queries, lambda q, u=user: lambda: search(u, q))
+        samples = _time(queries, _searcher(user))
         record[label] = {"user": user.username, **_percentiles(samples)}
         say(f"{label}: {record[label]}")
     record["bare_engine"] = _percentiles(_time(queries, _bare))

@@ -94,7 +94,7 @@ def _clauses(query: Query, hasher: Hasher | None, which: Sequence[Any]) -> list[
 
 def filtered(user: User | Any, query: Query) -> QuerySet[SearchDocument]:
     """Visible documents meeting the query's filters and exclusions (not yet its words)."""
-    qs = SearchDocument.objects.visible_to(user)
+    qs: QuerySet[SearchDocument] = SearchDocument.objects.visible_to(user)
     filters = query.filters
     if "type" in filters:
         qs = qs.filter(doc_type__in=filters["type"])
@@ -248,18 +248,18 @@ def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool
     stems, prefixes = query.highlight_words()
     hits: list[Hit] = []
     for pk in ids:
-        doc = docs.get(pk)
-        obj = objects.get(doc.doc_type, {}).get(doc.object_id) if doc else None
-        if doc is None or obj is None:
+        found = docs.get(pk)
+        obj = objects.get(found.doc_type, {}).get(found.object_id) if found else None
+        if found is None or obj is None:
             continue  # gone or out of scope since it was indexed: never shown
-        shown = adapter(doc.doc_type).show(obj, with_text=with_snippets)
-        language = doc.language or "fr"
+        shown = adapter(found.doc_type).show(obj, with_text=with_snippets)
+        language = found.language or "fr"
         text = shown.text or ""
         cut = snippet(text, stems, prefixes, language) if with_snippets else mark_safe("")
         hits.append(
             Hit(
-                doc_type=doc.doc_type,
-                object_id=doc.object_id,
+                doc_type=found.doc_type,
+                object_id=found.object_id,
                 title=shown.title,
                 url=shown.url,
                 reference=shown.reference,
@@ -267,7 +267,7 @@ def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool
                 snippet=cut,
                 unit=shown.unit,
                 dated=shown.dated,
-                classification=doc.classification,
+                classification=found.classification,
                 compartments=shown.compartments,
             )
         )

@@ -103,13 +103,13 @@ def saved_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def saved_run(request: HttpRequest, pk: int) -> HttpResponse:
-    saved = get_visible_or_404(SavedSearch.objects, request.user, pk=pk)
+    saved: SavedSearch = get_visible_or_404(SavedSearch.objects.all(), request.user, pk=pk)
     return redirect(reverse("search:search") + _link(saved.query, "date"))
 
 
 @require_POST
 def saved_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    saved = get_visible_or_404(SavedSearch.objects, request.user, pk=pk)
+    saved: SavedSearch = get_visible_or_404(SavedSearch.objects.all(), request.user, pk=pk)
     saved_services.delete_saved_search(owner=request.user, saved=saved)  # type: ignore[arg-type]
     messages.success(request, _("The saved search was deleted."))
     return redirect("search:saved_list")

@@ -104,7 +104,7 @@ class PostgresBackend(SearchBackend):
             f"ORDER BY {rank} DESC, search_searchdocument.id DESC"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*where_params, *rank_params])
+            cursor.execute(sql, [*where_params, *rank_params])  # type: ignore[list-item]
             while rows := cursor.fetchmany(500):
                 yield from (row[0] for row in rows)
 

@@ -65,7 +65,9 @@ def _xlsx(text: str) -> bytes:
     from openpyxl import Workbook
 
     workbook = Workbook()
-    workbook.active.append(["Ligne budgétaire", text])
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["Ligne budgétaire", text])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
