@@ -280,3 +280,16 @@ def count(user: User | Any, q: str) -> int:
     if query.is_empty:
         return 0
     return matching(user, query)[0].count()
+
+
+def matching_object_ids(user: User | Any, q: str, *, doc_type: str, limit: int = 10) -> list[int]:
+    """Ids of the objects of one type that `user` may read matching `q`, best first
+    (type-aheads: e.g. the citation field)."""
+    query = parse(q)
+    if not query.must:
+        return []
+    query.filters["type"] = [doc_type]
+    qs, clauses = matching(user, query)
+    rows = dict(qs.values_list("id", "object_id"))
+    ranked = (rows[i] for i in get_backend().ranked(clauses) if i in rows)
+    return list(itertools.islice(ranked, limit))

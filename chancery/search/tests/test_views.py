@@ -90,3 +90,13 @@ def test_api_search(ministry: Any, corpus: Any) -> None:
     assert Client().get("/api/v1/search", {"q": "gazoduc"}).status_code == 401
     bad = Client().get("/api/v1/search", {"q": '"NEAR(' * 3000}, HTTP_AUTHORIZATION=f"Bearer {token}")
     assert bad.status_code == 200 and bad.json()["warnings"]
+
+
+def test_citation_typeahead_shows_subject_date_and_sender_from_the_index(client_for: Any, corpus: Any) -> None:
+    # "pourparlers" is only in the body of the protected dispatch: found through the index.
+    body = client_for("hom.dakar").get("/correspondence/references/", {"q": "pourparlers"}).content.decode()
+    assert corpus.protected.reference in body
+    assert "Négociations secrètes sur le gazoduc" in body and "DAKAR" in body
+    # A reader not cleared for it gets nothing, not even the reference.
+    hidden = client_for("counsellor.dakar").get("/correspondence/references/", {"q": "pourparlers"}).content.decode()
+    assert corpus.protected.reference not in hidden and "Négociations" not in hidden
