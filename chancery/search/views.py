@@ -62,6 +62,10 @@ def _facet_links(results: Results, q: str) -> list[dict[str, Any]]:
 @require_GET
 def search_page(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:5000]
+    scope = request.GET.get("scope", "")[:200]
+    if scope:
+        # From a list's search box: the list's scope becomes part of the (shareable) query.
+        return redirect(reverse("search:search") + _link(f"{q} {scope}".strip(), "relevance"))
     sort = request.GET.get("sort", "relevance")
     results = search(request.user, q, page=_page_number(request.GET.get("page")), sort=sort)
     context = {

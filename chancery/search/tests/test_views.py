@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -100,3 +101,21 @@ def test_citation_typeahead_shows_subject_date_and_sender_from_the_index(client_
     # A reader not cleared for it gets nothing, not even the reference.
     hidden = client_for("counsellor.dakar").get("/correspondence/references/", {"q": "pourparlers"}).content.decode()
     assert corpus.protected.reference not in hidden and "Négociations" not in hidden
+
+
+@pytest.mark.parametrize(
+    ("url", "scope"),
+    [
+        ("/correspondence/", "type:dispatch"),
+        ("/correspondence/sent/", "type:dispatch"),
+        ("/correspondence/drafts/", "type:dispatch"),
+        ("/planning/", "type:programme"),
+    ],
+)
+def test_lists_carry_a_search_box_scoped_to_them(client_for: Any, url: str, scope: str) -> None:
+    client = client_for("hom.dakar")
+    body = client.get(url).content.decode()
+    assert 'class="d-flex flex-wrap gap-2 align-items-center mb-3 search-list-box"' in body
+    assert f'name="scope" value="{scope}"' in body
+    response = client.get("/search/", {"q": "gazoduc", "scope": scope})
+    assert response.status_code == 302 and response.url == "/search/?" + urlencode({"q": f"gazoduc {scope}"})
