@@ -11,7 +11,7 @@ from django.db import transaction
 from chancery.organisation.models import Unit
 
 # Each domain app may offer `demo.populate(ministry=..., seed=..., stdout=...)`, run in this order.
-DOMAIN_DEMOS = ["chancery.correspondence.demo", "chancery.planning.demo"]
+DOMAIN_DEMOS = ["chancery.correspondence.demo", "chancery.planning.demo", "chancery.search.demo"]
 
 
 class Command(BaseCommand):
