@@ -157,6 +157,7 @@ STOPWORDS: dict[str, frozenset[str]] = {
 ALL_STOPWORDS = frozenset().union(*STOPWORDS.values())
 
 
+@lru_cache(maxsize=200_000)
 def fold(word: str) -> str:
     """Lower-case, accent-free, Arabic-normalised form of one word."""
     word = word.lower()

@@ -60,10 +60,18 @@ class Hasher:
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key if key is not None else index_key()
+        # Words repeat: each is hashed once per hasher (one hasher per batch or query).
+        self._seen: dict[bytes, str] = {}
 
     def _digest(self, kind: bytes, text: str) -> str:
-        mac = hmac.new(self._key, kind + text.encode("utf-8"), hashlib.sha256).digest()[:10]
-        return HASH_MARK + base64.b32encode(mac).decode("ascii").lower()
+        message = kind + text.encode("utf-8")
+        found = self._seen.get(message)
+        if found is None:
+            mac = hmac.digest(self._key, message, hashlib.sha256)[:10]
+            found = HASH_MARK + base64.b32encode(mac).decode("ascii").lower()
+            if len(self._seen) < 500_000:
+                self._seen[message] = found
+        return found
 
     def term(self, term: str) -> str:
         return self._digest(b"t:", term)
