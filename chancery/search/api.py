@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from chancery.search.saved import record_protected_snippets
 from chancery.search.selectors import PER_PAGE, search
 
 router = Router(tags=["search"])
@@ -48,6 +49,7 @@ def search_documents(request: HttpRequest, q: str = "", page: int = 1, sort: str
     `q` (words, "phrases", -excluded, prefix*, from: to: ref: tag: by: type: after: before:
     year: classification:). `sort`: relevance, date or oldest. 20 results a page."""
     results = search(request.user, q[:5000], page=max(1, min(page, 10_000)), sort=sort, per_page=PER_PAGE)
+    record_protected_snippets(user=request.user, results=results, request=request)  # type: ignore[arg-type]
     return {
         "query": results.query.raw,
         "total": results.total,

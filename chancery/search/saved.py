@@ -10,6 +10,7 @@ when it first matches for the owner, i.e. once the owner may read it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -52,6 +53,13 @@ def delete_saved_search(*, owner: User, saved: SavedSearch) -> None:
         raise SavedSearch.DoesNotExist
     record_event(action="search.saved_deleted", actor=owner, target=saved, details={})
     saved.delete()
+
+
+def record_protected_snippets(*, user: User, results: Any, request: Any = None) -> None:
+    """Audit the protected content a results page showed (types and ids only, never text)."""
+    shown = [f"{h.doc_type}:{h.object_id}" for h in results.hits if h.protected and str(h.snippet)]
+    if shown:
+        record_event(action="search.read", actor=user, details={"shown": shown}, request=request)
 
 
 def notify_new_matches(document_ids: Sequence[int]) -> int:

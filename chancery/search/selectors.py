@@ -49,6 +49,7 @@ class Hit:
     dated: date | None
     classification: int
     compartments: tuple[str, ...] = ()
+    protected: bool = False
 
     @property
     def type_label(self) -> str:
@@ -269,6 +270,7 @@ def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool
                 dated=shown.dated,
                 classification=found.classification,
                 compartments=shown.compartments,
+                protected=found.protected,
             )
         )
     return hits

@@ -68,6 +68,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("search:search") + _link(f"{q} {scope}".strip(), "relevance"))
     sort = request.GET.get("sort", "relevance")
     results = search(request.user, q, page=_page_number(request.GET.get("page")), sort=sort)
+    saved_services.record_protected_snippets(user=request.user, results=results, request=request)  # type: ignore[arg-type]
     context = {
         "q": q,
         "results": results,

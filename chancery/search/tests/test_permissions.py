@@ -94,3 +94,15 @@ def test_out_of_scope_answers_nothing_on_page_and_api(ministry: Any, corpus: Any
     token = issue_api_token(user=ministry.users["counsellor.lima"])
     api = Client().get("/api/v1/search", {"q": "gazoduc"}, HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.status_code == 200 and api.json()["total"] == 0 and api.json()["results"] == []
+
+
+def test_showing_protected_snippets_is_audited_without_content(ministry: Any, corpus: Any, client_for: Any) -> None:
+    from chancery.audit.models import AuditEvent
+
+    client_for("hom.dakar").get("/search/", {"q": "transsaharien"})
+    event = AuditEvent.objects.filter(action="search.read").latest("id")
+    assert f"dispatch:{corpus.protected.pk}" in str(event.details)
+    assert "transsaharien" not in str(event.details).lower()
+    before = AuditEvent.objects.filter(action="search.read").count()
+    client_for("hom.dakar").get("/search/", {"q": "reunion"})  # clear results: nothing to audit
+    assert AuditEvent.objects.filter(action="search.read").count() == before
