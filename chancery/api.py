@@ -6,9 +6,13 @@ the same selectors (hence the same permission gate) as the HTML views.
 
 from __future__ import annotations
 
+import functools
+import json
+import math
+import re
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -16,6 +20,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from chancery.accounts.services import user_for_token
+from chancery.core.errors import DomainError
+from chancery.core.validators import out_of_range, year_message
 
 
 class TokenAuth(HttpBearer):
@@ -38,12 +44,100 @@ class ChanceryApi(NinjaAPI):
     @property
     def urls(self) -> tuple[list[Any], str, str]:
         patterns, app_name, namespace = super().urls
-        # The API authenticates by token itself; the session login redirect does not apply.
         for pattern in patterns:
             callback = getattr(pattern, "callback", None)
             if callback is not None:
-                callback.login_required = False
+                bounded = _bounded(callback)
+                # The API authenticates by token itself; the session login redirect does not apply.
+                bounded.login_required = False
+                pattern.callback = bounded
         return patterns, app_name, namespace
+
+
+# --- Bounds at the edge ---------------------------------------------------------------
+# Whatever a client sends, the answer is a 4xx with a clear message, never a 500: numbers
+# beyond what the databases store, years no record can carry, and text that is not valid
+# Unicode (a lone surrogate such as "\ud800" in JSON cannot be stored or encoded) are refused
+# here, once for every endpoint, before any handler runs.
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+def _number_problem(name: str, value: Any) -> str | None:
+    if isinstance(value, str):
+        if not _INTEGER.match(value.strip()):
+            return None
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if not INT_MIN <= value <= INT_MAX:
+        return f"{name}: the number is too large."
+    if name.endswith("year") and out_of_range(value, year=True):
+        return f"{name}: {year_message()}"
+    return None
+
+
+def _text_problem(name: str, value: str) -> str | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{name}: the text is not valid Unicode (lone surrogate)."
+    if "\x00" in value:  # PostgreSQL stores no NUL character in text
+        return f"{name}: the text contains a NUL character."
+    return None
+
+
+def _json_problem(value: Any, name: str = "body") -> str | None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _text_problem(name, str(key)) or _json_problem(item, str(key))
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = _json_problem(item, name)
+            if problem:
+                return problem
+    elif isinstance(value, str):
+        return _text_problem(name, value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{name}: not a number."
+    elif isinstance(value, int):
+        return _number_problem(name, value)
+    return None
+
+
+def edge_problem(request: HttpRequest, path_values: dict[str, Any]) -> str | None:
+    """Why this request cannot be handled (None: it can)."""
+    for name, value in path_values.items():
+        problem = _number_problem(name, value) or (_text_problem(name, value) if isinstance(value, str) else None)
+        if problem:
+            return problem
+    for name, values in request.GET.lists():
+        for value in values:
+            problem = _number_problem(name, value) or _text_problem(name, value)
+            if problem:
+                return problem
+    if request.body and (request.content_type or "").endswith("json"):
+        try:
+            body = json.loads(request.body)
+        except (ValueError, RecursionError):
+            return None  # ninja answers 400 (cannot parse)
+        return _json_problem(body)
+    return None
+
+
+def _bounded(view: Any) -> Any:
+    @functools.wraps(view)
+    def bounded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        problem = edge_problem(request, kwargs)
+        if problem:
+            return error_response(request, 422, "invalid", problem)
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
+
+    return bounded
 
 
 api = ChanceryApi(
@@ -80,6 +174,17 @@ def on_invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpR
 def on_invalid_data(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     return error_response(request, 422, "invalid", "The data is not valid.", errors=errors)
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    """Every service's domain error, mapped once: its status, its stable code, its details."""
+    return error_response(request, exc.status, exc.error_code, exc.text, **exc.details())
+
+
+@api.exception_handler(PermissionDenied)
+def on_not_allowed(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(request, 403, "forbidden", str(exc) or "Not allowed.")
 
 
 @api.exception_handler(HttpError)

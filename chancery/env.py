@@ -65,6 +65,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_networks(name: str) -> list[str]:
+    """Comma-separated IP addresses or networks (`10.0.0.1`, `10.0.0.0/8`, `::1`), checked now."""
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ConfigurationError(f"{name}: {item!r} is not an IP address or network") from exc
+    return networks
+
+
 @dataclass(frozen=True)
 class DatabaseConfig:
     engine: str

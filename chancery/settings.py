@@ -13,6 +13,7 @@ from chancery.env import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_str,
     load_or_create_secret_key,
     parse_database_url,
@@ -35,7 +36,6 @@ ALLOWED_HOSTS = env_list("CHANCERY_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[
 CSRF_TRUSTED_ORIGINS = env_list("CHANCERY_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "chancery.accounts.middleware.SessionLifetimeMiddleware",
     "chancery.accounts.middleware.SecondFactorRequiredMiddleware",
+    "chancery.core.middleware.RequestTextMiddleware",
+    "chancery.core.middleware.DomainErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chancery.core.middleware.HtmxMiddleware",
@@ -127,7 +129,10 @@ if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        # secure_delete: freed pages are zeroed, so a deleted or re-encrypted protected text does
+        # not linger in the file (set here rather than left to how SQLite was built).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+        "PRAGMA secure_delete=ON;",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(CHANCERY_DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 
@@ -174,11 +179,17 @@ CSRF_COOKIE_NAME = "chancery_csrftoken"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "chancery.core.views.csrf_failure"
 
-# Login throttling: exponential back-off per (account, address) and per address,
-# capped so that an attacker can slow a user down but never lock them out for good.
+# Login throttling: exponential back-off per (account, address), per account (from any address)
+# and per address, capped so that an attacker can slow a user down but never lock them out for good.
 CHANCERY_LOGIN_FREE_ATTEMPTS = env_int("CHANCERY_LOGIN_FREE_ATTEMPTS", 5, minimum=1)
 CHANCERY_LOGIN_MAX_DELAY_SECONDS = env_int("CHANCERY_LOGIN_MAX_DELAY_SECONDS", 300, minimum=1)
 CHANCERY_TOTP_REQUIRED_LEVEL = 2
+# API lists: `limit` is capped (a client asking for a billion rows gets 422, not a long query).
+NINJA_PAGINATION_MAX_LIMIT = 1000
+# Reverse proxies whose X-Forwarded-For header is believed (addresses or networks). The client
+# address is the right-most address of that header not in this list; from any other peer the
+# header is ignored (anyone can write it), so throttling and the audit log see the real client.
+CHANCERY_TRUSTED_PROXIES = env_networks("CHANCERY_TRUSTED_PROXIES")
 
 _https = env_bool("CHANCERY_HTTPS", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("CHANCERY_BEHIND_PROXY") else None

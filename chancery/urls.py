@@ -1,9 +1,10 @@
-from django.contrib import admin
 from django.urls import include, path
 
 from chancery.api import api
 from chancery.core import views as core_views
 
+# Django's own admin is not served: it would be a second sign-in without throttling, second
+# factor, gate or audit. The application's administration pages (organisation/admin/) do the job.
 urlpatterns = [
     path("", include("chancery.core.urls")),
     path("accounts/", include("chancery.accounts.urls")),
@@ -15,7 +16,6 @@ urlpatterns = [
     path("search/", include("chancery.search.urls")),
     path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("api/v1/", api.urls),
-    path("superadmin/", admin.site.urls),
 ]
 
 handler404 = "chancery.core.views.not_found"

@@ -15,6 +15,7 @@ from chancery.accounts.roles import ROLE_CAPABILITIES, Capability, Role
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.models import Compartment
+from chancery.core.validators import reject_bidi_controls
 
 
 class UserQuerySet(RestrictedQuerySet["User"]):
@@ -59,6 +60,11 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def clean(self) -> None:
+        super().clean()
+        reject_bidi_controls(username=self.username, first_name=self.first_name, last_name=self.last_name,
+                             email=self.email)
 
     @property
     def clearance(self) -> Marking:

@@ -31,15 +31,20 @@ TOTP_ISSUER = "Chancery"
 
 # --- Sign-in throttling -------------------------------------------------------------
 
-def _throttle_keys(username: str, ip: str | None) -> list[str]:
-    account = hashlib.sha256(f"acct:{username.strip().lower()}:{ip or '-'}".encode()).hexdigest()
-    address = hashlib.sha256(f"addr:{ip or '-'}".encode()).hexdigest()
-    return [account, address]
+def _throttle_keys(username: str, ip: str | None) -> list[tuple[str, int]]:
+    """(key, failures allowed before back-off): the account from this address; the account from
+    anywhere (guessing one password from many addresses); the address (spraying many names).
 
-
-def _address_allowance() -> int:
-    # An address may fail more often than one account (an office behind one NAT address).
-    return settings.CHANCERY_LOGIN_FREE_ATTEMPTS * 4
+    The last two allow more: an office behind one address, or an agent who mistyped elsewhere,
+    must not be slowed by a stranger's handful of failures.
+    """
+    name = username.strip().lower()
+    free = settings.CHANCERY_LOGIN_FREE_ATTEMPTS
+    return [
+        (hashlib.sha256(f"acct:{name}:{ip or '-'}".encode()).hexdigest(), free),
+        (hashlib.sha256(f"account:{name}".encode()).hexdigest(), free * 4),
+        (hashlib.sha256(f"addr:{ip or '-'}".encode()).hexdigest(), free * 4),
+    ]
 
 
 def login_delay_seconds(*, username: str, ip: str | None) -> int:
@@ -47,7 +52,9 @@ def login_delay_seconds(*, username: str, ip: str | None) -> int:
     now = timezone.now()
     waits = [
         int((row.blocked_until - now).total_seconds()) + 1
-        for row in LoginThrottle.objects.filter(key__in=_throttle_keys(username, ip), blocked_until__gt=now)
+        for row in LoginThrottle.objects.filter(
+            key__in=[key for key, _free in _throttle_keys(username, ip)], blocked_until__gt=now
+        )
         if row.blocked_until is not None
     ]
     return max(waits, default=0)
@@ -55,8 +62,7 @@ def login_delay_seconds(*, username: str, ip: str | None) -> int:
 
 def record_login_failure(*, username: str, ip: str | None) -> None:
     now = timezone.now()
-    for index, key in enumerate(_throttle_keys(username, ip)):
-        free = settings.CHANCERY_LOGIN_FREE_ATTEMPTS if index == 0 else _address_allowance()
+    for key, free in _throttle_keys(username, ip):
         with transaction.atomic():
             row, _created = LoginThrottle.objects.select_for_update().get_or_create(key=key)
             # Counters decay: a failure more than a day old no longer counts.
@@ -72,7 +78,7 @@ def record_login_failure(*, username: str, ip: str | None) -> None:
 
 
 def record_login_success(*, username: str, ip: str | None) -> None:
-    LoginThrottle.objects.filter(key=_throttle_keys(username, ip)[0]).delete()
+    LoginThrottle.objects.filter(key=_throttle_keys(username, ip)[0][0]).delete()
 
 
 _DUMMY_PASSWORD_HASH: str | None = None

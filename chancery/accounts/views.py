@@ -91,6 +91,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 if user.totp_enrolled:
                     return redirect("accounts:second_factor")
                 if user.requires_totp:
+                    # A fresh secret for each sign-in (a POST): one seen during an abandoned
+                    # attempt must not become the agent's second factor later.
+                    services.begin_totp_enrolment(user=user)
                     return redirect("accounts:enrol")
                 return _complete_login(request, user, second_factor=False)
     return render(request, "accounts/login.html", {"form": form, "expired": expired})
@@ -139,10 +142,14 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
             messages.info(request, _("A second factor is already set up. Ask an administrator to reset it."))
             return redirect("accounts:profile")
         return redirect("accounts:second_factor")
-    form = SecondFactorForm(request.POST or None)
-    if request.method == "GET" or not user.has_totp_secret:
+    if request.method == "POST" and "begin" in request.POST:
+        # Only a POST writes a secret: a GET (a prefetch, a reload, a link) changes nothing.
         services.begin_totp_enrolment(user=user)
-    elif form.is_valid():
+        return redirect("accounts:enrol")
+    if not user.has_totp_secret:
+        return render(request, "accounts/enrol.html", {"begin": True})
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
         try:
             codes = services.confirm_totp_enrolment(user=user, code=form.cleaned_data["code"])
         except ValidationError as exc:

@@ -31,16 +31,42 @@ def _event_hash(*, previous_hash: str, sequence: int, created_at: str, actor: st
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _address(text: str) -> str | None:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    # The form the database stores (and the chain hashes): IPv6 normalised as the field does it.
+    try:
+        return clean_ipv6_address(text) if ":" in text else text
+    except ValidationError:
+        return None
+
+
+def _trusted(address: str) -> bool:
+    from django.conf import settings
+
+    parsed = ipaddress.ip_address(address)
+    return any(parsed in ipaddress.ip_network(net) for net in settings.CHANCERY_TRUSTED_PROXIES)
+
+
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the right-most
+    address of X-Forwarded-For that is not itself a trusted proxy (the left part of that header
+    is written by the client and proves nothing)."""
     if request is None:
         return None
-    address = request.META.get("REMOTE_ADDR") or ""
-    try:
-        ipaddress.ip_address(address)
-        # The form the database stores (and the chain hashes): IPv6 normalised as the field does it.
-        return clean_ipv6_address(address) if ":" in address else address
-    except (ValueError, ValidationError):
-        return None
+    address = _address((request.META.get("REMOTE_ADDR") or "").strip())
+    if address is None or not _trusted(address):
+        return address
+    hops = [hop.strip() for hop in (request.META.get("HTTP_X_FORWARDED_FOR") or "").split(",")]
+    for hop in reversed(hops):
+        parsed = _address(hop)
+        if parsed is None:
+            return address  # a malformed chain: fall back to the proxy itself
+        if not _trusted(parsed):
+            return parsed
+    return address
 
 
 def record_event(

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 
-from chancery.accounts.roles import Capability
+from chancery.core.roles import Capability
 
 
 def require_capability(

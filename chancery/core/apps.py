@@ -8,4 +8,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from chancery.core import checks, db  # noqa: F401  (registers checks and signal handlers)
+        from chancery.core import checks, db, receivers  # noqa: F401  (registers checks and signal handlers)

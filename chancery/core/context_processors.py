@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import get_language_bidi
 
-from chancery.accounts.roles import Capability
+from chancery.core.roles import Capability
 
 
 def chancery(request: HttpRequest) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from django.db import models
 from django.http import Http404
 
 if TYPE_CHECKING:
-    from chancery.accounts.models import User
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 _enforcing: contextvars.ContextVar[bool] = contextvars.ContextVar("chancery_gate_enforcing", default=False)
 
@@ -46,7 +46,7 @@ def enforcing() -> Iterator[None]:
 class RestrictedQuerySet(models.QuerySet[M]):
     _gated: bool = False
 
-    def visible_to(self, user: User | Any) -> Self:  # pragma: no cover - abstract
+    def visible_to(self, user: AbstractBaseUser | Any) -> Self:  # pragma: no cover - abstract
         raise NotImplementedError(f"{self.model.__name__} must implement visible_to(user)")
 
     def _mark_gated(self) -> Self:
@@ -99,6 +99,31 @@ def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Any, **lookup: Any
         return queryset.visible_to(user).get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:  # type: ignore[attr-defined]
         raise Http404("not found") from exc
+
+
+def _path_to(model: type[models.Model], parent_model: type[models.Model], depth: int = 3) -> str:
+    """The lookup from `model` up to `parent_model` through foreign keys ("achievement__programme")."""
+    frontier: list[tuple[type[models.Model], str]] = [(model, "")]
+    for _level in range(depth):
+        following = []
+        for current, path in frontier:
+            for field in current._meta.concrete_fields:
+                if not field.is_relation or field.related_model is None:
+                    continue
+                lookup = f"{path}__{field.name}" if path else field.name
+                if field.related_model is parent_model:
+                    return lookup
+                following.append((field.related_model, lookup))
+        frontier = following
+    raise LookupError(f"{model._meta.label} does not belong to a {parent_model._meta.label}")
+
+
+def get_child_or_404(parent: models.Model, queryset: RestrictedQuerySet[M], pk: Any, *, user: Any) -> M:
+    """A child of `parent` by its id, read through the gate (Zulip's access_message): a child of
+    another parent, a missing one and one out of scope all answer the same 404. The views write
+    no parent/child check of their own."""
+    path = _path_to(queryset.model, type(parent))
+    return get_visible_or_404(queryset, user, pk=pk, **{path: parent})
 
 
 def protected_models() -> list[type[models.Model]]:

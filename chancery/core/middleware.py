@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from chancery.core.gate import enforcing
@@ -24,6 +25,25 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+class RequestTextMiddleware:
+    """A NUL character in a query or form value is refused with 400 before any view runs:
+    PostgreSQL cannot store or compare it, so it would otherwise surface as a 500 wherever a
+    view passes raw parameters to a query. (The API answers the same in JSON: `chancery.api`.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/"):
+            urlencoded = request.method == "POST" and request.content_type == "application/x-www-form-urlencoded"
+            sources = [request.GET] + ([request.POST] if urlencoded else [])
+            for source in sources:
+                for values in source.lists():
+                    if any("\x00" in value for value in [values[0], *values[1]]):
+                        raise BadRequest("NUL character in the request")
+        return self.get_response(request)
 
 
 class SecurityHeadersMiddleware:
@@ -64,3 +84,36 @@ class GateEnforcementMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with enforcing():
             return self.get_response(request)
+
+
+class DomainErrorMiddleware:
+    """The web's one translation of the services' domain errors (the API has its own, in
+    `chancery.api`). A refused act answers like a missing page (404: a page's existence leaks
+    nothing); a step that no longer applies, or a conflict, comes back to the page it was
+    asked from with the reason as a message."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.contrib import messages
+        from django.shortcuts import redirect
+        from django.utils.http import url_has_allowed_host_and_scheme
+
+        from chancery.core.errors import DomainError
+        from chancery.core.views import not_found
+
+        if request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, PermissionDenied):
+            return not_found(request, exception)
+        if isinstance(exception, DomainError):
+            messages.warning(request, exception.text)
+            back = request.META.get("HTTP_REFERER", "")
+            if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                back = request.path if request.method == "GET" else "/"
+            return redirect(back)
+        return None

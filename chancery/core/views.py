@@ -28,9 +28,11 @@ def set_language(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("language", "")
     user = request.user
     if user.is_authenticated and language in {code for code, _name in settings.LANGUAGES}:
-        from chancery.accounts.models import User
+        from django.contrib.auth import get_user_model
 
-        User.objects.unrestricted("own profile").filter(pk=user.pk).update(preferred_language=language)
+        get_user_model().objects.unrestricted("own profile").filter(
+            pk=user.pk
+        ).update(preferred_language=language)
     return response
 
 

@@ -9,7 +9,6 @@ with `current_version`); an action that does not apply in the current state 409
 limit 413 (`too_large`).
 """
 
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -17,11 +16,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Query, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import Field
 
+from chancery.accounts.access import agent
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
 from chancery.correspondence import selectors, services
@@ -261,24 +260,6 @@ class CountsOut(Schema):
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str, **extra: Any) -> HttpResponse:
-    from chancery.api import error_response
-
-    return error_response(request, status, code, message, **extra)
-
-
-def _call(request: HttpRequest, fn: Callable[..., T], **kwargs: Any) -> T | HttpResponse:
-    """Run a service, turning its domain errors into the API's JSON errors."""
-    try:
-        return fn(**kwargs)
-    except services.DraftConflict as exc:
-        return _error(request, 409, "version_conflict", str(exc), current_version=exc.current_version)
-    except services.InvalidState as exc:
-        raise HttpError(409, str(exc)) from exc
-    except services.NotAllowed as exc:
-        raise HttpError(403, str(exc) or "Not allowed.") from exc
-
-
 def _detail(request: HttpRequest, pk: int, *, audit: bool = True) -> Dispatch:
     dispatch = selectors.dispatch_detail(request.user, pk, request=request, audit=audit)
     dispatch._api_reader = request.user  # type: ignore[attr-defined]
@@ -341,11 +322,9 @@ def get_dispatch(request: HttpRequest, id: int) -> Any:
 def create_dispatch(request: HttpRequest, payload: DispatchIn) -> Any:
     """Create a draft."""
     sending_unit = _unit(payload.sending_unit, "sending_unit")
-    assert sending_unit is not None
-    created = _call(
-        request,
-        services.create_draft,
-        actor=request.user,
+    if sending_unit is None:
+        raise ValidationError({"sending_unit": [_("The sending unit is required.")]})
+    created = services.create_draft(actor=agent(request),
         sending_unit=sending_unit,
         subject=payload.subject,
         body=payload.body,
@@ -376,8 +355,7 @@ def update_dispatch(request: HttpRequest, id: int, payload: DispatchPatch) -> An
     for key in ("compartments", "cites", "external_references", "tags"):
         if key in changes and changes[key] is None:
             changes[key] = []
-    updated = _call(
-        request, services.update_draft, actor=request.user, dispatch=id, expected_version=version, **changes
+    updated = services.update_draft(actor=agent(request), dispatch=id, expected_version=version, **changes
     )
     return _result(request, updated)
 
@@ -385,21 +363,21 @@ def update_dispatch(request: HttpRequest, id: int, payload: DispatchPatch) -> An
 @router.post("/dispatches/{id}/validate", response=DispatchDetailOut)
 def validate_dispatch(request: HttpRequest, id: int) -> Any:
     """Validate a draft (head of the sending unit)."""
-    return _result(request, _call(request, services.validate_dispatch, actor=request.user, dispatch=id))
+    return _result(request, services.validate_dispatch(actor=agent(request), dispatch=id))
 
 
 @router.post("/dispatches/{id}/send", response=DispatchDetailOut)
 def send_dispatch(request: HttpRequest, id: int) -> Any:
     """Number, sign and send (head of the sending unit). Sending twice returns the
     dispatch as sent the first time."""
-    return _result(request, _call(request, services.send_dispatch, actor=request.user, dispatch=id))
+    return _result(request, services.send_dispatch(actor=agent(request), dispatch=id))
 
 
 @router.post("/dispatches/{id}/acknowledge", response=RoutingOut)
 def acknowledge_dispatch(request: HttpRequest, id: int, payload: UnitIn | None = None) -> Any:
     """Acknowledge receipt for your unit (`unit`: which one, if several)."""
     unit = payload.unit if payload else None
-    return _call(request, services.acknowledge, actor=request.user, dispatch=id, unit=unit)
+    return services.acknowledge(actor=agent(request), dispatch=id, unit=unit)
 
 
 @router.post("/dispatches/{id}/assign", response=RoutingOut)
@@ -410,30 +388,27 @@ def assign_dispatch(request: HttpRequest, id: int, payload: AssignIn) -> Any:
     assignee = User.objects.visible_to(request.user).filter(username=payload.assignee).first()
     if assignee is None:
         raise ValidationError({"assignee": [_("Unknown agent.")]})
-    return _call(request, services.assign, actor=request.user, dispatch=id, unit=payload.unit, assignee=assignee)
+    return services.assign(actor=agent(request), dispatch=id, unit=payload.unit, assignee=assignee)
 
 
 @router.post("/dispatches/{id}/read", response=RoutingOut)
 def mark_dispatch_read(request: HttpRequest, id: int, payload: UnitIn | None = None) -> Any:
     """Mark an information copy read for your unit."""
     unit = payload.unit if payload else None
-    return _call(request, services.mark_read, actor=request.user, dispatch=id, unit=unit)
+    return services.mark_read(actor=agent(request), dispatch=id, unit=unit)
 
 
 @router.post("/dispatches/{id}/close", response=RoutingOut)
 def close_dispatch_routing(request: HttpRequest, id: int, payload: UnitIn) -> Any:
     """Close the attribution of `unit`."""
-    return _call(request, services.close_routing, actor=request.user, dispatch=id, unit=payload.unit or "")
+    return services.close_routing(actor=agent(request), dispatch=id, unit=payload.unit or "")
 
 
 @router.post("/dispatches/{id}/reply", response={201: DispatchDetailOut})
 def reply_to_dispatch(request: HttpRequest, id: int, payload: ReplyIn | None = None) -> Any:
     """Create a draft answering the dispatch (cites it; at least its marking)."""
     payload = payload or ReplyIn()
-    created = _call(
-        request,
-        services.reply,
-        actor=request.user,
+    created = services.reply(actor=agent(request),
         dispatch=id,
         unit=_unit(payload.unit, "unit"),
         subject=payload.subject,
@@ -453,16 +428,14 @@ def reply_to_dispatch(request: HttpRequest, id: int, payload: ReplyIn | None = N
 def upload_attachment(request: HttpRequest, id: int, file: File[UploadedFile]) -> Any:
     """Attach a file to a draft (multipart field `file`)."""
     try:
-        attachment = _call(
-            request, services.add_attachment, actor=request.user, dispatch=id, filename=file.name or "", source=file
-        )
+        attachment = services.add_attachment(actor=agent(request), dispatch=id, filename=file.name or "", source=file)
     except ValidationError as exc:
         errors = getattr(exc, "error_dict", {}).get("file", [])
         if any(getattr(e, "code", "") == "too_large" for e in errors):
-            return _error(request, 413, "too_large", str(errors[0].messages[0]))
+            from chancery.api import error_response
+
+            return error_response(request, 413, "too_large", str(errors[0].messages[0]))
         raise
-    if isinstance(attachment, HttpResponse):
-        return attachment
     return Status(201, attachment)
 
 

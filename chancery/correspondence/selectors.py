@@ -20,7 +20,7 @@ from django.utils import timezone
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level
 from chancery.core.gate import get_visible_or_404
-from chancery.correspondence import content
+from chancery.correspondence import content, policy
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
     Attachment,
@@ -387,39 +387,10 @@ def thread(user: Any, dispatch: Dispatch) -> Thread:
 
 
 def allowed_actions(user: Any, dispatch: Dispatch) -> dict[str, Any]:
-    """Which lifecycle actions the user may take on a visible dispatch (for buttons).
-
-    Keys: edit, validate, send, reply (bool); acknowledge, assign, close, mark_read
-    (lists of the user's routings those apply to); change_marking, grant (bool).
-    The services check again; this only decides what to offer.
-    """
-    unit = dispatch.sending_unit
-    pre_send = dispatch.status in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED)
+    """Which lifecycle acts the user may take on a visible dispatch (for buttons): the
+    correspondence policy's answer, given the user's routings of it."""
     sent = dispatch.status in RELEASED_STATUSES
-    routings = my_routings(user, dispatch) if sent else []
-    handle = [
-        r
-        for r in routings
-        if r.kind == RoutingKind.ACTION and user.has_capability(Capability.HANDLE_ATTRIBUTION, unit=r.unit)
-    ]
-    routed_units = [r.unit for r in routings]
-    return {
-        "edit": pre_send and user.has_capability(Capability.DRAFT_DISPATCH, unit=unit),
-        "validate": dispatch.status == DispatchStatus.DRAFT
-        and user.has_capability(Capability.VALIDATE_DISPATCH, unit=unit),
-        "send": pre_send and user.has_capability(Capability.VALIDATE_DISPATCH, unit=unit),
-        "acknowledge": [r for r in handle if r.status == RoutingStatus.PENDING],
-        "assign": [r for r in handle if r.status in OPEN_ACTION],
-        "close": [r for r in handle if r.status != RoutingStatus.CLOSED],
-        "mark_read": [r for r in routings if r.kind == RoutingKind.INFO and r.status == RoutingStatus.UNREAD],
-        "reply": sent and any(user.has_capability(Capability.DRAFT_DISPATCH, unit=u) for u in routed_units),
-        "change_marking": sent and user.has_capability(Capability.DOWNGRADE),
-        "grant": sent
-        and any(
-            user.has_capability(Capability.VALIDATE_DISPATCH, unit=u)
-            for u in [unit, *[r.unit for r in dispatch.routings.all() if r.kind == RoutingKind.ACTION]]
-        ),
-    }
+    return policy.allowed_actions(user, dispatch, my_routings(user, dispatch) if sent else [])
 
 
 def drafting_units(user: Any) -> list[Unit]:

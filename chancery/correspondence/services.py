@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.http import Http404
@@ -36,12 +36,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chancery.accounts.models import Membership, User
-from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
+from chancery.core import errors
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
 from chancery.core.models import Compartment
-from chancery.correspondence import content, signals, storage
+from chancery.core.validators import bidi_message, has_bidi_controls, reject_bidi_controls
+from chancery.correspondence import content, policy, signals, storage
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
     Attachment,
@@ -59,6 +60,7 @@ from chancery.correspondence.models import (
     marking_text,
 )
 from chancery.correspondence.numbering import allocate_number
+from chancery.correspondence.policy import NotAllowed
 from chancery.correspondence.signatures import sign_dispatch
 from chancery.correspondence.uploads import check_upload
 from chancery.crypto import envelope
@@ -95,20 +97,23 @@ class CorrespondenceError(Exception):
     """Base class of the domain errors below."""
 
 
-class NotAllowed(PermissionDenied):
-    """The actor may see the dispatch but lacks the capability for this action."""
-
-
-class InvalidState(CorrespondenceError):
+class InvalidState(CorrespondenceError, errors.InvalidState):
     """The action does not apply to the dispatch in its current state."""
 
+    error_code = "conflict"  # the API's code for it since version 1
 
-class DraftConflict(CorrespondenceError):
+
+class DraftConflict(CorrespondenceError, errors.Conflict):
     """The draft was changed by someone else since `expected_version` was read."""
+
+    error_code = "version_conflict"
 
     def __init__(self, current_version: int) -> None:
         super().__init__(_("This draft was changed by someone else meanwhile. Reload it and apply your changes again."))
         self.current_version = current_version
+
+    def details(self) -> dict[str, Any]:
+        return {"current_version": self.current_version}
 
 
 @dataclass(frozen=True)
@@ -121,11 +126,6 @@ class RoutingSpec:
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _require(actor: User, capability: Capability, unit: Unit) -> None:
-    if not actor.has_capability(capability, unit=unit):
-        raise NotAllowed(_("You may not do this for %(unit)s.") % {"unit": unit.code})
 
 
 def _visible(actor: User, dispatch: Dispatch | int, *, lock: bool = True) -> Dispatch:
@@ -260,6 +260,8 @@ def _set_routings(dispatch: Dispatch, routings: list[tuple[Unit, str, date | Non
 
 
 def _set_citations(dispatch: Dispatch, cited: list[Dispatch], external: Iterable[str]) -> None:
+    external = [str(ref) for ref in external]
+    reject_bidi_controls(external_references=" ".join(external))
     Citation.objects.filter(citing=dispatch).delete()
     rows = [Citation(citing=dispatch, cited=c) for c in cited]
     seen: set[str] = set()
@@ -320,7 +322,7 @@ def create_draft(
     `external_references` free-text references. Body HTML is sanitised. Content is
     encrypted at rest when classification ≥ restricted or transmission is encrypted.
     """
-    _require(actor, Capability.DRAFT_DISPATCH, sending_unit)
+    policy.require(actor, "edit", sending_unit)
     errors: dict[str, list[str]] = {}
     subject = (subject or "").strip()
     if not subject:
@@ -402,7 +404,7 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
     if unknown:
         raise TypeError(f"update_draft() got unexpected fields: {', '.join(sorted(unknown))}")
     current = _visible(actor, dispatch)
-    _require(actor, Capability.DRAFT_DISPATCH, current.sending_unit)
+    policy.require(actor, "edit", current.sending_unit)
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("A sent dispatch cannot be edited; write a new dispatch that cites it."))
     if current.version != int(expected_version):
@@ -586,9 +588,9 @@ def add_attachment(
     when the dispatch is protected. A refused upload leaves no file behind."""
     current = _visible(actor, dispatch)
     if current.direction == Direction.INCOMING:
-        _require(actor, Capability.REGISTER_INCOMING, current.sending_unit)
+        policy.require(actor, "register", current.sending_unit)
     else:
-        _require(actor, Capability.DRAFT_DISPATCH, current.sending_unit)
+        policy.require(actor, "edit", current.sending_unit)
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("Attachments of a sent dispatch cannot change."))
     checked = check_upload(filename=filename, source=source)
@@ -644,7 +646,7 @@ def _store_attachment(
 def remove_attachment(*, actor: User, dispatch: Dispatch | int, position: int) -> None:
     """Remove *PJ* `position` from a draft; later attachments move up one number."""
     current = _visible(actor, dispatch)
-    _require(actor, Capability.DRAFT_DISPATCH, current.sending_unit)
+    policy.require(actor, "edit", current.sending_unit)
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("Attachments of a sent dispatch cannot change."))
     attachment = Attachment.objects.filter(dispatch=current, position=position).first()
@@ -680,7 +682,7 @@ def _check_ready(dispatch: Dispatch) -> None:
 def validate_dispatch(*, actor: User, dispatch: Dispatch | int) -> Dispatch:
     """The head of the sending unit (VALIDATE_DISPATCH) approves a draft for sending."""
     current = _visible(actor, dispatch)
-    _require(actor, Capability.VALIDATE_DISPATCH, current.sending_unit)
+    policy.require(actor, "validate", current.sending_unit)
     if current.status == DispatchStatus.VALIDATED:
         return current
     if current.status != DispatchStatus.DRAFT:
@@ -723,7 +725,7 @@ def send_dispatch(*, actor: User, dispatch: Dispatch | int) -> Dispatch:
     current = _visible(actor, dispatch)
     if current.status in RELEASED_STATUSES:
         return current
-    _require(actor, Capability.VALIDATE_DISPATCH, current.sending_unit)
+    policy.require(actor, "send", current.sending_unit)
     _check_ready(current)
     if current.status == DispatchStatus.DRAFT:
         current.validated_by = actor
@@ -783,7 +785,7 @@ def register_incoming(
     the next reference of `unit`, is signed by `unit`'s key, and is immediately visible
     to its routed units. `attachments` are (file name, bytes or file) pairs. `notify=False`
     registers without telling the routed units (historical correspondence imported in bulk)."""
-    _require(actor, Capability.REGISTER_INCOMING, unit)
+    policy.require(actor, "register", unit)
     errors: dict[str, list[str]] = {}
     subject = (subject or "").strip()
     if not subject:
@@ -792,6 +794,11 @@ def register_incoming(
         errors.setdefault("subject", []).append(_("The subject is too long."))
     if not (sender_name or "").strip():
         errors.setdefault("sender_name", []).append(_("The sender is required."))
+    external_references = [str(ref) for ref in external_references]
+    for name, value in (("sender_name", sender_name), ("external_reference", external_reference),
+                        ("place", place), *(("external_references", ref) for ref in external_references)):
+        if has_bidi_controls(value):
+            errors.setdefault(name, []).append(bidi_message())
     if kind not in DispatchKind.values:
         errors.setdefault("kind", []).append(_("Unknown kind."))
     if transmission not in Transmission.values:
@@ -891,7 +898,7 @@ def acknowledge(*, actor: User, dispatch: Dispatch | int, unit: Unit | str | Non
     routing = _routing(current, unit)
     if routing.kind == RoutingKind.INFO:
         return _mark_read(actor, current, routing)
-    _require(actor, Capability.HANDLE_ATTRIBUTION, routing.unit)
+    policy.require(actor, "acknowledge", routing.unit)
     if routing.status != RoutingStatus.PENDING:
         return routing
     return _advance(routing, actor=actor, dispatch=current, status=RoutingStatus.ACKNOWLEDGED, stamp="acknowledged",
@@ -907,7 +914,7 @@ def assign(*, actor: User, dispatch: Dispatch | int, unit: Unit | str, assignee:
     routing = _routing(current, unit)
     if routing.kind != RoutingKind.ACTION:
         raise InvalidState(_("An information copy is not assigned."))
-    _require(actor, Capability.HANDLE_ATTRIBUTION, routing.unit)
+    policy.require(actor, "assign", routing.unit)
     if routing.status in (RoutingStatus.ANSWERED, RoutingStatus.CLOSED):
         raise InvalidState(_("This attribution is already answered or closed."))
     if not Membership.objects.active().filter(user=assignee, unit=routing.unit).exists() or not assignee.is_active:
@@ -956,8 +963,7 @@ def reply(
     _released(original)
     if unit is None:
         unit = _default_handling_unit(actor, original, [RoutingKind.ACTION, RoutingKind.INFO])
-    if not (actor.has_capability(Capability.DRAFT_DISPATCH, unit=unit)):
-        raise NotAllowed(_("You may not write for %(unit)s.") % {"unit": unit.code})
+    policy.require(actor, "reply", unit, message=_("You may not write for %(unit)s.") % {"unit": unit.code})
     floor = _floor_of(original)
     level = original.classification if classification is None else classification
     comps = sorted(floor.compartments) if compartments is None else list(compartments)
@@ -1025,7 +1031,7 @@ def close_routing(*, actor: User, dispatch: Dispatch | int, unit: Unit | str) ->
     routing = _routing(current, unit)
     if routing.kind != RoutingKind.ACTION:
         raise InvalidState(_("An information copy is not closed; mark it read."))
-    _require(actor, Capability.HANDLE_ATTRIBUTION, routing.unit)
+    policy.require(actor, "close", routing.unit)
     if routing.status == RoutingStatus.CLOSED:
         return routing
     now = timezone.now()
@@ -1068,8 +1074,7 @@ def change_marking(
     when no longer protected, or encrypted when newly protected. The signature stays
     valid (it covers the marking as sent)."""
     current = _visible(actor, dispatch)
-    if not actor.has_capability(Capability.DOWNGRADE):
-        raise NotAllowed(_("Changing a marking needs the downgrade right."))
+    policy.require(actor, "change_marking", message=_("Changing a marking needs the downgrade right."))
     _released(current)
     errors: dict[str, list[str]] = {}
     if not (reason or "").strip():
@@ -1150,7 +1155,7 @@ def grant_access(
     units = [current.sending_unit] + [
         r.unit for r in Routing.objects.filter(dispatch=current, kind=RoutingKind.ACTION).select_related("unit")
     ]
-    if not any(actor.has_capability(Capability.VALIDATE_DISPATCH, unit=u) for u in units):
+    if not policy.holds_in_any(actor, "grant", units):
         raise NotAllowed(_("Only the head of the sending or attributed unit may grant access."))
     errors: dict[str, list[str]] = {}
     if (user is None) == (unit is None):

@@ -37,6 +37,10 @@ class PreviewOut(Schema):
     blocking: str | None = None
     programme_obstacle: str | None = None
     record: dict[str, Any]
+    fields: dict[str, Any] = Field(
+        description="per field of the record: value, confidence (0-1, null when not found), check (read with low "
+        "confidence: to be checked), line and source (the line it was read from)"
+    )
     details: dict[str, Any]
     routing: list[dict[str, Any]]
     mission: dict[str, Any]
@@ -111,6 +115,7 @@ def preview_letter(
         "blocking": preview.blocking,
         "programme_obstacle": preview.programme_obstacle,
         "record": preview.extraction.to_expected_dict(),
+        "fields": details.pop("fields"),
         "details": details,
         "routing": [{"kind": line.kind, **line.match.to_dict()} for line in preview.routing],
         "mission": preview.mission.to_dict(),

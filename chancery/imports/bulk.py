@@ -209,7 +209,7 @@ def import_path(
         size = path.stat().st_size
         if size > services.MAX_LETTER_BYTES:
             digest = _hash_file(path)
-            existing = services.imported_with_hash(digest)
+            existing = services.imported_with_hash(digest, actor=actor)
             if existing is not None:  # pragma: no cover - a file this large was never imported
                 return services.ImportResult(path.name, "skipped", letter_import=existing, content_hash=digest)
             message = _too_large_message()

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from chancery.core.classification import Level
 from chancery.core.forms import StyledForm
 from chancery.correspondence.models import DispatchKind, Transmission
-from chancery.imports.extraction import LetterExtraction, SourceSpan
+from chancery.imports.extraction import LOW_CONFIDENCE, LetterExtraction, SourceSpan
 from chancery.imports.matching import UnitDirectory
 from chancery.imports.services import LetterPreview, RoutingLine
 from chancery.organisation.models import Unit
@@ -233,6 +233,20 @@ class FieldRow:
     span: SourceSpan | None
     problems: list[str] = dataclass_field(default_factory=list)
     note: str = ""
+    confidence: float | None = None  # how sure the reading is (0..1); None when not read from the letter
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.confidence is None else round(self.confidence * 100)
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.confidence is not None and self.confidence < LOW_CONFIDENCE
+
+    @property
+    def source_text(self) -> str:
+        """The line the value was read from, as written (first line of a multi-line field)."""
+        return self.span.text.split("\n")[0].strip() if self.span is not None else ""
 
 
 @dataclass
@@ -240,6 +254,44 @@ class SourceLine:
     number: int
     text: str
     labels: list[str]
+    check: bool = False  # a field was read from this line with low confidence
+
+
+@dataclass
+class ProgrammeField:
+    """A field of the draft programme as read: its label, how sure the reading is, and its line."""
+
+    name: str
+    label: str
+    confidence: float
+    line: int | None
+    source_text: str
+
+    @property
+    def percent(self) -> int:
+        return round(self.confidence * 100)
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.confidence < LOW_CONFIDENCE
+
+
+PROGRAMME_FIELD_LABELS: dict[str, Any] = {
+    "programme": gettext_lazy("Read as an action plan"),
+    "programme.year": gettext_lazy("Programme year"),
+    "programme.axes": gettext_lazy("Axes (volets)"),
+    "programme.indicators": gettext_lazy("Candidate indicators"),
+}
+
+
+def programme_fields(extraction: LetterExtraction) -> list[ProgrammeField]:
+    """How sure the reading of the draft programme is, field by field (those read from the letter)."""
+    report = extraction.field_report()
+    return [
+        ProgrammeField(name, str(label), report[name]["confidence"], report[name]["line"], report[name]["source"] or "")
+        for name, label in PROGRAMME_FIELD_LABELS.items()
+        if name in report and report[name]["confidence"] is not None
+    ]
 
 
 def field_rows(form: PreviewForm, language: str) -> list[FieldRow]:
@@ -251,13 +303,20 @@ def field_rows(form: PreviewForm, language: str) -> list[FieldRow]:
         problems.setdefault(problem.field, []).append(problem.message(language))
     rows: list[FieldRow] = []
 
+    confidence = extraction.dispatch.confidence
+
+    def status_of(source: str | None, span: SourceSpan | None, found_problems: list[str]) -> str:
+        if found_problems or (source in confidence and confidence[source] < LOW_CONFIDENCE):
+            return "unclear"
+        return "found" if span is not None or source is None else "missing"
+
     def add(form_name: str, source: str | None, *, note: str = "") -> None:
         if form_name not in form.fields:
             return
         span = sources.get(source) if source else None
         found_problems = problems.get(source or "", [])
-        status = "unclear" if found_problems else ("found" if span is not None or source is None else "missing")
-        rows.append(FieldRow(form[form_name], status, span, found_problems, note))
+        status = status_of(source, span, found_problems)
+        rows.append(FieldRow(form[form_name], status, span, found_problems, note, confidence.get(source or "")))
 
     for name in ("place", "dated", "external_reference"):
         add(name, FIELD_SOURCES[name])
@@ -283,7 +342,8 @@ def field_rows(form: PreviewForm, language: str) -> list[FieldRow]:
                                         "unrouted.")
         else:
             status, note = "unclear", _("No unit has this code or name.")
-        rows.append(FieldRow(form[name], status, sources.get(source), problems.get(source, []), note))
+        rows.append(FieldRow(form[name], status, sources.get(source), problems.get(source, []), note,
+                             confidence.get(source)))
     for name in ("add_action", "add_info"):
         rows.append(FieldRow(form[name], "found", None))
     for name in ("transmission", "classification", "cites", "subject", "attachments"):
@@ -295,11 +355,18 @@ def field_rows(form: PreviewForm, language: str) -> list[FieldRow]:
 def source_lines(extraction: LetterExtraction) -> list[SourceLine]:
     """The letter's text line by line, each line labelled with the fields read from it."""
     labels: dict[int, list[str]] = {}
+    unsure: set[int] = set()
     spans: list[tuple[str, SourceSpan]] = list(extraction.dispatch.sources.items())
     if extraction.programme is not None:
         spans += [(name, span) for name, span in extraction.programme.sources.items()]
     for name, span in spans:
         for number in range(span.first_line, span.last_line + 1):
             labels.setdefault(number, []).append(str(FIELD_LABELS.get(name, name)))
+    for field in extraction.field_report().values():
+        if field["check"] and field["line"] is not None:
+            unsure.add(field["line"])
     lines = extraction.text.split("\n")
-    return [SourceLine(number, text, labels.get(number, [])) for number, text in enumerate(lines, start=1)]
+    return [
+        SourceLine(number, text, labels.get(number, []), number in unsure)
+        for number, text in enumerate(lines, start=1)
+    ]

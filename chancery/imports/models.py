@@ -124,8 +124,12 @@ class LetterImport(models.Model):
         verbose_name = _("letter import")
         verbose_name_plural = _("letter imports")
         constraints = [
+            # One import of a file per importer (a rerun or a double click never makes two
+            # dispatches). Not one per file: whether someone else imported it is checked only
+            # within what the importer may read (`services.imported_with_hash`).
             models.UniqueConstraint(
-                fields=["content_hash"], condition=Q(status="imported"), name="imports_letter_unique_imported_hash"
+                fields=["content_hash", "imported_by"], condition=Q(status="imported"),
+                name="imports_letter_unique_imported_hash_per_importer",
             ),
         ]
         indexes = [models.Index(fields=["imported_by", "status", "-created_at"], name="imports_letter_user_status")]

@@ -219,13 +219,20 @@ def registry_unit_for(actor: Any, code: str | None = None) -> Unit:
     return units[0]
 
 
-def imported_with_hash(digest: str) -> LetterImport | None:
-    return (
-        LetterImport.objects.unrestricted("duplicate check by content hash")
-        .select_related("dispatch")
-        .filter(content_hash=digest, status=ImportStatus.IMPORTED)
-        .first()
+def imported_with_hash(digest: str, *, actor: Any) -> LetterImport | None:
+    """The earlier import of this file whose dispatch `actor` may read, if any.
+
+    Only within what the importer may see: "already imported" about a letter they may not
+    read would confirm that a document exists. A file imported by someone else out of the
+    importer's scope is imported again, as if it were new (each import is its own dispatch).
+    """
+    from chancery.correspondence.models import Dispatch
+
+    imported = LetterImport.objects.unrestricted("duplicate check by content hash, within the actor's scope").filter(
+        content_hash=digest, status=ImportStatus.IMPORTED
     )
+    readable = Dispatch.objects.visible_to(actor).filter(pk__in=imported.values("dispatch_id")).values("pk")
+    return imported.filter(dispatch_id__in=readable).select_related("dispatch").first()
 
 
 def _level(key: str | None) -> int:
@@ -567,6 +574,7 @@ def _summary(extraction: LetterExtraction, plan: LetterPlan) -> dict[str, Any]:
         "encoding": extraction.encoding,
         "language": extraction.language,
         "found": sorted(letter.sources),
+        "confidence": dict(sorted(letter.confidence.items())),  # numbers only: how sure each reading was
         "problems": [f"{p.field}:{p.code}" for p in extraction.problems],
         "routings": len(plan.attribution) + len(plan.information),
         "programme": None
@@ -763,7 +771,7 @@ def preview_letter(*, actor: Any, data: bytes, filename: str, registry_unit: Uni
     digest = content_hash(data)
     discard_stale_previews(actor=actor)
     preview = _preview(actor, data=data, filename=filename, digest=digest, directory=UnitDirectory.load())
-    preview.duplicate = imported_with_hash(digest)
+    preview.duplicate = imported_with_hash(digest, actor=actor)
     if preview.duplicate is not None or preview.blocking:
         return preview
     key_row, key = new_data_key()
@@ -793,7 +801,7 @@ def load_preview(*, actor: Any, letter_import: LetterImport) -> LetterPreview:
         directory=UnitDirectory.load(),
     )
     preview.letter_import = letter_import
-    preview.duplicate = imported_with_hash(letter_import.content_hash)
+    preview.duplicate = imported_with_hash(letter_import.content_hash, actor=actor)
     return preview
 
 
@@ -823,7 +831,7 @@ def confirm_import(
                 raise PermissionDenied("not your import")
             if row.status != ImportStatus.PREVIEWED:
                 raise ImportFailed("already_confirmed", _("This letter has already been imported."))
-            if imported_with_hash(row.content_hash) is not None:
+            if imported_with_hash(row.content_hash, actor=actor) is not None:
                 raise ImportFailed("duplicate", _("This file has already been imported."))
             unit = registry_unit or row.registry_unit or registry_unit_for(actor)
             if unit not in registry_units(actor):
@@ -926,13 +934,10 @@ def import_letter(
     """
     digest = digest or content_hash(data)
     name = Path(filename).name
-    rows = list(
-        LetterImport.objects.unrestricted("duplicate check by content hash")
-        .select_related("dispatch")
-        .filter(content_hash=digest, status__in=[ImportStatus.IMPORTED, ImportStatus.FAILED])
-    )
-    existing = next((r for r in rows if r.status == ImportStatus.IMPORTED), None)
-    earlier_failure = any(r.status == ImportStatus.FAILED and r.imported_by_id == actor.pk for r in rows)
+    existing = imported_with_hash(digest, actor=actor)
+    earlier_failure = LetterImport.objects.unrestricted("the agent's own earlier failure").filter(
+        content_hash=digest, status=ImportStatus.FAILED, imported_by=actor
+    ).exists()
     if existing is not None:
         return ImportResult(name, "skipped", letter_import=existing, dispatch=existing.dispatch,
                             message=_("already imported"), content_hash=digest)
@@ -982,7 +987,7 @@ def import_letter(
         if not saved:
             _delete_files(stored)
         if exc.code == "duplicate":
-            existing = imported_with_hash(digest)
+            existing = imported_with_hash(digest, actor=actor)
             return ImportResult(name, "skipped", letter_import=existing, dispatch=getattr(existing, "dispatch", None),
                                 message=_("already imported"), content_hash=digest)
         row = record_failure(actor=actor, digest=digest, filename=name, size=len(data), code=exc.code,

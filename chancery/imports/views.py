@@ -23,7 +23,7 @@ from chancery.core.classification import Marking
 from chancery.core.gate import get_visible_or_404
 from chancery.correspondence.models import Dispatch
 from chancery.imports import services
-from chancery.imports.forms import PreviewForm, UploadForm, field_rows, source_lines
+from chancery.imports.forms import PreviewForm, UploadForm, field_rows, programme_fields, source_lines
 from chancery.imports.matching import UnitDirectory
 from chancery.imports.models import ImportStatus, LetterImport
 from chancery.planning.services import can_view as can_view_programme
@@ -143,6 +143,7 @@ def preview(request: HttpRequest, import_id: int) -> HttpResponse:
         rows=field_rows(form, _language()),
         lines=source_lines(current.extraction),
         programme=current.extraction.programme,
+        programme_fields=programme_fields(current.extraction),
         programme_plan=current.plan.programme,
         problems=[p.message(_language()) for p in current.extraction.problems if p.field.startswith("programme")
                   or p.field == "text"],

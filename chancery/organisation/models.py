@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.models import TimeStampedModel
+from chancery.core.validators import reject_bidi_controls
 
 UNIT_CODE_RE = r"^[A-Z][A-Z0-9]{0,15}(/[A-Z0-9]{1,16}){0,4}$"
 unit_code_validator = RegexValidator(
@@ -109,6 +110,8 @@ class Unit(TimeStampedModel):
 
     def clean(self) -> None:
         super().clean()
+        reject_bidi_controls(code=self.code, name=self.name, short_name=self.short_name, city=self.city,
+                             aliases=" ".join(str(a) for a in self.aliases or []))
         if self.parent_id is not None and self.pk is not None:
             parent = Unit.objects.unrestricted("cycle check").filter(pk=self.parent_id).first()
             if parent is not None and (parent.pk == self.pk or f"/{self.pk}/" in parent.path):

@@ -12,9 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import Field
@@ -343,24 +343,6 @@ class AchievementIn(Schema):
 # --------------------------------------------------------------------------- helpers
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str, **extra: Any) -> HttpResponse:
-    from chancery.api import error_response
-
-    return error_response(request, status, code, message, **extra)
-
-
-def _call(request: HttpRequest, fn: Callable[..., T], **kwargs: Any) -> T | HttpResponse:
-    """Run a service, turning its domain errors into the API's JSON errors."""
-    try:
-        return fn(user=request.user, **kwargs)
-    except services.Conflict as exc:
-        return _error(request, 409, "conflict", str(exc), current_lock_version=exc.current)
-    except services.WorkflowError as exc:
-        return _error(request, 409, "invalid_state", " ".join(exc.messages))
-    except PermissionDenied as exc:
-        return _error(request, 403, "forbidden", str(exc) or "Not allowed.")
-
-
 def _programme(request: HttpRequest, pk: int) -> Programme:
     return selectors.programme_detail(request.user, pk)
 
@@ -450,10 +432,7 @@ def create_programme(request: HttpRequest, payload: ProgrammeIn) -> Any:
     if mission is None:
         raise ValidationError({"mission": ["Unknown mission."]})
     carry = _programme(request, payload.carry_over_from) if payload.carry_over_from else None
-    created = _call(
-        request,
-        services.create_programme,
-        mission=mission,
+    created = services.create_programme(user=request.user, mission=mission,
         year=payload.year,
         end_year=payload.end_year,
         title=payload.title,
@@ -462,16 +441,12 @@ def create_programme(request: HttpRequest, payload: ProgrammeIn) -> Any:
         axis_types=payload.axes,
         carry_over_from=carry,
     )
-    if isinstance(created, HttpResponse):
-        return created
     return Status(201, _programme(request, created.pk))
 
 
 def _step(request: HttpRequest, id: int, fn: Callable[..., Any], **kwargs: Any) -> Any:
     programme = _programme(request, id)
-    result = _call(request, fn, programme=programme, **kwargs)
-    if isinstance(result, HttpResponse):
-        return result
+    fn(user=request.user, programme=programme, **kwargs)
     return _programme(request, id)
 
 
@@ -573,9 +548,7 @@ def create_action(request: HttpRequest, payload: ActionIn) -> Any:
     data = _resolve_action_fields(request, payload.dict(exclude_unset=True, exclude={"programme"}), programme)
     axis = data.pop("axis")
     title = data.pop("title")
-    created = _call(request, services.create_action, programme=programme, axis=axis, title=title, **data)
-    if isinstance(created, HttpResponse):
-        return created
+    created = services.create_action(user=request.user, programme=programme, axis=axis, title=title, **data)
     return Status(201, _with_dispatches(_action_out(request, created.pk)))
 
 
@@ -588,18 +561,14 @@ def update_action(request: HttpRequest, id: int, payload: ActionPatch) -> Any:
     lock_version = data.pop("lock_version")
     programme = action.programme
     data = _resolve_action_fields(request, data, programme)
-    updated = _call(request, services.update_action, action=action, lock_version=lock_version, **data)
-    if isinstance(updated, HttpResponse):
-        return updated
+    services.update_action(user=request.user, action=action, lock_version=lock_version, **data)
     return _with_dispatches(_action_out(request, id))
 
 
 @router.delete("/actions/{id}", response={204: None})
 def delete_action(request: HttpRequest, id: int, lock_version: int | None = None) -> Any:
     action = selectors.action_detail(request.user, id)
-    result = _call(request, services.delete_action, action=action, lock_version=lock_version)
-    if isinstance(result, HttpResponse):
-        return result
+    services.delete_action(user=request.user, action=action, lock_version=lock_version)
     return Status(204, None)
 
 
@@ -626,18 +595,13 @@ def list_measurements(request: HttpRequest, id: int) -> Any:
 def record_measurement(request: HttpRequest, id: int, payload: MeasurementIn) -> Any:
     """Record (or correct) an actual value; 409 `invalid_state` for a closed period."""
     indicator = selectors.indicator_detail(request.user, id)
-    created = _call(
-        request,
-        services.record_measurement,
-        indicator=indicator,
+    created = services.record_measurement(user=request.user, indicator=indicator,
         period_type=payload.period_type,
         period_start=payload.period_start,
         period_end=payload.period_end,
         value=payload.value,
         evidence=payload.evidence,
     )
-    if isinstance(created, HttpResponse):
-        return created
     return Status(201, created)
 
 
@@ -659,10 +623,7 @@ def get_achievement(request: HttpRequest, id: int) -> Any:
 @router.post("/achievements", response={201: AchievementOut})
 def create_achievement(request: HttpRequest, payload: AchievementIn) -> Any:
     programme = _programme(request, payload.programme)
-    created = _call(
-        request,
-        services.create_achievement,
-        programme=programme,
+    created = services.create_achievement(user=request.user, programme=programme,
         kind=payload.kind,
         date=payload.date,
         title=payload.title,
@@ -672,6 +633,4 @@ def create_achievement(request: HttpRequest, payload: AchievementIn) -> Any:
         actions=payload.actions,
         dispatches=payload.dispatches,
     )
-    if isinstance(created, HttpResponse):
-        return created
     return Status(201, selectors.achievement_list(request.user).get(pk=created.pk))

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
-from chancery.core.gate import get_visible_or_404
+from chancery.core.gate import get_child_or_404, get_visible_or_404
 from chancery.planning import services, versions
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
@@ -338,14 +338,13 @@ def actions_table(user: Any, programme: Programme, filters: Mapping[str, Any] | 
     )
 
 
-def action_detail(user: Any, pk: int | str) -> Action:
-    return get_visible_or_404(
-        Action.objects.select_related("programme__mission", "axis__axis_type", "objective", "lead").prefetch_related(
-            Prefetch("partner_units", queryset=_partner_units_qs())
-        ),
-        user,
-        pk=pk,
-    )
+def action_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> Action:
+    queryset = Action.objects.select_related(
+        "programme__mission", "axis__axis_type", "objective", "lead"
+    ).prefetch_related(Prefetch("partner_units", queryset=_partner_units_qs()))
+    if programme is not None:  # under its programme's URL: an action of another one is missing
+        return get_child_or_404(programme, queryset, pk, user=user)
+    return get_visible_or_404(queryset, user, pk=pk)
 
 
 def action_dispatches(user: Any, action: Action) -> Any:
@@ -361,8 +360,11 @@ def achievement_dispatches(user: Any, achievement: Achievement) -> Any:
     return Dispatch.objects.visible_to(user).filter(planning_achievements=achievement)
 
 
-def axis_detail(user: Any, pk: int | str) -> Axis:
-    return get_visible_or_404(Axis.objects.select_related("programme__mission", "axis_type"), user, pk=pk)
+def axis_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> Axis:
+    queryset = Axis.objects.select_related("programme__mission", "axis_type")
+    if programme is not None:  # under its programme's URL: a child of another one is missing
+        return get_child_or_404(programme, queryset, pk, user=user)
+    return get_visible_or_404(queryset, user, pk=pk)
 
 
 def axis_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Axis]:
@@ -644,8 +646,11 @@ def indicator_list(user: Any, filters: Mapping[str, Any] | None = None) -> Query
     return qs.order_by("programme", "position", "pk")
 
 
-def indicator_detail(user: Any, pk: int | str) -> Indicator:
-    return get_visible_or_404(Indicator.objects.select_related("programme__mission", "axis__axis_type"), user, pk=pk)
+def indicator_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> Indicator:
+    queryset = Indicator.objects.select_related("programme__mission", "axis__axis_type")
+    if programme is not None:  # under its programme's URL: a child of another one is missing
+        return get_child_or_404(programme, queryset, pk, user=user)
+    return get_visible_or_404(queryset, user, pk=pk)
 
 
 def measurements(user: Any, indicator: Indicator) -> QuerySet[Measurement]:
@@ -686,17 +691,26 @@ def achievement_list(
     return qs.order_by("-date", "-pk")
 
 
-def achievement_detail(user: Any, pk: int | str) -> Achievement:
-    return get_visible_or_404(Achievement.objects.select_related("programme__mission"), user, pk=pk)
+def achievement_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> Achievement:
+    queryset = Achievement.objects.select_related("programme__mission")
+    if programme is not None:  # under its programme's URL: a child of another one is missing
+        return get_child_or_404(programme, queryset, pk, user=user)
+    return get_visible_or_404(queryset, user, pk=pk)
 
 
-def evidence_detail(user: Any, pk: int | str) -> AchievementEvidence:
+def evidence_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> AchievementEvidence:
     """An achievement's evidence file, for download (404 out of scope)."""
-    return get_visible_or_404(AchievementEvidence.objects.select_related("achievement__programme"), user, pk=pk)
+    queryset = AchievementEvidence.objects.select_related("achievement__programme")
+    if programme is not None:  # under its programme's URL: a child of another one is missing
+        return get_child_or_404(programme, queryset, pk, user=user)
+    return get_visible_or_404(queryset, user, pk=pk)
 
 
-def evidence_file_detail(user: Any, pk: int | str) -> EvidenceFile:
-    return get_visible_or_404(EvidenceFile.objects.select_related("programme"), user, pk=pk)
+def evidence_file_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> EvidenceFile:
+    queryset = EvidenceFile.objects.select_related("programme")
+    if programme is not None:  # under its programme's URL: a child of another one is missing
+        return get_child_or_404(programme, queryset, pk, user=user)
+    return get_visible_or_404(queryset, user, pk=pk)
 
 
 # --------------------------------------------------------------------------- periodic progress
@@ -724,8 +738,11 @@ def periods(user: Any, programme: Programme) -> list[dict[str, Any]]:
     return rows
 
 
-def period_detail(user: Any, pk: int | str) -> ReportingPeriod:
-    return get_visible_or_404(ReportingPeriod.objects.select_related("programme__mission"), user, pk=pk)
+def period_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> ReportingPeriod:
+    queryset = ReportingPeriod.objects.select_related("programme__mission")
+    if programme is not None:  # under its programme's URL: a child of another one is missing
+        return get_child_or_404(programme, queryset, pk, user=user)
+    return get_visible_or_404(queryset, user, pk=pk)
 
 
 def progress_sheet(user: Any, period: ReportingPeriod) -> dict[str, Any]:

@@ -31,17 +31,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
+from chancery.core import errors
 from chancery.core.classification import Level, Marking
+from chancery.core.validators import date_message, out_of_range
 from chancery.organisation.models import Unit, UnitKind
-from chancery.planning import storage
+from chancery.planning import policy, storage
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
     Achievement,
@@ -114,20 +117,44 @@ ACHIEVEMENT_FIELDS = frozenset({"kind", "date", "title", "description", "outlet"
 PROGRAMME_FIELDS = frozenset({"title", "summary", "end_year", "classification"})
 
 
-class WorkflowError(ValidationError):
-    """The step is not allowed in the programme's current status."""
+# Who may do what is decided in `planning.policy`; the services ask it again before every
+# write. Re-exported under their old names for the callers that ask the services.
+can = policy.can
+permissions = policy.permissions
+PERMISSION_NAMES = policy.PERMISSION_NAMES
+can_approve = policy.can_approve
+can_close = policy.can_close
+can_comment = policy.can_comment
+can_create_programme = policy.can_create_programme
+can_edit = policy.can_edit
+can_manage_periods = policy.can_manage_periods
+can_record_progress = policy.can_record_progress
+can_return = policy.can_return
+can_review = policy.can_review
+can_revise = policy.can_revise
+can_start_execution = policy.can_start_execution
+can_submit = policy.can_submit
+can_view = policy.can_view
+
+
+class WorkflowError(errors.InvalidState, ValidationError):
+    """The step is not allowed in the programme's current status (also a ValidationError, so
+    that forms show it as one)."""
 
     def __init__(self, message: str, code: str = "invalid_state") -> None:
-        super().__init__(message, code=code)
+        ValidationError.__init__(self, message, code=code)
 
 
-class Conflict(Exception):
+class Conflict(errors.Conflict):
     """Optimistic concurrency: the object changed since the caller read it."""
 
     def __init__(self, message: str, *, expected: int | None, current: int) -> None:
         super().__init__(message)
         self.expected = expected
         self.current = current
+
+    def details(self) -> dict[str, Any]:
+        return {"current_lock_version": self.current}
 
 
 class ActionConflict(Conflict):
@@ -167,7 +194,8 @@ def _set_links(instance: Any, field: str, targets: Iterable[Any]) -> None:
     )
 
 
-def _unrestricted(model: Any, reason: str = "planning service") -> Any:
+def _unrestricted(model: Any, reason: str) -> Any:
+    """Every row of `model`, with the reason the caller needs them all (no default: each call says why)."""
     return model.objects.unrestricted(reason)
 
 
@@ -178,161 +206,9 @@ def audit_content(programme: Programme, **content: Any) -> dict[str, Any]:
     return content if int(programme.classification) < Level.RESTRICTED else {}
 
 
-def can_view(user: Any, programme: Programme) -> bool:
-    memo = getattr(programme, "_visible_memo", None)
-    if memo is not None and memo[0] == getattr(user, "pk", None):
-        return bool(memo[1])
-    return bool(programme.pk) and Programme.objects.visible_to(user).filter(pk=programme.pk).exists()
-
-
-def _holds_in_mission(user: Any, capability: Capability, programme: Programme) -> bool:
-    return bool(user.has_capability(capability, unit=programme.mission))
-
-
-def _is_reviewer(user: Any, programme: Programme) -> bool:
-    """`REVIEW_PROGRAMME` in the mission's HQ desk, or in an ancestor of the desk or of the mission."""
-    mission = programme.mission
-    desk = mission.hq_desk
-    for unit in user.units_with(Capability.REVIEW_PROGRAMME):
-        if desk is not None and (unit.pk == desk.pk or desk.path.startswith(unit.path)):
-            return True
-        if mission.path.startswith(unit.path):
-            return True
-    return False
-
-
-def _is_approver(user: Any) -> bool:
-    return bool(user.units_with(Capability.APPROVE_PROGRAMME))
-
-
-def can_edit(user: Any, programme: Programme) -> bool:
-    """Change the content (axes, objectives, actions, indicators, achievements)."""
-    return (
-        programme.status in (ProgrammeStatus.DRAFT, ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
-        and _holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme)
-        and can_view(user, programme)
-    )
-
-
-def can_submit(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status == ProgrammeStatus.DRAFT
-        and _holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme)
-        and can_view(user, programme)
-    )
-
-
-def can_review(user: Any, programme: Programme) -> bool:
-    return _is_reviewer(user, programme) and can_view(user, programme)
-
-
-def can_comment(user: Any, programme: Programme) -> bool:
-    """HQ reviewers and the planning unit comment; mission staff answer in the thread."""
-    if programme.status == ProgrammeStatus.CLOSED:
-        return False
-    allowed = (
-        _is_reviewer(user, programme)
-        or _is_approver(user)
-        or _holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme)
-    )
-    return allowed and can_view(user, programme)
-
-
-def can_return(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status == ProgrammeStatus.SUBMITTED
-        and (_is_reviewer(user, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_approve(user: Any, programme: Programme) -> bool:
-    return programme.status == ProgrammeStatus.SUBMITTED and _is_approver(user) and can_view(user, programme)
-
-
-def can_start_execution(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status == ProgrammeStatus.APPROVED
-        and (_holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_revise(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
-        and (_holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_close(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
-        and (_holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_record_progress(user: Any, programme: Programme) -> bool:
-    """Progress updates, measurements: mission staff, once the programme is approved (measurements: any open state)."""
-    return (
-        programme.status != ProgrammeStatus.CLOSED
-        and _holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme)
-        and can_view(user, programme)
-    )
-
-
-def can_manage_periods(user: Any, programme: Programme) -> bool:
-    return (
-        programme.status != ProgrammeStatus.CLOSED
-        and (_holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme) or _is_approver(user))
-        and can_view(user, programme)
-    )
-
-
-def can_create_programme(user: Any, mission: Unit) -> bool:
-    return mission.kind == UnitKind.MISSION and bool(user.has_capability(Capability.PROPOSE_PROGRAMME, unit=mission))
-
-
-def permissions(user: Any, programme: Programme) -> dict[str, bool]:
-    """Every right of `user` on `programme`, for showing or hiding buttons (one gate query)."""
-    visible = can_view(user, programme)
-    if not visible:
-        return dict.fromkeys(PERMISSION_NAMES, False)
-    programme._visible_memo = (user.pk, True)  # type: ignore[attr-defined]
-    try:
-        return _permissions(user, programme)
-    finally:
-        del programme._visible_memo  # type: ignore[attr-defined]
-
-
-PERMISSION_NAMES = (
-    "view", "edit", "submit", "review", "comment", "return", "approve", "start_execution", "revise", "close",
-    "record_progress", "manage_periods",
-)  # fmt: skip
-
-
-def _permissions(user: Any, programme: Programme) -> dict[str, bool]:
-    return {
-        "view": can_view(user, programme),
-        "edit": can_edit(user, programme),
-        "submit": can_submit(user, programme),
-        "review": can_review(user, programme),
-        "comment": can_comment(user, programme),
-        "return": can_return(user, programme),
-        "approve": can_approve(user, programme),
-        "start_execution": can_start_execution(user, programme),
-        "revise": can_revise(user, programme),
-        "close": can_close(user, programme),
-        "record_progress": can_record_progress(user, programme),
-        "manage_periods": can_manage_periods(user, programme),
-    }
-
-
 def _require(allowed: bool, message: str) -> None:
     if not allowed:
-        raise PermissionDenied(message)
+        raise errors.NotAllowed(message)
 
 
 def _require_edit(user: Any, programme: Programme) -> None:
@@ -351,7 +227,9 @@ def _lock(programme: Programme) -> Programme:
 
 
 def _touch(programme: Programme) -> None:
-    _unrestricted(Programme).filter(pk=programme.pk).update(
+    _unrestricted(
+        Programme, "touch: the programme the caller already read through the gate"
+    ).filter(pk=programme.pk).update(
         lock_version=F("lock_version") + 1, updated_at=timezone.now()
     )
 
@@ -390,7 +268,9 @@ def _reviewers_of(programme: Programme) -> list[Any]:
     if mission.hq_desk_id:
         unit_ids.append(mission.hq_desk_id)
     user_ids = Membership.objects.filter(unit_id__in=unit_ids).active().values_list("user_id", flat=True)
-    regions = {u.pk for u in _unrestricted(Unit).filter(pk__in=unit_ids, kind=UnitKind.REGION)}
+    regions = {u.pk for u in _unrestricted(
+        Unit, "notification recipients: region units of the mission's ancestors"
+    ).filter(pk__in=unit_ids, kind=UnitKind.REGION)}
     users = list(User.objects.unrestricted("notification recipients").filter(pk__in=user_ids, is_active=True))
     result = []
     for user in users:
@@ -408,7 +288,7 @@ def _approvers() -> list[Any]:
     except ImportError:  # pragma: no cover
         return []
 
-    units = _unrestricted(Unit).filter(function="planning")
+    units = _unrestricted(Unit, "notification recipients: the planning units").filter(function="planning")
     return unit_members_with(units=units, capability=Capability.APPROVE_PROGRAMME)
 
 
@@ -522,7 +402,9 @@ def _new_programme(
 def _carry_over(*, source: Programme, target: Programme, axis_types: Iterable[AxisType | str] | None) -> dict[str, int]:
     axis_map: dict[int, Axis] = {}
     objective_map: dict[int, Objective] = {}
-    source_axes = list(_unrestricted(Axis).filter(programme=source).select_related("axis_type"))
+    source_axes = list(_unrestricted(
+        Axis, "carry-over: axes of the source programme the caller may read"
+    ).filter(programme=source).select_related("axis_type"))
     for axis in source_axes:
         axis_map[axis.pk] = Axis.objects.create(
             programme=target, axis_type=axis.axis_type, narrative=axis.narrative, position=axis.position
@@ -532,7 +414,9 @@ def _carry_over(*, source: Programme, target: Programme, axis_types: Iterable[Ax
         extra = [t for t in _axis_types(axis_types) if t.pk not in have]
         for i, t in enumerate(extra):
             Axis.objects.create(programme=target, axis_type=t, position=1000 + i)
-    for objective in _unrestricted(Objective).filter(axis__programme=source):
+    for objective in _unrestricted(
+        Objective, "carry-over: objectives of the source programme"
+    ).filter(axis__programme=source):
         objective_map[objective.pk] = Objective.objects.create(
             axis=axis_map[objective.axis_id],
             title=objective.title,
@@ -540,7 +424,7 @@ def _carry_over(*, source: Programme, target: Programme, axis_types: Iterable[Ax
             position=objective.position,
         )
     actions = list(
-        _unrestricted(Action)
+        _unrestricted(Action, "carry-over: open actions of the source programme")
         .filter(programme=source)
         .exclude(status__in=FINISHED_ACTION_STATUSES)
         .prefetch_related(partner_units_prefetch())
@@ -565,7 +449,9 @@ def _carry_over(*, source: Programme, target: Programme, axis_types: Iterable[Ax
             position=action.position,
         )
         _set_links(copy, "partner_units", action.partner_units.all())
-    indicators = list(_unrestricted(Indicator).filter(programme=source))
+    indicators = list(_unrestricted(
+        Indicator, "carry-over: indicators of the source programme"
+    ).filter(programme=source))
     Indicator.objects.bulk_create(
         [
             Indicator(
@@ -612,6 +498,17 @@ def update_programme(*, user: Any, programme: Programme, lock_version: int | Non
     locked.lock_version += 1
     locked.save()
     if "classification" in changed:
+        leading = _unrestricted(
+            Action, "marking check: every lead of the programme must stay cleared"
+        ).filter(programme=locked, lead__isnull=False).select_related("lead")
+        uncleared = sorted({
+            a.lead.username for a in leading
+            if a.lead_id is not None and not _lead_cleared(a.lead_id, locked.pk)
+        })
+        if uncleared:
+            raise ValidationError({"classification": _(
+                "These action leads are not cleared for this marking: %(names)s. Change the leads first."
+            ) % {"names": ", ".join(uncleared)}})
         # Raised to a protected level: its files still in clear get encrypted (lowered: they
         # stay encrypted and readable, see `planning.storage`).
         storage.protect_programme_files(locked)
@@ -647,7 +544,7 @@ def submit_programme(
     if locked.status != ProgrammeStatus.DRAFT:
         raise WorkflowError(_("Only a draft programme can be submitted."))
     _require(can_submit(user, locked), _("Only the head of mission may submit the programme."))
-    if not _unrestricted(Action).filter(programme=locked).exists():
+    if not _unrestricted(Action, "submission: whether the programme has any action").filter(programme=locked).exists():
         raise WorkflowError(_("Add at least one action before submitting."), code="empty")
     if dispatch is not None:
         _check_dispatches(user, [dispatch])
@@ -707,7 +604,9 @@ def approve_programme(*, user: Any, programme: Programme, note: str = "") -> Pro
     if locked.status != ProgrammeStatus.SUBMITTED:
         raise WorkflowError(_("Only a submitted programme can be approved."))
     _require(can_approve(user, locked), _("Only the planning unit may approve a programme."))
-    _unrestricted(Action).filter(programme=locked, status=ActionStatus.PROPOSED).update(
+    _unrestricted(
+        Action, "approval: the programme's proposed actions become approved"
+    ).filter(programme=locked, status=ActionStatus.PROPOSED).update(
         status=ActionStatus.APPROVED, lock_version=F("lock_version") + 1
     )
     version = _new_version(programme=locked, user=user, kind=VersionKind.BASELINE, reason=note)
@@ -779,7 +678,9 @@ def close_programme(*, user: Any, programme: Programme, note: str = "") -> Progr
         raise WorkflowError(_("Only an approved programme can be closed."))
     _require(can_close(user, locked), _("You may not close this programme."))
     version = _new_version(programme=locked, user=user, kind=VersionKind.FINAL, reason=note)
-    _unrestricted(ReportingPeriod).filter(programme=locked).update(closed=True)
+    _unrestricted(
+        ReportingPeriod, "closing: the programme's reporting periods close"
+    ).filter(programme=locked).update(closed=True)
     locked.status = ProgrammeStatus.CLOSED
     locked.closed_at = timezone.now()
     locked.closed_by = user
@@ -816,7 +717,9 @@ def comment(
         target_id = None
     else:
         model = Axis if target_type == CommentTarget.AXIS else Action
-        if target_id is None or not _unrestricted(model).filter(pk=target_id, programme=programme).exists():
+        if target_id is None or not _unrestricted(
+            model, "comment target: must belong to the programme"
+        ).filter(pk=target_id, programme=programme).exists():
             raise ValidationError({"target_id": _("Unknown item of this programme.")})
     note = ProgrammeComment.objects.create(
         programme=programme, target_type=target_type, target_id=target_id, parent=parent, author=user, body=body
@@ -839,10 +742,14 @@ def add_axis(
 ) -> Axis:
     _require_edit(user, programme)
     (kind,) = _axis_types([axis_type])
-    if _unrestricted(Axis).filter(programme=programme, axis_type=kind).exists():
+    if _unrestricted(
+        Axis, "axes: one per axis type in a programme"
+    ).filter(programme=programme, axis_type=kind).exists():
         raise ValidationError({"axis_type": _("The programme already has this axis.")})
     if position is None:
-        position = (kind.position or 0) or 10 * (_unrestricted(Axis).filter(programme=programme).count() + 1)
+        position = (kind.position or 0) or 10 * (_unrestricted(
+            Axis, "axes: next position in the programme"
+        ).filter(programme=programme).count() + 1)
     axis = Axis.objects.create(programme=programme, axis_type=kind, narrative=narrative, position=position)
     _touch(programme)
     record_event(
@@ -868,7 +775,7 @@ def update_axis(*, user: Any, axis: Axis, narrative: str | None = None, position
 def remove_axis(*, user: Any, axis: Axis) -> None:
     """Remove an axis without actions (move or delete its actions first)."""
     _require_edit(user, axis.programme)
-    if _unrestricted(Action).filter(axis=axis).exists():
+    if _unrestricted(Action, "axes: an axis with actions is not removed").filter(axis=axis).exists():
         raise ValidationError({"axis": _("This axis still has actions.")})
     record_event(action="planning.axis_removed", actor=user, target=axis, details={"axis": axis.axis_type.key})
     _touch(axis.programme)
@@ -885,7 +792,9 @@ def create_objective(
 
 def _new_objective(*, user: Any, axis: Axis, title: str, description: str, position: int | None) -> Objective:
     if position is None:
-        position = 10 * (_unrestricted(Objective).filter(axis=axis).count() + 1)
+        position = 10 * (_unrestricted(
+            Objective, "objectives: next position in the axis"
+        ).filter(axis=axis).count() + 1)
     objective = Objective(axis=axis, title=title.strip(), description=description, position=position)
     objective.full_clean()
     objective.save()
@@ -942,7 +851,7 @@ def _check_dispatches(user: Any, dispatches: Iterable[Any]) -> list[Any]:
 def _check_units(units: Iterable[Any]) -> list[Unit]:
     items = list(units)
     ids = {u if isinstance(u, int) else u.pk for u in items}
-    found = list(_unrestricted(Unit).filter(pk__in=ids))
+    found = list(_unrestricted(Unit, "partner units: unit codes are open to every agent").filter(pk__in=ids))
     if len(found) != len(ids):
         raise ValidationError({"partner_units": _("Unknown unit.")})
     return found
@@ -957,12 +866,28 @@ def _clean_decimal(value: Any, field: str) -> Any:
         raise ValidationError({field: _("Enter a number.")}) from exc
 
 
+def _lead_cleared(lead_id: int, programme_id: int) -> bool:
+    """The lead reads the programme (clearance and need to know): an action led by someone
+    who cannot see it would be work assigned to a person who never learns of it."""
+    lead = _unrestricted(
+        User, "lead check: the lead's own clearance is what is checked"
+    ).filter(pk=lead_id, is_active=True).first()
+    return lead is not None and Programme.objects.visible_to(lead).filter(pk=programme_id).exists()
+
+
 def _validate_action(action: Action) -> None:
     errors: dict[str, list[str]] = {}
+    if action.lead_id is not None and not _lead_cleared(action.lead_id, action.programme_id):
+        errors.setdefault("lead", []).append(_("This agent is not cleared to read this programme."))
     if action.axis.programme_id != action.programme_id:
         errors.setdefault("axis", []).append(_("The axis belongs to another programme."))
     if action.objective_id is not None and action.objective is not None and action.objective.axis_id != action.axis_id:
         errors.setdefault("objective", []).append(_("The objective belongs to another axis."))
+    for name in ("start_date", "end_date", "target_date"):
+        if out_of_range(getattr(action, name)):
+            errors.setdefault(name, []).append(date_message())
+    if errors:
+        raise ValidationError(errors)
     if action.start_date and action.end_date and action.end_date < action.start_date:
         errors.setdefault("end_date", []).append(_("The end comes before the start."))
     for name in ("budget_requested", "budget_approved", "budget_spent"):
@@ -1015,7 +940,9 @@ def create_action(*, user: Any, programme: Programme, axis: Axis, title: str, **
     partner_units = _check_units(fields.pop("partner_units", ()))
     dispatches = _check_dispatches(user, fields.pop("dispatches", ()))
     if fields.get("position") is None:
-        fields["position"] = 10 * (_unrestricted(Action).filter(programme=programme, axis=axis).count() + 1)
+        fields["position"] = 10 * (_unrestricted(
+            Action, "actions: next position in the axis"
+        ).filter(programme=programme, axis=axis).count() + 1)
     action = Action(programme=programme, axis=axis, **fields)
     _validate_action(action)
     action.save()
@@ -1052,19 +979,27 @@ def update_action(*, user: Any, action: Action, lock_version: int | None, **fiel
     unknown = set(fields) - ACTION_FIELDS
     if unknown:
         raise ValueError(f"unknown action fields: {sorted(unknown)}")
-    programme = _unrestricted(Programme).select_related("mission").get(pk=action.programme_id)
+    programme = _unrestricted(
+        Programme, "update_action: the programme of an action the caller read through the gate"
+    ).select_related("mission").get(pk=action.programme_id)
     _require_edit(user, programme)
     fields = _normalise_action_fields(dict(fields))
     # Compare-and-set first: the row lock also serialises concurrent writers.
     if lock_version is None:
-        expected = _unrestricted(Action).values_list("lock_version", flat=True).get(pk=action.pk)
+        expected = _unrestricted(
+            Action, "update_action: the lock version to compare"
+        ).values_list("lock_version", flat=True).get(pk=action.pk)
     else:
         expected = lock_version
-    claimed = _unrestricted(Action).filter(pk=action.pk, lock_version=expected).update(lock_version=expected + 1)
+    claimed = _unrestricted(
+        Action, "update_action: compare-and-set of the lock version"
+    ).filter(pk=action.pk, lock_version=expected).update(lock_version=expected + 1)
     if not claimed:
-        current = _unrestricted(Action).get(pk=action.pk)
+        current = _unrestricted(Action, "update_action: the current row for the conflict report").get(pk=action.pk)
         raise ActionConflict(current, expected=lock_version)
-    fresh = _unrestricted(Action).select_related("programme", "axis").get(pk=action.pk)
+    fresh = _unrestricted(
+        Action, "update_action: re-read after the compare-and-set"
+    ).select_related("programme", "axis").get(pk=action.pk)
     before = {k: getattr(fresh, k) for k in fields if k not in ("partner_units", "dispatches")}
     partner_units = _check_units(fields.pop("partner_units")) if "partner_units" in fields else None
     dispatches = _check_dispatches(user, fields.pop("dispatches")) if "dispatches" in fields else None
@@ -1093,10 +1028,16 @@ def update_action(*, user: Any, action: Action, lock_version: int | None, **fiel
 
 @transaction.atomic
 def delete_action(*, user: Any, action: Action, lock_version: int | None = None) -> None:
-    programme = _unrestricted(Programme).select_related("mission").get(pk=action.programme_id)
+    programme = _unrestricted(
+        Programme, "delete_action: the programme of an action read through the gate"
+    ).select_related("mission").get(pk=action.programme_id)
     _require_edit(user, programme)
-    if lock_version is not None and not _unrestricted(Action).filter(pk=action.pk, lock_version=lock_version).exists():
-        raise ActionConflict(_unrestricted(Action).get(pk=action.pk), expected=lock_version)
+    if lock_version is not None and not _unrestricted(
+        Action, "delete_action: compare the lock version"
+    ).filter(pk=action.pk, lock_version=lock_version).exists():
+        raise ActionConflict(_unrestricted(
+            Action, "delete_action: the current row for the conflict report"
+        ).get(pk=action.pk), expected=lock_version)
     record_event(
         action="planning.action_deleted",
         actor=user,
@@ -1142,10 +1083,22 @@ def create_indicator(*, user: Any, programme: Programme, label: str, **fields: A
     return _new_indicator(user=user, programme=programme, label=label, fields=fields)
 
 
+def _approved_target_locked() -> ValidationError:
+    return ValidationError({"approved_target": _(
+        "The approved target of an approved programme does not change: set the revised target instead."
+    )})
+
+
 def _new_indicator(*, user: Any, programme: Programme, label: str, fields: dict[str, Any]) -> Indicator:
     fields = _normalise_indicator_fields(dict(fields))
+    if programme.is_approved and fields.get("approved_target") is not None:
+        # Whatever the path (form, API, spreadsheet): an indicator added after approval has no
+        # approved target; headquarters approved none.
+        raise _approved_target_locked()
     if fields.get("position") is None:
-        fields["position"] = 10 * (_unrestricted(Indicator).filter(programme=programme).count() + 1)
+        fields["position"] = 10 * (_unrestricted(
+            Indicator, "indicators: next position in the programme"
+        ).filter(programme=programme).count() + 1)
     indicator = Indicator(programme=programme, label=label.strip(), **fields)
     _validate_indicator(indicator)
     indicator.save()
@@ -1161,9 +1114,13 @@ def update_indicator(*, user: Any, indicator: Indicator, **fields: Any) -> Indic
     unknown = set(fields) - INDICATOR_FIELDS
     if unknown:
         raise ValueError(f"unknown indicator fields: {sorted(unknown)}")
-    programme = _unrestricted(Programme).select_related("mission").get(pk=indicator.programme_id)
+    programme = _unrestricted(
+        Programme, "update_indicator: the programme of an indicator read through the gate"
+    ).select_related("mission").get(pk=indicator.programme_id)
     _require_edit(user, programme)
     fields = _normalise_indicator_fields(dict(fields))
+    if programme.is_approved and "approved_target" in fields and fields["approved_target"] != indicator.approved_target:
+        raise _approved_target_locked()
     before = {k: getattr(indicator, k) for k in fields}
     for key, value in fields.items():
         setattr(indicator, key, value)
@@ -1177,7 +1134,9 @@ def update_indicator(*, user: Any, indicator: Indicator, **fields: Any) -> Indic
 
 @transaction.atomic
 def delete_indicator(*, user: Any, indicator: Indicator) -> None:
-    programme = _unrestricted(Programme).select_related("mission").get(pk=indicator.programme_id)
+    programme = _unrestricted(
+        Programme, "delete_indicator: the programme of an indicator read through the gate"
+    ).select_related("mission").get(pk=indicator.programme_id)
     _require_edit(user, programme)
     record_event(
         action="planning.indicator_deleted",
@@ -1202,7 +1161,9 @@ def period_bounds(period_type: str, period_start: date) -> tuple[date, date]:
 
 def closed_period_covering(programme: Programme, start: date, end: date) -> ReportingPeriod | None:
     return (
-        _unrestricted(ReportingPeriod).filter(programme=programme, closed=True, start__lte=start, end__gte=end).first()
+        _unrestricted(
+            ReportingPeriod, "measurements: a closed period covering the dates"
+        ).filter(programme=programme, closed=True, start__lte=start, end__gte=end).first()
     )
 
 
@@ -1223,7 +1184,9 @@ def record_measurement(
     `period_end` defaults to the end of that month/quarter/year. Refused when the period
     lies in a closed reporting period or the programme is closed.
     """
-    programme = _unrestricted(Programme).select_related("mission").get(pk=indicator.programme_id)
+    programme = _unrestricted(
+        Programme, "record_measurement: the programme of an indicator read through the gate"
+    ).select_related("mission").get(pk=indicator.programme_id)
     if programme.status == ProgrammeStatus.CLOSED:
         raise WorkflowError(_("The programme is closed."))
     _require(can_record_progress(user, programme), _("You may not record measurements for this programme."))
@@ -1242,7 +1205,7 @@ def record_measurement(
         raise ValidationError({"value": _("Enter a number.")})
     if evidence_file is not None and evidence_file.programme_id != programme.pk:
         raise ValidationError({"evidence_file": _("The file belongs to another programme.")})
-    measurement = _unrestricted(Measurement).filter(
+    measurement = _unrestricted(Measurement, "record_measurement: the measurement of this period, if any").filter(
         indicator=indicator, period_type=period_type, period_start=start
     ).first() or Measurement(indicator=indicator, period_type=period_type, period_start=start)
     previous = None if measurement.pk is None else measurement.value
@@ -1319,7 +1282,9 @@ def store_evidence_file(
 def _check_actions(programme: Programme, actions: Iterable[Any]) -> list[Action]:
     items = list(actions)
     ids = {a if isinstance(a, int) else a.pk for a in items}
-    found = list(_unrestricted(Action).filter(pk__in=ids, programme=programme))
+    found = list(_unrestricted(
+        Action, "achievements: linked actions must belong to the programme"
+    ).filter(pk__in=ids, programme=programme))
     if len(found) != len(ids):
         raise ValidationError({"actions": _("Unknown action of this programme.")})
     return found
@@ -1363,7 +1328,9 @@ def update_achievement(*, user: Any, achievement: Achievement, **fields: Any) ->
     unknown = set(fields) - ACHIEVEMENT_FIELDS
     if unknown:
         raise ValueError(f"unknown achievement fields: {sorted(unknown)}")
-    programme = _unrestricted(Programme).select_related("mission").get(pk=achievement.programme_id)
+    programme = _unrestricted(
+        Programme, "update_achievement: the programme of an achievement read through the gate"
+    ).select_related("mission").get(pk=achievement.programme_id)
     _require_achievements(user, programme)
     actions = _check_actions(programme, fields.pop("actions")) if "actions" in fields else None
     dispatches = _check_dispatches(user, fields.pop("dispatches")) if "dispatches" in fields else None
@@ -1394,7 +1361,9 @@ def update_achievement(*, user: Any, achievement: Achievement, **fields: Any) ->
 
 @transaction.atomic
 def delete_achievement(*, user: Any, achievement: Achievement) -> None:
-    programme = _unrestricted(Programme).select_related("mission").get(pk=achievement.programme_id)
+    programme = _unrestricted(
+        Programme, "delete_achievement: the programme of an achievement read through the gate"
+    ).select_related("mission").get(pk=achievement.programme_id)
     _require_achievements(user, programme)
     record_event(
         action="planning.achievement_deleted",
@@ -1402,7 +1371,9 @@ def delete_achievement(*, user: Any, achievement: Achievement) -> None:
         target=achievement,
         details=audit_content(programme, title=achievement.title[:200]),
     )
-    for evidence in _unrestricted(AchievementEvidence).filter(achievement=achievement):
+    for evidence in _unrestricted(
+        AchievementEvidence, "delete_achievement: its evidence files to remove"
+    ).filter(achievement=achievement):
         storage.delete_after_commit(evidence)
     achievement.delete()
 
@@ -1411,7 +1382,9 @@ def delete_achievement(*, user: Any, achievement: Achievement) -> None:
 def add_achievement_evidence(
     *, user: Any, achievement: Achievement, filename: str, content: bytes, content_type: str = ""
 ) -> AchievementEvidence:
-    programme = _lock(_unrestricted(Programme).get(pk=achievement.programme_id))
+    programme = _lock(_unrestricted(
+        Programme, "add_achievement_evidence: the programme to lock"
+    ).get(pk=achievement.programme_id))
     _require_achievements(user, programme)
     evidence = AchievementEvidence(
         achievement=achievement, uploaded_by=user, **_file_fields(filename, content, content_type)
@@ -1428,7 +1401,9 @@ def add_achievement_evidence(
 
 @transaction.atomic
 def remove_achievement_evidence(*, user: Any, evidence: AchievementEvidence) -> None:
-    programme = _unrestricted(Programme).select_related("mission").get(pk=evidence.achievement.programme_id)
+    programme = _unrestricted(
+        Programme, "remove_achievement_evidence: the programme of evidence read through the gate"
+    ).select_related("mission").get(pk=evidence.achievement.programme_id)
     _require_achievements(user, programme)
     record_event(
         action="planning.achievement_evidence_removed", actor=user, target=evidence, details={"sha256": evidence.sha256}
@@ -1451,7 +1426,7 @@ def create_reporting_periods(
     if period_type not in counts:
         raise ValidationError({"period_type": _("Unknown period type.")})
     existing = set(
-        _unrestricted(ReportingPeriod)
+        _unrestricted(ReportingPeriod, "reporting periods: those already set for the programme")
         .filter(programme=programme, period_type=period_type)
         .values_list("start", flat=True)
     )
@@ -1476,7 +1451,9 @@ def create_reporting_periods(
         target=programme,
         details={"period_type": period_type, "count": len(new)},
     )
-    return list(_unrestricted(ReportingPeriod).filter(programme=programme, period_type=period_type).order_by("start"))
+    return list(_unrestricted(
+        ReportingPeriod, "reporting periods: the programme's periods of one type"
+    ).filter(programme=programme, period_type=period_type).order_by("start"))
 
 
 @transaction.atomic
@@ -1488,7 +1465,9 @@ def create_reporting_period(
         raise ValidationError({"end": _("The end comes before the start.")})
     if deadline < end:
         raise ValidationError({"deadline": _("The deadline comes before the end of the period.")})
-    if _unrestricted(ReportingPeriod).filter(programme=programme, period_type=period_type, start=start).exists():
+    if _unrestricted(
+        ReportingPeriod, "reporting periods: no duplicate period"
+    ).filter(programme=programme, period_type=period_type, start=start).exists():
         raise ValidationError({"start": _("This period already exists.")})
     period = ReportingPeriod(programme=programme, period_type=period_type, start=start, end=end, deadline=deadline)
     period.full_clean(exclude=["programme"], validate_constraints=False)
@@ -1500,7 +1479,9 @@ def create_reporting_period(
 @transaction.atomic
 def close_reporting_period(*, user: Any, period: ReportingPeriod) -> ReportingPeriod:
     """Freeze a period: its progress updates and the measurements inside it no longer change."""
-    programme = _unrestricted(Programme).select_related("mission").get(pk=period.programme_id)
+    programme = _unrestricted(
+        Programme, "close_reporting_period: the programme of a period read through the gate"
+    ).select_related("mission").get(pk=period.programme_id)
     _require(can_manage_periods(user, programme), _("You may not close this period."))
     period.closed = True
     period.save(update_fields=["closed"])
@@ -1548,7 +1529,9 @@ def record_progress_updates(
     longer matches raises `ActionConflict`. The first update moves an approved programme
     into execution.
     """
-    programme = _unrestricted(Programme).select_related("mission").get(pk=period.programme_id)
+    programme = _unrestricted(
+        Programme, "progress updates: the programme of a period read through the gate"
+    ).select_related("mission").get(pk=period.programme_id)
     if programme.status == ProgrammeStatus.CLOSED:
         raise WorkflowError(_("The programme is closed."))
     if period.closed:
@@ -1558,7 +1541,9 @@ def record_progress_updates(
     _require(can_record_progress(user, programme), _("You may not record progress for this programme."))
     parsed = [_row(r) for r in rows]
     ids = [r.action if isinstance(r.action, int) else r.action.pk for r in parsed]
-    actions = {a.pk: a for a in _unrestricted(Action).select_for_update().filter(programme=programme, pk__in=ids)}
+    actions = {a.pk: a for a in _unrestricted(
+        Action, "progress updates: the programme's actions, locked for writing"
+    ).select_for_update().filter(programme=programme, pk__in=ids)}
     errors: dict[str, list[str]] = {}
     seen: set[int] = set()
     for row, action_id in zip(parsed, ids, strict=True):
@@ -1582,7 +1567,9 @@ def record_progress_updates(
     for item in measurements:
         indicator_id = item["indicator"] if isinstance(item["indicator"], int) else item["indicator"].pk
         key = f"indicator-{indicator_id}"
-        indicator = _unrestricted(Indicator).filter(pk=indicator_id, programme=programme).first()
+        indicator = _unrestricted(
+            Indicator, "progress updates: an indicator of this programme"
+        ).filter(pk=indicator_id, programme=programme).first()
         if indicator is None:
             errors.setdefault(key, []).append(_("Unknown indicator of this programme."))
             continue
@@ -1603,13 +1590,15 @@ def record_progress_updates(
     updates = []
     for row, action_id in zip(parsed, ids, strict=True):
         action = actions[action_id]
-        update, _created = _unrestricted(ProgressUpdate).update_or_create(
+        update, _created = _unrestricted(
+            ProgressUpdate, "progress updates: this action's update for the period"
+        ).update_or_create(
             action=action,
             period=period,
             defaults={"progress": row.progress, "status": row.status, "note": row.note, "recorded_by": user},
         )
         updates.append(update)
-        _unrestricted(Action).filter(pk=action.pk).update(
+        _unrestricted(Action, "progress updates: the action's progress follows its update").filter(pk=action.pk).update(
             progress=row.progress, status=row.status, lock_version=F("lock_version") + 1, updated_at=timezone.now()
         )
     for indicator, value, evidence in measured:
@@ -1671,7 +1660,9 @@ def reorder(*, user: Any, programme: Programme, model: str, ids: Sequence[int]) 
     if model not in targets:
         raise ValueError(f"cannot reorder {model}")
     klass, path = targets[model]
-    rows = {o.pk: o for o in _unrestricted(klass).filter(**{path: programme}, pk__in=list(ids))}
+    rows = {o.pk: o for o in _unrestricted(
+        klass, "reorder: rows of the programme being reordered"
+    ).filter(**{path: programme}, pk__in=list(ids))}
     for i, pk in enumerate(ids):
         if pk in rows:
             rows[pk].position = (i + 1) * 10
@@ -1736,7 +1727,9 @@ def create_programme_from_letter(
         classification=classification, axis_types=[key for key, _narrative in axes] or None,
         carry_over_from=None, submission_dispatch=source_dispatch,
     )
-    by_key = {axis.axis_type.key: axis for axis in _unrestricted(Axis).select_related("axis_type").filter(
+    by_key = {axis.axis_type.key: axis for axis in _unrestricted(
+        Axis, "letter import: axes of the programme just created"
+    ).select_related("axis_type").filter(
         programme=programme
     )}
     for key, narrative in axes:

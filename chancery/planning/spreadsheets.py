@@ -134,9 +134,9 @@ def _lists_sheet(wb: Any) -> dict[str, str]:
     ranges = {}
     for index, (name, values) in enumerate(columns.items(), start=1):
         letter = _col(index)
-        ws.cell(row=1, column=index, value=name)
+        _put(ws, 1, index, name)
         for row, value in enumerate(values, start=2):
-            ws.cell(row=row, column=index, value=value)
+            _put(ws, row, index, value)
         ranges[name] = f"_lists!${letter}$2:${letter}${max(len(values) + 1, 2)}"
     ws.sheet_state = "hidden"
     return ranges
@@ -169,7 +169,7 @@ def _header(ws: Any, row: int, labels: list[str]) -> None:
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDE5F0")
     for column, label in enumerate(labels, start=1):
-        cell = ws.cell(row=row, column=column, value=label)
+        cell = _put(ws, row, column, label)
         cell.font = bold
         cell.fill = fill
     ws.freeze_panes = ws.cell(row=row + 1, column=1)
@@ -183,6 +183,22 @@ def _sheet_title(name: str, used: set[str]) -> str:
         n += 1
     used.add(title.lower())
     return title
+
+
+# What a spreadsheet application would read as the start of a formula if the text were typed in.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _put(ws: Any, row: int, column: int, value: Any) -> Any:
+    """Write one cell; text is always text. openpyxl stores a string starting with "=" as a
+    formula, so a title such as `=HYPERLINK("http://…")` would run in the reader's spreadsheet
+    (formula injection): such text is stored as a string cell, shown with a quote prefix so
+    that editing it in Excel or LibreOffice keeps it text too."""
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
 
 
 def _workbook(programme: Programme | None, *, mission_code: str = "", year: int | None = None) -> bytes:
@@ -202,8 +218,8 @@ def _workbook(programme: Programme | None, *, mission_code: str = "", year: int 
         ("Classification", Level(programme.classification).key if programme else Level.UNCLASSIFIED.key),
     ]
     for row, (label, value) in enumerate(info_rows, start=1):
-        info.cell(row=row, column=1, value=label)
-        info.cell(row=row, column=2, value=value)
+        _put(info, row, 1, label)
+        _put(info, row, 2, value)
     _validation(info, ranges["classification"], 2, 6)
     info.column_dimensions["A"].width = 18
     info.column_dimensions["B"].width = 60
@@ -244,11 +260,11 @@ def _workbook(programme: Programme | None, *, mission_code: str = "", year: int 
     )
     for axis in axes:
         ws = wb.create_sheet(_sheet_title(axis.axis_type.name_fr, used))
-        ws.cell(row=1, column=1, value="Axis")
-        ws.cell(row=1, column=2, value=axis.axis_type.key)
-        ws.cell(row=1, column=3, value=axis.axis_type.name_fr)
-        ws.cell(row=2, column=1, value="Narrative")
-        ws.cell(row=2, column=2, value=axis.narrative)
+        _put(ws, 1, 1, "Axis")
+        _put(ws, 1, 2, axis.axis_type.key)
+        _put(ws, 1, 3, axis.axis_type.name_fr)
+        _put(ws, 2, 1, "Narrative")
+        _put(ws, 2, 2, axis.narrative)
         _validation(ws, ranges["axis"], 2, 1)
         _header(ws, ACTION_HEADER_ROW, [label for _key, label in ACTION_COLUMNS])
         row = ACTION_HEADER_ROW + 1
@@ -273,7 +289,7 @@ def _workbook(programme: Programme | None, *, mission_code: str = "", year: int 
                 "risk_note": action.risk_note,
             }
             for column, (key, _label) in enumerate(ACTION_COLUMNS, start=1):
-                cell = ws.cell(row=row, column=column, value=values[key])
+                cell = _put(ws, row, column, values[key])
                 if isinstance(values[key], date):
                     cell.number_format = DATE_FORMAT
             row += 1
@@ -288,9 +304,9 @@ def _workbook(programme: Programme | None, *, mission_code: str = "", year: int 
     ws = wb.create_sheet("Objectives")
     _header(ws, 1, [label for _k, label in OBJECTIVE_COLUMNS])
     for row, objective in enumerate(objectives, start=2):
-        ws.cell(row=row, column=1, value=objective.axis.axis_type.key)
-        ws.cell(row=row, column=2, value=objective.title)
-        ws.cell(row=row, column=3, value=objective.description)
+        _put(ws, row, 1, objective.axis.axis_type.key)
+        _put(ws, row, 2, objective.title)
+        _put(ws, row, 3, objective.description)
     _validation(ws, ranges["axis"], 1, 2)
 
     ws = wb.create_sheet("Indicators")
@@ -321,7 +337,7 @@ def _workbook(programme: Programme | None, *, mission_code: str = "", year: int 
             "target_year": ind.target_year,
         }
         for column, (key, _label) in enumerate(INDICATOR_COLUMNS, start=1):
-            ws.cell(row=row, column=column, value=values[key])
+            _put(ws, row, column, values[key])
     keys = [k for k, _label in INDICATOR_COLUMNS]
     _validation(ws, ranges["axis"], keys.index("axis") + 1, 2)
     _validation(ws, ranges["direction"], keys.index("direction") + 1, 2)
@@ -339,7 +355,7 @@ def _workbook(programme: Programme | None, *, mission_code: str = "", year: int 
                 [ach.date, str(kinds.get(ach.kind, ach.kind)), ach.title, ach.description, ach.outlet, ach.link],
                 start=1,
             ):
-                cell = ws.cell(row=row, column=column, value=value)
+                cell = _put(ws, row, column, value)
                 if isinstance(value, date):
                     cell.number_format = DATE_FORMAT
 
@@ -352,8 +368,8 @@ def _workbook(programme: Programme | None, *, mission_code: str = "", year: int 
         ("year", programme.year if programme else year),
     ]
     for row, (key, value) in enumerate(meta_rows, start=1):
-        meta.cell(row=row, column=1, value=key)
-        meta.cell(row=row, column=2, value=value)
+        _put(meta, row, 1, key)
+        _put(meta, row, 2, value)
     meta.sheet_state = "hidden"
     if programme is not None and programme.classification >= Level.RESTRICTED:
         _mark_printed_pages(wb, programme.marking.label())

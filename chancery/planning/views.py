@@ -75,10 +75,6 @@ def _apply_errors(form: Any, exc: ValidationError, renames: dict[str, str] | Non
         form.add_error(None, exc.messages)
 
 
-def _not_allowed(exc: PermissionDenied) -> Http404:
-    return Http404(str(exc) or "not found")
-
-
 def _is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
@@ -108,24 +104,15 @@ def _partner_units(user: Any) -> list[Any]:
 
 
 def _action(request: HttpRequest, programme: Programme, action_id: int) -> Action:
-    action = selectors.action_detail(request.user, action_id)
-    if action.programme_id != programme.pk:
-        raise Http404("not found")
-    return action
+    return selectors.action_detail(request.user, action_id, programme=programme)
 
 
 def _indicator(request: HttpRequest, programme: Programme, indicator_id: int) -> Indicator:
-    indicator = selectors.indicator_detail(request.user, indicator_id)
-    if indicator.programme_id != programme.pk:
-        raise Http404("not found")
-    return indicator
+    return selectors.indicator_detail(request.user, indicator_id, programme=programme)
 
 
 def _achievement(request: HttpRequest, programme: Programme, achievement_id: int) -> Achievement:
-    achievement = selectors.achievement_detail(request.user, achievement_id)
-    if achievement.programme_id != programme.pk:
-        raise Http404("not found")
-    return achievement
+    return selectors.achievement_detail(request.user, achievement_id, programme=programme)
 
 
 def _permissions(request: HttpRequest, programme: Programme) -> dict[str, bool]:
@@ -355,9 +342,7 @@ def comment_create(request: HttpRequest, programme_id: int) -> HttpResponse:
 def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResponse:
     """An axis's narrative, and its objectives (listed, and a new one added)."""
     programme = _programme(request, programme_id)
-    axis = selectors.axis_detail(request.user, axis_id)
-    if axis.programme_id != programme.pk:
-        raise Http404("not found")
+    axis = selectors.axis_detail(request.user, axis_id, programme=programme)
     _require(_permissions(request, programme), "edit")
     which = request.POST.get("form") if request.method == "POST" else None
     axis_form = forms.AxisForm(request.POST if which == "axis" else None, initial={"narrative": axis.narrative})
@@ -376,8 +361,6 @@ def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResp
             )
             messages.success(request, _("Objective added."))
             return redirect("planning:axis_edit", programme_id=programme.pk, axis_id=axis.pk)
-    except PermissionDenied as exc:
-        raise _not_allowed(exc) from exc
     except ValidationError as exc:
         _apply_errors(objective_form if which == "objective" else axis_form, exc)
     objectives = [o for o in _objectives(request.user, programme) if o.axis_id == axis.pk]
@@ -471,8 +454,6 @@ def action_create(request: HttpRequest, programme_id: int) -> HttpResponse:
                 action = services.create_action(
                     user=request.user, programme=programme, axis=axis, title=title, **kwargs
                 )
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 _apply_errors(form, exc, {"dispatches": "dispatch_references"})
             else:
@@ -507,8 +488,6 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
                     form = _action_form(request, programme, data, current_lead=action.lead)
                     form.is_valid()
                     form.add_error(None, str(exc))
-                except PermissionDenied as exc:
-                    raise _not_allowed(exc) from exc
                 except ValidationError as exc:
                     _apply_errors(form, exc, {"dispatches": "dispatch_references"})
                 else:
@@ -718,8 +697,6 @@ def _indicator_form(request: HttpRequest, programme_id: int, indicator_id: int |
             else:
                 services.update_indicator(user=user, indicator=indicator, **fields)
                 messages.success(request, _("Indicator saved."))
-        except PermissionDenied as exc:
-            raise _not_allowed(exc) from exc
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
@@ -759,8 +736,6 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
                     evidence=data.get("evidence", ""),
                     evidence_file=stored,
                 )
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 _apply_errors(form, exc, {"file": "evidence_file"})
             else:
@@ -845,8 +820,6 @@ def _achievement_form(request: HttpRequest, programme_id: int, achievement_id: i
             try:
                 with transaction.atomic():  # the achievement and its files: all or nothing
                     achievement = _save_achievement(user, programme, achievement, data, files)
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 _apply_errors(form, exc, {"dispatches": "dispatch_references", "file": "evidence_files"})
                 if achievement_id is None:
@@ -887,9 +860,7 @@ def _file_response(request: HttpRequest, stored: Any, programme: Programme, acti
 @require_GET
 def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    evidence = selectors.evidence_detail(request.user, evidence_id)
-    if evidence.achievement.programme_id != programme.pk:
-        raise Http404("not found")
+    evidence = selectors.evidence_detail(request.user, evidence_id, programme=programme)
     return _file_response(request, evidence, programme, "planning.evidence_downloaded")
 
 
@@ -897,9 +868,7 @@ def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int)
 def evidence_file_download(request: HttpRequest, programme_id: int, file_id: int) -> HttpResponse:
     """A file supporting a measurement."""
     programme = _programme(request, programme_id)
-    stored = selectors.evidence_file_detail(request.user, file_id)
-    if stored.programme_id != programme.pk:
-        raise Http404("not found")
+    stored = selectors.evidence_file_detail(request.user, file_id, programme=programme)
     return _file_response(request, stored, programme, "planning.evidence_file_downloaded")
 
 
@@ -921,8 +890,6 @@ def period_list(request: HttpRequest, programme_id: int) -> HttpResponse:
                     period_type=form.cleaned_data["period_type"],
                     deadline_days=form.cleaned_data["deadline_days"],
                 )
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
@@ -950,9 +917,7 @@ def _row_errors(exc: ValidationError) -> dict[str, list[str]]:
 @require_http_methods(["GET", "POST"])
 def progress_update(request: HttpRequest, programme_id: int, period_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    period = selectors.period_detail(request.user, period_id)
-    if period.programme_id != programme.pk:
-        raise Http404("not found")
+    period = selectors.period_detail(request.user, period_id, programme=programme)
     sheet = selectors.progress_sheet(request.user, period)
     form = forms.ProgressSheetForm(request.POST or None, rows=sheet["rows"], indicators=sheet["indicators"])
     if not sheet["editable"]:
@@ -976,8 +941,6 @@ def progress_update(request: HttpRequest, programme_id: int, period_id: int) -> 
                     _("“%(title)s” was changed by someone else meanwhile. Nothing was saved: reload the page.")
                     % {"title": exc.action.title},
                 )
-            except PermissionDenied as exc:
-                raise _not_allowed(exc) from exc
             except ValidationError as exc:
                 errors = _row_errors(exc)
                 form.add_error(None, _("Nothing was saved: correct the rows marked below."))
@@ -1268,8 +1231,6 @@ def import_preview(request: HttpRequest, programme_id: int) -> HttpResponse:
     if request.method == "POST" and request.POST.get("decision") == "confirm":
         try:
             spreadsheets.apply_import(preview, user=request.user, programme=programme)
-        except PermissionDenied as exc:
-            raise _not_allowed(exc) from exc
         except ValidationError as exc:
             errors = list(exc.messages)
         else:

@@ -95,3 +95,88 @@ def test_import_journey(browser: Browser, page: Page, live_server: Any, fresh_mi
         assert axis in main, axis
     screenshot(desk, "import-3-programme")
     assert not [e for e in page_errors(page) if "Content Security Policy" in e], page_errors(page)
+
+
+UNSURE = Path(__file__).resolve().parents[2] / "chancery/imports/tests/letters/fr-17-signature-consulat.txt"
+
+
+def test_preview_says_how_sure_each_field_is(
+    browser: Browser, page: Page, live_server: Any, fresh_ministry: Any
+) -> None:
+    """A consulate's letter: its place is read from the signature and its plan from "the actions for the year".
+    Each field shows how sure the reading is and the line it was read from; the unsure ones are marked for the
+    clerk, here and in the letter beside."""
+    base = live_server.url
+    _registry_clerk(fresh_ministry)
+    login(page, base, USERNAME)
+    page.goto(f"{base}/imports/letters/")
+    page.set_input_files("#id_file", str(UNSURE))
+    with page.expect_navigation():
+        page.locator("form.import-upload button[type=submit]").click()
+
+    # The place: read under the signature, so marked to check, with the line it came from.
+    place_row = page.locator(".import-field", has=page.locator("#id_place"))
+    assert page.locator("#id_place").input_value() == "Bordeaux"
+    assert "import-field-low" in (place_row.get_attribute("class") or "")
+    badge = place_row.locator(".import-confidence")
+    assert badge.count() == 1 and "import-confidence-low" in (badge.get_attribute("class") or "")
+    assert "65" in badge.inner_text()
+    assert place_row.locator(".import-source-text q").inner_text() == "Consulat général à Bordeaux"
+    place_row.locator("a.source-link").click()
+    signature = page.locator("#src-24")
+    assert page.evaluate("() => location.hash") == "#src-24"
+    assert "Consulat général à Bordeaux" in signature.inner_text()
+    assert "src-check" in (signature.get_attribute("class") or "")
+
+    # The reference: a named field, read with confidence, not marked.
+    reference_row = page.locator(".import-field", has=page.locator("#id_external_reference"))
+    assert "95" in reference_row.locator(".import-confidence").inner_text()
+    assert not reference_row.locator(".import-confidence-low").count()
+    assert reference_row.locator(".import-source-text q").inner_text() == "Référence : CGB/2024/0420"
+    assert "import-field-low" not in (reference_row.get_attribute("class") or "")
+
+    # The draft programme: read as a plan from "Actions … pour l'année 2025", less surely than a "programme".
+    fields = page.locator(".import-programme-fields li")
+    assert fields.count() == 4
+    assert "75" in fields.nth(0).locator(".import-confidence").inner_text()
+    assert "Actions du Consulat général pour l'année 2025" in fields.nth(0).inner_text()
+    assert page.locator(".import-axes li").count() == 2
+
+    violations = serious(axe_scan(page))
+    assert not violations, format_violations(violations, where="import preview (confidence): ")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    screenshot(page, "import-4-confidence")
+    assert not [e for e in page_errors(page) if "Content Security Policy" in e], page_errors(page)
+
+
+ARABIC = Path(__file__).resolve().parents[2] / "chancery/imports/tests/letters/ar-01-plan.txt"
+
+
+def test_arabic_letter_in_the_arabic_interface(
+    browser: Browser, page: Page, live_server: Any, fresh_ministry: Any
+) -> None:
+    """An Arabic letter checked in the Arabic (right-to-left) interface: every header field read, with how sure
+    and the line it came from."""
+    base = live_server.url
+    _registry_clerk(fresh_ministry)
+    login(page, base, USERNAME)
+    page.select_option("#language-select", "ar")
+    with page.expect_navigation():
+        page.locator("footer form button[type=submit]").click()
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    page.goto(f"{base}/imports/letters/")
+    page.set_input_files("#id_file", str(ARABIC))
+    with page.expect_navigation():
+        page.locator("form.import-upload button[type=submit]").click()
+    assert page.locator("#id_place").input_value() == "الرباط"
+    assert page.locator("#id_dated").input_value() == "2024-11-12"
+    assert page.locator("#id_subject").input_value() == "برنامج عمل السفارة لسنة 2025"
+    assert page.locator("#id_external_reference").input_value() == "RBT/2024/0812"
+    subject_row = page.locator(".import-field", has=page.locator("#id_subject"))
+    assert subject_row.locator(".import-source-text q").inner_text() == "الموضوع: برنامج عمل السفارة لسنة 2025"
+    assert "95" in subject_row.locator(".import-confidence").inner_text()
+    assert page.locator(".import-axes li").count() == 3
+    assert page.locator(".import-field-low").count() == 0  # nothing here is unsure
+    violations = serious(axe_scan(page))
+    assert not violations, format_violations(violations, where="import preview (Arabic): ")
+    screenshot(page, "import-5-arabic")

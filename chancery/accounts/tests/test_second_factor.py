@@ -199,7 +199,9 @@ def test_a_signed_in_agent_cannot_lose_the_second_factor_by_visiting_the_enrolme
 def test_an_agent_may_opt_in_to_a_second_factor_from_the_profile(ministry, client_for):
     client = client_for("clerk.dakar")
     assert client.get(ENROL).status_code == 200
+    assert client.post(ENROL, {"begin": "1"})["Location"] == ENROL  # the profile's "Set up" button
     secret = _user("clerk.dakar").totp_secret
+    assert secret in client.get(ENROL).content.decode()
     assert client.post(ENROL, {"code": pyotp.TOTP(secret).now()})["Location"] == CODES
     assert _user("clerk.dakar").totp_enrolled
     # From now on the second factor is asked for at sign-in.

@@ -2,13 +2,19 @@
 
 - Anonymous visitors are sent to the sign-in page (HTML) or get 401 (API), except on the
   few public views listed here.
+- Real data is seeded first: for every protected model, objects inside and outside each role's
+  scope (dispatches of several markings and units with attachments, routings, citations and
+  grants; programmes with every kind of child; letter imports; notifications).
 - Every view runs with the gate enforced: a view that reads a protected queryset without
   `visible_to(user)` raises GateBypassError, which fails this test.
-- For every URL taking an object id, each role gets 404 for objects outside its scope,
-  whether the object exists or not.
+- For every URL taking an object, each role gets, for GET and every write method, exactly the
+  answer a missing id gets (404) for an object outside its scope; nested parameters are filled
+  from the hidden object's own parents, and a visible parent is also tried with a foreign child.
+  Objects in scope answer without error, and their detail pages answer 200 with a full page.
 
-A new URL whose parameter is not in URL_PARAMETER_MODELS fails the test until it is added,
-so that no view escapes the walk.
+Parameters are mapped per route: `id`/`pk` name the model of the path segment before them
+(`/api/v1/actions/{id}` is an action), the others are read from URL_PARAMETER_MODELS. A new URL,
+model or parameter is covered without editing this test; an unknown parameter fails it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,8 +49,6 @@ URL_PARAMETER_MODELS: dict[str, tuple[str, str]] = {
     "unit_id": ("organisation.Unit", "pk"),
     "membership_id": ("accounts.Membership", "pk"),
     "dispatch_id": ("correspondence.Dispatch", "pk"),
-    "pk": ("correspondence.Dispatch", "pk"),
-    "id": ("correspondence.Dispatch", "pk"),
     "n": ("correspondence.Attachment", "position"),
     "position": ("correspondence.Attachment", "position"),
     "attachment_id": ("correspondence.Attachment", "pk"),
@@ -97,8 +102,8 @@ def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterato
 def routes() -> list[Route]:
     found = []
     for name, regex, _pattern in _walk(get_resolver().url_patterns):
-        if regex.startswith("superadmin/") or regex.startswith("static/"):
-            continue  # the Django admin (super-administrators) has its own permission system
+        if regex.startswith("static/"):
+            continue
         parameters = tuple(re.findall(r"\(\?P<(\w+)>", regex))
         found.append(Route(name or regex, regex, parameters, regex.startswith("api/")))
     return found
@@ -117,31 +122,13 @@ def _model(label: str) -> Any | None:
         return None
 
 
-def _value(obj: Any, field: str) -> Any:
-    return getattr(obj, field)
-
-
-def _objects_outside_scope(model: Any, user: Any) -> Any:
-    queryset = model._default_manager.all()
-    if not hasattr(queryset, "visible_to"):
-        # A child model (e.g. an attachment) scoped through its parent: handled by the parent.
-        return model._default_manager.none()
-    visible = model._default_manager.visible_to(user).values("pk")
-    return queryset.unrestricted("gate test").exclude(pk__in=visible)
-
-
 ALL_ROUTES = routes()
-
-
-def test_every_url_parameter_is_known() -> None:
-    unknown = sorted({(r.name, p) for r in ALL_ROUTES for p in r.parameters if p not in URL_PARAMETER_MODELS})
-    assert not unknown, f"add these URL parameters to URL_PARAMETER_MODELS so the gate walk covers them: {unknown}"
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", [r for r in ALL_ROUTES if r.name not in PUBLIC_VIEWS], ids=lambda r: r.name)
 def test_anonymous_visitors_are_turned_away(route: Route) -> None:
-    values = {p: MISSING[URL_PARAMETER_MODELS.get(p, ("", "pk"))[1]] for p in route.parameters}
+    values = _missing_values(route)
     client = Client(raise_request_exception=True)
     for method in ("get", "post"):
         response = getattr(client, method)(_fill(route.regex, values))
@@ -153,48 +140,306 @@ def test_anonymous_visitors_are_turned_away(route: Route) -> None:
                 assert "/accounts/login/" in response["Location"]
 
 
+
+# Parameters that name the object of the path segment before them ("dispatches/<pk>").
+SEGMENT_PARAMETERS = {"id", "pk"}
+# Object pages that a role which may see the object must be able to open (200, full page).
+DETAIL_NAMES = re.compile(r"(^api:get_|detail$)")
+
+
+def _segment_label(regex: str, parameter: str) -> str | None:
+    """The model named by the path segment before `parameter` (plural of its name, in English)."""
+    from django.utils import translation
+
+    match = re.search(r"([A-Za-z_\\-]+)/\(\?P<" + parameter + ">", regex)
+    if match is None:
+        return None
+    segment = match.group(1).replace("\\", "").replace("-", "_")
+    with translation.override("en"):
+        for model in apps.get_models():
+            if not model.__module__.startswith("chancery."):
+                continue
+            name = model._meta.model_name
+            plural = str(model._meta.verbose_name_plural).replace(" ", "_").lower()
+            if segment in {f"{name}s", f"{name}es", plural}:
+                return str(model._meta.label)
+    return None
+
+
+def parameter_model(route: Route, parameter: str) -> tuple[str, str] | None:
+    if parameter in SEGMENT_PARAMETERS:
+        label = _segment_label(route.regex, parameter)
+        return (label, "pk") if label else None
+    return URL_PARAMETER_MODELS.get(parameter)
+
+
+def test_every_url_parameter_maps_to_a_model() -> None:
+    unknown = sorted({(r.name, p) for r in ALL_ROUTES for p in r.parameters if parameter_model(r, p) is None})
+    assert not unknown, f"map these URL parameters to a model so the gate walk covers them: {unknown}"
+    assert parameter_model(next(r for r in ALL_ROUTES if r.name == "api:get_action"), "id") == ("planning.Action", "pk")
+
+
+# --- Seeding: objects in and out of every role's scope --------------------------------------
+
+
+def seed_scopes(ministry: Any) -> None:
+    """Real objects through the real services: what each role may and may not see."""
+    from datetime import date
+    from decimal import Decimal
+
+    from chancery.accounts.models import User
+    from chancery.core.classification import Level
+    from chancery.correspondence import services as correspondence
+    from chancery.correspondence.tests.domain_helpers import PDF, sent
+    from chancery.imports import services as imports
+    from chancery.imports.models import ImportBatch
+    from chancery.notifications.services import notify
+    from chancery.planning import services as planning
+    from chancery.planning.demo import sample_programme
+    from chancery.planning.models import Action, Axis, Indicator, Programme
+
+    u = ministry.users
+    for name, level in (("hom.dakar", Level.SECRET), ("hom.lima", Level.SECRET), ("counsellor.dakar", Level.RESTRICTED),
+                        ("counsellor.lima", Level.CONFIDENTIAL)):
+        User.objects.unrestricted("gate test set-up").filter(username=name).update(clearance_level=level)
+        u[name] = User.objects.unrestricted("gate test set-up").get(username=name)
+    # Dispatches: open and confidential from Dakar to the West Africa desk, secret from Lima.
+    open_one = sent(ministry, author="hom.dakar", subject="Gate: open note", routings=(("DAB/1", "action"),),
+                    attachments=[("open.pdf", PDF)])
+    confidential = sent(ministry, author="hom.dakar", subject="Gate: confidential cable", classification=2,
+                        routings=(("DAB/1", "action"), ("DG3/1", "info")), attachments=[("conf.pdf", PDF)],
+                        external_references=["EXT/2026/1"], cites=[open_one.reference])
+    secret = sent(ministry, author="hom.lima", head="hom.lima", unit="LIMA", subject="Gate: secret cable",
+                  classification=3, routings=(("DAM/1", "action"),), attachments=[("secret.pdf", PDF)])
+    correspondence.grant_access(actor=u["hom.dakar"], dispatch=confidential, reason="gate test",
+                                user=u["plan.sg4"])
+    del secret
+    # Programmes: Dakar (Diffusion restreinte) and Lima (Confidentiel), with every kind of child.
+    # Two programmes of Dakar, so that a child of one can be tried under the other.
+    for mission, year, author, head, level in (
+        ("DAKAR", 2025, "counsellor.dakar", "hom.dakar", Level.UNCLASSIFIED),
+        ("DAKAR", 2026, "counsellor.dakar", "hom.dakar", Level.RESTRICTED),
+        ("LIMA", 2026, "counsellor.lima", "hom.lima", Level.CONFIDENTIAL),
+    ):
+        programme = sample_programme(mission=ministry.units[mission], year=year, user=u[author],
+                                     axes=("political", "economic"), actions_per_axis=1, indicators=1)
+        if level:
+            planning.update_programme(user=u[head], programme=programme, classification=level)
+        programme = Programme.objects.unrestricted("gate test set-up").get(pk=programme.pk)
+        action = Action.objects.unrestricted("gate test set-up").filter(programme=programme).first()
+        indicator = Indicator.objects.unrestricted("gate test set-up").filter(programme=programme).first()
+        assert action is not None and indicator is not None
+        achievement = planning.create_achievement(user=u[author], programme=programme, kind="visit",
+                                                  date=date(year, 3, 2), title="Gate visit", actions=[action])
+        planning.add_achievement_evidence(user=u[author], achievement=achievement, filename="photo.txt",
+                                          content=b"evidence")
+        evidence_file = planning.store_evidence_file(user=u[author], programme=programme, filename="count.txt",
+                                                     content=b"42 visitors")
+        planning.record_measurement(user=u[author], indicator=indicator, period_type="quarter",
+                                    period_start=date(year, 1, 1), value=Decimal("3"), evidence_file=evidence_file)
+        planning.create_reporting_period(user=u[head], programme=programme, period_type="quarter",
+                                         start=date(year, 4, 1), end=date(year, 6, 30), deadline=date(year, 7, 15))
+        planning.comment(user=u[author], programme=programme, body="Gate comment")
+        if (mission, year) != ("DAKAR", 2026):  # one draft, whose children can be edited
+            planning.submit_programme(user=u[head], programme=programme)
+        assert Axis.objects.unrestricted("gate test set-up").filter(programme=programme).exists()
+    # Letter imports and batches belong to the agent who made them.
+    sample = (Path(__file__).resolve().parents[2] / "imports/tests/samples/letters/fr-plan-2022-dakar.txt")
+    imports.preview_letter(actor=u["clerk.sgbo"], data=sample.read_bytes(), filename="dakar.txt")
+    ImportBatch.objects.create(folder="/archives/2022", run_key="gate-test", started_by=u["clerk.sgbo"],
+                               registry_unit=ministry.units["SG/BO"])
+    # Notifications (sending made some; one more for an agent of each side).
+    for name in ("hom.lima", "counsellor.dakar"):
+        notify(recipients=[u[name]], verb="programme_submitted", target=None, url="/planning/")
+
+
+# --- The walk ---------------------------------------------------------------------------
+
+
 def _client(user: Any, api: bool) -> Client:
     if api:
         return Client(raise_request_exception=True, HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
     return sign_in(Client(raise_request_exception=True), user)
 
 
+def _all(model: Any) -> Any:
+    queryset = model._default_manager.all()
+    if hasattr(queryset, "unrestricted"):
+        return queryset.unrestricted("gate test: every object")
+    return model._base_manager.all()
+
+
+def _parents(obj: Any, depth: int = 3) -> Iterator[Any]:
+    """The objects `obj` points to through foreign keys, nearest first (its parents and theirs)."""
+    frontier, seen = [obj], {(type(obj), obj.pk)}
+    for _level in range(depth):
+        following = []
+        for item in frontier:
+            for field in item._meta.concrete_fields:
+                if not field.is_relation or getattr(item, field.attname) is None:
+                    continue
+                parent = _all(field.related_model).filter(pk=getattr(item, field.attname)).first()
+                if parent is not None and (type(parent), parent.pk) not in seen:
+                    seen.add((type(parent), parent.pk))
+                    following.append(parent)
+                    yield parent
+        frontier = following
+
+
+def _gated(model: Any) -> bool:
+    return hasattr(model._default_manager.all(), "visible_to")
+
+
+class Scope:
+    """What one agent may see, per model (the ids `visible_to` gives), computed once per model."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self.ids: dict[Any, set[Any]] = {}
+
+    def _ids(self, model: Any) -> set[Any]:
+        if model not in self.ids:
+            self.ids[model] = set(model._default_manager.visible_to(self.user).values_list("pk", flat=True))
+        return self.ids[model]
+
+    def sees(self, obj: Any) -> bool | None:
+        """Whether the agent may see `obj` (through its own gate, else through its gated parent);
+        None when nothing gates it (reference data every agent may read)."""
+        model = type(obj)
+        if _gated(model):
+            return obj.pk in self._ids(model)
+        for field in model._meta.concrete_fields:
+            if field.is_relation and _gated(field.related_model) and getattr(obj, field.attname) is not None:
+                return getattr(obj, field.attname) in self._ids(field.related_model)
+        return None
+
+
+_PARENTS: dict[tuple[Any, Any], list[Any]] = {}
+
+
+def _fill_from(route: Route, obj: Any) -> dict[str, Any] | None:
+    """Every parameter of `route` from `obj` (the last parameter's object) and its own parents."""
+    values: dict[str, Any] = {}
+    key = (type(obj), obj.pk)
+    if key not in _PARENTS:
+        _PARENTS[key] = [obj, *_parents(obj)]
+    related = _PARENTS[key]
+    for parameter in route.parameters:
+        mapped = parameter_model(route, parameter)
+        assert mapped is not None
+        label, field = mapped
+        source = next((o for o in related if o._meta.label == label), None)
+        if source is None:
+            return None
+        values[parameter] = getattr(source, field)
+    return values
+
+
+def _missing_values(route: Route) -> dict[str, Any]:
+    return {p: MISSING[(parameter_model(route, p) or ("", "pk"))[1]] for p in route.parameters}
+
+
+def _methods(route: Route) -> tuple[str, ...]:
+    return ("get", "post", "put", "patch", "delete") if route.is_api else ("get", "post")
+
+
+def _answer(client: Client, method: str, path: str) -> tuple[int, str]:
+    response = getattr(client, method)(path, content_type="application/json") if method != "get" else client.get(path)
+    body = response.content.decode(errors="replace")
+    body = body.replace(path, "PATH")
+    body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)
+    body = re.sub(r'content="[A-Za-z0-9]{32,}"', "", body)  # a CSRF token in a meta tag
+    return response.status_code, body
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("username", ROLE_USERS)
 def test_every_view_goes_through_the_gate_for_every_role(ministry: Any, username: str) -> None:
-    """Each route, with parameters pointing at objects in and out of the role's scope."""
+    seed_scopes(ministry)
     user = ministry.users[username]
+    user.forget_cached_rights()
+    _PARENTS.clear()
+    scope = Scope(user)
     html, api = _client(user, api=False), _client(user, api=True)
-    checked = 0
+    checked = {"hidden": 0, "visible": 0, "detail": 0, "foreign": 0}
     for route in ALL_ROUTES:
         client = api if route.is_api else html
+        if route.name in PUBLIC_VIEWS:
+            continue
         if not route.parameters:
             response = client.get(_fill(route.regex, {}))
             assert response.status_code < 500, f"GET {route.name} as {username}: {response.status_code}"
             continue
-        labels = {URL_PARAMETER_MODELS[p][0] for p in route.parameters}
-        # Out of scope (existing objects the role may not see) and missing objects: 404.
-        for label in labels:
-            model = _model(label)
-            if model is None:
-                continue
-            hidden = _objects_outside_scope(model, user).first()
-            candidates = [MISSING] + ([hidden] if hidden is not None else [])
-            for target in candidates:
-                values = {}
-                for parameter in route.parameters:
-                    p_label, field = URL_PARAMETER_MODELS[parameter]
-                    if target is MISSING or p_label != label:
-                        values[parameter] = MISSING[field]
-                    else:
-                        values[parameter] = _value(target, field)
+        mapped = parameter_model(route, route.parameters[-1])
+        assert mapped is not None
+        model = _model(mapped[0])
+        if model is None:
+            continue
+        objects = list(_all(model).order_by("-pk")[:400])
+        assert objects, f"{route.name}: no {mapped[0]} seeded; add one to seed_scopes"
+        missing_path = _fill(route.regex, _missing_values(route))
+        missing = {method: _answer(client, method, missing_path) for method in _methods(route)}
+        assert missing["get"][0] in {404, 405}, f"GET {missing_path} (missing) as {username}: {missing['get'][0]}"
+        scoped = [(obj, scope.sees(obj)) for obj in objects]
+        hidden = next((obj for obj, seen in scoped if seen is False), None)
+        visible = next((obj for obj, seen in scoped if seen in (True, None)), None)
+        # Outside the scope: exactly the answer of a missing id, for every method.
+        if hidden is not None:
+            values = _fill_from(route, hidden)
+            if values is not None:
                 path = _fill(route.regex, values)
-                response = client.get(path)
-                assert response.status_code in {404, 405}, f"GET {path} as {username}: {response.status_code}"
-                response = client.post(path)
-                # The API parses the request body before looking the object up: a malformed body
-                # gets the same 400/422 whether the object exists or not, which reveals nothing.
-                allowed = {400, 404, 405, 422} if route.is_api else {404, 405}
-                assert response.status_code in allowed, f"POST {path} as {username}: {response.status_code}"
-                checked += 1
-    assert checked > 0
+                for method in _methods(route):
+                    assert _answer(client, method, path) == missing[method], (
+                        f"{method.upper()} {path} ({mapped[0]} out of scope) as {username} differs from a missing id"
+                    )
+                checked["hidden"] += 1
+        if visible is None:
+            continue
+        values = _fill_from(route, visible)
+        if values is None:
+            continue
+        path = _fill(route.regex, values)
+        response = client.get(path)
+        assert response.status_code < 500, f"GET {path} as {username}: {response.status_code}"
+        checked["visible"] += 1
+        if DETAIL_NAMES.search(route.name):
+            assert response.status_code == 200, f"GET {path} as {username} (may see it): {response.status_code}"
+            if route.is_api:
+                assert response.json(), path
+            else:
+                page = response.content.decode()
+                assert "<title>" in page and "</html>" in page, f"{path}: not a full page"
+            checked["detail"] += 1
+        # A visible parent with a foreign child: the child of another parent answers 404. Tried
+        # under every visible parent (the page may be refused for another reason under one),
+        # with children the agent may see under their own parent first: only the parent check
+        # stops those.
+        if len(route.parameters) > 1 and mapped[1] == "pk":
+            by_preference = [o for o, seen in scoped if seen is not False] + [o for o, seen in scoped if seen is False]
+            parents_tried: set[tuple[Any, ...]] = set()
+            for own in (o for o, seen in scoped if seen is not False):
+                own_values = _fill_from(route, own)
+                if own_values is None:
+                    continue
+                parent_key = tuple(own_values[p] for p in route.parameters[:-1])
+                if parent_key in parents_tried:
+                    continue
+                if len(parents_tried) == 3:
+                    break
+                parents_tried.add(parent_key)
+                foreign = next(
+                    (obj for obj in by_preference
+                     if (fv := _fill_from(route, obj)) is not None
+                     and tuple(fv[p] for p in route.parameters[:-1]) != parent_key),
+                    None,
+                )
+                if foreign is None:
+                    continue
+                path = _fill(route.regex, {**own_values, route.parameters[-1]: foreign.pk})
+                for method in ("get", "post"):
+                    status, _body = _answer(client, method, path)
+                    assert status in {404, 405}, f"{method.upper()} {path} (foreign child) as {username}: {status}"
+                checked["foreign"] += 1
+    assert checked["visible"] > 0 and checked["detail"] > 0, checked
+    if username not in {"sg", "security"}:  # cleared for everything seeded, with the widest scope
+        assert checked["hidden"] > 0 and checked["foreign"] > 0, checked

@@ -10,6 +10,7 @@ from .extract import extract_document, extract_letter, extract_letter_path, extr
 from .reading import DEFAULT_MAX_BYTES, Document, read_document, read_document_path, read_limited
 from .records import (
     AXIS_ORDER,
+    LOW_CONFIDENCE,
     Axis,
     AxisKey,
     Dispatch,
@@ -25,6 +26,7 @@ __all__ = [
     "AXIS_ORDER",
     "DEFAULT_MAX_BYTES",
     "ERROR_CODES",
+    "LOW_CONFIDENCE",
     "Axis",
     "AxisKey",
     "Dispatch",

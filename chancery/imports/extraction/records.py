@@ -27,6 +27,8 @@ AXIS_ORDER: tuple[AxisKey, ...] = (
 Transmission = Literal["encrypted", "clear"]
 Classification = Literal["unclassified", "restricted", "confidential", "secret"]
 Role = Literal["baseline", "target"]
+# below this, the preview asks the clerk to check the field (and `--json` says "check": true)
+LOW_CONFIDENCE = 0.7
 
 DISPATCH_FIELDS: tuple[str, ...] = (
     "place",
@@ -113,6 +115,8 @@ class Dispatch:
     attachments: list[str] = field(default_factory=list)
     # field name -> where it was read; absent for missing fields
     sources: dict[str, SourceSpan] = field(default_factory=dict)
+    # field name -> how sure the reading is (0..1); absent for missing fields
+    confidence: dict[str, float] = field(default_factory=dict)
 
     def to_expected_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -128,6 +132,7 @@ class Dispatch:
     def to_dict(self) -> dict[str, Any]:
         out = self.to_expected_dict()
         out["sources"] = {name: span.to_dict() for name, span in self.sources.items()}
+        out["confidence"] = dict(self.confidence)
         return out
 
 
@@ -150,13 +155,14 @@ class Indicator:
     axis: AxisKey | None
     text: str  # the clause the figure was read from
     span: SourceSpan
+    confidence: float = 0.9
 
     def to_expected_dict(self) -> dict[str, Any]:
         return {"value": _number(self.value), "unit": self.unit, "year": self.year, "role": self.role}
 
     def to_dict(self) -> dict[str, Any]:
         out = self.to_expected_dict()
-        out.update(axis=self.axis, text=self.text, span=self.span.to_dict())
+        out.update(axis=self.axis, text=self.text, span=self.span.to_dict(), confidence=self.confidence)
         return out
 
 
@@ -179,6 +185,8 @@ class Programme:
     objectives: list[Objective] = field(default_factory=list)
     indicators: list[Indicator] = field(default_factory=list)
     sources: dict[str, SourceSpan] = field(default_factory=dict)
+    # "programme" (is it a plan), "year", "axes", "indicators" -> how sure the reading is (0..1)
+    confidence: dict[str, float] = field(default_factory=dict)
 
     @property
     def axis_keys(self) -> list[AxisKey]:
@@ -202,6 +210,7 @@ class Programme:
             "objectives": [objective.to_dict() for objective in self.objectives],
             "indicators": [indicator.to_dict() for indicator in self.indicators],
             "sources": {name: span.to_dict() for name, span in self.sources.items()},
+            "confidence": dict(self.confidence),
         }
 
 
@@ -223,8 +232,34 @@ class LetterExtraction:
             "programme": self.programme.to_expected_dict() if self.programme else None,
         }
 
+    def field_report(self) -> dict[str, dict[str, Any]]:
+        """Each field of the record with how sure its reading is and the line it was read from.
+
+        `confidence` is None for a field not found (its value is null or empty: nothing is invented);
+        `check` says the clerk should look at it: it was read, but with low confidence.
+        """
+        report: dict[str, dict[str, Any]] = {}
+        dispatch = self.dispatch.to_expected_dict()
+        for name in DISPATCH_FIELDS:
+            report[name] = _field(dispatch[name], self.dispatch.confidence.get(name), self.dispatch.sources.get(name))
+        programme = self.programme
+        if programme is None:
+            return report
+        expected = programme.to_expected_dict()
+        subject = self.dispatch.sources.get("subject")
+        report["programme"] = _field(True, programme.confidence.get("programme"), subject)
+        report["programme.year"] = _field(expected["year"], programme.confidence.get("year"), subject)
+        first_axis = programme.axes[0].span if programme.axes else None
+        report["programme.axes"] = _field(expected["axes"], programme.confidence.get("axes"), first_axis)
+        first_indicator = programme.indicators[0].span if programme.indicators else None
+        report["programme.indicators"] = _field(
+            expected["indicators"], programme.confidence.get("indicators"), first_indicator
+        )
+        return report
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "fields": self.field_report(),
             "dispatch": self.dispatch.to_dict(),
             "programme": self.programme.to_dict() if self.programme else None,
             "body": self.body,
@@ -235,3 +270,15 @@ class LetterExtraction:
             "problems": [problem.to_dict() for problem in self.problems],
             "text": self.text,
         }
+
+
+def _field(value: Any, confidence: float | None, span: SourceSpan | None) -> dict[str, Any]:
+    found = value not in (None, [])
+    confidence = confidence if found else None
+    return {
+        "value": value,
+        "confidence": confidence,
+        "check": confidence is not None and confidence < LOW_CONFIDENCE,
+        "line": span.first_line if span is not None and found else None,
+        "source": span.text.split("\n")[0] if span is not None and found else None,
+    }

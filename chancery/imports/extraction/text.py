@@ -12,6 +12,10 @@ from .records import SourceSpan
 
 _SPACES = {"\u00a0", "\u202f", "\u2007", "\u2009", "\u200a", "\u3000"}
 _FOLD_EXTRA = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u2013": "-", "\u2014": "-"}
+# Arabic-Indic and Eastern Arabic-Indic digits read as the digits they are; Arabic comma and semicolon as theirs
+_FOLD_EXTRA.update({chr(0x0660 + n): str(n) for n in range(10)})
+_FOLD_EXTRA.update({chr(0x06F0 + n): str(n) for n in range(10)})
+_FOLD_EXTRA.update({"\u060c": ",", "\u061b": ";"})
 
 
 class _FoldTable(dict[int, str]):
@@ -178,9 +182,17 @@ _STOPWORDS: dict[str, frozenset[str]] = {
 }
 
 
+_ARABIC_LETTER_RE = re.compile(r"[\u0621-\u064a]")
+_LATIN_LETTER_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
 def detect_language(text: str) -> str:
-    """'fr', 'en' or 'es' from stop-word counts (French when unsure)."""
-    words = re.findall(r"[a-z]+", fold(text[:20000]))
+    """'ar' for a letter written mostly in Arabic script, else 'fr', 'en' or 'es' from stop-word counts
+    (French when unsure)."""
+    sample = text[:20000]
+    if len(_ARABIC_LETTER_RE.findall(sample)) > len(_LATIN_LETTER_RE.findall(sample)):
+        return "ar"
+    words = re.findall(r"[a-z]+", fold(sample))
     scores = {lang: sum(1 for word in words if word in stop) for lang, stop in _STOPWORDS.items()}
     best = max(scores, key=lambda lang: (scores[lang], lang == "fr"))
     return best if scores[best] else "fr"

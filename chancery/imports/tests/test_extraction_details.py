@@ -138,7 +138,9 @@ def test_transmission_values(value: str, norm: str | None) -> None:
      ("Sin clasificar", "unclassified"), ("Restreinte", "restricted"), ("Diffusion restreinte", "restricted"),
      ("Restricted", "restricted"), ("Restringida", "restricted"), ("Confidentiel", "confidential"),
      ("Confidential", "confidential"), ("Confidencial", "confidential"), ("Secret", "secret"),
-     ("Secreto", "secret"), ("Très secret", "secret"), ("Limitée ?", None)],
+     ("Secreto", "secret"), ("Très secret", "secret"), ("Limitée ?", None), ("Reservado", "secret"),
+     ("Difusión limitada", "restricted"), ("محدود", "restricted"), ("سري", "confidential"),
+     ("سري للغاية", "secret"), ("غير مصنف", "unclassified")],
 )  # fmt: skip
 def test_classification_values(value: str, norm: str | None) -> None:
     assert normalise_classification(value) == norm
@@ -210,6 +212,18 @@ def test_plan_subjects(subject: str | None, years: tuple[int | None, int | None]
         ("dans les domaines politique, économique, culturel et de la communication.", None),
         ("Consultations politiques annuelles", None),
         ("Volet", None),
+        ("1<sup>er</sup> volet – politique", "political"),
+        ("2ᵉ — Volet économique", "economic"),
+        ("Premier volet : politique", "political"),
+        ("III – VOLET SÉCURITAIRE", "security"),
+        ("1.º – Eje político", "political"),
+        ("Primer eje – cultural", "cultural"),
+        ("5. Security and defence", "security"),
+        ("Economic and trade", "economic"),
+        ("أولا: المحور السياسي", "political"),
+        ("2 - المحور الاقتصادي", "economic"),
+        ("Political and economic", None),
+        ("Civil society", None),
     ],
 )
 def test_axis_headings(line: str, key: str | None) -> None:

@@ -35,6 +35,14 @@ def test_preview_then_confirm_with_corrections(importer: Any) -> None:
         "routing"
     ]
     assert body["mission"]["unit"] == "OTT" and "text" not in body["details"]
+    # how sure each reading is, and the line it came from
+    assert body["fields"]["classification"] == {
+        "value": "confidential", "confidence": 0.95, "check": False, "line": 7, "source": "Distribution: Confidential"
+    }
+    assert body["fields"]["attachments"]["line"] == 30 and body["fields"]["cites"]["value"] == [
+        "DAM/1 No. 88 of 12 January 2023"
+    ]
+    assert body["fields"]["programme.year"]["value"] == 2023
     assert Dispatch.objects.unrestricted("test").count() == 0
 
     response = api.post(

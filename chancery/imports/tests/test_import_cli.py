@@ -43,8 +43,15 @@ def _matches(got: dict[str, Any], wanted: dict[str, Any], name: str) -> None:
 def test_dry_run_json_of_one_file_is_the_expected_object(ministry: Any) -> None:
     out, _err = run(sample("fr-plan-2022-dakar"), "--dry-run", "--json")
     record = json.loads(out)
-    assert isinstance(record, dict) and set(record) == {"dispatch", "programme"}
+    assert isinstance(record, dict) and set(record) == {"dispatch", "programme", "fields"}
     _matches(record, expected("fr-plan-2022-dakar"), "dakar")
+    # per field: how sure the reading is and the line it came from; the incomplete reference is to check
+    fields = record["fields"]
+    assert fields["reference"]["line"] == 6 and fields["reference"]["source"].startswith("Référence")
+    assert fields["reference"]["check"] is True and fields["reference"]["confidence"] < 0.7
+    assert fields["subject"]["check"] is False and fields["subject"]["confidence"] >= 0.9
+    assert fields["date"]["source"] == "Dakar, le 14 septembre 2021"
+    assert fields["programme.year"]["value"] == 2022 and fields["programme.axes"]["line"] is not None
     assert Dispatch.objects.unrestricted("test").count() == 0
     assert LetterImport.objects.unrestricted("test").count() == 0
 

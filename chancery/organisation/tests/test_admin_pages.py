@@ -181,6 +181,10 @@ def test_create_a_mission(client_for, ministry):
         ({"mission_kind": "embassy"}, "mission_kind", "Only a mission has a mission kind"),
         ({"kind": "planet"}, "kind", "Select a valid choice"),
         ({"parent": "987654321"}, "parent", "Select a valid choice"),
+        # A right-to-left override makes "Embassy gpj.exe" display as another name.
+        ({"name": "Embassy \u202egpj.exe"}, "name", "invisible direction control"),
+        ({"city": "Da\u2066kar"}, "city", "invisible direction control"),
+        ({"aliases": "Ambassade \u202dx"}, "aliases", "invisible direction control"),
     ],
 )
 def test_bad_unit_input_gives_a_clear_message_and_saves_nothing(client_for, overrides, field, message):
@@ -302,6 +306,8 @@ def test_create_an_agent_with_a_first_membership(client_for, ministry):
         ({"password2": "something-else-1"}, "password2", "The two passwords differ"),
         ({"role": "counsellor"}, "unit", "Give both a unit and a role"),
         ({"unit": "987654321", "role": "counsellor"}, "unit", "Select a valid choice"),
+        ({"last_name": "Diop\u202e"}, "last_name", "invisible direction control"),
+        ({"first_name": "\u202bAmina"}, "first_name", "invisible direction control"),
     ],
 )
 def test_bad_agent_input_gives_a_clear_message_and_saves_nothing(client_for, overrides, field, message):

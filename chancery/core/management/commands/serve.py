@@ -9,6 +9,26 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from gunicorn.glogging import Logger
+
+# The access log names the path only: no query string (search terms, filters, tokens in links
+# must never reach the disk), no referrer (another page's query string) and no user agent.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+class PathOnlyLogger(Logger):
+    """gunicorn's logger with every atom that could carry a query string reduced to the path."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        path = str(environ.get("RAW_URI") or getattr(req, "path", "") or "").split("?", 1)[0]
+        atoms.update({
+            "r": f"{environ.get('REQUEST_METHOD')} {path} {environ.get('SERVER_PROTOCOL')}",
+            "U": path, "q": "", "f": "-", "a": "-",
+        })
+        for key in [k for k in atoms if k.startswith("{")]:  # request/response headers ({referer}i …)
+            atoms[key] = "-"
+        return atoms
 
 
 class Command(BaseCommand):
@@ -45,6 +65,8 @@ class Command(BaseCommand):
                 self.cfg.set("threads", options["threads"])
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("accesslog", "-")
+                self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+                self.cfg.set("logger_class", "chancery.core.management.commands.serve.PathOnlyLogger")
                 self.cfg.set("timeout", 120)
 
             def load(self) -> Any:

@@ -140,7 +140,8 @@ class Command(BaseCommand):
                 records.append(None)
                 progress.message(f"{path}: {exc.message}")
             else:
-                records.append(preview.extraction.to_expected_dict())
+                # the record, and per field how sure the reading is and the line it came from
+                records.append(preview.extraction.to_expected_dict() | {"fields": preview.extraction.field_report()})
                 if not options["json"] and not has_folder:
                     self._describe(path, preview)
             progress.update(done, f"read {done - failed} · failed {failed}")
@@ -160,8 +161,9 @@ class Command(BaseCommand):
         letter = preview.extraction.dispatch
         write = self.stdout.write
         write(f"{path} (dry run: nothing saved)")
+        report = preview.extraction.field_report()
         for name, value in letter.to_expected_dict().items():
-            write(f"  {name:<15} {value if value not in (None, []) else '—'}")
+            write(f"  {name:<15} {value if value not in (None, []) else '—'}{_how_sure(report[name])}")
         for line in preview.routing:
             target = line.match.unit.code if line.match.resolved and line.match.unit else "UNMATCHED"
             extra = ""
@@ -173,6 +175,15 @@ class Command(BaseCommand):
         programme = preview.extraction.programme
         if programme is not None:
             write(f"  programme      year {programme.year}, axes {', '.join(programme.axis_keys) or '—'}, "
-                  f"{len(programme.objectives)} objective(s), {len(programme.indicators)} indicator(s)")
+                  f"{len(programme.objectives)} objective(s), {len(programme.indicators)} indicator(s)"
+                  f"{_how_sure(report['programme'])}")
         for problem in preview.extraction.problems:
             write(f"  unclear: {problem.message(services.language())}")
+
+
+def _how_sure(field: dict[str, Any]) -> str:
+    """'  [line 6, 95 %]', with 'CHECK' when the reading is unsure; nothing for a field not found."""
+    if field["confidence"] is None:
+        return ""
+    check = ", CHECK" if field["check"] else ""
+    return f"  [line {field['line']}, {round(field['confidence'] * 100)} %{check}]"
