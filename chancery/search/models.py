@@ -140,6 +140,8 @@ class SavedSearch(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        verbose_name = _("saved search")
+        verbose_name_plural = _("saved searches")
         constraints = [models.UniqueConstraint(fields=["owner", "name"], name="search_saved_unique_name")]
 
     def __str__(self) -> str:

@@ -64,7 +64,7 @@ def test_header_search_to_saved_search(page: Page, live_server: Any, fresh_minis
     page.locator("#save-name").fill("Culture à Dakar")
     page.locator("#save-notify").check()
     page.locator("#save-search button[type=submit]").click()
-    page.wait_for_url("**/search/saved/")
+    page.wait_for_url("**/search/saved-searches/")
     wait_for_htmx(page)
     assert page.get_by_role("link", name="Culture à Dakar").is_visible()
     _screenshot(page, "search-saved")

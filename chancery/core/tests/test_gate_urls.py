@@ -251,6 +251,11 @@ def seed_scopes(ministry: Any) -> None:
     # Notifications (sending made some; one more for an agent of each side).
     for name in ("hom.lima", "counsellor.dakar"):
         notify(recipients=[u[name]], verb="programme_submitted", target=None, url="/planning/")
+    # Saved searches: one agent of each side keeps one (each sees only their own).
+    from chancery.search.saved import save_search
+
+    for name in ("hom.lima", "counsellor.dakar"):
+        save_search(owner=u[name], name="Gate", query="gate")
 
 
 # --- The walk ---------------------------------------------------------------------------

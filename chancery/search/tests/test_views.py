@@ -49,15 +49,15 @@ def test_save_a_search_and_be_notified_of_a_new_match(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     client = client_for("desk.dab1")
-    response = client.post("/search/saved/", {"name": "Pêche", "query": "pêcheries", "notify": "on"})
+    response = client.post("/search/saved-searches/", {"name": "Pêche", "query": "pêcheries", "notify": "on"})
     assert response.status_code == 302
     saved = SavedSearch.objects.unrestricted("test").get(owner=ministry.users["desk.dab1"])
-    assert client.get(f"/search/saved/{saved.pk}/").url == "/search/?q=p%C3%AAcheries&sort=date"
+    assert client.get(f"/search/saved-searches/{saved.pk}/").url == "/search/?q=p%C3%AAcheries&sort=date"
     # Another agent cannot open or delete it.
-    assert client_for("desk.dab2").get(f"/search/saved/{saved.pk}/").status_code == 404
-    assert client_for("desk.dab2").post(f"/search/saved/{saved.pk}/delete/").status_code == 404
+    assert client_for("desk.dab2").get(f"/search/saved-searches/{saved.pk}/").status_code == 404
+    assert client_for("desk.dab2").post(f"/search/saved-searches/{saved.pk}/delete/").status_code == 404
     # A same name is refused with a message, nothing saved twice.
-    again = client.post("/search/saved/", {"name": "Pêche", "query": "x"})
+    again = client.post("/search/saved-searches/", {"name": "Pêche", "query": "x"})
     assert again.status_code == 422 and SavedSearch.objects.unrestricted("test").count() == 1
     with django_capture_on_commit_callbacks(execute=True):
         sent(ministry, subject="Accord sur les pêcheries", routings=[("DAB/1", "action")])
@@ -75,7 +75,7 @@ def test_save_a_search_and_be_notified_of_a_new_match(
             recipient=ministry.users["desk.dab1"], verb="saved_search_match"
         )
     )
-    assert len(notes) == 1 and notes[0].url == f"/search/saved/{saved.pk}/"
+    assert len(notes) == 1 and notes[0].url == f"/search/saved-searches/{saved.pk}/"
     assert "pêcheries" not in notes[0].url.lower() and str(hidden.pk) != notes[0].target_id
 
 
