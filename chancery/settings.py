@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "chancery.core.middleware.SqliteStatisticsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chancery.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

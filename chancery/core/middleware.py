@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, PermissionDenied
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 
+from chancery.core.db import optimize_sqlite
 from chancery.core.gate import enforcing
+
+logger = logging.getLogger(__name__)
 
 # No inline script anywhere: scripts come from our own origin only. Styles are also
 # same-origin; Bootstrap's and HTMX's dynamic style attributes are disabled in base.html.
@@ -117,3 +122,20 @@ class DomainErrorMiddleware:
                 back = request.path if request.method == "GET" else "/"
             return redirect(back)
         return None
+
+
+class SqliteStatisticsMiddleware:
+    """After each response, `PRAGMA optimize` on the request's SQLite connection (before Django
+    closes it): the statistics follow the data as it grows, so the planner keeps choosing the
+    unit indexes. Outermost, so that it runs last; a no-op on PostgreSQL (autoanalyze)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        try:
+            optimize_sqlite(connection)
+        except DatabaseError:  # e.g. the write lock is busy: the next request will do it
+            logger.info("PRAGMA optimize skipped", exc_info=True)
+        return response

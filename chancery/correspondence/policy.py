@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 
+from chancery.accounts.models import User
 from chancery.core import errors
 from chancery.core.roles import Capability
 from chancery.correspondence.models import (
@@ -50,29 +51,29 @@ class NotAllowed(errors.NotAllowed):
     """The actor may see the dispatch but lacks the capability for this act."""
 
 
-def visible(user: Any) -> Any:
+def visible(user: User) -> Any:
     """The dispatches `user` may read (attachments, routings and citations through them)."""
     return Dispatch.objects.visible_to(user)
 
 
-def holds(user: Any, act: CorrespondenceAct, unit: Unit | None = None) -> bool:
+def holds(user: User, act: CorrespondenceAct, unit: Unit | None = None) -> bool:
     """Whether `user` holds the capability behind `act` in `unit` (None: in any unit)."""
     capability = CAPABILITY[act]
     return bool(user.has_capability(capability, unit=unit) if unit is not None else user.has_capability(capability))
 
 
-def holds_in_any(user: Any, act: CorrespondenceAct, units: Iterable[Unit]) -> bool:
+def holds_in_any(user: User, act: CorrespondenceAct, units: Iterable[Unit]) -> bool:
     return any(holds(user, act, unit) for unit in units)
 
 
-def require(user: Any, act: CorrespondenceAct, unit: Unit | None = None, *, message: str = "") -> None:
+def require(user: User, act: CorrespondenceAct, unit: Unit | None = None, *, message: str = "") -> None:
     """`holds`, or NotAllowed (the services' check before every write)."""
     if not holds(user, act, unit):
         raise NotAllowed(message or (_("You may not do this for %(unit)s.") % {"unit": unit.code} if unit
                                             else _("You may not do this.")))
 
 
-def allowed_actions(user: Any, dispatch: Dispatch, routings: list[Routing]) -> dict[str, Any]:
+def allowed_actions(user: User, dispatch: Dispatch, routings: list[Routing]) -> dict[str, Any]:
     """Which acts `user` may take on a visible dispatch (for its page's buttons), given the
     routings of the dispatch to the user's units.
 

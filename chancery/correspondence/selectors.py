@@ -130,7 +130,9 @@ def inbox(
                 output_field=IntegerField(),
             ),
         )
-        .select_related("dispatch", "dispatch__sending_unit", "dispatch__data_key", "unit", "assigned_to")
+        .select_related(
+            "dispatch", "dispatch__sending_unit", "dispatch__author", "dispatch__data_key", "unit", "assigned_to"
+        )
         .prefetch_related("dispatch__compartments")
         .order_by("-overdue", "-open_rank", "due_date", "-dispatch__sent_at", "-id")
     )

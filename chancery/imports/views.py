@@ -17,6 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from chancery.accounts.access import agent
 from chancery.accounts.roles import Capability
 from chancery.core.access import require_capability
 from chancery.core.classification import Marking
@@ -119,7 +120,7 @@ def preview(request: HttpRequest, import_id: int) -> HttpResponse:
             dispatch = result.dispatch
             messages.success(request, _("Registered under reference %(ref)s.") % {"ref": dispatch.reference})
             programme = result.programme
-            if programme is not None and can_view_programme(user, programme):
+            if programme is not None and can_view_programme(agent(request), programme):
                 messages.success(request, format_html(
                     _("Draft programme created: <a href=\"{}\">{}</a>."),
                     reverse("planning:programme_detail", args=[programme.pk]), programme.title,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from chancery.accounts.models import User
 from chancery.core.roles import Capability
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning.models import Programme, ProgrammeStatus
@@ -21,23 +22,23 @@ PlanningAct = Literal[
 ]  # fmt: skip
 
 
-def visible(user: Any) -> Any:
+def visible(user: User) -> Any:
     """The programmes `user` may read (children are read through their programme)."""
     return Programme.objects.visible_to(user)
 
 
-def can_view(user: Any, programme: Programme) -> bool:
+def can_view(user: User, programme: Programme) -> bool:
     memo = getattr(programme, "_visible_memo", None)
     if memo is not None and memo[0] == getattr(user, "pk", None):
         return bool(memo[1])
     return bool(programme.pk) and Programme.objects.visible_to(user).filter(pk=programme.pk).exists()
 
 
-def _holds_in_mission(user: Any, capability: Capability, programme: Programme) -> bool:
+def _holds_in_mission(user: User, capability: Capability, programme: Programme) -> bool:
     return bool(user.has_capability(capability, unit=programme.mission))
 
 
-def _is_reviewer(user: Any, programme: Programme) -> bool:
+def _is_reviewer(user: User, programme: Programme) -> bool:
     """`REVIEW_PROGRAMME` in the mission's HQ desk, or in an ancestor of the desk or of the mission."""
     mission = programme.mission
     desk = mission.hq_desk
@@ -53,7 +54,7 @@ def _is_approver(user: Any) -> bool:
     return bool(user.units_with(Capability.APPROVE_PROGRAMME))
 
 
-def can_edit(user: Any, programme: Programme) -> bool:
+def can_edit(user: User, programme: Programme) -> bool:
     """Change the content (axes, objectives, actions, indicators, achievements)."""
     return (
         programme.status in (ProgrammeStatus.DRAFT, ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
@@ -62,7 +63,7 @@ def can_edit(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_submit(user: Any, programme: Programme) -> bool:
+def can_submit(user: User, programme: Programme) -> bool:
     return (
         programme.status == ProgrammeStatus.DRAFT
         and _holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme)
@@ -70,11 +71,11 @@ def can_submit(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_review(user: Any, programme: Programme) -> bool:
+def can_review(user: User, programme: Programme) -> bool:
     return _is_reviewer(user, programme) and can_view(user, programme)
 
 
-def can_comment(user: Any, programme: Programme) -> bool:
+def can_comment(user: User, programme: Programme) -> bool:
     """HQ reviewers and the planning unit comment; mission staff answer in the thread."""
     if programme.status == ProgrammeStatus.CLOSED:
         return False
@@ -86,7 +87,7 @@ def can_comment(user: Any, programme: Programme) -> bool:
     return allowed and can_view(user, programme)
 
 
-def can_return(user: Any, programme: Programme) -> bool:
+def can_return(user: User, programme: Programme) -> bool:
     return (
         programme.status == ProgrammeStatus.SUBMITTED
         and (_is_reviewer(user, programme) or _is_approver(user))
@@ -94,11 +95,11 @@ def can_return(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_approve(user: Any, programme: Programme) -> bool:
+def can_approve(user: User, programme: Programme) -> bool:
     return programme.status == ProgrammeStatus.SUBMITTED and _is_approver(user) and can_view(user, programme)
 
 
-def can_start_execution(user: Any, programme: Programme) -> bool:
+def can_start_execution(user: User, programme: Programme) -> bool:
     return (
         programme.status == ProgrammeStatus.APPROVED
         and (_holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme) or _is_approver(user))
@@ -106,7 +107,7 @@ def can_start_execution(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_revise(user: Any, programme: Programme) -> bool:
+def can_revise(user: User, programme: Programme) -> bool:
     return (
         programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
         and (_holds_in_mission(user, Capability.PROPOSE_PROGRAMME, programme) or _is_approver(user))
@@ -114,7 +115,7 @@ def can_revise(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_close(user: Any, programme: Programme) -> bool:
+def can_close(user: User, programme: Programme) -> bool:
     return (
         programme.status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION)
         and (_holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme) or _is_approver(user))
@@ -122,7 +123,7 @@ def can_close(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_record_progress(user: Any, programme: Programme) -> bool:
+def can_record_progress(user: User, programme: Programme) -> bool:
     """Progress updates, measurements: mission staff, once the programme is approved (measurements: any open state)."""
     return (
         programme.status != ProgrammeStatus.CLOSED
@@ -131,7 +132,7 @@ def can_record_progress(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_manage_periods(user: Any, programme: Programme) -> bool:
+def can_manage_periods(user: User, programme: Programme) -> bool:
     return (
         programme.status != ProgrammeStatus.CLOSED
         and (_holds_in_mission(user, Capability.SUBMIT_PROGRAMME, programme) or _is_approver(user))
@@ -139,11 +140,11 @@ def can_manage_periods(user: Any, programme: Programme) -> bool:
     )
 
 
-def can_create_programme(user: Any, mission: Unit) -> bool:
+def can_create_programme(user: User, mission: Unit) -> bool:
     return mission.kind == UnitKind.MISSION and bool(user.has_capability(Capability.PROPOSE_PROGRAMME, unit=mission))
 
 
-def permissions(user: Any, programme: Programme) -> dict[str, bool]:
+def permissions(user: User, programme: Programme) -> dict[str, bool]:
     """Every right of `user` on `programme`, for showing or hiding buttons (one gate query)."""
     visible = can_view(user, programme)
     if not visible:
@@ -161,7 +162,7 @@ PERMISSION_NAMES: tuple[PlanningAct, ...] = (
 )  # fmt: skip
 
 
-def _permissions(user: Any, programme: Programme) -> dict[str, bool]:
+def _permissions(user: User, programme: Programme) -> dict[str, bool]:
     return {
         "view": can_view(user, programme),
         "edit": can_edit(user, programme),
@@ -194,7 +195,7 @@ RULES: dict[str, Callable[[Any, Programme], bool]] = {
 }
 
 
-def can(user: Any, action: PlanningAct, programme: Programme) -> bool:
+def can(user: User, action: PlanningAct, programme: Programme) -> bool:
     """Whether `user` may do `action` to `programme` (an unknown action is never allowed)."""
     rule = RULES.get(action)
     return bool(rule is not None and rule(user, programme))

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chancery.accounts.access import agent
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
@@ -323,7 +324,7 @@ def comment_create(request: HttpRequest, programme_id: int) -> HttpResponse:
         target_type, target_id = CommentTarget.PROGRAMME.value, None
     if _is_htmx(request):
         context = _thread_context(
-            request, programme, target_type, target_id, services.can_comment(request.user, programme)
+            request, programme, target_type, target_id, services.can_comment(agent(request), programme)
         )
         context["error"] = error
         return render(request, "planning/_comments.html", context)

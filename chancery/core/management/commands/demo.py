@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from chancery.core.db import refresh_statistics
 from chancery.organisation.models import Unit
 
 # Each domain app may offer `demo.populate(ministry=..., seed=..., stdout=...)`, run in this order.
@@ -42,6 +43,7 @@ class Command(BaseCommand):
                 except ModuleNotFoundError:
                     continue
                 module.populate(ministry=ministry, seed=options["seed"], stdout=self.stdout)
+        refresh_statistics()  # the planner must know the tables' new sizes before the first page
         self._print_logins(DEMO_LOGINS, DEMO_PASSWORD)
 
     def _print_logins(self, logins: list[tuple[str, str]], password: str) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
+from chancery.core.db import refresh_statistics
+
 
 def registered_generators() -> dict[str, Any]:
     found: dict[str, Any] = {}
@@ -39,3 +41,4 @@ class Command(BaseCommand):
         if not kind or kind not in generators:
             raise CommandError(f"name what to generate: {', '.join(sorted(generators)) or '(nothing registered)'}")
         generators[kind][2](options, self.stdout)
+        refresh_statistics()  # bulk rows: without fresh statistics the planner picks the wrong indexes

@@ -1,0 +1,89 @@
+"""The planner's statistics are kept current, so the lists start from the unit indexes.
+
+A never-analysed SQLite database makes the inbox start from the `(status, classification)`
+index of dispatches, which covers nearly the whole table; with statistics it starts from the
+routings of the reader's units. `chancery generate` (and `chancery demo`, `migrate`) analyse.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+
+from chancery.correspondence import selectors
+from chancery.correspondence.models import Dispatch
+
+COUNT = 3000
+# The routings of the reader's units, found through an index on the unit.
+STARTS_FROM_UNIT = re.compile(r"SEARCH correspondence_routing USING (COVERING )?INDEX \S+ \(unit_id=")
+
+
+def _analysed_rows(table: str) -> int:
+    """Rows of `table` as the planner's statistics know them (0: never analysed)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            if not cursor.fetchone()[0]:
+                return 0
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s AND idx IS NOT NULL", [table])
+            row = cursor.fetchone()
+            return int(row[0].split()[0]) if row else 0
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        return max(int(cursor.fetchone()[0]), 0)
+
+
+def _forget_statistics() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("DROP TABLE IF EXISTS sqlite_stat1")
+
+
+def test_generate_analyses_and_the_inbox_starts_from_the_unit_index(ministry: Any) -> None:
+    table = Dispatch._meta.db_table
+    _forget_statistics()
+    call_command("generate", "dispatches", "--count", str(COUNT), "--seed", "3", stdout=io.StringIO())
+    generated = Dispatch.objects.unrestricted("test check").count()
+    assert generated >= COUNT * 0.9
+    # The statistics know the table's size as generated (exactly: a full ANALYZE).
+    assert _analysed_rows(table) >= COUNT * 0.9
+
+    counsellor = ministry.users["counsellor.dakar"]
+    if connection.vendor == "sqlite":
+        inbox_plan = selectors.inbox(counsellor).explain()
+        assert STARTS_FROM_UNIT.search(inbox_plan), inbox_plan
+        sent_plan = selectors.outbox(counsellor).explain()
+        assert re.search(r"SEARCH correspondence_dispatch USING (COVERING )?INDEX \S+ \(sending_unit_id=", sent_plan), (
+            sent_plan
+        )
+        for plan in (inbox_plan, sent_plan):
+            assert "corr_dispatch_status_cls" not in plan, plan
+    else:
+        assert "corr_dispatch_status_cls" not in selectors.inbox(counsellor).explain()
+
+
+def test_migrate_analyses(ministry: Any) -> None:
+    """`migrate` ends with an ANALYZE (the post_migrate receiver), so even a fresh database has
+    statistics; here run on the test database after the statistics were dropped."""
+    _forget_statistics()
+    call_command("migrate", verbosity=0)
+    assert _analysed_rows("organisation_unit") >= len(ministry.units)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PRAGMA optimize is SQLite's; PostgreSQL autoanalyses")
+def test_a_request_leaves_the_statistics_current(fresh_ministry: Any) -> None:
+    """After a page is served, `PRAGMA optimize` (the outermost middleware) analyses the tables
+    the request read whose statistics are missing."""
+    from conftest import sign_in
+
+    _forget_statistics()
+    assert _analysed_rows("accounts_membership") == 0
+    client = sign_in(Client(), fresh_ministry.users["desk.dab1"])
+    assert client.get("/correspondence/sent/").status_code == 200
+    # Memberships are read through their user index on every page.
+    assert _analysed_rows("accounts_membership") > 0
