@@ -36,7 +36,7 @@ lint: install
 	CHANCERY_DATA_DIR=$(TEST_DATA_DIR) $(BIN)/chancery makemigrations --check --dry-run -v0
 
 test-sqlite: messages
-	$(PYTEST) -n 2 -m "not browser" -q
+	CHANCERY_TEST_POSTGRES_URL=$(PG_URL) $(PYTEST) -n 2 -m "not browser" -q
 
 # In CI (CI=true) PostgreSQL must answer; elsewhere the run is skipped with a visible message.
 test-postgres: messages

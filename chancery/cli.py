@@ -11,7 +11,8 @@ import os
 import sys
 
 COMMANDS = [
-    "serve", "demo", "createuser", "token", "import-letter", "generate", "verify-audit", "verify-dispatch",
+    "serve", "demo", "createuser", "token", "import-letter", "generate", "verify-audit", "audit-checkpoint",
+    "verify-dispatch",
     "backup", "restore", "rotate-keys", "reindex", "bench",
 ]
 

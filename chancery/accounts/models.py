@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from chancery.accounts.roles import ROLE_CAPABILITIES, Capability, Role
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
+from chancery.core.locking import version_field
 from chancery.core.models import Compartment
 from chancery.core.validators import reject_bidi_controls
 
@@ -45,6 +46,7 @@ class User(AbstractUser):
     # The TOTP secret is encrypted at rest under a data key of its own (wrapped by the
     # key-encryption key): a copy of the database alone cannot mint second-factor codes.
     totp_secret_ciphertext = models.BinaryField(blank=True, default=b"", editable=False)
+    lock_version = version_field()
     totp_data_key = models.ForeignKey(
         "crypto.DataKey", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
     )

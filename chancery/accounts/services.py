@@ -22,6 +22,7 @@ from chancery.accounts.models import ApiToken, LoginThrottle, Membership, Recove
 from chancery.accounts.roles import Role
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
+from chancery.core.locking import claim_version
 from chancery.core.models import Compartment
 from chancery.organisation.models import Unit
 
@@ -250,7 +251,8 @@ def create_user(
 
 
 @transaction.atomic
-def update_user(*, actor: User, user: User, **fields: Any) -> User:
+def update_user(*, actor: User, user: User, lock_version: int | None = None, **fields: Any) -> User:
+    """Change an agent's details; `lock_version` is the version the editor read (StaleVersion if it moved on)."""
     allowed = {"first_name", "last_name", "email", "is_active", "preferred_language"}
     changed = {}
     for name, value in fields.items():
@@ -260,6 +262,7 @@ def update_user(*, actor: User, user: User, **fields: Any) -> User:
             changed[name] = value
             setattr(user, name, value)
     user.full_clean(validate_unique=False)  # the user name does not change here
+    claim_version(user, lock_version)
     user.save()
     if changed:
         record_event(action="accounts.user_updated", actor=actor, target=user, details={"fields": sorted(changed)})

@@ -57,3 +57,23 @@ class AuditHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     sequence = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of the chain head at one moment (periodic, at each backup, or on demand).
+
+    Kept in the database *and* exportable (`chancery audit-checkpoint --out FILE`): a copy kept
+    elsewhere is what proves a truncation that also rewrote the head and these rows.
+    """
+
+    sequence = models.BigIntegerField(_("sequence"), db_index=True)
+    hash = models.CharField(_("hash"), max_length=64)
+    created_at = models.DateTimeField(_("created at"))
+    reason = models.CharField(_("reason"), max_length=32)
+    signing_key_id = models.BigIntegerField(_("signing key"))
+    signature = models.BinaryField(_("signature"))
+
+    class Meta:
+        ordering = ["sequence", "id"]
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")

@@ -14,9 +14,15 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
-from chancery.audit.models import AuditEvent, AuditHead
+from chancery.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+# The chain head is checkpointed (signed) every this many events, besides each backup and
+# each `chancery audit-checkpoint`.
+CHECKPOINT_EVERY = 500
+# The owner of the signing key of checkpoints (unit codes never start with "@").
+CHECKPOINT_SIGNER = "@audit"
+CHECKPOINT_FORMAT = "chancery/audit-checkpoint/v1"
 
 
 def _event_hash(*, previous_hash: str, sequence: int, created_at: str, actor: str, action: str,
@@ -117,7 +123,103 @@ def record_event(
         head.sequence = sequence
         head.hash = digest
         head.save(update_fields=["sequence", "hash"])
+        if sequence % CHECKPOINT_EVERY == 0:
+            _sign_checkpoint(head, reason="periodic")
     return event
+
+
+# --- checkpoints --------------------------------------------------------------------------
+
+
+def _checkpoint_message(*, sequence: int, hash: str, created_at: str) -> bytes:
+    from chancery.crypto.signing import canonical_bytes
+
+    return canonical_bytes({"format": CHECKPOINT_FORMAT, "sequence": sequence, "hash": hash, "created_at": created_at})
+
+
+def _sign_checkpoint(head: AuditHead, *, reason: str) -> AuditCheckpoint:
+    from chancery.crypto.services import sign_for
+
+    created_at = timezone.now()
+    key_id, signature = sign_for(
+        owner=CHECKPOINT_SIGNER,
+        message=_checkpoint_message(sequence=head.sequence, hash=head.hash, created_at=created_at.isoformat()),
+    )
+    return AuditCheckpoint.objects.create(
+        sequence=head.sequence, hash=head.hash, created_at=created_at, reason=reason,
+        signing_key_id=key_id, signature=signature,
+    )
+
+
+def create_checkpoint(*, reason: str) -> AuditCheckpoint:
+    """Sign the current head of the chain (locked, so it names a head that really was)."""
+    with transaction.atomic():
+        head, _created = AuditHead.objects.select_for_update().get_or_create(id=1)
+        return _sign_checkpoint(head, reason=reason)
+
+
+def checkpoint_document(checkpoint: AuditCheckpoint) -> dict[str, Any]:
+    """The exportable form: everything needed to check it, the public key included."""
+    from chancery.crypto.models import SigningKey
+
+    public_key = SigningKey.objects.get(pk=checkpoint.signing_key_id).public_key
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "sequence": checkpoint.sequence,
+        "hash": checkpoint.hash,
+        "created_at": checkpoint.created_at.isoformat(),
+        "signing_key_id": checkpoint.signing_key_id,
+        "public_key": bytes(public_key).hex(),
+        "signature": bytes(checkpoint.signature).hex(),
+    }
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint read back from an exported document, its signature checked."""
+
+    sequence: int
+    hash: str
+    created_at: str
+    signing_key_id: int
+    public_key: bytes
+
+
+class CheckpointError(ValueError):
+    """An exported checkpoint that is malformed or whose signature does not hold."""
+
+
+def read_checkpoint_document(document: Any) -> Checkpoint:
+    from chancery.crypto.signing import verify
+
+    try:
+        if document.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError("not a Chancery audit checkpoint")
+        checkpoint = Checkpoint(
+            sequence=int(document["sequence"]), hash=str(document["hash"]), created_at=str(document["created_at"]),
+            signing_key_id=int(document["signing_key_id"]), public_key=bytes.fromhex(document["public_key"]),
+        )
+        signature = bytes.fromhex(document["signature"])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"malformed audit checkpoint ({type(exc).__name__}: {exc})") from exc
+    message = _checkpoint_message(sequence=checkpoint.sequence, hash=checkpoint.hash, created_at=checkpoint.created_at)
+    if not verify(checkpoint.public_key, message, signature):
+        raise CheckpointError("the checkpoint's signature does not match its content")
+    return checkpoint
+
+
+def _stored_checkpoint_problem(checkpoint: AuditCheckpoint) -> str | None:
+    from chancery.crypto.services import verify_signature
+
+    message = _checkpoint_message(
+        sequence=checkpoint.sequence, hash=checkpoint.hash, created_at=checkpoint.created_at.isoformat()
+    )
+    if not verify_signature(signing_key_id=checkpoint.signing_key_id, message=message,
+                            signature=bytes(checkpoint.signature)):
+        return f"checkpoint {checkpoint.pk} (event {checkpoint.sequence}) is not validly signed"
+    return None
 
 
 @dataclass(frozen=True)
@@ -125,19 +227,51 @@ class ChainVerdict:
     valid: bool
     events: int
     message: str
+    first_bad: int | None = None  # the sequence number of the first bad (or missing) event
 
 
-def verify_chain() -> ChainVerdict:
-    """Walk the chain: any edit, deletion, reordering or truncation breaks it."""
+def verify_chain(*, since: Checkpoint | None = None) -> ChainVerdict:
+    """Walk the chain: any edit, deletion, insertion, reordering or truncation breaks it.
+
+    Truncation of the newest events is caught against the head row and against every
+    signed checkpoint; `since` (an exported checkpoint, kept outside the database) also
+    catches a truncation that rewrote the head and the stored checkpoints, and lets the
+    walk start there instead of at the genesis.
+    """
+    from chancery.crypto.models import SigningKey
+
+    all_events = AuditEvent.objects.unrestricted("chain verification")
     previous = GENESIS
     expected_sequence = 1
     count = 0
-    events = AuditEvent.objects.unrestricted("chain verification").order_by("sequence").iterator(chunk_size=2000)
+
+    def bad(sequence: int, message: str) -> ChainVerdict:
+        return ChainVerdict(False, count, message, first_bad=sequence)
+
+    if since is not None:
+        stored_key = SigningKey.objects.filter(pk=since.signing_key_id).first()
+        if stored_key is None or bytes(stored_key.public_key) != since.public_key:
+            return bad(since.sequence, f"the checkpoint was signed by key #{since.signing_key_id}, which this "
+                                       "database does not hold")
+        anchor = all_events.filter(sequence=since.sequence).first()
+        if anchor is None:
+            last = all_events.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+            if last < since.sequence:
+                return bad(last + 1, f"the log was truncated: the checkpoint names event {since.sequence}, "
+                                     f"the log ends at event {last}")
+            return bad(since.sequence, f"event {since.sequence} is missing")
+        if anchor.hash != since.hash:
+            return bad(since.sequence, f"event {since.sequence} differs from the checkpoint")
+        previous, expected_sequence = anchor.previous_hash, since.sequence
+    checkpoints: dict[int, list[AuditCheckpoint]] = {}
+    for checkpoint in AuditCheckpoint.objects.filter(sequence__gte=expected_sequence):
+        checkpoints.setdefault(checkpoint.sequence, []).append(checkpoint)
+    events = all_events.filter(sequence__gte=expected_sequence).order_by("sequence").iterator(chunk_size=2000)
     for event in events:
         if event.sequence != expected_sequence:
-            return ChainVerdict(False, count, f"event {expected_sequence} is missing (found {event.sequence})")
+            return bad(expected_sequence, f"event {expected_sequence} is missing (found {event.sequence})")
         if event.previous_hash != previous:
-            return ChainVerdict(False, count, f"event {event.sequence} does not follow its predecessor")
+            return bad(event.sequence, f"event {event.sequence} does not follow its predecessor")
         digest = _event_hash(
             previous_hash=event.previous_hash,
             sequence=event.sequence,
@@ -150,11 +284,22 @@ def verify_chain() -> ChainVerdict:
             details=event.details,
         )
         if digest != event.hash:
-            return ChainVerdict(False, count, f"event {event.sequence} was altered")
+            return bad(event.sequence, f"event {event.sequence} was altered")
+        for checkpoint in checkpoints.pop(event.sequence, []):
+            problem = _stored_checkpoint_problem(checkpoint)
+            if problem:
+                return bad(event.sequence, problem)
+            if checkpoint.hash != event.hash:
+                return bad(event.sequence, f"event {event.sequence} differs from checkpoint {checkpoint.pk}")
         previous = event.hash
         expected_sequence += 1
         count += 1
+    if checkpoints:
+        named = min(checkpoints)
+        return bad(expected_sequence, f"the log was truncated: a checkpoint names event {named}, "
+                                      f"the log ends at event {expected_sequence - 1}")
     head = AuditHead.objects.filter(id=1).first()
-    if head is not None and (head.sequence != count or head.hash != previous):
-        return ChainVerdict(False, count, f"the log was truncated: the head names event {head.sequence}")
-    return ChainVerdict(True, count, f"{count} events, chain intact")
+    if head is not None and (head.sequence != expected_sequence - 1 or head.hash != previous):
+        return bad(expected_sequence, f"the log was truncated: the head names event {head.sequence}")
+    scope = f" since the checkpoint at event {since.sequence}" if since is not None else ""
+    return ChainVerdict(True, count, f"{count} events{scope}, chain intact")

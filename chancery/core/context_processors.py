@@ -19,6 +19,8 @@ def chancery(request: HttpRequest) -> dict[str, Any]:
             or user.has_capability(Capability.MANAGE_ORGANISATION)  # type: ignore[union-attr]
             or user.has_capability(Capability.MANAGE_CLEARANCES)  # type: ignore[union-attr]
         ),
+        "can_read_audit": signed_in
+        and (user.is_superuser or user.has_capability(Capability.READ_AUDIT)),  # type: ignore[union-attr]
         "ministry_name": settings.CHANCERY_MINISTRY_NAME,
         "is_rtl": get_language_bidi(),
         "base_template": "core/fragment.html" if getattr(request, "htmx", False) else "core/base.html",

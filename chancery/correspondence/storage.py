@@ -109,3 +109,29 @@ def delete(name: str) -> None:
 
 def exists(name: str) -> bool:
     return path_for(name).exists()
+
+
+def sweep(*, older_than_seconds: float) -> int:
+    """Remove what interrupted writes left behind; returns how many files went.
+
+    A file is written (and fsynced) before the row that names it is committed, so a crash in
+    between leaves a complete file no attachment names, and a crash during the write a
+    temporary file. Both are garbage once no write can still be in flight: files younger than
+    `older_than_seconds` are kept (another server may be about to commit them).
+    """
+    import time
+
+    from chancery.correspondence.models import Attachment
+
+    horizon = time.time() - older_than_seconds
+    directory = root()
+    named = set(Attachment.objects.values_list("storage_name", flat=True))
+    removed = 0
+    for path in directory.rglob("*"):
+        if not path.is_file() or path.stat().st_mtime > horizon:
+            continue
+        relative = path.relative_to(directory).as_posix()
+        if relative not in named and (_NAME_RE.match(relative) or path.name.endswith(".tmp")):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -213,6 +213,11 @@ def rotate_keys(
     rotation.save(update_fields=["state", "finished_at"])
     retired = _retire_unreferenced() if retire else ()
     logger.info("key rotation %s finished: %s data keys re-wrapped", rotation.pk, done)
+    from chancery.audit.services import record_event
+
+    record_event(action="crypto.keys_rotated", target=rotation, details={
+        "target_kek_id": target.id, "rewrapped": done, "resumed": resumed, "retired_kek_ids": list(retired),
+    })
     return RotationReport(
         rotation_id=rotation.pk,
         target_kek_id=target.id,

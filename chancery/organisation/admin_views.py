@@ -203,7 +203,8 @@ def admin_unit_edit(request: HttpRequest, code: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             unit = organisation_services.update_unit(
-                actor=_actor(request), unit=unit, parent=form.cleaned_data["parent"], **form.service_fields()
+                actor=_actor(request), unit=unit, parent=form.cleaned_data["parent"],
+                lock_version=form.cleaned_data.get("lock_version"), **form.service_fields()
             )
         except ValidationError as exc:
             apply_errors(form, exc)  # the transaction was rolled back: nothing is saved
@@ -298,7 +299,8 @@ def admin_agent_edit(request: HttpRequest, username: str) -> HttpResponse:
         return redirect(_agent_url(agent))
     form = AgentEditForm(
         request.POST or None,
-        initial={"first_name": agent.first_name, "last_name": agent.last_name, "email": agent.email},
+        initial={"first_name": agent.first_name, "last_name": agent.last_name, "email": agent.email,
+                 "lock_version": agent.lock_version},
     )
     if request.method == "POST" and form.is_valid():
         try:

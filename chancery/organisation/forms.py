@@ -18,6 +18,7 @@ from chancery.accounts.models import User
 from chancery.accounts.roles import ROLE_CAPABILITIES, Capability, Role
 from chancery.core.classification import Level, Marking
 from chancery.core.forms import StyledForm
+from chancery.core.locking import VersionField
 from chancery.core.models import Compartment
 from chancery.organisation.models import MissionKind, Unit, UnitFunction, UnitKind
 
@@ -86,6 +87,7 @@ class AdminForm(StyledForm):
 class UnitForm(AdminForm):
     """Create or edit a unit. `unit` is the unit being edited (None to create one)."""
 
+    lock_version = VersionField()
     code = UpperCaseField(
         label=_("Code"),
         max_length=_model_field(Unit, "code").max_length,
@@ -144,6 +146,7 @@ class UnitForm(AdminForm):
                 "hq_desk": unit.hq_desk_id,
                 "aliases": "\n".join(unit.aliases or []),
                 "is_active": unit.is_active,
+                "lock_version": unit.lock_version,
             }
         super().__init__(*args, **kwargs)
 
@@ -276,6 +279,7 @@ class AgentCreateForm(MembershipFieldsForm):
 
 
 class AgentEditForm(AdminForm):
+    lock_version = VersionField()
     first_name = forms.CharField(label=_("First name"), max_length=_model_field(User, "first_name").max_length)
     last_name = forms.CharField(label=_("Last name"), max_length=_model_field(User, "last_name").max_length)
     email = forms.EmailField(label=_("E-mail"), max_length=_model_field(User, "email").max_length, required=False)

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from chancery.core.gate import RestrictedQuerySet
+from chancery.core.locking import version_field
 from chancery.core.models import TimeStampedModel
 from chancery.core.validators import reject_bidi_controls
 
@@ -86,6 +87,7 @@ class Unit(TimeStampedModel):
     )
     aliases = models.JSONField(_("aliases"), default=list, blank=True, help_text=_("Other names used in letters."))
     is_active = models.BooleanField(_("active"), default=True)
+    lock_version = version_field()
 
     objects = UnitQuerySet.as_manager()
 

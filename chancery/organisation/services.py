@@ -11,6 +11,7 @@ from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext as _
 
 from chancery.audit.services import record_event
+from chancery.core.locking import claim_version
 from chancery.organisation.models import Unit
 
 UNIT_FIELDS = {
@@ -54,10 +55,14 @@ def create_unit(*, actor: Any | None, parent: Unit | None = None, **fields: Any)
 
 
 @transaction.atomic
-def update_unit(*, actor: Any, unit: Unit, parent: Unit | Any | None = ..., **fields: Any) -> Unit:
+def update_unit(
+    *, actor: Any, unit: Unit, parent: Unit | Any | None = ..., lock_version: int | None = None, **fields: Any
+) -> Unit:
+    """Change a unit; `lock_version` is the version the editor read (StaleVersion if it moved on)."""
     unknown = set(fields) - UNIT_FIELDS
     if unknown:
         raise ValueError(f"unknown unit fields: {sorted(unknown)}")
+    claim_version(unit, lock_version)
     changed = sorted(name for name, value in fields.items() if getattr(unit, name) != value)
     for name, value in fields.items():
         setattr(unit, name, value)

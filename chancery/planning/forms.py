@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chancery.core.classification import Level
 from chancery.core.forms import StyledFormMixin
+from chancery.core.locking import VersionField
 from chancery.planning.models import (
     AchievementKind,
     ActionStatus,
@@ -365,6 +366,7 @@ def date_warnings(programme: Programme, values: dict[str, date | None]) -> list[
 
 
 class IndicatorForm(PlanningForm):
+    lock_version = VersionField()
     label = forms.CharField(label=_("Label"), max_length=300)
     axis = forms.TypedChoiceField(label=_("Axis"), coerce=int, required=False, empty_value=None)
     objective = forms.TypedChoiceField(label=_("Objective"), coerce=int, required=False, empty_value=None)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chancery.accounts.roles import Capability
 from chancery.core.gate import RestrictedQuerySet
+from chancery.core.locking import version_field
 from chancery.core.models import Compartment, MarkedModel, TimeStampedModel
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("An ISO 4217 currency code, e.g. EUR."), code="invalid_currency")
@@ -531,6 +532,8 @@ class Indicator(models.Model):
     revised_target = models.DecimalField(_("revised target"), max_digits=18, decimal_places=4, null=True, blank=True)
     target_year = models.PositiveSmallIntegerField(_("target year"), null=True, blank=True)
     position = models.PositiveIntegerField(_("position"), default=0)
+
+    lock_version = version_field()
 
     objects = IndicatorQuerySet.as_manager()
 

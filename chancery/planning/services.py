@@ -42,6 +42,7 @@ from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
 from chancery.core import errors
 from chancery.core.classification import Level, Marking
+from chancery.core.locking import claim_version
 from chancery.core.validators import date_message, out_of_range
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning import policy, storage
@@ -1108,9 +1109,9 @@ def _new_indicator(*, user: Any, programme: Programme, label: str, fields: dict[
 
 
 @transaction.atomic
-def update_indicator(*, user: Any, indicator: Indicator, **fields: Any) -> Indicator:
+def update_indicator(*, user: Any, indicator: Indicator, lock_version: int | None = None, **fields: Any) -> Indicator:
     """Change an indicator. After approval, set `revised_target` (the approved target stays
-    beside it, as the baseline)."""
+    beside it, as the baseline). `lock_version`: the version the editor read (StaleVersion if it moved on)."""
     unknown = set(fields) - INDICATOR_FIELDS
     if unknown:
         raise ValueError(f"unknown indicator fields: {sorted(unknown)}")
@@ -1125,6 +1126,7 @@ def update_indicator(*, user: Any, indicator: Indicator, **fields: Any) -> Indic
     for key, value in fields.items():
         setattr(indicator, key, value)
     _validate_indicator(indicator)
+    claim_version(indicator, lock_version)
     indicator.save()
     _touch(programme)
     changed = sorted(k for k, v in before.items() if getattr(indicator, k) != v)

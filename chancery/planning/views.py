@@ -674,6 +674,7 @@ def _indicator_form(request: HttpRequest, programme_id: int, indicator_id: int |
         }
         initial["axis"] = indicator.axis_id
         initial["objective"] = indicator.objective_id
+        initial["lock_version"] = indicator.lock_version
     else:
         initial = {"target_year": programme.last_year}
         if request.GET.get("axis", "").isdigit():
@@ -692,6 +693,7 @@ def _indicator_form(request: HttpRequest, programme_id: int, indicator_id: int |
             fields["axis"] = fields["objective"].axis
         try:
             if indicator is None:
+                fields.pop("lock_version", None)
                 label = fields.pop("label")
                 indicator = services.create_indicator(user=user, programme=programme, label=label, **fields)
                 messages.success(request, _("Indicator added."))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 from io import StringIO
 from typing import Any
 
@@ -130,3 +131,113 @@ def test_the_verify_audit_command(chain):
     _sql("DELETE FROM {table} WHERE sequence = %s", [chain[0].sequence])
     with pytest.raises(CommandError, match="audit log NOT valid"):
         call_command("verify_audit", stdout=StringIO())
+
+
+def _forge(sequence: int, previous_hash: str, action: str = "test.inserted") -> str:
+    from chancery.audit.services import _event_hash
+
+    return _event_hash(previous_hash=previous_hash, sequence=sequence, created_at="2026-01-01T00:00:00+00:00",
+                       actor="", action=action, object_type="", object_id="", ip_address=None, details={})
+
+
+def test_an_inserted_event_is_detected_and_named(chain):
+    """An event slipped in between two others (later ones renumbered) breaks the next link."""
+    at = chain[2].sequence
+    _sql("UPDATE {table} SET sequence = -sequence WHERE sequence >= %s", [at])
+    _sql("UPDATE {table} SET sequence = 1 - sequence WHERE sequence <= %s", [-at])
+    forged = _forge(at, chain[1].hash)
+    _sql("INSERT INTO {table} (sequence, created_at, actor_label, action, object_type, object_id, details, "
+         "previous_hash, hash) VALUES (%s, %s, '', 'test.inserted', '', '', '{}', %s, %s)",
+         [at, "2026-01-01 00:00:00", chain[1].hash, forged])
+    verdict = verify_chain()
+    assert not verdict.valid
+    # The forged event links correctly to its predecessor; the event after it does not.
+    assert verdict.first_bad == at + 1 and f"event {at + 1} does not follow" in verdict.message
+
+
+def _truncate_and_rewrite_head(from_sequence: int) -> None:
+    """What someone with write access to the database does to hide the newest events."""
+    from chancery.audit.models import AuditCheckpoint
+
+    last = AuditEvent.objects.unrestricted("test").get(sequence=from_sequence - 1)
+    _sql("DELETE FROM {table} WHERE sequence >= %s", [from_sequence])
+    AuditHead.objects.filter(id=1).update(sequence=last.sequence, hash=last.hash)
+    AuditCheckpoint.objects.filter(sequence__gte=from_sequence).delete()
+
+
+def test_a_truncation_that_rewrote_the_head_is_caught_by_an_exported_checkpoint(chain, tmp_path):
+    from chancery.audit.services import read_checkpoint_document
+
+    out = tmp_path / "checkpoint.json"
+    call_command("audit_checkpoint", "--out", str(out), stdout=StringIO())
+    document = json.loads(out.read_text())
+    assert document["sequence"] == chain[-1].sequence and document["hash"] == chain[-1].hash
+    call_command("verify_audit", "--since", str(out), stdout=StringIO())
+
+    _truncate_and_rewrite_head(chain[3].sequence)
+    assert verify_chain().valid  # the database alone no longer knows
+    verdict = verify_chain(since=read_checkpoint_document(document))
+    assert not verdict.valid and "truncated" in verdict.message and verdict.first_bad == chain[3].sequence
+    with pytest.raises(CommandError, match="truncated"):
+        call_command("verify_audit", "--since", str(out), stdout=StringIO())
+
+
+def test_a_stored_checkpoint_catches_a_truncation_that_rewrote_only_the_head(chain):
+    from chancery.audit.services import create_checkpoint
+
+    checkpoint = create_checkpoint(reason="test")
+    assert checkpoint.sequence == chain[-1].sequence
+    last = chain[1]
+    _sql("DELETE FROM {table} WHERE sequence > %s", [last.sequence])
+    AuditHead.objects.filter(id=1).update(sequence=last.sequence, hash=last.hash)
+    verdict = verify_chain()
+    assert not verdict.valid and "truncated" in verdict.message and verdict.first_bad == last.sequence + 1
+
+
+def test_an_edit_before_an_exported_checkpoint_is_named(chain):
+    from chancery.audit.services import checkpoint_document, create_checkpoint, read_checkpoint_document
+
+    since = read_checkpoint_document(checkpoint_document(create_checkpoint(reason="test")))
+    _sql("UPDATE {table} SET hash = %s WHERE sequence = %s", ["f" * 64, chain[-1].sequence])
+    verdict = verify_chain(since=since)
+    assert not verdict.valid and verdict.first_bad == chain[-1].sequence
+
+
+def test_a_forged_or_foreign_checkpoint_file_is_refused(chain, tmp_path):
+    from chancery.audit.services import (
+        CheckpointError,
+        checkpoint_document,
+        create_checkpoint,
+        read_checkpoint_document,
+    )
+    from chancery.crypto.signing import generate_signing_key, public_key_of, sign
+
+    document = checkpoint_document(create_checkpoint(reason="test"))
+    with pytest.raises(CheckpointError, match="signature"):
+        read_checkpoint_document({**document, "sequence": document["sequence"] - 1})
+    # Validly signed, but by a key this database never held.
+    private, public = generate_signing_key()
+    from chancery.audit.services import _checkpoint_message
+
+    foreign = {**document, "public_key": public.hex(), "signature": sign(private, _checkpoint_message(
+        sequence=document["sequence"], hash=document["hash"], created_at=document["created_at"])).hex()}
+    assert public_key_of(private) == public
+    verdict = verify_chain(since=read_checkpoint_document(foreign))
+    assert not verdict.valid and "does not hold" in verdict.message
+    bad_file = tmp_path / "bad.json"
+    bad_file.write_text("{not json")
+    with pytest.raises(CommandError, match=str(bad_file)):
+        call_command("verify_audit", "--since", str(bad_file), stdout=StringIO())
+
+
+def test_the_chain_is_checkpointed_periodically(ministry, monkeypatch):
+    from chancery.audit import services
+    from chancery.audit.models import AuditCheckpoint
+
+    monkeypatch.setattr(services, "CHECKPOINT_EVERY", 3)
+    before = AuditCheckpoint.objects.count()
+    events = [record_event(action="test.event") for _ in range(6)]
+    made = AuditCheckpoint.objects.order_by("sequence")[before:]
+    assert [c.sequence for c in made] == [e.sequence for e in events if e.sequence % 3 == 0]
+    assert all(c.reason == "periodic" for c in made)
+    assert verify_chain().valid

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 from gunicorn.glogging import Logger
 
 # The access log names the path only: no query string (search terms, filters, tokens in links
@@ -48,8 +49,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from gunicorn.app.base import BaseApplication
 
+        from chancery.correspondence import storage
         from chancery.wsgi import application
 
+        # Files left by writes a crash interrupted (older than any upload still in flight).
+        try:
+            swept = storage.sweep(older_than_seconds=600)
+        except DatabaseError:  # not migrated yet: nothing can reference a file, nothing to sweep now
+            swept = 0
+        if swept:
+            self.stdout.write(f"removed {swept} attachment file(s) left by interrupted writes")
         if not options["no_collectstatic"]:
             call_command("collectstatic", interactive=False, verbosity=0)
 
