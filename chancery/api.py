@@ -197,8 +197,13 @@ def _register_routers() -> None:
     from chancery.organisation.api import router as organisation_router
 
     api.add_router("/", organisation_router)
-    apps = ("correspondence", "planning", "imports", "search")
-    for module in (f"chancery.{app}.api" for app in apps):
+    for module in (
+        "chancery.correspondence.api",
+        "chancery.planning.api",
+        "chancery.imports.api",
+        "chancery.reporting.api",
+        "chancery.search.api",
+    ):
         try:
             router = __import__(module, fromlist=["router"]).router
         except ModuleNotFoundError:

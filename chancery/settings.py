@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "chancery.planning",
     "chancery.imports",
     "chancery.notifications",
+    "chancery.reporting",
     "chancery.backup",
     "chancery.search",
 ]

@@ -32,6 +32,8 @@ def main(source_path: str, target_path: str) -> int:
         if "fuzzy" in entry.flags:
             entry.flags.remove("fuzzy")
         entry.previous_msgid = None
+        entry.previous_msgid_plural = None
+        entry.previous_msgctxt = None
         filled += 1
     target.save(target_path)
     print(f"{target_path}: {filled} translation(s) filled")

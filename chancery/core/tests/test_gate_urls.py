@@ -70,6 +70,7 @@ URL_PARAMETER_MODELS: dict[str, tuple[str, str]] = {
     "other": ("planning.ProgrammeVersion", "number"),
     "import_id": ("imports.LetterImport", "pk"),
     "batch_id": ("imports.ImportBatch", "pk"),
+    "job_id": ("reporting.ReportJob", "pk"),
 }
 
 ROLE_USERS = [
@@ -248,6 +249,11 @@ def seed_scopes(ministry: Any) -> None:
     imports.preview_letter(actor=u["clerk.sgbo"], data=sample.read_bytes(), filename="dakar.txt")
     ImportBatch.objects.create(folder="/archives/2022", run_key="gate-test", started_by=u["clerk.sgbo"],
                                registry_unit=ministry.units["SG/BO"])
+    # Background report jobs belong to the agent who asked for them.
+    from chancery.reporting import services as reporting
+
+    for name in ("plan.sg4", "hom.lima"):
+        reporting.start_job(user=u[name], kind="compilation", output_format="pdf", parameters={"year": 2026})
     # Notifications (sending made some; one more for an agent of each side).
     for name in ("hom.lima", "counsellor.dakar"):
         notify(recipients=[u[name]], verb="programme_submitted", target=None, url="/planning/")
