@@ -204,6 +204,18 @@ def reference_suggestions(request: HttpRequest) -> HttpResponse:
     results: list[Dispatch] = []
     if len(q) >= 2:
         results = list(selectors.search_dispatches(request.user, {"q": q}).exclude(reference=None)[:10])
+        if len(results) < 10:
+            # Then what the search index finds in subjects, bodies and attachments (gated).
+            from chancery.search.selectors import matching_object_ids
+
+            found = [
+                i
+                for i in matching_object_ids(request.user, q, doc_type="dispatch", limit=20)
+                if i not in {d.pk for d in results}
+            ]
+            more = selectors.visible_dispatches(request.user).filter(pk__in=found).exclude(reference=None)
+            results += sorted(more, key=lambda d: found.index(d.pk))[: 10 - len(results)]
+        selectors.with_subjects(results)
     return render(request, "correspondence/_reference_suggestions.html", {"results": results, "q": q})
 
 

@@ -39,6 +39,7 @@ class Verb(models.TextChoices):
         "An item for an absent agent could not go to their deputy (clearance); it waits for the agent."
     )
     PROGRAMME_SUBMITTED = "programme_submitted", _("An action programme was submitted for review.")
+    SAVED_SEARCH_MATCH = "saved_search_match", _("A new document matches one of your saved searches.")
     OTHER = "other", _("Something needs your attention.")
 
 

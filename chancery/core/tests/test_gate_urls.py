@@ -274,6 +274,11 @@ def seed_scopes(ministry: Any) -> None:
                 end_date=start + timedelta(days=5))
     save_template(actor=u["head.dab1"], unit=ministry.units["DAB/1"], name="Accusé de réception",
                   body="<p>Nous accusons réception de votre dépêche.</p>")
+    # Saved searches: one agent of each side keeps one (each sees only their own).
+    from chancery.search.saved import save_search
+
+    for name in ("hom.lima", "counsellor.dakar"):
+        save_search(owner=u[name], name="Gate", query="gate")
 
 
 # --- The walk ---------------------------------------------------------------------------
