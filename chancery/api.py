@@ -202,6 +202,7 @@ def _register_routers() -> None:
         "chancery.planning.api",
         "chancery.imports.api",
         "chancery.reporting.api",
+        "chancery.search.api",
     ):
         try:
             router = __import__(module, fromlist=["router"]).router

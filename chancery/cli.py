@@ -12,7 +12,7 @@ import sys
 
 COMMANDS = [
     "serve", "demo", "createuser", "token", "import-letter", "generate", "verify-audit", "audit-checkpoint",
-    "verify-dispatch",
+    "verify-dispatch", "export-dispatch", "send-reminders",
     "backup", "restore", "rotate-keys", "reindex", "bench",
 ]
 
@@ -37,6 +37,11 @@ def _describe(available: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
+    if len(argv) > 2 and argv[1] == "verify-dispatch" and any(a.split("=")[0] == "--package" for a in argv[2:]):
+        # Offline check of a signed package: runs on a machine with no database, data or keys.
+        from chancery.correspondence.package_format import main as verify_package
+
+        sys.exit(verify_package(argv[2:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chancery.settings")
     try:
         import django

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "chancery.notifications",
     "chancery.reporting",
     "chancery.backup",
+    "chancery.search",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ urlpatterns = [
     path("notifications/", include("chancery.notifications.urls")),
     path("reporting/", include("chancery.reporting.urls")),
     path("audit/", include("chancery.audit.urls")),
+    path("search/", include("chancery.search.urls")),
     path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("api/v1/", api.urls),
 ]

@@ -125,6 +125,9 @@ class User(AbstractUser):
             cached = list(
                 Membership.objects.filter(user=self).active().select_related("unit").order_by("unit__path")
             )
+            # A deputy holds, for the absence, the roles of the agents they stand in for
+            # (never beyond their own clearance: the gate checks it). Not transitive.
+            cached += delegated_memberships(self)
             self._memberships_cache = cached
         return cached
 
@@ -142,6 +145,23 @@ class User(AbstractUser):
         for attr in ("_clearance_cache", "_memberships_cache"):
             if hasattr(self, attr):
                 delattr(self, attr)
+
+
+def delegated_memberships(deputy: User) -> list[Membership]:
+    """The active memberships of the agents absent today whose deputy is `deputy`; each
+    carries `delegated_from` (the absent agent)."""
+    if deputy.pk is None:
+        return []
+    today = timezone.localdate()
+    principals = {a.user_id: a.user for a in Absence.objects.on(today).filter(deputy=deputy).select_related("user")}
+    if not principals:
+        return []
+    rows = list(
+        Membership.objects.filter(user_id__in=principals).active().select_related("unit").order_by("unit__path")
+    )
+    for row in rows:
+        row.delegated_from = principals[row.user_id]  # type: ignore[attr-defined]
+    return rows
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -215,3 +235,37 @@ class ApiToken(models.Model):
     @staticmethod
     def hash_token(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AbsenceQuerySet(models.QuerySet["Absence"]):
+    def on(self, day: Any) -> AbsenceQuerySet:
+        """Absences covering `day` (both dates included), not cancelled."""
+        return self.filter(start_date__lte=day, end_date__gte=day, cancelled_at__isnull=True)
+
+
+class Absence(models.Model):
+    """An agent away from `start_date` to `end_date` (both included), with a deputy who
+    receives their work and acts for them within the deputy's own clearance."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="absences", verbose_name=_("agent"))
+    deputy = models.ForeignKey(User, on_delete=models.PROTECT, related_name="deputising", verbose_name=_("deputy"))
+    start_date = models.DateField(_("from"))
+    end_date = models.DateField(_("to"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AbsenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start_date", "id"]
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")), name="absence_dates"),
+            models.CheckConstraint(condition=~models.Q(deputy=models.F("user")), name="absence_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"absence {self.pk} of user {self.user_id}"

@@ -56,6 +56,8 @@ class DispatchIn(Schema):
     tags: list[str] = []
     declassify_on: date | None = None
     place: str = ""
+    classification_reason: str = ""
+    classified_from: str = Field("", description="the source the marking derives from")
 
 
 class DispatchPatch(Schema):
@@ -73,6 +75,8 @@ class DispatchPatch(Schema):
     tags: list[str] | None = None
     declassify_on: date | None = None
     place: str | None = None
+    classification_reason: str | None = None
+    classified_from: str | None = None
 
 
 class UnitIn(Schema):
@@ -201,6 +205,8 @@ class DispatchDetailOut(DispatchOut):
     body: str
     place: str
     declassify_on: date | None
+    classification_reason: str
+    classified_from: str
     validated_at: datetime | None
     routings: list[RoutingOut]
     attachments: list[AttachmentOut]
@@ -339,6 +345,8 @@ def create_dispatch(request: HttpRequest, payload: DispatchIn) -> Any:
         tags=payload.tags,
         declassify_on=payload.declassify_on,
         place=payload.place,
+        classification_reason=payload.classification_reason,
+        classified_from=payload.classified_from,
     )
     return _result(request, created, status=201)
 
@@ -460,3 +468,13 @@ def list_inbox(request: HttpRequest, unit: str = "", status: str = "", overdue_o
 def inbox_counts(request: HttpRequest) -> Any:
     """Unacknowledged attributions, overdue attributions and unread copies."""
     return selectors.inbox_counts(request.user)
+
+
+def _mount_working_day() -> None:
+    # The working day's endpoints (circuits, notes, package, review, absences) live in their own module.
+    from chancery.correspondence.workday_api import router as workday_router
+
+    router.add_router("/", workday_router)
+
+
+_mount_working_day()

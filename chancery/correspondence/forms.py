@@ -156,7 +156,14 @@ class DraftForm(MarkingFieldsMixin, ConfiguredForm):
     )
     transmission = forms.ChoiceField(label=_("Transmission"), choices=TRANSMISSION_CHOICES)
     declassify_on = forms.DateField(
-        label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    classification_reason = forms.CharField(label=_("Reason for the marking"), max_length=300, required=False)
+    classified_from = forms.CharField(
+        label=_("Marking derived from"),
+        max_length=200,
+        required=False,
+        help_text=_("The source document or classification guide the marking follows, if any."),
     )
     info_units = forms.MultipleChoiceField(
         label=_("For information (Pour information)"),
@@ -205,6 +212,8 @@ class DraftForm(MarkingFieldsMixin, ConfiguredForm):
             "compartments": data.get("compartments") or [],
             "transmission": data["transmission"],
             "declassify_on": data.get("declassify_on"),
+            "classification_reason": data.get("classification_reason", ""),
+            "classified_from": data.get("classified_from", ""),
             "cites": split_lines(data.get("cites", "")),
             "external_references": split_lines(data.get("external_references", "")),
             "tags": split_tags(data.get("tags", "")),
@@ -213,7 +222,9 @@ class DraftForm(MarkingFieldsMixin, ConfiguredForm):
 
 class ActionRoutingForm(ConfiguredForm):
     unit = forms.ChoiceField(label=_("Unit"), required=False)
-    due_date = forms.DateField(label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = forms.DateField(
+        label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args: Any, unit_choices: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         self.unit_choices = unit_choices or [("", "—")]
@@ -263,7 +274,7 @@ class RegisterIncomingForm(MarkingFieldsMixin, ConfiguredForm):
     dated = forms.DateField(
         label=_("Date of the letter"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=_("As written on the letter; the registration records the date of receipt."),
     )
     place = forms.CharField(label=_("Place"), max_length=100, required=False)
@@ -361,7 +372,7 @@ class MarkingChangeForm(MarkingFieldsMixin, ConfiguredForm):
     )
     reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     declassify_on = forms.DateField(
-        label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:

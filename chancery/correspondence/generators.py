@@ -45,7 +45,7 @@ def _run(options: dict[str, Any], stdout: Any) -> None:
             )
         done += size
         stdout.write(f"{done}/{total} dispatches written")
-    stdout.write(f"Generated {done} dispatches.")
+    stdout.write(f"Generated {done} dispatches (written in bulk: run `chancery reindex` to make them searchable).")
 
 
 GENERATORS = {

@@ -40,6 +40,7 @@ class DispatchKind(models.TextChoices):
 class DispatchStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     VALIDATED = "validated", _("Validated")
+    SUBMITTED = "submitted", _("In validation")
     SENT = "sent", _("Sent")
     CLOSED = "closed", _("Closed")
 
@@ -114,6 +115,24 @@ def _subtree_unit_ids(user: Any, paths: list[str]) -> list[int]:
     return cache[key]
 
 
+def _working_day_branches(user: Any, unit_ids: list[int]) -> Q:
+    """Need to know given by the registry's working day (see `workflow_models`):
+    - a validation circuit's participants (named, or their unit for a unit's step) read the
+      draft they are asked to approve or give an opinion on;
+    - security officers (DOWNGRADE) read sent dispatches whose declassification date has come,
+      to review them.
+    The clearance condition of the gate still applies to both."""
+    from chancery.correspondence.workflow_models import CircuitStep
+
+    steps = Q(assignee_id=user.pk)
+    if unit_ids:
+        steps |= Q(assignee__isnull=True, unit_id__in=unit_ids)
+    branch = Q(pk__in=CircuitStep.objects.filter(steps).values("dispatch_id"))
+    if user.has_capability(Capability.DOWNGRADE):
+        branch |= Q(status__in=RELEASED_STATUSES, declassify_on__lte=timezone.localdate())
+    return branch
+
+
 class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
     def visible_to(self, user: Any) -> DispatchQuerySet:
         """Dispatches `user` may read: clearance dominates the marking AND need to know.
@@ -152,6 +171,7 @@ class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
         if unit_ids:
             grant_q |= Q(unit_id__in=unit_ids)
         branches |= Q(pk__in=DispatchGrant.objects.filter(grant_q, **released).values("dispatch_id"))
+        branches |= _working_day_branches(user, unit_ids)
         return qs.filter(branches)._mark_gated()
 
     def released(self) -> DispatchQuerySet:
@@ -221,6 +241,9 @@ class Dispatch(MarkedModel, TimeStampedModel):
     signature = models.BinaryField(null=True, blank=True, editable=False)
     content_hash = models.CharField(max_length=64, blank=True, editable=False)
     declassify_on = models.DateField(_("declassify on"), null=True, blank=True)
+    # Why it is marked, and the source the marking derives from (derivative classification).
+    classification_reason = models.CharField(_("reason for the marking"), max_length=300, blank=True)
+    classified_from = models.CharField(_("marking derived from"), max_length=200, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     objects = DispatchQuerySet.as_manager()
@@ -255,6 +278,10 @@ class Dispatch(MarkedModel, TimeStampedModel):
         if self.direction == Direction.INCOMING and self.status == DispatchStatus.SENT:
             return str(_("Registered"))
         return str(self.get_status_display())
+
+    @property
+    def is_in_circuit(self) -> bool:
+        return self.status == DispatchStatus.SUBMITTED
 
     @property
     def is_editable(self) -> bool:
@@ -462,3 +489,7 @@ class NumberCounter(models.Model):
 
     def __str__(self) -> str:
         return f"counter {self.unit_id}/{self.year}"
+
+
+# The working-day models (circuits, reminders, reviews, notes, templates) live in their own module.
+from chancery.correspondence.workflow_models import *  # noqa: E402,F403

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 
+from chancery.accounts.absences import acting_for
 from chancery.accounts.models import User
 from chancery.core import errors
 from chancery.core.roles import Capability
@@ -71,6 +72,9 @@ def require(user: User, act: CorrespondenceAct, unit: Unit | None = None, *, mes
     if not holds(user, act, unit):
         raise NotAllowed(message or (_("You may not do this for %(unit)s.") % {"unit": unit.code} if unit
                                             else _("You may not do this.")))
+    # A deputy acting through an absent agent's role: the act's audit event names both
+    # (read by `services.record_event`).
+    user._on_behalf_of = acting_for(user, unit, (CAPABILITY[act],)) if unit is not None else None  # type: ignore[attr-defined]
 
 
 def allowed_actions(user: User, dispatch: Dispatch, routings: list[Routing]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from chancery.correspondence.models import (
 )
 from chancery.organisation.models import Unit
 
+UNSENT_STATUSES = (DispatchStatus.DRAFT, DispatchStatus.VALIDATED, DispatchStatus.SUBMITTED)
 OPEN_ACTION = (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
 THREAD_MAX_DEPTH = 10
 THREAD_MAX_NODES = 200
@@ -153,7 +154,7 @@ def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
     unit_ids = _my_unit_ids(user, unit)
     return (
         visible_dispatches(user)
-        .filter(sending_unit_id__in=unit_ids, status__in=[DispatchStatus.DRAFT, DispatchStatus.VALIDATED])
+        .filter(sending_unit_id__in=unit_ids, status__in=UNSENT_STATUSES)
         .order_by("-updated_at", "-id")
     )
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chancery.accounts.models import Membership, User
-from chancery.audit.services import record_event
+from chancery.audit.services import record_event as _record_event
 from chancery.core import errors
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
@@ -77,6 +77,7 @@ __all__ = [
     "change_marking",
     "close_routing",
     "create_draft",
+    "finish_sending",
     "grant_access",
     "mark_read",
     "record_read",
@@ -126,6 +127,15 @@ class RoutingSpec:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def record_event(**kwargs: Any) -> Any:
+    """Append an audit event; when the actor stands in for an absent agent (`policy.require`
+    notes it), the event's details name that agent too (`on_behalf_of`): both names are kept."""
+    principal = getattr(kwargs.get("actor"), "_on_behalf_of", None)
+    if principal is not None:
+        kwargs["details"] = {**(kwargs.get("details") or {}), "on_behalf_of": principal.get_username()}
+    return _record_event(**kwargs)
 
 
 def _visible(actor: User, dispatch: Dispatch | int, *, lock: bool = True) -> Dispatch:
@@ -315,6 +325,8 @@ def create_draft(
     in_reply_to: Dispatch | None = None,
     declassify_on: date | None = None,
     place: str = "",
+    classification_reason: str = "",
+    classified_from: str = "",
 ) -> Dispatch:
     """A new draft of `sending_unit` (actor needs DRAFT_DISPATCH there).
 
@@ -354,6 +366,8 @@ def create_draft(
         in_reply_to=in_reply_to,
         declassify_on=declassify_on,
         place=place[:100],
+        classification_reason=(classification_reason or "").strip()[:300],
+        classified_from=(classified_from or "").strip()[:200],
     )
     if comps:
         dispatch.compartments.set(comps)
@@ -390,6 +404,8 @@ _UPDATABLE = {
     "tags",
     "declassify_on",
     "place",
+    "classification_reason",
+    "classified_from",
 }
 
 
@@ -405,6 +421,8 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
         raise TypeError(f"update_draft() got unexpected fields: {', '.join(sorted(unknown))}")
     current = _visible(actor, dispatch)
     policy.require(actor, "edit", current.sending_unit)
+    if current.status == DispatchStatus.SUBMITTED:
+        raise InvalidState(_("This draft is in its validation circuit; withdraw it before changing it."))
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("A sent dispatch cannot be edited; write a new dispatch that cites it."))
     if current.version != int(expected_version):
@@ -467,6 +485,10 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
         current.declassify_on = changes["declassify_on"]
     if "place" in changes:
         current.place = str(changes["place"] or "")[:100]
+    if "classification_reason" in changes:
+        current.classification_reason = str(changes["classification_reason"] or "").strip()[:300]
+    if "classified_from" in changes:
+        current.classified_from = str(changes["classified_from"] or "").strip()[:200]
     _raise(errors)
 
     if comps is not None:
@@ -726,10 +748,19 @@ def send_dispatch(*, actor: User, dispatch: Dispatch | int) -> Dispatch:
     if current.status in RELEASED_STATUSES:
         return current
     policy.require(actor, "send", current.sending_unit)
+    if current.status == DispatchStatus.SUBMITTED:
+        raise InvalidState(_("This draft is in its validation circuit: it is sent by the last visa."))
     _check_ready(current)
     if current.status == DispatchStatus.DRAFT:
         current.validated_by = actor
         current.validated_at = timezone.now()
+    return finish_sending(actor=actor, dispatch=current)
+
+
+def finish_sending(*, actor: User, dispatch: Dispatch) -> Dispatch:
+    """Number, sign and release a dispatch the caller has checked and locked (the send
+    action above, or the last visa of a validation circuit)."""
+    current = dispatch
     current.version = current.version + 1
     _release(current, actor, now=timezone.now())
     if current.in_reply_to_id is not None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chancery.correspondence import views
+from chancery.correspondence import views, workday_views
 
 app_name = "correspondence"
 urlpatterns = [
@@ -27,4 +27,20 @@ urlpatterns = [
     path("dispatches/<int:pk>/routings/<int:routing_id>/assign/", views.assign, name="assign"),
     path("dispatches/<int:pk>/routings/<int:routing_id>/close/", views.close, name="close"),
     path("dispatches/<int:pk>/routings/<int:routing_id>/read/", views.mark_read, name="mark_read"),
+    # The registry's working day (circuits, notes, signature, package, review, templates).
+    path("dispatches/<int:pk>/submit/", workday_views.submit, name="submit"),
+    path("dispatches/<int:pk>/approve/", workday_views.approve, name="approve"),
+    path("dispatches/<int:pk>/return/", workday_views.return_draft, name="return"),
+    path("dispatches/<int:pk>/opinion/", workday_views.give_opinion, name="opinion"),
+    path("dispatches/<int:pk>/withdraw/", workday_views.withdraw, name="withdraw"),
+    path("dispatches/<int:pk>/notes/", workday_views.add_note, name="add_note"),
+    path("dispatches/<int:pk>/signature/", workday_views.verify_signature, name="verify_signature"),
+    path("dispatches/<int:pk>/package/", workday_views.download_package, name="package"),
+    path("dispatches/<int:pk>/review/", workday_views.review_decide, name="review_decide"),
+    path("review/", workday_views.review_queue, name="review_queue"),
+    path("awaiting/", workday_views.awaiting, name="awaiting"),
+    path("workflow/", workday_views.unit_workflow, name="unit_workflow"),
+    path("reply-templates/", workday_views.reply_templates, name="reply_templates"),
+    path("reply-templates/<int:template_id>/delete/", workday_views.delete_reply_template,
+         name="delete_reply_template"),
 ]

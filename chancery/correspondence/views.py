@@ -29,7 +29,7 @@ from chancery.audit.services import record_event
 from chancery.core.access import require_capability
 from chancery.core.classification import Marking
 from chancery.core.downloads import file_download
-from chancery.correspondence import selectors, services
+from chancery.correspondence import notes, selectors, services
 from chancery.correspondence.content import BODY_ATTRIBUTES, BODY_TAGS
 from chancery.correspondence.forms import (
     AssignForm,
@@ -153,6 +153,7 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
     user = request.user
     context.setdefault("can_draft", bool(selectors.drafting_units(user)))
     context.setdefault("can_register", bool(selectors.registry_units(user)))
+    context.setdefault("can_review", user.has_capability(Capability.DOWNGRADE))  # type: ignore[union-attr]
     return render(request, template, context, status=status)
 
 
@@ -203,6 +204,18 @@ def reference_suggestions(request: HttpRequest) -> HttpResponse:
     results: list[Dispatch] = []
     if len(q) >= 2:
         results = list(selectors.search_dispatches(request.user, {"q": q}).exclude(reference=None)[:10])
+        if len(results) < 10:
+            # Then what the search index finds in subjects, bodies and attachments (gated).
+            from chancery.search.selectors import matching_object_ids
+
+            found = [
+                i
+                for i in matching_object_ids(request.user, q, doc_type="dispatch", limit=20)
+                if i not in {d.pk for d in results}
+            ]
+            more = selectors.visible_dispatches(request.user).filter(pk__in=found).exclude(reference=None)
+            results += sorted(more, key=lambda d: found.index(d.pk))[: 10 - len(results)]
+        selectors.with_subjects(results)
     return render(request, "correspondence/_reference_suggestions.html", {"results": results, "q": q})
 
 
@@ -248,6 +261,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "dispatch_marking": page_marking([dispatch]),
         "programmes": _programmes_from(user, dispatch),
     }
+    from chancery.correspondence.workday_views import detail_context
+
+    context.update(detail_context(request, dispatch))
     mark_target_read(user=user, target=dispatch)
     if request.GET.get("print") == "1":
         return render(request, "correspondence/print.html", context)
@@ -416,6 +432,10 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         "classification": original.classification,
         "compartments": [c.code for c in original.compartments.all()],
     }
+    reply_templates = notes.templates_for(units)
+    chosen = next((t for t in reply_templates if str(t.pk) == request.GET.get("template")), None)
+    if chosen is not None:
+        initial["body"] = chosen.body
     form = ReplyForm(request.POST or None, user=user, units=units, initial=initial)
     if request.method == "POST" and form.is_valid():
         unit = next(u for u in units if u.code == form.cleaned_data["unit"])
@@ -439,7 +459,14 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     return _render(
         request,
         "correspondence/reply.html",
-        {"form": form, "original": original, "original_subject": subject, "marking": page_marking([original])},
+        {
+            "form": form,
+            "original": original,
+            "original_subject": subject,
+            "marking": page_marking([original]),
+            "reply_templates": reply_templates,
+            "chosen_template": chosen,
+        },
     )
 
 
@@ -522,6 +549,8 @@ def _draft_initial(user: Any, dispatch: Dispatch) -> tuple[dict[str, Any], list[
         "compartments": [c.code for c in dispatch.compartments.all()],
         "transmission": dispatch.transmission,
         "declassify_on": dispatch.declassify_on,
+        "classification_reason": dispatch.classification_reason,
+        "classified_from": dispatch.classified_from,
         "info_units": [r.unit.code for r in routings if r.kind == RoutingKind.INFO],
         "cites": "\n".join(c.cited.reference or "" for c in citations if c.cited is not None and c.cited.reference),
         "external_references": "\n".join(c.external_reference for c in citations if c.cited_id is None),

@@ -26,6 +26,18 @@ class Verb(models.TextChoices):
     DISPATCH_TO_VALIDATE = "dispatch_to_validate", _("A draft dispatch awaits your validation.")
     DISPATCH_OVERDUE = "dispatch_overdue", _("A dispatch attributed to your unit is overdue.")
     ACCESS_GRANTED = "access_granted", _("You were given access to a dispatch.")
+    DISPATCH_RETURNED = "dispatch_returned", _("A draft dispatch was returned to you with a remark.")
+    OPINION_REQUESTED = "opinion_requested", _("Your opinion is requested on a draft dispatch.")
+    DISPATCH_DUE_SOON = "dispatch_due_soon", _("A dispatch attributed to your unit is due soon.")
+    DISPATCH_ESCALATED = "dispatch_escalated", _("An attribution of your unit is overdue and was escalated to you.")
+    PROGRESS_UPDATES_DUE = "progress_updates_due", _("Progress updates of your unit's programme are due.")
+    PROGRAMME_DUE = "programme_due", _("Your unit's action programme for next year is due.")
+    PROGRAMME_ESCALATED = "programme_escalated", _(
+        "A programme deadline of your unit has passed and was escalated to you."
+    )
+    DELEGATION_BLOCKED = "delegation_blocked", _(
+        "An item for an absent agent could not go to their deputy (clearance); it waits for the agent."
+    )
     PROGRAMME_SUBMITTED = "programme_submitted", _("An action programme was submitted for review.")
     PROGRAMME_RETURNED = "programme_returned", _("An action programme was returned to the mission for changes.")
     PROGRAMME_APPROVED = "programme_approved", _("An action programme was approved.")
@@ -33,6 +45,7 @@ class Verb(models.TextChoices):
         "A revision of an approved action programme awaits approval."
     )
     PROGRAMME_REVISION_DECIDED = "programme_revision_decided", _("Headquarters decided on a proposed revision.")
+    SAVED_SEARCH_MATCH = "saved_search_match", _("A new document matches one of your saved searches.")
     OTHER = "other", _("Something needs your attention.")
 
 

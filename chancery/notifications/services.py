@@ -52,6 +52,10 @@ def notify(
     users = list(
         User.objects.unrestricted("notification recipients").filter(pk__in=ids, is_active=True).order_by("pk")
     )
+    if target is not None and verb != Verb.DELEGATION_BLOCKED:
+        from chancery.accounts.absences import route_to_deputies
+
+        users = route_to_deputies(users, target=target, url=url, actor=actor)
     target_type = target._meta.label_lower if target is not None else ""
     target_id = str(target.pk) if target is not None else ""
     created = Notification.objects.bulk_create(

@@ -9,6 +9,7 @@ from ninja import Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from chancery.organisation import selectors
+from chancery.organisation.keys import published_keys
 
 router = Router(tags=["organisation"])
 
@@ -88,3 +89,28 @@ def list_users(request: HttpRequest, q: str = "") -> Any:
 @router.get("/users/{username}", response=UserDetailOut)
 def get_user(request: HttpRequest, username: str) -> Any:
     return selectors.person_detail(user=request.user, username=username)
+
+
+class UnitKeyOut(Schema):
+    unit: str
+    unit_name: str
+    key_id: int
+    fingerprint: str
+    public_key_pem: str
+    created_at: str
+    retired_at: str | None
+
+    @staticmethod
+    def resolve_created_at(obj: Any) -> str:
+        return obj.created_at.isoformat()
+
+    @staticmethod
+    def resolve_retired_at(obj: Any) -> str | None:
+        return obj.retired_at.isoformat() if obj.retired_at else None
+
+
+@router.get("/unit-keys", response=list[UnitKeyOut], auth=None)
+def list_unit_keys(request: HttpRequest) -> Any:
+    """Public (no token): every unit's Ed25519 signing keys with their SHA-256 fingerprints,
+    current and retired, to check signed dispatches and packages."""
+    return published_keys()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from chancery.organisation import selectors
+from chancery.organisation.keys import published_keys
 
 
 @require_GET
@@ -45,3 +47,10 @@ def person_detail(request: HttpRequest, username: str) -> HttpResponse:
         "organisation/person_detail.html",
         {"person": person, "memberships": selectors.person_memberships(person=person)},
     )
+
+
+@login_not_required
+@require_GET
+def unit_keys(request: HttpRequest) -> HttpResponse:
+    """Public: the units' signing keys and fingerprints (see `organisation.keys`)."""
+    return render(request, "organisation/unit_keys.html", {"keys": published_keys()})

@@ -37,6 +37,8 @@ from conftest import sign_in
 PUBLIC_VIEWS = {
     "accounts:login", "accounts:second_factor", "accounts:enrol", "set_language", "core:health",
     "api:openapi-json", "api:api-root",
+    # Published on purpose: public signing keys, so that recipients outside the ministry can check signatures.
+    "organisation:unit_keys", "api:list_unit_keys",
 }
 
 # URL parameter name → (model label, field the parameter carries). Parameters naming the
@@ -70,6 +72,8 @@ URL_PARAMETER_MODELS: dict[str, tuple[str, str]] = {
     "other": ("planning.ProgrammeVersion", "number"),
     "import_id": ("imports.LetterImport", "pk"),
     "batch_id": ("imports.ImportBatch", "pk"),
+    "absence_id": ("accounts.Absence", "pk"),
+    "template_id": ("correspondence.ReplyTemplate", "pk"),
     "job_id": ("reporting.ReportJob", "pk"),
 }
 
@@ -257,6 +261,24 @@ def seed_scopes(ministry: Any) -> None:
     # Notifications (sending made some; one more for an agent of each side).
     for name in ("hom.lima", "counsellor.dakar"):
         notify(recipients=[u[name]], verb="programme_submitted", target=None, url="/planning/")
+    # The working day: an absence (Lima) and a reply template (West Africa desk).
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chancery.accounts.absences import set_absence
+    from chancery.correspondence.notes import save_template
+
+    start = timezone.localdate() + timedelta(days=30)
+    set_absence(actor=u["hom.lima"], agent=u["hom.lima"], deputy=u["counsellor.lima"], start_date=start,
+                end_date=start + timedelta(days=5))
+    save_template(actor=u["head.dab1"], unit=ministry.units["DAB/1"], name="Accusé de réception",
+                  body="<p>Nous accusons réception de votre dépêche.</p>")
+    # Saved searches: one agent of each side keeps one (each sees only their own).
+    from chancery.search.saved import save_search
+
+    for name in ("hom.lima", "counsellor.dakar"):
+        save_search(owner=u[name], name="Gate", query="gate")
 
 
 # --- The walk ---------------------------------------------------------------------------

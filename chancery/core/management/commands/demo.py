@@ -12,7 +12,7 @@ from chancery.core.db import refresh_statistics
 from chancery.organisation.models import Unit
 
 # Each domain app may offer `demo.populate(ministry=..., seed=..., stdout=...)`, run in this order.
-DOMAIN_DEMOS = ["chancery.correspondence.demo", "chancery.planning.demo"]
+DOMAIN_DEMOS = ["chancery.correspondence.demo", "chancery.planning.demo", "chancery.search.demo"]
 
 
 class Command(BaseCommand):

@@ -72,6 +72,9 @@ class Command(BaseCommand):
 
         worker: subprocess.Popen[bytes] | None = None
         if settings.CHANCERY_TASK_BACKEND == "database" and not options["no_task_worker"]:
+            from chancery.correspondence.reminders import ensure_scheduled
+
+            ensure_scheduled()  # the daily reminders re-queue themselves from then on
             # The worker is a child process: it ends with the server (see `finally`).
             worker = subprocess.Popen([sys.executable, "-m", "chancery.cli", "db_worker"])
 

@@ -1,0 +1,48 @@
+"""The boundary between Chancery's search and an engine.
+
+A backend stores the analysed tokens of a document under its id and answers, for a list
+of clauses (each a list of engine-neutral `Alternative`s), which document ids match. All
+the rest (the gate, metadata filters, facets, pagination, snippets) is ordinary SQL on
+`SearchDocument` built by the selectors, so an engine with its own store (e.g. OpenSearch)
+would implement `write`/`delete` against its cluster and `match` as an id list filter,
+without any change to views.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+
+from chancery.search.query import Alternative
+
+Clauses = Sequence[Sequence[Alternative]]
+
+
+class SearchBackend(ABC):
+    name: str
+
+    @abstractmethod
+    def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
+        """Store (or replace) the tokens of document `doc_id`."""
+
+    @abstractmethod
+    def delete(self, doc_ids: Sequence[int]) -> None:
+        """Forget these documents' tokens."""
+
+    @abstractmethod
+    def match(self, clauses: Clauses) -> tuple[str, list[object]]:
+        """An SQL condition on `search_searchdocument` (with its params) true for the
+        documents that match every clause (a clause matches when one of its alternatives does)."""
+
+    @abstractmethod
+    def ranked(self, clauses: Clauses) -> Iterator[int]:
+        """Ids of every matching document, best first (the caller keeps those the reader
+        may read and stops when it has a page)."""
+
+    @abstractmethod
+    def storage_size(self) -> int:
+        """Bytes used by the engine's structures (benchmarks)."""
+
+    @abstractmethod
+    def drop_all(self) -> None:
+        """Forget every document's tokens (a full reindex)."""

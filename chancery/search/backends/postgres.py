@@ -1,0 +1,114 @@
+"""PostgreSQL full-text search: `terms_vector` and `words_vector` (tsvector, GIN) on
+`search_searchdocument`.
+
+The vectors are written as tsvector literals built from our own analysed tokens (with
+their positions, for phrases), not through `to_tsvector`: the language-aware work —
+folding (the job `unaccent` would do), Snowball stemming, the Arabic light stemmer and the
+keyed hashes of protected words — is done once in Python for both engines, so PostgreSQL
+and SQLite index and match exactly the same terms. Queries are tsquery literals built from
+the same tokens (`&`, `|`, `<->` for phrases, `:*` for prefixes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+from django.db import connection
+
+from chancery.search.backends.base import Clauses, SearchBackend
+from chancery.search.query import Alternative
+
+MAX_POSITION = 16383
+
+
+def _lexeme(token: str) -> str:
+    return "'" + token.replace("'", "").replace("\\", "") + "'"
+
+
+def vector_literal(tokens: Sequence[str], *, positions: bool) -> str:
+    if not positions:
+        return " ".join(_lexeme(t) for t in dict.fromkeys(tokens))
+    where: dict[str, list[int]] = defaultdict(list)
+    for index, token in enumerate(tokens[:MAX_POSITION], start=1):
+        if len(where[token]) < 256:  # PostgreSQL keeps at most 256 positions per lexeme
+            where[token].append(index)
+    return " ".join(f"{_lexeme(t)}:{','.join(map(str, pos))}" for t, pos in where.items())
+
+
+def _alternative(alt: Alternative) -> str:
+    if alt.kind == "prefix":
+        return _lexeme(alt.tokens[0]) + ":*"
+    return " <-> ".join(_lexeme(t) for t in alt.tokens)
+
+
+def _column_queries(clauses: Clauses) -> dict[str, str]:
+    """One tsquery per column: the AND of the clauses that search it."""
+    by_column: dict[str, list[str]] = defaultdict(list)
+    for clause in clauses:
+        columns = {alt.column for alt in clause}
+        if len(columns) != 1:  # never built by the query module: a clause searches one column
+            raise ValueError("a clause must search a single column")
+        by_column[columns.pop()].append("(" + " | ".join(_alternative(alt) for alt in clause) + ")")
+    return {column: " & ".join(parts) for column, parts in by_column.items()}
+
+
+class PostgresBackend(SearchBackend):
+    name = "postgresql"
+
+    def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
+        self.write_many([(doc_id, " ".join(terms), " ".join(words))])
+
+    def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE search_searchdocument SET terms_vector = %s::tsvector, words_vector = %s::tsvector "
+                "WHERE id = %s",
+                [
+                    (
+                        vector_literal(terms.split(), positions=True),
+                        vector_literal(words.split(), positions=False),
+                        doc_id,
+                    )
+                    for doc_id, terms, words in rows
+                ],
+            )
+
+    def delete(self, doc_ids: Sequence[int]) -> None:
+        return None  # the vectors are columns of the document row, deleted with it
+
+    def drop_all(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE search_searchdocument SET terms_vector = NULL, words_vector = NULL")
+
+    def match(self, clauses: Clauses) -> tuple[str, list[object]]:
+        parts: list[str] = []
+        params: list[object] = []
+        for column, tsquery in sorted(_column_queries(clauses).items()):
+            parts.append(f'"search_searchdocument"."{column}_vector" @@ %s::tsquery')
+            params.append(tsquery)
+        return " AND ".join(parts) or "TRUE", params
+
+    def ranked(self, clauses: Clauses) -> Iterator[int]:
+        where, where_params = self.match(clauses)
+        queries = _column_queries(clauses)
+        # Stems weigh more than word prefixes (as bm25's column weights do on SQLite).
+        weights = {"terms": "1.0", "words": "0.3"}
+        rank = " + ".join(
+            f"{weights[column]} * ts_rank_cd(search_searchdocument.{column}_vector, %s::tsquery)"
+            for column in sorted(queries)
+        )
+        rank_params = [queries[column] for column in sorted(queries)]
+        sql = (
+            f"SELECT search_searchdocument.id FROM search_searchdocument WHERE {where} "  # noqa: S608
+            f"ORDER BY {rank} DESC, search_searchdocument.id DESC"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*where_params, *rank_params])  # type: ignore[list-item]
+            while rows := cursor.fetchmany(500):
+                yield from (row[0] for row in rows)
+
+    def storage_size(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size('search_searchdocument')")
+            return int(cursor.fetchone()[0] or 0)

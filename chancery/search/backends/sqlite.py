@@ -1,0 +1,81 @@
+"""SQLite FTS5: table `search_fts(terms, words)`, rowid = `SearchDocument.id`.
+
+Tokens arrive analysed (see `chancery.search.analysis`): the FTS5 tokenizer only splits on
+the spaces we put between them. Expressions are built from tokens that contain only
+letters and digits, each quoted, so nothing a user typed is ever parsed as FTS5 syntax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from django.db import connection
+
+from chancery.search.backends.base import Clauses, SearchBackend
+from chancery.search.query import Alternative
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', "") + '"'
+
+
+def _alternative(alt: Alternative) -> str:
+    if alt.kind == "prefix":
+        return f"{alt.column} : {_quote(alt.tokens[0])} *"
+    return f"{alt.column} : {_quote(' '.join(alt.tokens))}"
+
+
+def expression(clauses: Clauses) -> str:
+    parts = []
+    for clause in clauses:
+        parts.append("(" + " OR ".join(_alternative(alt) for alt in clause) + ")")
+    return " AND ".join(parts)
+
+
+class SqliteBackend(SearchBackend):
+    name = "sqlite"
+
+    def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM search_fts WHERE rowid = %s", [doc_id])
+            cursor.execute(
+                "INSERT INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)",
+                [doc_id, " ".join(terms), " ".join(words)],
+            )
+
+    def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        with connection.cursor() as cursor:
+            cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(r[0],) for r in rows])
+            cursor.executemany("INSERT INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)", list(rows))
+
+    def delete(self, doc_ids: Sequence[int]) -> None:
+        with connection.cursor() as cursor:
+            cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(i,) for i in doc_ids])
+
+    def drop_all(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM search_fts")
+
+    def match(self, clauses: Clauses) -> tuple[str, list[object]]:
+        return (
+            '"search_searchdocument"."id" IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)',
+            [expression(clauses)],
+        )
+
+    def ranked(self, clauses: Clauses) -> Iterator[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT rowid FROM search_fts WHERE search_fts MATCH %s "
+                "ORDER BY bm25(search_fts, 1.0, 0.3), rowid DESC",
+                [expression(clauses)],
+            )
+            while rows := cursor.fetchmany(500):
+                yield from (row[0] for row in rows)
+
+    def storage_size(self) -> int:
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'search_fts%%' OR name LIKE 'search_%%'")
+                return int(cursor.fetchone()[0] or 0)
+            except Exception:  # dbstat is an optional SQLite module
+                return 0

@@ -1,0 +1,187 @@
+"""Writing the index: objects → analysed (and, when protected, hashed) tokens + metadata.
+
+Called by the background tasks (after each change) and by `chancery reindex`. Indexing an
+object that no longer exists removes its document. Protected text is analysed in memory
+and only keyed hashes are written; the clear text is never stored, logged or returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from chancery.search import analysis
+from chancery.search.adapters import adapter, adapters
+from chancery.search.adapters.base import Entry
+from chancery.search.backends import get_backend
+from chancery.search.models import DocumentType, ReindexState, SearchDocument
+from chancery.search.protection import Hasher
+
+BATCH = 200
+
+
+def tokens_for(entry: Entry, hasher: Hasher | None) -> tuple[list[str], list[str]]:
+    """(terms, words) to write for an entry: clear, or keyed hashes for protected text."""
+    analysed = analysis.analyse(entry.text, entry.language or "fr")
+    if not entry.protected:
+        return analysed.terms, analysed.words
+    if hasher is None:
+        raise ValueError("a protected entry needs the index key")
+    terms = [hasher.term(t) for t in analysed.terms]
+    words: list[str] = []
+    for word in analysed.words:
+        words.extend(hasher.word_prefixes(word))
+    return terms, list(dict.fromkeys(words))
+
+
+def _joined(values: Iterable[str]) -> str:
+    """ "|A|B|": lets both engines filter on one value with a plain LIKE (as `Dispatch.tag_index`)."""
+    items = [v.replace("|", "") for v in values if v]
+    return ("|" + "|".join(items) + "|")[:1000] if items else ""
+
+
+def _document_fields(doc_type: str, entry: Entry) -> dict[str, object]:
+    return {
+        "dispatch_id": entry.dispatch_id,
+        "programme_id": entry.programme_id,
+        "unit_id": entry.unit_id,
+        "unit_code": entry.unit_code[:40],
+        "routed_index": _joined(entry.routed),
+        "tags_index": _joined(dict.fromkeys(t.upper()[:60] for t in entry.tags)),
+        "author_id": entry.author_id,
+        "reference": entry.reference[:200],
+        "dated": entry.dated,
+        "year": entry.dated.year if entry.dated else None,
+        "classification": entry.classification,
+        "language": entry.language[:5],
+        "protected": entry.protected,
+        "indexed_at": timezone.now(),
+    }
+
+
+@transaction.atomic
+def index_objects(doc_type: str, ids: Iterable[int]) -> list[int]:
+    """(Re)index these objects of one type; returns the ids of the documents written."""
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return []
+    entries = adapter(doc_type).entries(wanted)
+    found = {e.object_id for e in entries}
+    gone = [i for i in wanted if i not in found]
+    backend = get_backend()
+    if gone:
+        stale = list(
+            SearchDocument.objects.unrestricted("index maintenance")
+            .filter(doc_type=doc_type, object_id__in=gone)
+            .values_list("pk", flat=True)
+        )
+        backend.delete(stale)
+        SearchDocument.objects.unrestricted("index maintenance").filter(pk__in=stale).delete()
+    hasher = Hasher() if any(e.protected for e in entries) else None
+    existing = dict(
+        SearchDocument.objects.unrestricted("index maintenance")
+        .filter(doc_type=doc_type, object_id__in=found)
+        .values_list("object_id", "pk")
+    )
+    rows: list[tuple[int, str, str]] = []
+    new_docs: list[SearchDocument] = []
+    written: list[int] = []
+    for entry in entries:
+        fields = _document_fields(doc_type, entry)
+        pk = existing.get(entry.object_id)
+        if pk is None:
+            doc = SearchDocument(doc_type=doc_type, object_id=entry.object_id, **fields)
+            new_docs.append(doc)
+        else:
+            SearchDocument.objects.unrestricted("index maintenance").filter(pk=pk).update(**fields)
+            doc = SearchDocument(pk=pk)
+        doc._entry = entry  # type: ignore[attr-defined]
+        if pk is not None:
+            new_docs.append(doc)
+    created = [d for d in new_docs if d.pk is None]
+    if created:
+        SearchDocument.objects.bulk_create(created)
+    for doc in new_docs:
+        entry = doc._entry  # type: ignore[attr-defined]
+        terms, words = tokens_for(entry, hasher)
+        rows.append((doc.pk, " ".join(terms), " ".join(words)))
+        written.append(doc.pk)
+    _write_rows(backend, rows)
+    return written
+
+
+def _write_rows(backend: object, rows: Sequence[tuple[int, str, str]]) -> None:
+    write_many = getattr(backend, "write_many", None)
+    if write_many is not None:
+        write_many(rows)
+        return
+    for doc_id, terms, words in rows:
+        backend.write(doc_id, terms=terms.split(), words=words.split())  # type: ignore[attr-defined]
+
+
+@transaction.atomic
+def remove_objects(doc_type: str, ids: Iterable[int]) -> None:
+    docs = SearchDocument.objects.unrestricted("index maintenance").filter(doc_type=doc_type, object_id__in=list(ids))
+    pks = list(docs.values_list("pk", flat=True))
+    get_backend().delete(pks)
+    SearchDocument.objects.unrestricted("index maintenance").filter(pk__in=pks).delete()
+
+
+# progress(doc_type, done_in_type, total_in_type)
+Progress = Callable[[str, int, int], None]
+
+
+def reindex(
+    *, types: Sequence[str] | None = None, restart: bool = False, progress: Progress | None = None, batch: int = BATCH
+) -> dict[str, int]:
+    """Index every object of these types, in id order, one committed batch at a time.
+
+    The position reached is saved with each batch (`ReindexState`), so an interrupted run
+    resumes where it stopped; `restart` begins again from the first object. The server
+    keeps serving meanwhile: each batch is a short transaction, and documents not yet
+    re-indexed keep answering from their previous version.
+    """
+    counts: dict[str, int] = {}
+    for doc_type in types or [t.value for t in DocumentType]:
+        the_adapter = adapters()[doc_type]
+        state, _created = ReindexState.objects.get_or_create(doc_type=doc_type)
+        if restart or state.finished_at is not None:
+            state.last_object_id = 0
+            state.started_at = timezone.now()
+            state.finished_at = None
+            state.save()
+        total = the_adapter.count_after(0) if progress else 0
+        done = total - the_adapter.count_after(state.last_object_id) if progress else 0
+        counts[doc_type] = 0
+        while True:
+            ids = the_adapter.all_ids(state.last_object_id, batch)
+            if not ids:
+                break
+            with transaction.atomic():
+                index_objects(doc_type, ids)
+                _forget_missing(doc_type, state.last_object_id, ids[-1], ids)
+                state.last_object_id = ids[-1]
+                state.save(update_fields=["last_object_id"])
+            counts[doc_type] += len(ids)
+            done += len(ids)
+            if progress:
+                progress(doc_type, done, total)
+        # Documents after the last object (deleted since) are forgotten.
+        _forget_missing(doc_type, state.last_object_id, None, [])
+        state.finished_at = timezone.now()
+        state.save(update_fields=["finished_at"])
+    return counts
+
+
+def _forget_missing(doc_type: str, after: int, upto: int | None, present: list[int]) -> None:
+    """Remove documents of objects (in (after, upto]) that no longer exist."""
+    docs = SearchDocument.objects.unrestricted("index maintenance").filter(doc_type=doc_type, object_id__gt=after)
+    if upto is not None:
+        docs = docs.filter(object_id__lte=upto)
+    stale = docs.exclude(object_id__in=present)
+    pks = list(stale.values_list("pk", flat=True))
+    if pks:
+        get_backend().delete(pks)
+        SearchDocument.objects.unrestricted("index maintenance").filter(pk__in=pks).delete()

@@ -1,0 +1,163 @@
+"""The search index: one `SearchDocument` per indexed object, its tags, the index key,
+saved searches and the state of a `chancery reindex` run.
+
+Design note — where the index lives. The index is in the main database, not in a file of
+its own: a search then filters by the permission gate and by metadata in the same SQL
+statement (no id lists shipped between two stores), index writes commit or roll back with
+the transaction that changed the object, a backup of the database is a backup of the
+index, and nothing else has to be managed under `CHANCERY_DATA_DIR`.
+- SQLite: an FTS5 virtual table `search_fts(terms, words)` whose rowid is the document id.
+- PostgreSQL: two `tsvector` columns on `search_searchdocument` with GIN indexes.
+Both are created by migration 0001 for their vendor only (the ORM never declares them).
+
+What the index reveals. For a document not protected at rest, its stems and folded words
+(as the clear columns of the object do already). For a protected document (see
+`protection`), only keyed hashes: no word is readable, but the number of words, the
+repetition pattern of hashed terms (term frequencies) and its metadata (type, unit, date,
+marking, tags, reference — all already stored in clear by their own apps) remain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from chancery.core.classification import Level
+from chancery.core.gate import RestrictedQuerySet
+
+
+class DocumentType(models.TextChoices):
+    DISPATCH = "dispatch", _("Dispatch")
+    ATTACHMENT = "attachment", _("Attachment")
+    ACTION = "action", _("Action")
+    ACHIEVEMENT = "achievement", _("Achievement")
+    PROGRAMME = "programme", _("Programme")
+
+
+class SearchDocumentQuerySet(RestrictedQuerySet["SearchDocument"]):
+    def visible_to(self, user: Any) -> SearchDocumentQuerySet:
+        """Documents whose object `user` may read: each answers to its gating object's own
+        `visible_to` (a dispatch for dispatches and their attachments, a programme for
+        programmes, actions and achievements), so search never decides access itself."""
+        from chancery.correspondence.models import Dispatch
+        from chancery.planning.models import Programme
+
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()._mark_gated()
+        dispatches = Dispatch.objects.visible_to(user).values("pk")
+        programmes = Programme.objects.visible_to(user).values("pk")
+        return self.filter(Q(dispatch_id__in=dispatches) | Q(programme_id__in=programmes))._mark_gated()
+
+
+class SearchDocument(models.Model):
+    """What the index knows of one object. The analysed tokens live in the engine's
+    structures (see the module note); the columns here are metadata already stored in
+    clear by the owning app, never protected text."""
+
+    id = models.BigAutoField(primary_key=True)
+    doc_type = models.CharField(max_length=12, choices=DocumentType.choices)
+    object_id = models.PositiveBigIntegerField()
+    # The object that decides who may read this one (exactly one is set).
+    dispatch_id = models.PositiveBigIntegerField(null=True, blank=True)
+    programme_id = models.PositiveBigIntegerField(null=True, blank=True)
+    unit_id = models.PositiveBigIntegerField(null=True, blank=True)  # sender / mission
+    unit_code = models.CharField(max_length=40, blank=True)
+    routed_index = models.CharField(max_length=1000, blank=True, default="")  # "|SG/4|DAB/1|"
+    tags_index = models.CharField(max_length=1000, blank=True, default="")  # "|TRADE|CULTURE|"
+    author_id = models.PositiveBigIntegerField(null=True, blank=True)
+    reference = models.CharField(max_length=200, blank=True)
+    dated = models.DateField(null=True, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    classification = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.UNCLASSIFIED)
+    language = models.CharField(max_length=5, blank=True)
+    protected = models.BooleanField(default=False)
+    indexed_at = models.DateTimeField(default=timezone.now)
+
+    objects = SearchDocumentQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["doc_type", "object_id"], name="search_doc_unique_object")]
+        indexes = [
+            models.Index(fields=["dispatch_id"], name="search_doc_dispatch"),
+            models.Index(fields=["programme_id"], name="search_doc_programme"),
+            models.Index(fields=["-dated", "-id"], name="search_doc_dated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.doc_type} {self.object_id}"
+
+
+class IndexKey(models.Model):
+    """The HMAC key of the protected-content index: a `crypto.DataKey`, wrapped like every
+    other data key (so `chancery rotate-keys` re-wraps it). One row."""
+
+    data_key = models.ForeignKey("crypto.DataKey", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="search_index_key_single")]
+
+    def __str__(self) -> str:
+        return "index key"
+
+
+class ReindexState(models.Model):
+    """Progress of `chancery reindex`, committed per batch so that a run can resume."""
+
+    doc_type = models.CharField(max_length=12, choices=DocumentType.choices, unique=True)
+    last_object_id = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"reindex {self.doc_type} at {self.last_object_id}"
+
+
+class SavedSearchQuerySet(RestrictedQuerySet["SavedSearch"]):
+    def visible_to(self, user: Any) -> SavedSearchQuerySet:
+        if user is None or not getattr(user, "is_authenticated", False):
+            return self.none()._mark_gated()
+        return self.filter(owner_id=user.pk)._mark_gated()
+
+
+class SavedSearch(models.Model):
+    """A query an agent keeps; with `notify`, new matching documents (that the agent may
+    read) raise a notification carrying only a link."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches")
+    name = models.CharField(_("name"), max_length=120)
+    query = models.CharField(_("query"), max_length=1000)
+    notify = models.BooleanField(_("notify me of new matches"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SavedSearchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("saved search")
+        verbose_name_plural = _("saved searches")
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="search_saved_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedSearchMatch(models.Model):
+    """A document its owner was already told about for a saved search (one notice per document)."""
+
+    saved_search = models.ForeignKey(SavedSearch, on_delete=models.CASCADE, related_name="matches")
+    document_id = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["saved_search", "document_id"], name="search_saved_match_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"match {self.saved_search_id}/{self.document_id}"

@@ -1,0 +1,108 @@
+"""Results, counts, facets and snippets are computed only over what the reader may read:
+adding documents the reader may not read changes no number (nor word) they see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from chancery.accounts.services import issue_api_token
+from chancery.correspondence.tests.domain_helpers import draft, sent
+from chancery.search.indexing import reindex
+from chancery.search.selectors import search
+
+pytestmark = pytest.mark.django_db
+
+QUERIES = ["gazoduc", "gaz*", "réunion", "from:DAKAR", "tag:ENERGY", "type:dispatch", "year:2026", "-réunion visite"]
+
+
+def _seen(user: Any, q: str) -> Any:
+    results = search(user, q, per_page=50)
+    return (
+        results.total,
+        results.pages,
+        [(f.name, f.values) for f in results.facets],
+        [(h.doc_type, h.object_id, h.title, str(h.snippet), h.subject) for h in results.hits],
+    )
+
+
+def _hidden_documents(ministry: Any) -> None:
+    """Documents that match every query above but that counsellor.dakar (cleared Diffusion
+    restreinte, member of DAKAR) may not read."""
+    # Above the reader's clearance, from the reader's own unit.
+    sent(
+        ministry,
+        author="hom.dakar",
+        classification=2,
+        subject="Gazoduc : réunion restreinte",
+        body="<p>Visite secrète du gazoduc.</p>",
+        tags=["ENERGY"],
+    )
+    # No need to know: between two other units.
+    sent(
+        ministry,
+        author="counsellor.lima",
+        head="hom.lima",
+        unit="LIMA",
+        routings=[("DAM/1", "action")],
+        subject="Gazoduc andin et réunion",
+        body="<p>Visite du gazoduc.</p>",
+        tags=["ENERGY"],
+    )
+    # A draft of another unit.
+    draft(
+        ministry,
+        author="counsellor.lima",
+        unit="LIMA",
+        routings=[("DAM/1", "action")],
+        subject="Brouillon gazoduc réunion",
+        body="<p>Visite.</p>",
+        tags=["ENERGY"],
+    )
+
+
+def test_a_hidden_document_changes_no_number(ministry: Any, corpus: Any) -> None:
+    reader = ministry.users["counsellor.dakar"]
+    cleared = ministry.users["hom.dakar"]
+    before = {q: _seen(reader, q) for q in QUERIES}
+    before_cleared = {q: _seen(cleared, q) for q in QUERIES}
+    _hidden_documents(ministry)
+    reindex()
+    after = {q: _seen(reader, q) for q in QUERIES}
+    assert after == before
+    # The same documents do show to a reader allowed to see one of them: the test can fail.
+    after_cleared = {q: _seen(cleared, q) for q in QUERIES}
+    assert after_cleared["gazoduc"][0] == before_cleared["gazoduc"][0] + 1
+
+
+def test_protected_snippets_only_for_cleared_readers(ministry: Any, corpus: Any) -> None:
+    cleared = search(ministry.users["hom.dakar"], "transsaharien")
+    assert [h.object_id for h in cleared.hits] == [corpus.protected.pk]
+    assert "<mark>transsaharien</mark>" in str(cleared.hits[0].snippet)
+    assert cleared.marking is not None and cleared.marking.level == 2
+    not_cleared = search(ministry.users["counsellor.dakar"], "transsaharien")
+    assert not_cleared.total == 0 and not_cleared.hits == [] and all(not f.values for f in not_cleared.facets)
+
+
+def test_out_of_scope_answers_nothing_on_page_and_api(ministry: Any, corpus: Any, client_for: Any) -> None:
+    page = client_for("counsellor.lima").get("/search/", {"q": "gazoduc"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "transsaharien" not in body and "gazoduc</mark>" not in body.lower()
+    token = issue_api_token(user=ministry.users["counsellor.lima"])
+    api = Client().get("/api/v1/search", {"q": "gazoduc"}, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.status_code == 200 and api.json()["total"] == 0 and api.json()["results"] == []
+
+
+def test_showing_protected_snippets_is_audited_without_content(ministry: Any, corpus: Any, client_for: Any) -> None:
+    from chancery.audit.models import AuditEvent
+
+    client_for("hom.dakar").get("/search/", {"q": "transsaharien"})
+    event = AuditEvent.objects.filter(action="search.read").latest("id")
+    assert f"dispatch:{corpus.protected.pk}" in str(event.details)
+    assert "transsaharien" not in str(event.details).lower()
+    before = AuditEvent.objects.filter(action="search.read").count()
+    client_for("hom.dakar").get("/search/", {"q": "reunion"})  # clear results: nothing to audit
+    assert AuditEvent.objects.filter(action="search.read").count() == before
