@@ -20,6 +20,7 @@ def _add_arguments(parser: ArgumentParser) -> None:
 
 
 def _run(options: dict[str, Any], stdout: Any) -> None:
+    from chancery.core.db import refresh_statistics
     from chancery.correspondence.demo import write_correspondence
     from chancery.organisation.demo import load_ministry
     from chancery.organisation.models import Unit
@@ -45,6 +46,7 @@ def _run(options: dict[str, Any], stdout: Any) -> None:
             )
         done += size
         stdout.write(f"{done}/{total} dispatches written")
+    refresh_statistics()  # bulk rows: without fresh statistics the planner picks the wrong indexes
     stdout.write(f"Generated {done} dispatches (written in bulk: run `chancery reindex` to make them searchable).")
 
 

@@ -10,9 +10,6 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
-
-from chancery.core.db import refresh_statistics
 
 
 def registered_generators() -> dict[str, Any]:
@@ -42,7 +39,3 @@ class Command(BaseCommand):
         if not kind or kind not in generators:
             raise CommandError(f"name what to generate: {', '.join(sorted(generators)) or '(nothing registered)'}")
         generators[kind][2](options, self.stdout)
-        # Bulk rows: without fresh statistics the planner picks the wrong indexes. A generator that
-        # wrote only files (letters) never opened the database, and has nothing to analyse.
-        if connection.connection is not None:
-            refresh_statistics()
