@@ -30,6 +30,14 @@ def _dispatch_page(page: Page, base: str, pk: int) -> None:
     wait_for_htmx(page)
 
 
+def _type_body(page: Page, text: str) -> None:
+    """The body is written in the rich-text editor, as a drafter does (it replaces what was there)."""
+    editor = page.locator(".rich-editor .ql-editor")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
 @pytest.mark.parametrize("language", ["fr", "ar"])
 def test_submit_return_correct_visa_opinion_sign_remind_acknowledge(
     page: Page, live_server: Any, fresh_ministry: Any, language: str
@@ -49,7 +57,7 @@ def test_submit_return_correct_visa_opinion_sign_remind_acknowledge(
     page.select_option("#id_action-0-unit", "DAKAR")
     page.fill("#id_action-0-due_date", due.isoformat())
     page.fill("#id_subject", SUBJECT)
-    page.fill("#id_body", "Éléments de langage pour la visite du ministre.")
+    _type_body(page, "Éléments de langage pour la visite du ministre.")
     _submit(page, "#main form[enctype] button[type=submit]")
     page.wait_for_url(re.compile(r".*/correspondence/dispatches/\d+/$"))
     pk = int(page.url.rstrip("/").split("/")[-1])
@@ -82,7 +90,7 @@ def test_submit_return_correct_visa_opinion_sign_remind_acknowledge(
     screenshot(page, f"{shot}-2-returned-with-remark")
     _accessible(page, "returned draft")
     _open(page, f"{base}/correspondence/dispatches/{pk}/edit/")
-    page.fill("#id_body", "Visite du ministre le 12 mars ; délégation de six personnes.")
+    _type_body(page, "Visite du ministre le 12 mars ; délégation de six personnes.")
     _submit(page, "#main form[enctype] button[type=submit]")
     page.wait_for_url(f"{base}/correspondence/dispatches/{pk}/")
     wait_for_htmx(page)
