@@ -53,7 +53,12 @@ class ReminderRun:
 
 def _due_kinds(routing: Routing, settings: UnitWorkflow, today: date) -> list[str]:
     assert routing.due_date is not None
-    late = (today - routing.due_date).days
+    return deadline_reminder_kinds(routing.due_date, settings, today)
+
+
+def deadline_reminder_kinds(deadline: date, settings: UnitWorkflow, today: date) -> list[str]:
+    """Which reminders a deadline calls for today under a unit's delays (attributions and programmes alike)."""
+    late = (today - deadline).days
     kinds: list[str] = []
     if -settings.remind_days_before <= late <= 0:
         kinds.append(ReminderKind.BEFORE)

@@ -22,7 +22,8 @@ from django.urls import reverse
 
 from chancery.accounts.roles import Capability
 from chancery.correspondence.circuits import workflow_of
-from chancery.correspondence.workflow_models import DeadlineReminder, ReminderKind, UnitWorkflow
+from chancery.correspondence.reminders import deadline_reminder_kinds
+from chancery.correspondence.workflow_models import DeadlineReminder, ReminderKind
 from chancery.notifications.models import Verb
 from chancery.notifications.services import notify, unit_members_with
 from chancery.planning.models import Programme, ProgrammeStatus, ReportingPeriod
@@ -43,18 +44,6 @@ SUBMITTED_OR_LATER = (
 class ProgrammeReminderRun:
     today: date
     sent: dict[str, int] = field(default_factory=lambda: {"updates": 0, "programme": 0})
-
-
-def _kinds(deadline: date, settings: UnitWorkflow, today: date) -> list[str]:
-    late = (today - deadline).days
-    kinds: list[str] = []
-    if -settings.remind_days_before <= late <= 0:
-        kinds.append(ReminderKind.BEFORE)
-    if late >= max(settings.remind_days_after, 1):
-        kinds.append(ReminderKind.OVERDUE)
-    if late >= max(settings.escalate_days_after, 1):
-        kinds.append(ReminderKind.ESCALATED)
-    return kinds
 
 
 def _readers(programme: Programme, people: list[Any]) -> list[Any]:
@@ -92,7 +81,7 @@ def send_programme_reminders(*, today: date) -> ProgrammeReminderRun:
         .order_by("deadline", "id")
     )
     for period in periods:
-        kinds = _kinds(period.deadline, workflow_of(period.programme.mission), today)
+        kinds = deadline_reminder_kinds(period.deadline, workflow_of(period.programme.mission), today)
         if not kinds or not missing_updates(period=period):
             continue
         url = reverse("planning:progress_update", args=[period.programme_id, period.pk])
@@ -107,7 +96,7 @@ def send_programme_reminders(*, today: date) -> ProgrammeReminderRun:
     )
     for programme in programmes:
         due = date(programme.year, *NEXT_PROGRAMME_DUE)
-        kinds = _kinds(due, workflow_of(programme.mission), today)
+        kinds = deadline_reminder_kinds(due, workflow_of(programme.mission), today)
         if not kinds:
             continue
         following = Programme.objects.unrestricted("does next year's programme exist").filter(

@@ -21,6 +21,7 @@ from chancery.core.gate import get_visible_or_404
 from chancery.planning import selectors as planning_selectors
 from chancery.reporting import renderers, selectors, services, tasks
 from chancery.reporting.models import JobKind, ReportJob
+from chancery.reporting.responses import job_file_response
 from chancery.reporting.synthesis import report_for
 
 router = Router(tags=["reporting"])
@@ -249,15 +250,4 @@ def job_file(request: HttpRequest, job_id: int) -> HttpResponse:
     current = _own_job(request, job_id)
     if current.result_ciphertext is None:
         raise HttpError(409, "the report is not ready")
-    services.record_export(
-        user=agent(request),
-        table=f"job-{current.kind}",
-        output_format=current.output_format,
-        rows=current.steps_total,
-        filters=dict(current.parameters),
-    )
-    return file_download(
-        tasks.read_result(current),
-        filename=current.filename,
-        content_type=renderers.FORMATS.get(current.output_format, "application/octet-stream"),
-    )
+    return job_file_response(user=agent(request), job=current)

@@ -28,6 +28,7 @@ from chancery.planning.models import Programme
 from chancery.reporting import charts, figures, renderers, selectors, services, tasks, texts
 from chancery.reporting import synthesis as synth
 from chancery.reporting.models import JobKind, ReportJob
+from chancery.reporting.responses import job_file_response
 
 EXPORT_FORMATS = ("csv", "xlsx")
 
@@ -654,18 +655,7 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     current = _job(request, job_id)
     if current.result_ciphertext is None:
         raise Http404("not found")
-    services.record_export(
-        user=agent(request),
-        table=f"job-{current.kind}",
-        output_format=current.output_format,
-        rows=current.steps_total,
-        filters=dict(current.parameters),
-    )
-    return file_download(
-        tasks.read_result(current),
-        filename=current.filename,
-        content_type=renderers.FORMATS.get(current.output_format, "application/octet-stream"),
-    )
+    return job_file_response(user=agent(request), job=current)
 
 
 @require_POST
