@@ -241,6 +241,19 @@ def _client_loop(stop: threading.Event, ledger: Ledger, work: Callable[[int], No
             time.sleep(0.1)
 
 
+def _await_progress(ledger: Ledger, dispatches: int, action_updates: int, *, timeout: float = 90.0) -> None:
+    """Wait (bounded) until each kind of write has been acknowledged once more in this round.
+
+    On a loaded machine the first writes after a restart can take longer than the random run
+    time; killing before any acknowledgement would make the round prove nothing.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(ledger.dispatches) > dispatches and ledger.action_updates > action_updates:
+            return
+        time.sleep(0.05)
+
+
 def crash_test(
     *, work: Path, database_url: str | None, port: int, kills: int, senders: int = 3, updaters: int = 2,
     run_seconds: tuple[float, float] = (1.0, 3.0), workers: int = 2, seed: int = 1,
@@ -272,6 +285,7 @@ def crash_test(
             ]
             for thread in threads:
                 thread.start()
+            _await_progress(ledger, len(ledger.dispatches), ledger.action_updates)
             time.sleep(rng.uniform(*run_seconds))
             server.kill()  # mid-write: the clients are still sending
             stop.set()
