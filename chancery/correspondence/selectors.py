@@ -247,7 +247,8 @@ def search_dispatches(user: Any, filters: SearchFilters | Mapping[str, Any] | No
     if f.date_to:
         qs = qs.filter(dated__lte=f.date_to)
     if f.tag:
-        qs = qs.filter(tag_index__contains=f"|{f.tag.strip().upper()}|")
+        clear, token = content.tag_patterns(f.tag)
+        qs = qs.filter(Q(tag_index__contains=clear) | Q(tag_index__contains=token))
     if f.q.strip():
         text = f.q.strip()
         qs = qs.filter(
@@ -376,9 +377,9 @@ def thread(user: Any, dispatch: Dispatch) -> Thread:
     keeping only the dispatches the user may read: the walk does not go through a
     dispatch out of their scope, so nothing beyond it shows either."""
     get_visible_or_404(Dispatch.objects.all(), user, pk=dispatch.pk)
-    external = list(
-        Citation.objects.filter(citing=dispatch, cited__isnull=True).values_list("external_reference", flat=True)
-    )
+    external = [
+        content.read_citation(c, dispatch) for c in Citation.objects.filter(citing=dispatch, cited__isnull=True)
+    ]
     return Thread(
         root=dispatch,
         cites=_walk(user, dispatch, forward=True),

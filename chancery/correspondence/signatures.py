@@ -13,7 +13,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from chancery.correspondence.content import read_attachment, read_field, read_filename
+from chancery.correspondence.content import (
+    clear_sha256,
+    digest_matches,
+    read_attachment,
+    read_citation,
+    read_field,
+    read_filename,
+    read_meta,
+)
 from chancery.correspondence.models import Attachment, Citation, Dispatch, MarkingChange, Routing
 from chancery.crypto.exceptions import CryptoError
 from chancery.crypto.models import SigningKey
@@ -37,7 +45,7 @@ def marking_as_sent(dispatch: Dispatch) -> dict[str, Any]:
 def attachment_entries(dispatch: Dispatch) -> list[dict[str, Any]]:
     """The attachments as signed: the CLEAR file name (decrypted when stored encrypted)."""
     return [
-        {"n": a.position, "filename": read_filename(a, dispatch), "size": a.size, "sha256": a.sha256}
+        {"n": a.position, "filename": read_filename(a, dispatch), "size": a.size, "sha256": clear_sha256(a, dispatch)}
         for a in Attachment.objects.filter(dispatch=dispatch).order_by("position")
     ]
 
@@ -53,14 +61,17 @@ def _label(attachment: Attachment, dispatch: Dispatch) -> str:
 def canonical_content(dispatch: Dispatch) -> dict[str, Any]:
     """Everything the signature covers (plain JSON types only), read from the database."""
     citations = [
-        (c.cited.reference if c.cited_id and c.cited else None, c.external_reference)
+        (c.cited.reference if c.cited_id and c.cited else None, read_citation(c, dispatch))
         for c in Citation.objects.filter(citing=dispatch).select_related("cited")
     ]
     routings = [
         (r.unit.code, r.kind, r.due_date) for r in Routing.objects.filter(dispatch=dispatch).select_related("unit")
     ]
+    meta = read_meta(dispatch)
     return build_canonical(
         dispatch,
+        place=meta.place,
+        tags=meta.tags,
         sending_unit=dispatch.sending_unit.code,
         author=dispatch.author.get_username(),
         sent_by=dispatch.sent_by.get_username() if dispatch.sent_by else None,
@@ -77,6 +88,8 @@ def canonical_content(dispatch: Dispatch) -> dict[str, Any]:
 def build_canonical(
     dispatch: Dispatch,
     *,
+    place: str,
+    tags: list[str],
     sending_unit: str,
     author: str,
     sent_by: str | None,
@@ -99,14 +112,14 @@ def build_canonical(
         "sent_by": sent_by,
         "sent_at": _iso(dispatch.sent_at),
         "dated": _iso(dispatch.dated),
-        "place": dispatch.place,
+        "place": place,
         "external_reference": dispatch.external_reference,
         "sender_name": dispatch.sender_name,
         "transmission": dispatch.transmission,
         "marking": marking,
         "subject": subject,
         "body": body,
-        "tags": sorted(str(t) for t in dispatch.tags or []),
+        "tags": sorted(str(t) for t in tags),
         "in_reply_to": in_reply_to,
         "citations": sorted(
             ({"reference": ref, "external": ext} for ref, ext in citations),
@@ -169,7 +182,7 @@ def verify_dispatch(dispatch: Dispatch) -> Verification:
             return invalid(f"{_label(attachment, dispatch)} was altered (decryption failed)")
         except Exception as exc:
             return invalid(f"{_label(attachment, dispatch)} cannot be read: {exc}")
-        if hashlib.sha256(data).hexdigest() != attachment.sha256 or len(data) != attachment.size:
+        if not digest_matches(attachment, data) or len(data) != attachment.size:
             return invalid(f"{_label(attachment, dispatch)} does not match its hash")
     try:
         message = canonical_bytes(canonical_content(dispatch))
