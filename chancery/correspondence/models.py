@@ -178,6 +178,39 @@ class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
         return self.filter(status__in=RELEASED_STATUSES)
 
 
+class DispatchChildQuerySet(RestrictedQuerySet[Any]):
+    """Rows belonging to a dispatch (routings, citations, attachments, grants, marking
+    changes): visible exactly when their dispatch is — a thin layer over the dispatch's own
+    gate, which it calls as is.
+
+    - `visible_to(user)`: the children of the dispatches `user` may read.
+    - `of_dispatch(dispatch)`, and the reverse managers of a `Dispatch` instance
+      (`dispatch.routings.all()`, prefetches): the children of a dispatch the caller already
+      holds, hence already read through the gate (or `unrestricted` with its reason).
+    - Anything else (`Routing.objects.filter(...)`) fails under enforcement, like every
+      gated model; code that truly needs every row says why with `unrestricted(reason)`.
+    """
+
+    dispatch_path = "dispatch"
+
+    def visible_to(self, user: Any) -> Any:
+        dispatches = Dispatch.objects.visible_to(user).values("pk")
+        return self.filter(**{f"{self.dispatch_path}__in": dispatches})._mark_gated()
+
+    def of_dispatch(self, dispatch: Dispatch) -> Any:
+        return self.filter(**{self.dispatch_path: dispatch})._mark_gated()
+
+    def _check_gate(self) -> None:
+        # A reverse manager (or a prefetch) of a dispatch instance in hand: gated by that dispatch.
+        if isinstance(self._hints.get("instance"), Dispatch):  # type: ignore[attr-defined]
+            return
+        super()._check_gate()
+
+
+class CitationQuerySet(DispatchChildQuerySet):
+    dispatch_path = "citing"
+
+
 class Dispatch(MarkedModel, TimeStampedModel):
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices, default=Direction.OUTGOING)
     kind = models.CharField(_("kind"), max_length=10, choices=DispatchKind.choices, default=DispatchKind.DISPATCH)
@@ -331,6 +364,8 @@ class Citation(models.Model):
     external_reference = models.CharField(_("external reference"), max_length=200, blank=True)
     external_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
 
+    objects = CitationQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -392,6 +427,8 @@ class Routing(models.Model):
     )
     read_at = models.DateTimeField(null=True, blank=True)
 
+    objects = DispatchChildQuerySet.as_manager()
+
     class Meta:
         ordering = ["kind", "unit__code"]
         constraints = [models.UniqueConstraint(fields=["dispatch", "unit"], name="corr_routing_unique_unit")]
@@ -448,6 +485,8 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     uploaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = DispatchChildQuerySet.as_manager()
 
     class Meta:
         ordering = ["dispatch", "position"]
@@ -521,6 +560,8 @@ class DispatchGrant(SealedReason):
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = DispatchChildQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -553,6 +594,8 @@ class MarkingChange(SealedReason):
     declassify_on = models.DateField(null=True, blank=True)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
+
+    objects = DispatchChildQuerySet.as_manager()
 
     class Meta:
         ordering = ["changed_at", "id"]

@@ -249,7 +249,7 @@ def _raise(errors: dict[str, list[str]]) -> None:
 
 
 def _set_routings(dispatch: Dispatch, routings: list[tuple[Unit, str, date | None]]) -> None:
-    Routing.objects.filter(dispatch=dispatch).delete()
+    Routing.objects.of_dispatch(dispatch).delete()
     Routing.objects.bulk_create(
         [
             Routing(
@@ -270,7 +270,7 @@ def _set_citations(
     """Replace the dispatch's citations (free-text ones encrypted when it is protected)."""
     external = [str(ref) for ref in external]
     reject_bidi_controls(external_references=" ".join(external))
-    Citation.objects.filter(citing=dispatch).delete()
+    Citation.objects.of_dispatch(dispatch).delete()
     rows = [Citation(citing=dispatch, cited=c) for c in cited]
     refs = list(dict.fromkeys(ref for ref in (str(r).strip()[:200] for r in external) if ref))
     rows += content.citation_rows(dispatch, refs, marking=marking)
@@ -281,14 +281,14 @@ def _external_references(dispatch: Dispatch, *, key: bytes | None, marking: str)
     """The dispatch's free-text citations in clear, read under an explicit key and marking."""
     return [
         content.decrypt_citation(c, key=key, marking=marking)
-        for c in Citation.objects.filter(citing=dispatch, cited__isnull=True).order_by("pk")
+        for c in Citation.objects.of_dispatch(dispatch).filter(cited__isnull=True).order_by("pk")
     ]
 
 
 def _cited_dispatches(dispatch: Dispatch) -> list[Dispatch]:
     return [
         c.cited
-        for c in Citation.objects.filter(citing=dispatch, cited__isnull=False).select_related("cited")
+        for c in Citation.objects.of_dispatch(dispatch).filter(cited__isnull=False).select_related("cited")
         if c.cited is not None
     ]
 
@@ -485,7 +485,8 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
     if cited is not None:
         # Citations of dispatches the actor may not read were never shown to them: keep them.
         hidden = (
-            Citation.objects.filter(citing=current, cited__isnull=False)
+            Citation.objects.of_dispatch(current)
+            .filter(cited__isnull=False)
             .exclude(cited__in=Dispatch.objects.visible_to(actor).values("pk"))
             .select_related("cited")
         )
@@ -556,7 +557,7 @@ def _restore_attachments(dispatch: Dispatch, *, old_marking: str, old_key: bytes
     once the transaction commits. Returns the new names: the caller deletes them if what
     follows fails, so the store keeps matching the rows.
     """
-    attachments = list(Attachment.objects.filter(dispatch=dispatch).order_by("position"))
+    attachments = list(Attachment.objects.of_dispatch(dispatch).order_by("position"))
     new_marking = content.current_marking_text(dispatch)
     written: list[str] = []
     old_names: list[str] = []
@@ -635,7 +636,7 @@ def add_attachment(
 def _store_attachment(
     dispatch: Dispatch, actor: User | None, filename: str, content_type: str, data: bytes
 ) -> Attachment:
-    position = (Attachment.objects.filter(dispatch=dispatch).aggregate(n=Max("position"))["n"] or 0) + 1
+    position = (Attachment.objects.of_dispatch(dispatch).aggregate(n=Max("position"))["n"] or 0) + 1
     name = storage.new_name(dispatch.pk)
     encrypt = dispatch.needs_encryption
     if encrypt and dispatch.data_key_id is None:
@@ -677,12 +678,12 @@ def remove_attachment(*, actor: User, dispatch: Dispatch | int, position: int) -
     policy.require(actor, "edit", current.sending_unit)
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("Attachments of a sent dispatch cannot change."))
-    attachment = Attachment.objects.filter(dispatch=current, position=position).first()
+    attachment = Attachment.objects.of_dispatch(current).filter(position=position).first()
     if attachment is None:
         raise Http404("no such attachment")
     name = attachment.storage_name
     attachment.delete()
-    for later in Attachment.objects.filter(dispatch=current, position__gt=position).order_by("position"):
+    for later in Attachment.objects.of_dispatch(current).filter(position__gt=position).order_by("position"):
         # The position is bound to an encrypted name: re-store it under the new number.
         clear_name = content.read_filename(later, current)
         later.position -= 1
@@ -701,7 +702,7 @@ def _check_ready(dispatch: Dispatch) -> None:
     errors: dict[str, list[str]] = {}
     if not content.read_field(dispatch, "subject").strip():
         errors["subject"] = [_("The subject is required.")]
-    if not Routing.objects.filter(dispatch=dispatch).exists():
+    if not Routing.objects.of_dispatch(dispatch).exists():
         errors["routings"] = [_("Route the dispatch to at least one unit.")]
     _raise(errors)
 
@@ -770,7 +771,9 @@ def finish_sending(*, actor: User, dispatch: Dispatch) -> Dispatch:
     current.version = current.version + 1
     _release(current, actor, now=timezone.now())
     if current.in_reply_to_id is not None:
-        answered = Routing.objects.filter(
+        answered = Routing.objects.unrestricted(
+            "the sender's own routing of the dispatch it answers: the reply was read through the gate"
+        ).filter(
             dispatch_id=current.in_reply_to_id,
             unit=current.sending_unit,
             kind=RoutingKind.ACTION,
@@ -896,9 +899,10 @@ def _routing(dispatch: Dispatch, unit: Unit | str) -> Routing:
     if unit_obj is None:
         raise Http404("no such unit")
     routing = (
-        Routing.objects.select_for_update(of=("self",))
+        Routing.objects.of_dispatch(dispatch)
+        .select_for_update(of=("self",))
         .select_related("unit")
-        .filter(dispatch=dispatch, unit=unit_obj)
+        .filter(unit=unit_obj)
         .first()
     )
     if routing is None:
@@ -917,7 +921,7 @@ def _member_of(actor: User, unit: Unit) -> bool:
 
 def _default_handling_unit(actor: User, dispatch: Dispatch, kinds: Sequence[str]) -> Unit:
     mine = {m.unit_id for m in actor.active_memberships()}
-    for routing in Routing.objects.filter(dispatch=dispatch, kind__in=kinds).select_related("unit"):
+    for routing in Routing.objects.of_dispatch(dispatch).filter(kind__in=kinds).select_related("unit"):
         if routing.unit_id in mine:
             return routing.unit
     raise Http404("this dispatch is not routed to any of your units")
@@ -1078,7 +1082,10 @@ def close_routing(*, actor: User, dispatch: Dispatch | int, unit: Unit | str) ->
     routing.closed_at = now
     routing.save()
     still_open = (
-        Routing.objects.filter(dispatch=current, kind=RoutingKind.ACTION).exclude(status=RoutingStatus.CLOSED).exists()
+        Routing.objects.of_dispatch(current)
+        .filter(kind=RoutingKind.ACTION)
+        .exclude(status=RoutingStatus.CLOSED)
+        .exists()
     )
     if not still_open and current.status == DispatchStatus.SENT:
         current.status = DispatchStatus.CLOSED
@@ -1197,7 +1204,7 @@ def grant_access(
     current = _visible(actor, dispatch)
     _released(current)
     units = [current.sending_unit] + [
-        r.unit for r in Routing.objects.filter(dispatch=current, kind=RoutingKind.ACTION).select_related("unit")
+        r.unit for r in Routing.objects.of_dispatch(current).filter(kind=RoutingKind.ACTION).select_related("unit")
     ]
     if not policy.holds_in_any(actor, "grant", units):
         raise NotAllowed(_("Only the head of the sending or attributed unit may grant access."))

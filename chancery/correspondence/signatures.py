@@ -36,7 +36,7 @@ def _iso(value: Any) -> str | None:
 
 
 def marking_as_sent(dispatch: Dispatch) -> dict[str, Any]:
-    first = MarkingChange.objects.filter(dispatch=dispatch).order_by("changed_at", "id").first()
+    first = MarkingChange.objects.of_dispatch(dispatch).order_by("changed_at", "id").first()
     if first is not None:
         return {"level": int(first.from_level), "compartments": sorted(first.from_compartments)}
     return {"level": int(dispatch.classification), "compartments": sorted(c.code for c in dispatch.compartments.all())}
@@ -46,7 +46,7 @@ def attachment_entries(dispatch: Dispatch) -> list[dict[str, Any]]:
     """The attachments as signed: the CLEAR file name (decrypted when stored encrypted)."""
     return [
         {"n": a.position, "filename": read_filename(a, dispatch), "size": a.size, "sha256": clear_sha256(a, dispatch)}
-        for a in Attachment.objects.filter(dispatch=dispatch).order_by("position")
+        for a in Attachment.objects.of_dispatch(dispatch).order_by("position")
     ]
 
 
@@ -62,10 +62,10 @@ def canonical_content(dispatch: Dispatch) -> dict[str, Any]:
     """Everything the signature covers (plain JSON types only), read from the database."""
     citations = [
         (c.cited.reference if c.cited_id and c.cited else None, read_citation(c, dispatch))
-        for c in Citation.objects.filter(citing=dispatch).select_related("cited")
+        for c in Citation.objects.of_dispatch(dispatch).select_related("cited")
     ]
     routings = [
-        (r.unit.code, r.kind, r.due_date) for r in Routing.objects.filter(dispatch=dispatch).select_related("unit")
+        (r.unit.code, r.kind, r.due_date) for r in Routing.objects.of_dispatch(dispatch).select_related("unit")
     ]
     meta = read_meta(dispatch)
     return build_canonical(
@@ -174,7 +174,7 @@ def verify_dispatch(dispatch: Dispatch) -> Verification:
         return invalid(f"signing key #{dispatch.signing_key_id} does not exist")
     if key.owner != dispatch.sending_unit.code:
         return invalid(f"signed with a key of {key.owner}, not of the sending unit {dispatch.sending_unit.code}")
-    attachments = list(Attachment.objects.filter(dispatch=dispatch).order_by("position"))
+    attachments = list(Attachment.objects.of_dispatch(dispatch).order_by("position"))
     for attachment in attachments:
         try:
             data = read_attachment(attachment, dispatch)

@@ -649,7 +649,7 @@ def _save(
         raise ImportFailed("invalid", _validation_message(exc), errors=errors) from exc
     except PermissionDenied as exc:
         raise ImportFailed("not_allowed", str(exc) or _("You may not register this letter.")) from exc
-    stored_files += list(Attachment.objects.filter(dispatch=dispatch).values_list("storage_name", flat=True))
+    stored_files += list(Attachment.objects.of_dispatch(dispatch).values_list("storage_name", flat=True))
     programme = None
     if plan.programme is not None and plan.create_programme:
         if obstacle:
