@@ -15,7 +15,7 @@ from chancery.correspondence.tests.domain_helpers import sent
 
 pytestmark = pytest.mark.django_db
 
-CHILDREN = [Routing, Citation, Attachment, DispatchGrant, MarkingChange]
+CHILDREN: list[Any] = [Routing, Citation, Attachment, DispatchGrant, MarkingChange]
 
 
 def test_children_are_read_through_their_dispatch(ministry: Any) -> None:
