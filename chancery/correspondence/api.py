@@ -23,7 +23,7 @@ from pydantic import Field
 from chancery.accounts.access import agent
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
-from chancery.correspondence import selectors, services
+from chancery.correspondence import content, selectors, services
 from chancery.correspondence.models import Attachment, Dispatch, Routing
 from chancery.organisation.models import Unit
 
@@ -196,6 +196,10 @@ class DispatchOut(Schema):
         return obj.author.get_username()
 
     @staticmethod
+    def resolve_tags(obj: Dispatch) -> list[str]:
+        return obj.tag_list
+
+    @staticmethod
     def resolve_in_reply_to(obj: Dispatch) -> int | None:
         return obj.in_reply_to_id
 
@@ -213,6 +217,10 @@ class DispatchDetailOut(DispatchOut):
     citations: list[CitationOut]
     signing_key: int | None
     content_hash: str
+
+    @staticmethod
+    def resolve_place(obj: Dispatch) -> str:
+        return obj.place_text
 
     @staticmethod
     def resolve_body(obj: Dispatch) -> str:
@@ -233,7 +241,7 @@ class DispatchDetailOut(DispatchOut):
             {
                 "id": c.cited_id,
                 "reference": c.cited.reference if c.cited_id and c.cited else None,
-                "external_reference": c.external_reference,
+                "external_reference": content.read_citation(c, obj),
             }
             for c in selectors.visible_citations(reader, obj)
         ]

@@ -47,7 +47,7 @@ from chancery.correspondence.models import (
 )
 from chancery.correspondence.numbering import format_reference
 from chancery.correspondence.signatures import build_canonical
-from chancery.crypto import envelope, keystore
+from chancery.crypto import envelope, keyed, keystore
 from chancery.crypto.models import DataKey
 from chancery.crypto.services import signer_for
 from chancery.crypto.signing import canonical_bytes
@@ -609,15 +609,15 @@ class _Writer:
                     year=spec.year,
                     number=spec.number,
                     dated=spec.dated or timezone.localtime(spec.when).date(),
-                    place=spec.place[:100],
+                    place="" if protected else spec.place[:100],
                     external_reference=spec.external_reference,
                     sender_name=spec.sender_name,
                     transmission=spec.transmission,
                     classification=spec.level,
                     subject="" if protected else spec.subject,
                     body="" if protected else spec.body,
-                    tags=spec.tags,
-                    tag_index="|" + "|".join(spec.tags) + "|" if spec.tags else "",
+                    tags=[] if protected else spec.tags,
+                    tag_index="" if protected else content.tag_index(spec.tags, protected=False),
                     validated_by=spec.head if spec.status != DispatchStatus.DRAFT else None,
                     validated_at=spec.when if spec.status != DispatchStatus.DRAFT else None,
                     sent_by=spec.head if sent else None,
@@ -653,7 +653,9 @@ class _Writer:
             plain_keys[spec.obj.pk] = keys[i]
         self.protected += len(protected_specs)
 
-        self._routings_and_citations(specs)
+        self._routings_and_citations(specs, plain_keys)
+        # protected tags as keyed tokens, each distinct tag sealed once per batch
+        tokens = keyed.seal_terms(content.TAG_PURPOSE, [t for s in protected_specs for t in s.tags])
         attachment_entries = self._attachments(specs, plain_keys)
         for spec in specs:
             obj = spec.obj
@@ -661,6 +663,9 @@ class _Writer:
             marking = marking_text(spec.level, spec.compartments)
             if obj.pk in plain_keys:
                 key = plain_keys[obj.pk]
+                meta = content.DispatchMeta(place=spec.place[:100], tags=list(spec.tags))
+                obj.meta_ciphertext = content.encrypt_meta(obj.pk, meta, key, marking)
+                obj.tag_index = ("|" + "|".join(tokens[t] for t in spec.tags) + "|") if spec.tags else ""
                 obj.subject_ciphertext = envelope.encrypt(
                     spec.subject.encode(), key, content.field_aad(obj.pk, "subject", marking)
                 )
@@ -675,6 +680,8 @@ class _Writer:
                     sending_unit=spec.unit.code,
                     author=spec.author.get_username(),
                     sent_by=spec.head.get_username(),
+                    place=spec.place[:100],
+                    tags=list(spec.tags),
                     marking={"level": int(spec.level), "compartments": sorted(spec.compartments)},
                     subject=spec.subject,
                     body=spec.body,
@@ -694,6 +701,8 @@ class _Writer:
             [
                 "subject_ciphertext",
                 "body_ciphertext",
+                "meta_ciphertext",
+                "tag_index",
                 "data_key",
                 "in_reply_to",
                 "signing_key",
@@ -705,7 +714,7 @@ class _Writer:
         )
         self.written += len(specs)
 
-    def _routings_and_citations(self, specs: list[DispatchSpec]) -> None:
+    def _routings_and_citations(self, specs: list[DispatchSpec], plain_keys: dict[int, bytes]) -> None:
         rows: list[tuple[Routing, RoutingSpec]] = []
         citations = []
         for spec in specs:
@@ -733,8 +742,15 @@ class _Writer:
             for cited in spec.cites:
                 if cited.obj is not None:
                     citations.append(Citation(citing=spec.obj, cited=cited.obj))
-            for ref in spec.external_refs:
-                citations.append(Citation(citing=spec.obj, external_reference=ref))
+            key = plain_keys.get(spec.obj.pk)
+            if key is None:
+                citations += [Citation(citing=spec.obj, external_reference=ref) for ref in spec.external_refs]
+            else:
+                aad = content.citation_aad(spec.obj.pk, marking_text(spec.level, spec.compartments))
+                citations += [
+                    Citation(citing=spec.obj, external_ciphertext=envelope.encrypt(ref.encode(), key, aad))
+                    for ref in spec.external_refs
+                ]
             actions = [r for r in spec.routings if r.kind == RoutingKind.ACTION]
             if spec.status == DispatchStatus.SENT and actions and all(r.closed_at for r in actions):
                 spec.obj.closed_at = max(r.closed_at for r in actions if r.closed_at)
@@ -772,6 +788,7 @@ class _Writer:
     def _attachments(self, specs: list[DispatchSpec], plain_keys: dict[int, bytes]) -> dict[int, list[dict[str, Any]]]:
         rows = []
         entries: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        hash_key = keyed.hash_key(content.ATTACHMENT_PURPOSE) if plain_keys else None
         for spec in specs:
             obj = spec.obj
             assert obj is not None
@@ -796,7 +813,9 @@ class _Writer:
                         else None,
                         content_type=content_type,
                         size=len(data),
-                        sha256=digest,
+                        # keyed for a protected dispatch: the signed entry keeps the plain digest
+                        sha256=content.file_digest(data, protected=True, key=hash_key)[0] if key else digest,
+                        hash_keyed=key is not None,
                         storage_name=name,
                         encrypted=key is not None,
                         uploaded_by=spec.author,

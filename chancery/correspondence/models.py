@@ -178,6 +178,39 @@ class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
         return self.filter(status__in=RELEASED_STATUSES)
 
 
+class DispatchChildQuerySet(RestrictedQuerySet[Any]):
+    """Rows belonging to a dispatch (routings, citations, attachments, grants, marking
+    changes): visible exactly when their dispatch is — a thin layer over the dispatch's own
+    gate, which it calls as is.
+
+    - `visible_to(user)`: the children of the dispatches `user` may read.
+    - `of_dispatch(dispatch)`, and the reverse managers of a `Dispatch` instance
+      (`dispatch.routings.all()`, prefetches): the children of a dispatch the caller already
+      holds, hence already read through the gate (or `unrestricted` with its reason).
+    - Anything else (`Routing.objects.filter(...)`) fails under enforcement, like every
+      gated model; code that truly needs every row says why with `unrestricted(reason)`.
+    """
+
+    dispatch_path = "dispatch"
+
+    def visible_to(self, user: Any) -> Any:
+        dispatches = Dispatch.objects.visible_to(user).values("pk")
+        return self.filter(**{f"{self.dispatch_path}__in": dispatches})._mark_gated()
+
+    def of_dispatch(self, dispatch: Dispatch) -> Any:
+        return self.filter(**{self.dispatch_path: dispatch})._mark_gated()
+
+    def _check_gate(self) -> None:
+        # A reverse manager (or a prefetch) of a dispatch instance in hand: gated by that dispatch.
+        if isinstance(self._hints.get("instance"), Dispatch):  # type: ignore[attr-defined]
+            return
+        super()._check_gate()
+
+
+class CitationQuerySet(DispatchChildQuerySet):
+    dispatch_path = "citing"
+
+
 class Dispatch(MarkedModel, TimeStampedModel):
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices, default=Direction.OUTGOING)
     kind = models.CharField(_("kind"), max_length=10, choices=DispatchKind.choices, default=DispatchKind.DISPATCH)
@@ -212,8 +245,12 @@ class Dispatch(MarkedModel, TimeStampedModel):
     data_key = models.ForeignKey(
         "crypto.DataKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
     )
+    # Clear columns, empty when protected: then place and tags are in `meta_ciphertext`
+    # (read them as `place_text` / `tag_list`, write them with `content.store_meta`).
     tags = models.JSONField(_("tags"), default=list, blank=True)
-    # "|SN|TRADE|": lets both SQLite and PostgreSQL filter on one tag with a plain LIKE.
+    meta_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+    # "|SN|TRADE|" (keyed tokens "|k…|" when protected): lets both SQLite and PostgreSQL
+    # filter on one tag with a plain LIKE.
     tag_index = models.CharField(max_length=500, blank=True, default="", editable=False)
     in_reply_to = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", verbose_name=_("in reply to")
@@ -300,21 +337,41 @@ class Dispatch(MarkedModel, TimeStampedModel):
     def needs_encryption(self) -> bool:
         return self.classification >= Level.RESTRICTED or self.transmission == Transmission.ENCRYPTED
 
+    @property
+    def place_text(self) -> str:
+        """The clear place (decrypted with the dispatch's data key when protected)."""
+        from chancery.correspondence.content import read_meta
+
+        return read_meta(self).place
+
+    @property
+    def tag_list(self) -> list[str]:
+        """The clear tags (decrypted with the dispatch's data key when protected)."""
+        from chancery.correspondence.content import read_meta
+
+        return read_meta(self).tags
+
 
 class Citation(models.Model):
-    """*Réf*: an earlier dispatch cited by `citing`, or a free-text external reference."""
+    """*Réf*: an earlier dispatch cited by `citing`, or a free-text external reference
+    (for a protected citing dispatch only as `external_ciphertext`, under its data key:
+    read it with `content.read_citation` or `reference_text`)."""
 
     citing = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="citations")
     cited = models.ForeignKey(
         Dispatch, on_delete=models.PROTECT, null=True, blank=True, related_name="incoming_citations"
     )
     external_reference = models.CharField(_("external reference"), max_length=200, blank=True)
+    external_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+
+    objects = CitationQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(cited__isnull=False) | ~Q(external_reference=""), name="corr_citation_target"
+                condition=Q(cited__isnull=False) | ~Q(external_reference="") | Q(external_ciphertext__isnull=False),
+                name="corr_citation_target",
             ),
             models.UniqueConstraint(
                 fields=["citing", "cited"], condition=Q(cited__isnull=False), name="corr_citation_unique"
@@ -323,6 +380,13 @@ class Citation(models.Model):
 
     def __str__(self) -> str:
         return f"citation {self.pk}"
+
+    @property
+    def reference_text(self) -> str:
+        """The clear free-text reference ("" when it cites a dispatch)."""
+        from chancery.correspondence.content import read_citation
+
+        return read_citation(self)
 
 
 class Routing(models.Model):
@@ -363,6 +427,8 @@ class Routing(models.Model):
     )
     read_at = models.DateTimeField(null=True, blank=True)
 
+    objects = DispatchChildQuerySet.as_manager()
+
     class Meta:
         ordering = ["kind", "unit__code"]
         constraints = [models.UniqueConstraint(fields=["dispatch", "unit"], name="corr_routing_unique_unit")]
@@ -396,6 +462,12 @@ class Attachment(models.Model):
     `filename_ciphertext` (AES-256-GCM under the dispatch's data key, bound to the dispatch,
     the position and the marking; `filename_clear` stays empty); read it as `filename`.
     It is written only through `content.store_filename`.
+
+    `sha256` is the file's SHA-256 for a dispatch in clear, and its HMAC-SHA256 under the
+    "attachment" hash key (`crypto.keyed`) when `hash_keyed` (a protected dispatch): a plain
+    hash would let whoever holds a known file confirm that it is attached. Signatures and
+    packages carry the clear SHA-256, computed from the decrypted file
+    (`content.clear_sha256`), inside the signed content.
     """
 
     dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="attachments")
@@ -406,12 +478,15 @@ class Attachment(models.Model):
     content_type = models.CharField(_("type"), max_length=120)
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(max_length=64)
+    hash_keyed = models.BooleanField(default=False, editable=False)
     storage_name = models.CharField(max_length=200, unique=True, editable=False)
     encrypted = models.BooleanField(default=False)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     uploaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = DispatchChildQuerySet.as_manager()
 
     class Meta:
         ordering = ["dispatch", "position"]
@@ -429,8 +504,50 @@ class Attachment(models.Model):
         return read_filename(self)
 
 
-class DispatchGrant(models.Model):
-    """An explicit need-to-know grant of one dispatch to one agent or one unit."""
+class SealedReason(models.Model):
+    """A reason (of a grant, of a change of marking) sealed when its dispatch is protected.
+
+    Sealed as `protected_text` does: a data key of its own, bound to the kind and the
+    dispatch — not the dispatch's key, which goes or changes with its marking while these
+    records stay as they were written. `reason` stays empty when sealed; read `reason_text`.
+    """
+
+    SEAL_KIND = ""
+    dispatch_id: int
+    reason: str
+
+    reason_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+    reason_key = models.ForeignKey(
+        "crypto.DataKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def reason_text(self) -> str:
+        from chancery.correspondence.protected_text import unseal
+
+        if self.reason_ciphertext is None:
+            return str(getattr(self, "reason", ""))
+        return unseal(self.reason_ciphertext, self.reason_key, kind=self.SEAL_KIND, dispatch_id=self.dispatch_id)
+
+    def store_reason(self, text: str, *, protected: bool) -> None:
+        """Put the reason on the instance (not saved): sealed when `protected`."""
+        from chancery.correspondence.protected_text import seal
+
+        if protected:
+            self.reason_key, self.reason_ciphertext = seal(text, kind=self.SEAL_KIND, dispatch_id=self.dispatch_id)
+            self.reason = ""
+        else:
+            self.reason, self.reason_ciphertext, self.reason_key = text, None, None
+
+
+class DispatchGrant(SealedReason):
+    """An explicit need-to-know grant of one dispatch to one agent or one unit (the reason
+    sealed when the dispatch is protected: see `SealedReason`)."""
+
+    SEAL_KIND = "grant.reason"
 
     dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="grants")
     user = models.ForeignKey(
@@ -440,8 +557,10 @@ class DispatchGrant(models.Model):
         "organisation.Unit", on_delete=models.CASCADE, null=True, blank=True, related_name="dispatch_grants"
     )
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reason = models.CharField(_("reason"), max_length=500)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = DispatchChildQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -457,18 +576,26 @@ class DispatchGrant(models.Model):
         return f"grant {self.pk} on dispatch {self.dispatch_id}"
 
 
-class MarkingChange(models.Model):
-    """A downgrade or declassification (or an upgrade) of a dispatch, with its reason."""
+class MarkingChange(SealedReason):
+    """A downgrade or declassification (or an upgrade) of a dispatch, with its reason.
+
+    The reason says why content may now be read more widely (or less): it tends to name
+    that content ("the visit to X has taken place"), so it is sealed when the dispatch was
+    protected before or after the change (see `SealedReason`)."""
+
+    SEAL_KIND = "marking.reason"
 
     dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="marking_changes")
     from_level = models.PositiveSmallIntegerField(choices=Level.choices)
     from_compartments = models.JSONField(default=list)
     to_level = models.PositiveSmallIntegerField(choices=Level.choices)
     to_compartments = models.JSONField(default=list)
-    reason = models.TextField(_("reason"))
+    reason = models.TextField(_("reason"), blank=True)
     declassify_on = models.DateField(null=True, blank=True)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
+
+    objects = DispatchChildQuerySet.as_manager()
 
     class Meta:
         ordering = ["changed_at", "id"]

@@ -30,7 +30,7 @@ def note_unit(user: Any, dispatch: Dispatch) -> Unit | None:
     mine = {m.unit_id: m.unit for m in user.active_memberships()}
     if dispatch.sending_unit_id in mine:
         return mine[dispatch.sending_unit_id]
-    for unit_id in Routing.objects.filter(dispatch=dispatch, unit_id__in=mine).values_list("unit_id", flat=True):
+    for unit_id in Routing.objects.of_dispatch(dispatch).filter(unit_id__in=mine).values_list("unit_id", flat=True):
         return mine[unit_id]
     for unit_id in CircuitStep.objects.filter(dispatch=dispatch, unit_id__in=mine).values_list("unit_id", flat=True):
         return mine[unit_id]

@@ -55,7 +55,7 @@ def export_package(*, dispatch: Dispatch, actor: Any | None = None, request: Any
     key = SigningKey.objects.get(pk=int(dispatch.signing_key_id or 0))
     attachments = [
         (a.position, a.filename, read_attachment(a, dispatch))
-        for a in Attachment.objects.filter(dispatch=dispatch).order_by("position")
+        for a in Attachment.objects.of_dispatch(dispatch).order_by("position")
     ]
     data = build(
         content=canonical_bytes(canonical_content(dispatch)),

@@ -107,10 +107,12 @@ def inbox(
     """
     unit_ids = _my_unit_ids(user, unit)
     if not unit_ids or not user.is_active:
-        return Routing.objects.none()
+        return Routing.objects.unrestricted("inbox of an agent without a unit: no row").none()
     today = timezone.localdate()
     overdue = Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION, due_date__lt=today)
-    qs = Routing.objects.filter(
+    qs = Routing.objects.unrestricted(
+        "inbox: the gate's routed-unit branch written out for speed (clearance and released status below)"
+    ).filter(
         clearance_q(user, "dispatch__"),
         unit_id__in=unit_ids,
         dispatch__status__in=RELEASED_STATUSES,
@@ -247,7 +249,8 @@ def search_dispatches(user: Any, filters: SearchFilters | Mapping[str, Any] | No
     if f.date_to:
         qs = qs.filter(dated__lte=f.date_to)
     if f.tag:
-        qs = qs.filter(tag_index__contains=f"|{f.tag.strip().upper()}|")
+        clear, token = content.tag_patterns(f.tag)
+        qs = qs.filter(Q(tag_index__contains=clear) | Q(tag_index__contains=token))
     if f.q.strip():
         text = f.q.strip()
         qs = qs.filter(
@@ -290,7 +293,7 @@ def attachment_content(
     dispatch = get_visible_or_404(
         Dispatch.objects.select_related("data_key").prefetch_related("compartments"), user, pk=dispatch_pk
     )
-    attachment = Attachment.objects.filter(dispatch=dispatch, position=position).first()
+    attachment = Attachment.objects.of_dispatch(dispatch).filter(position=position).first()
     if attachment is None:
         raise Http404("no such attachment")
     attachment.dispatch = dispatch  # its file name is read with this dispatch's key and marking
@@ -311,7 +314,7 @@ def my_routings(user: Any, dispatch: Dispatch) -> list[Routing]:
 def visible_citations(user: Any, dispatch: Dispatch) -> list[Citation]:
     """The dispatch's *Réf*: external references, and cited dispatches the user can see
     (a cited dispatch out of scope is left out, not shown as a hidden entry)."""
-    citations = list(Citation.objects.filter(citing=dispatch).order_by("id"))
+    citations = list(Citation.objects.of_dispatch(dispatch).order_by("id"))
     cited_ids = [c.cited_id for c in citations if c.cited_id]
     visible = {d.pk: d for d in visible_dispatches(user).filter(pk__in=cited_ids)}
     result = []
@@ -347,12 +350,16 @@ def _walk(user: Any, root: Dispatch, forward: bool) -> list[ThreadEntry]:
     while frontier and depth < THREAD_MAX_DEPTH and len(entries) < THREAD_MAX_NODES:
         depth += 1
         if forward:
-            links = Citation.objects.filter(citing_id__in=frontier, cited__isnull=False).values_list(
+            links = Citation.objects.unrestricted(
+                "thread walk: links out of dispatches already read through the gate"
+            ).filter(citing_id__in=frontier, cited__isnull=False).values_list(
                 "citing_id", "cited_id"
             )
             pairs = [(a, b) for a, b in links]
         else:
-            links = Citation.objects.filter(cited_id__in=frontier).values_list("cited_id", "citing_id")
+            links = Citation.objects.unrestricted(
+                "thread walk: links into visible dispatches; the citing ones are gated just below"
+            ).filter(cited_id__in=frontier).values_list("cited_id", "citing_id")
             pairs = [(a, b) for a, b in links]
         candidates = {b for _a, b in pairs if b not in seen}
         # Only what the user may read; the walk stops at anything else.
@@ -376,9 +383,9 @@ def thread(user: Any, dispatch: Dispatch) -> Thread:
     keeping only the dispatches the user may read: the walk does not go through a
     dispatch out of their scope, so nothing beyond it shows either."""
     get_visible_or_404(Dispatch.objects.all(), user, pk=dispatch.pk)
-    external = list(
-        Citation.objects.filter(citing=dispatch, cited__isnull=True).values_list("external_reference", flat=True)
-    )
+    external = [
+        content.read_citation(c, dispatch) for c in Citation.objects.of_dispatch(dispatch).filter(cited__isnull=True)
+    ]
     return Thread(
         root=dispatch,
         cites=_walk(user, dispatch, forward=True),

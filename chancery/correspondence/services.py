@@ -21,7 +21,6 @@ register_incoming records incoming correspondence in one step (numbered, signed)
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -174,10 +173,6 @@ def _clean_tags(tags: Iterable[str], errors: dict[str, list[str]]) -> list[str]:
     return cleaned
 
 
-def _tag_index(tags: Sequence[str]) -> str:
-    return ("|" + "|".join(tags) + "|") if tags else ""
-
-
 def _clean_marking(
     actor: User, classification: int, compartments: Iterable[str], errors: dict[str, list[str]]
 ) -> tuple[int, list[Compartment]]:
@@ -254,7 +249,7 @@ def _raise(errors: dict[str, list[str]]) -> None:
 
 
 def _set_routings(dispatch: Dispatch, routings: list[tuple[Unit, str, date | None]]) -> None:
-    Routing.objects.filter(dispatch=dispatch).delete()
+    Routing.objects.of_dispatch(dispatch).delete()
     Routing.objects.bulk_create(
         [
             Routing(
@@ -269,18 +264,33 @@ def _set_routings(dispatch: Dispatch, routings: list[tuple[Unit, str, date | Non
     )
 
 
-def _set_citations(dispatch: Dispatch, cited: list[Dispatch], external: Iterable[str]) -> None:
+def _set_citations(
+    dispatch: Dispatch, cited: list[Dispatch], external: Iterable[str], *, marking: str | None = None
+) -> None:
+    """Replace the dispatch's citations (free-text ones encrypted when it is protected)."""
     external = [str(ref) for ref in external]
     reject_bidi_controls(external_references=" ".join(external))
-    Citation.objects.filter(citing=dispatch).delete()
+    Citation.objects.of_dispatch(dispatch).delete()
     rows = [Citation(citing=dispatch, cited=c) for c in cited]
-    seen: set[str] = set()
-    for ref in external:
-        ref = str(ref).strip()[:200]
-        if ref and ref not in seen:
-            seen.add(ref)
-            rows.append(Citation(citing=dispatch, external_reference=ref))
+    refs = list(dict.fromkeys(ref for ref in (str(r).strip()[:200] for r in external) if ref))
+    rows += content.citation_rows(dispatch, refs, marking=marking)
     Citation.objects.bulk_create(rows)
+
+
+def _external_references(dispatch: Dispatch, *, key: bytes | None, marking: str) -> list[str]:
+    """The dispatch's free-text citations in clear, read under an explicit key and marking."""
+    return [
+        content.decrypt_citation(c, key=key, marking=marking)
+        for c in Citation.objects.of_dispatch(dispatch).filter(cited__isnull=True).order_by("pk")
+    ]
+
+
+def _cited_dispatches(dispatch: Dispatch) -> list[Dispatch]:
+    return [
+        c.cited
+        for c in Citation.objects.of_dispatch(dispatch).filter(cited__isnull=False).select_related("cited")
+        if c.cited is not None
+    ]
 
 
 def _floor_of(dispatch: Dispatch) -> Marking:
@@ -361,18 +371,18 @@ def create_draft(
         author=actor,
         classification=level,
         transmission=transmission,
-        tags=clean_tags,
-        tag_index=_tag_index(clean_tags),
         in_reply_to=in_reply_to,
         declassify_on=declassify_on,
-        place=place[:100],
         classification_reason=(classification_reason or "").strip()[:300],
         classified_from=(classified_from or "").strip()[:200],
     )
     if comps:
         dispatch.compartments.set(comps)
     content.store_fields(dispatch, subject=subject, body=content.sanitise_body(body))
-    dispatch.save(update_fields=["subject", "body", "subject_ciphertext", "body_ciphertext", "data_key"])
+    content.store_meta(dispatch, place=place, tags=clean_tags)
+    dispatch.save(
+        update_fields=["subject", "body", "subject_ciphertext", "body_ciphertext", "data_key", *content.META_COLUMNS]
+    )
     _set_routings(dispatch, clean_routings)
     if in_reply_to is not None and all(c.pk != in_reply_to.pk for c in cited):
         cited.insert(0, in_reply_to)
@@ -431,6 +441,8 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
     errors: dict[str, list[str]] = {}
     subject = content.read_field(current, "subject")
     body = content.read_field(current, "body")
+    meta = content.read_meta(current)
+    place, tags = meta.place, meta.tags
     old_marking = content.current_marking_text(current)
     if "subject" in changes:
         subject = (changes["subject"] or "").strip()
@@ -473,18 +485,18 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
     if cited is not None:
         # Citations of dispatches the actor may not read were never shown to them: keep them.
         hidden = (
-            Citation.objects.filter(citing=current, cited__isnull=False)
+            Citation.objects.of_dispatch(current)
+            .filter(cited__isnull=False)
             .exclude(cited__in=Dispatch.objects.visible_to(actor).values("pk"))
             .select_related("cited")
         )
         cited += [c.cited for c in hidden if c.cited is not None and all(c.cited_id != d.pk for d in cited)]
     if "tags" in changes:
-        current.tags = _clean_tags(changes["tags"], errors)
-        current.tag_index = _tag_index(current.tags)
+        tags = _clean_tags(changes["tags"], errors)
     if "declassify_on" in changes:
         current.declassify_on = changes["declassify_on"]
     if "place" in changes:
-        current.place = str(changes["place"] or "")[:100]
+        place = str(changes["place"] or "")[:100]
     if "classification_reason" in changes:
         current.classification_reason = str(changes["classification_reason"] or "").strip()[:300]
     if "classified_from" in changes:
@@ -496,37 +508,27 @@ def update_draft(*, actor: User, dispatch: Dispatch | int, expected_version: int
     new_marking = content.current_marking_text(current)
     was_encrypted = current.is_encrypted
     old_key = content.plain_key(current) if current.data_key_id else None
+    external_before = _external_references(current, key=old_key, marking=old_marking)
     if was_encrypted and not current.needs_encryption:
         # Old ciphertexts are dropped; the content is now stored in clear.
         current.data_key = None
         current._plain_key = None  # type: ignore[attr-defined]
     content.store_fields(current, subject=subject, body=body, marking=new_marking)
+    content.store_meta(current, place=place, tags=tags, marking=new_marking)
     written: list[str] = []
-    if (was_encrypted or current.is_encrypted) and (
+    rebind = (was_encrypted or current.is_encrypted) and (
         new_marking != old_marking or was_encrypted != current.is_encrypted
-    ):
+    )
+    if rebind:
         written = _restore_attachments(current, old_marking=old_marking, old_key=old_key)
     if routings is not None:
         _set_routings(current, routings)
-    if cited is not None or "external_references" in changes:
-        keep_cited = (
-            cited
-            if cited is not None
-            else [
-                c.cited
-                for c in Citation.objects.filter(citing=current, cited__isnull=False).select_related("cited")
-                if c.cited is not None
-            ]
-        )
+    if cited is not None or "external_references" in changes or rebind:
+        keep_cited = cited if cited is not None else _cited_dispatches(current)
         if current.in_reply_to is not None and all(c.pk != current.in_reply_to_id for c in keep_cited):
             keep_cited.insert(0, current.in_reply_to)
-        external = changes.get(
-            "external_references",
-            list(
-                Citation.objects.filter(citing=current, cited__isnull=True).values_list("external_reference", flat=True)
-            ),
-        )
-        _set_citations(current, keep_cited, external)
+        external = changes.get("external_references", external_before)
+        _set_citations(current, keep_cited, external, marking=new_marking)
     if current.status == DispatchStatus.VALIDATED:
         current.status = DispatchStatus.DRAFT
         current.validated_by = None
@@ -555,7 +557,7 @@ def _restore_attachments(dispatch: Dispatch, *, old_marking: str, old_key: bytes
     once the transaction commits. Returns the new names: the caller deletes them if what
     follows fails, so the store keeps matching the rows.
     """
-    attachments = list(Attachment.objects.filter(dispatch=dispatch).order_by("position"))
+    attachments = list(Attachment.objects.of_dispatch(dispatch).order_by("position"))
     new_marking = content.current_marking_text(dispatch)
     written: list[str] = []
     old_names: list[str] = []
@@ -584,8 +586,13 @@ def _restore_attachments(dispatch: Dispatch, *, old_marking: str, old_key: bytes
             old_names.append(attachment.storage_name)
             attachment.storage_name = name
             attachment.encrypted = encrypt
+            attachment.sha256, attachment.hash_keyed = content.file_digest(data, protected=encrypt)
             content.store_filename(attachment, dispatch, clear_name, marking=new_marking)
-            attachment.save(update_fields=["storage_name", "encrypted", "filename_clear", "filename_ciphertext"])
+            attachment.save(
+                update_fields=[
+                    "storage_name", "encrypted", "filename_clear", "filename_ciphertext", "sha256", "hash_keyed"
+                ]
+            )
     except BaseException:
         _delete_files(written)
         raise
@@ -629,7 +636,7 @@ def add_attachment(
 def _store_attachment(
     dispatch: Dispatch, actor: User | None, filename: str, content_type: str, data: bytes
 ) -> Attachment:
-    position = (Attachment.objects.filter(dispatch=dispatch).aggregate(n=Max("position"))["n"] or 0) + 1
+    position = (Attachment.objects.of_dispatch(dispatch).aggregate(n=Max("position"))["n"] or 0) + 1
     name = storage.new_name(dispatch.pk)
     encrypt = dispatch.needs_encryption
     if encrypt and dispatch.data_key_id is None:
@@ -651,11 +658,11 @@ def _store_attachment(
             position=position,
             content_type=content_type,
             size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
             storage_name=name,
             encrypted=encrypt,
             uploaded_by=actor,
         )
+        attachment.sha256, attachment.hash_keyed = content.file_digest(data, protected=encrypt)
         content.store_filename(attachment, dispatch, filename, marking=marking)
         attachment.save(force_insert=True)
         return attachment
@@ -671,12 +678,12 @@ def remove_attachment(*, actor: User, dispatch: Dispatch | int, position: int) -
     policy.require(actor, "edit", current.sending_unit)
     if current.status not in (DispatchStatus.DRAFT, DispatchStatus.VALIDATED):
         raise InvalidState(_("Attachments of a sent dispatch cannot change."))
-    attachment = Attachment.objects.filter(dispatch=current, position=position).first()
+    attachment = Attachment.objects.of_dispatch(current).filter(position=position).first()
     if attachment is None:
         raise Http404("no such attachment")
     name = attachment.storage_name
     attachment.delete()
-    for later in Attachment.objects.filter(dispatch=current, position__gt=position).order_by("position"):
+    for later in Attachment.objects.of_dispatch(current).filter(position__gt=position).order_by("position"):
         # The position is bound to an encrypted name: re-store it under the new number.
         clear_name = content.read_filename(later, current)
         later.position -= 1
@@ -695,7 +702,7 @@ def _check_ready(dispatch: Dispatch) -> None:
     errors: dict[str, list[str]] = {}
     if not content.read_field(dispatch, "subject").strip():
         errors["subject"] = [_("The subject is required.")]
-    if not Routing.objects.filter(dispatch=dispatch).exists():
+    if not Routing.objects.of_dispatch(dispatch).exists():
         errors["routings"] = [_("Route the dispatch to at least one unit.")]
     _raise(errors)
 
@@ -764,7 +771,9 @@ def finish_sending(*, actor: User, dispatch: Dispatch) -> Dispatch:
     current.version = current.version + 1
     _release(current, actor, now=timezone.now())
     if current.in_reply_to_id is not None:
-        answered = Routing.objects.filter(
+        answered = Routing.objects.unrestricted(
+            "the sender's own routing of the dispatch it answers: the reply was read through the gate"
+        ).filter(
             dispatch_id=current.in_reply_to_id,
             unit=current.sending_unit,
             kind=RoutingKind.ACTION,
@@ -856,18 +865,16 @@ def register_incoming(
         author=actor,
         classification=level,
         transmission=transmission,
-        tags=clean_tags,
-        tag_index=_tag_index(clean_tags),
         external_reference=(external_reference or "").strip()[:200],
         sender_name=sender_name.strip()[:300],
         dated=dated or timezone.localdate(),
-        place=place[:100],
         validated_by=actor,
         validated_at=timezone.now(),
     )
     if comps:
         dispatch.compartments.set(comps)
     content.store_fields(dispatch, subject=subject, body=content.sanitise_body(body))
+    content.store_meta(dispatch, place=place, tags=clean_tags)
     _set_routings(dispatch, clean_routings)
     _set_citations(dispatch, cited, external_references)
     for upload in checked:
@@ -892,9 +899,10 @@ def _routing(dispatch: Dispatch, unit: Unit | str) -> Routing:
     if unit_obj is None:
         raise Http404("no such unit")
     routing = (
-        Routing.objects.select_for_update(of=("self",))
+        Routing.objects.of_dispatch(dispatch)
+        .select_for_update(of=("self",))
         .select_related("unit")
-        .filter(dispatch=dispatch, unit=unit_obj)
+        .filter(unit=unit_obj)
         .first()
     )
     if routing is None:
@@ -913,7 +921,7 @@ def _member_of(actor: User, unit: Unit) -> bool:
 
 def _default_handling_unit(actor: User, dispatch: Dispatch, kinds: Sequence[str]) -> Unit:
     mine = {m.unit_id for m in actor.active_memberships()}
-    for routing in Routing.objects.filter(dispatch=dispatch, kind__in=kinds).select_related("unit"):
+    for routing in Routing.objects.of_dispatch(dispatch).filter(kind__in=kinds).select_related("unit"):
         if routing.unit_id in mine:
             return routing.unit
     raise Http404("this dispatch is not routed to any of your units")
@@ -1014,7 +1022,7 @@ def reply(
         compartments=comps,
         transmission=transmission or original.transmission,
         routings=routings,
-        tags=original.tags if tags is None else tags,
+        tags=original.tag_list if tags is None else tags,
         in_reply_to=original,
     )
 
@@ -1074,7 +1082,10 @@ def close_routing(*, actor: User, dispatch: Dispatch | int, unit: Unit | str) ->
     routing.closed_at = now
     routing.save()
     still_open = (
-        Routing.objects.filter(dispatch=current, kind=RoutingKind.ACTION).exclude(status=RoutingStatus.CLOSED).exists()
+        Routing.objects.of_dispatch(current)
+        .filter(kind=RoutingKind.ACTION)
+        .exclude(status=RoutingStatus.CLOSED)
+        .exists()
     )
     if not still_open and current.status == DispatchStatus.SENT:
         current.status = DispatchStatus.CLOSED
@@ -1119,15 +1130,17 @@ def change_marking(
         raise ValidationError({"classification": [_("The new marking is the same as the current one.")]})
     subject = content.read_field(current, "subject")
     body = content.read_field(current, "body")
+    meta = content.read_meta(current)
     was_encrypted = current.is_encrypted
+    was_protected = current.needs_encryption
     old_key = content.plain_key(current) if current.data_key_id else None
-    change = MarkingChange.objects.create(
+    external = _external_references(current, key=old_key, marking=old_marking)
+    change = MarkingChange(
         dispatch=current,
         from_level=current.classification,
         from_compartments=old_codes,
         to_level=level,
         to_compartments=new_codes,
-        reason=reason.strip(),
         declassify_on=declassify_on,
         changed_by=actor,
     )
@@ -1154,8 +1167,13 @@ def change_marking(
         )
     else:
         content.store_fields(current, subject=subject, body=body, marking=new_marking)
+    content.store_meta(current, place=meta.place, tags=meta.tags, marking=new_marking)
+    protected = was_protected or current.needs_encryption
+    change.store_reason(reason.strip(), protected=protected)
+    change.save(force_insert=True)
     written = _restore_attachments(current, old_marking=old_marking, old_key=old_key)
     try:
+        _set_citations(current, _cited_dispatches(current), external, marking=new_marking)
         current.save()
         record_event(
             action="correspondence.marking_changed",
@@ -1164,7 +1182,9 @@ def change_marking(
             details={
                 "from": {"level": change.from_level, "compartments": old_codes},
                 "to": {"level": level, "compartments": new_codes},
-                "reason": change.reason,
+                # a protected dispatch's reason is sealed: the audit log keeps no copy of it
+                "reason": "" if protected else change.reason,
+                "reason_sealed": protected,
                 "declassify_on": declassify_on,
             },
         )
@@ -1184,7 +1204,7 @@ def grant_access(
     current = _visible(actor, dispatch)
     _released(current)
     units = [current.sending_unit] + [
-        r.unit for r in Routing.objects.filter(dispatch=current, kind=RoutingKind.ACTION).select_related("unit")
+        r.unit for r in Routing.objects.of_dispatch(current).filter(kind=RoutingKind.ACTION).select_related("unit")
     ]
     if not policy.holds_in_any(actor, "grant", units):
         raise NotAllowed(_("Only the head of the sending or attributed unit may grant access."))
@@ -1196,9 +1216,10 @@ def grant_access(
     if user is not None and not user.clearance.dominates(_floor_of(current)):
         errors["user"] = [_("This agent's clearance does not allow reading this dispatch.")]
     _raise(errors)
-    grant = DispatchGrant.objects.create(
-        dispatch=current, user=user, unit=unit, granted_by=actor, reason=reason.strip()
-    )
+    grant = DispatchGrant(dispatch=current, user=user, unit=unit, granted_by=actor)
+    protected = current.needs_encryption
+    grant.store_reason(reason.strip(), protected=protected)
+    grant.save(force_insert=True)
     record_event(
         action="correspondence.access_granted",
         actor=actor,
@@ -1206,7 +1227,9 @@ def grant_access(
         details={
             "user": user.get_username() if user else None,
             "unit": unit.code if unit else None,
-            "reason": grant.reason,
+            # a protected dispatch's reason is sealed: the audit log keeps no copy of it
+            "reason": "" if protected else grant.reason,
+            "reason_sealed": protected,
         },
     )
     return grant

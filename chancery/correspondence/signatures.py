@@ -13,7 +13,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from chancery.correspondence.content import read_attachment, read_field, read_filename
+from chancery.correspondence.content import (
+    clear_sha256,
+    digest_matches,
+    read_attachment,
+    read_citation,
+    read_field,
+    read_filename,
+    read_meta,
+)
 from chancery.correspondence.models import Attachment, Citation, Dispatch, MarkingChange, Routing
 from chancery.crypto.exceptions import CryptoError
 from chancery.crypto.models import SigningKey
@@ -28,7 +36,7 @@ def _iso(value: Any) -> str | None:
 
 
 def marking_as_sent(dispatch: Dispatch) -> dict[str, Any]:
-    first = MarkingChange.objects.filter(dispatch=dispatch).order_by("changed_at", "id").first()
+    first = MarkingChange.objects.of_dispatch(dispatch).order_by("changed_at", "id").first()
     if first is not None:
         return {"level": int(first.from_level), "compartments": sorted(first.from_compartments)}
     return {"level": int(dispatch.classification), "compartments": sorted(c.code for c in dispatch.compartments.all())}
@@ -37,8 +45,8 @@ def marking_as_sent(dispatch: Dispatch) -> dict[str, Any]:
 def attachment_entries(dispatch: Dispatch) -> list[dict[str, Any]]:
     """The attachments as signed: the CLEAR file name (decrypted when stored encrypted)."""
     return [
-        {"n": a.position, "filename": read_filename(a, dispatch), "size": a.size, "sha256": a.sha256}
-        for a in Attachment.objects.filter(dispatch=dispatch).order_by("position")
+        {"n": a.position, "filename": read_filename(a, dispatch), "size": a.size, "sha256": clear_sha256(a, dispatch)}
+        for a in Attachment.objects.of_dispatch(dispatch).order_by("position")
     ]
 
 
@@ -53,14 +61,17 @@ def _label(attachment: Attachment, dispatch: Dispatch) -> str:
 def canonical_content(dispatch: Dispatch) -> dict[str, Any]:
     """Everything the signature covers (plain JSON types only), read from the database."""
     citations = [
-        (c.cited.reference if c.cited_id and c.cited else None, c.external_reference)
-        for c in Citation.objects.filter(citing=dispatch).select_related("cited")
+        (c.cited.reference if c.cited_id and c.cited else None, read_citation(c, dispatch))
+        for c in Citation.objects.of_dispatch(dispatch).select_related("cited")
     ]
     routings = [
-        (r.unit.code, r.kind, r.due_date) for r in Routing.objects.filter(dispatch=dispatch).select_related("unit")
+        (r.unit.code, r.kind, r.due_date) for r in Routing.objects.of_dispatch(dispatch).select_related("unit")
     ]
+    meta = read_meta(dispatch)
     return build_canonical(
         dispatch,
+        place=meta.place,
+        tags=meta.tags,
         sending_unit=dispatch.sending_unit.code,
         author=dispatch.author.get_username(),
         sent_by=dispatch.sent_by.get_username() if dispatch.sent_by else None,
@@ -77,6 +88,8 @@ def canonical_content(dispatch: Dispatch) -> dict[str, Any]:
 def build_canonical(
     dispatch: Dispatch,
     *,
+    place: str,
+    tags: list[str],
     sending_unit: str,
     author: str,
     sent_by: str | None,
@@ -99,14 +112,14 @@ def build_canonical(
         "sent_by": sent_by,
         "sent_at": _iso(dispatch.sent_at),
         "dated": _iso(dispatch.dated),
-        "place": dispatch.place,
+        "place": place,
         "external_reference": dispatch.external_reference,
         "sender_name": dispatch.sender_name,
         "transmission": dispatch.transmission,
         "marking": marking,
         "subject": subject,
         "body": body,
-        "tags": sorted(str(t) for t in dispatch.tags or []),
+        "tags": sorted(str(t) for t in tags),
         "in_reply_to": in_reply_to,
         "citations": sorted(
             ({"reference": ref, "external": ext} for ref, ext in citations),
@@ -161,7 +174,7 @@ def verify_dispatch(dispatch: Dispatch) -> Verification:
         return invalid(f"signing key #{dispatch.signing_key_id} does not exist")
     if key.owner != dispatch.sending_unit.code:
         return invalid(f"signed with a key of {key.owner}, not of the sending unit {dispatch.sending_unit.code}")
-    attachments = list(Attachment.objects.filter(dispatch=dispatch).order_by("position"))
+    attachments = list(Attachment.objects.of_dispatch(dispatch).order_by("position"))
     for attachment in attachments:
         try:
             data = read_attachment(attachment, dispatch)
@@ -169,7 +182,7 @@ def verify_dispatch(dispatch: Dispatch) -> Verification:
             return invalid(f"{_label(attachment, dispatch)} was altered (decryption failed)")
         except Exception as exc:
             return invalid(f"{_label(attachment, dispatch)} cannot be read: {exc}")
-        if hashlib.sha256(data).hexdigest() != attachment.sha256 or len(data) != attachment.size:
+        if not digest_matches(attachment, data) or len(data) != attachment.size:
             return invalid(f"{_label(attachment, dispatch)} does not match its hash")
     try:
         message = canonical_bytes(canonical_content(dispatch))

@@ -29,7 +29,7 @@ from chancery.audit.services import record_event
 from chancery.core.access import require_capability
 from chancery.core.classification import Marking
 from chancery.core.downloads import file_download
-from chancery.correspondence import notes, selectors, services
+from chancery.correspondence import content, notes, selectors, services
 from chancery.correspondence.content import BODY_ATTRIBUTES, BODY_TAGS
 from chancery.correspondence.forms import (
     AssignForm,
@@ -553,8 +553,8 @@ def _draft_initial(user: Any, dispatch: Dispatch) -> tuple[dict[str, Any], list[
         "classified_from": dispatch.classified_from,
         "info_units": [r.unit.code for r in routings if r.kind == RoutingKind.INFO],
         "cites": "\n".join(c.cited.reference or "" for c in citations if c.cited is not None and c.cited.reference),
-        "external_references": "\n".join(c.external_reference for c in citations if c.cited_id is None),
-        "tags": ", ".join(dispatch.tags or []),
+        "external_references": "\n".join(content.read_citation(c, dispatch) for c in citations if c.cited_id is None),
+        "tags": ", ".join(dispatch.tag_list),
         "version": dispatch.version,
     }
     actions = [{"unit": r.unit.code, "due_date": r.due_date} for r in routings if r.kind == RoutingKind.ACTION]

@@ -81,3 +81,29 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"signing key {self.pk} of {self.owner}"
+
+
+class HashKey(models.Model):
+    """The key of one kind of keyed hash (`purpose`: "tag", "attachment"): a `DataKey`,
+    wrapped by the KEK like every data key, so `chancery rotate-keys` re-wraps it."""
+
+    purpose = models.CharField(max_length=40, unique=True)
+    data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"hash key {self.purpose}"
+
+
+class SealedTerm(models.Model):
+    """A word known only by its keyed hash (`token`), sealed under the same hash key so that
+    the application — never the database alone — can name a token it shows (tag facets)."""
+
+    purpose = models.CharField(max_length=40)
+    token = models.CharField(max_length=40)
+    ciphertext = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["purpose", "token"], name="crypto_sealed_term_unique")]
+
+    def __str__(self) -> str:
+        return f"sealed term {self.pk}"

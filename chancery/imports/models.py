@@ -84,8 +84,23 @@ class ImportBatch(models.Model):
 
 
 class LetterImport(models.Model):
+    """One letter file through the import, from preview to its dispatch.
+
+    The original file name is sealed (`filename_ciphertext`, AES-GCM under a data key of
+    its own, bound to the file's digest; `filename_clear` stays empty): a name often says
+    what the letter is about ("visite-secrete-ministre.docx"), and when it is written —
+    at preview or at a failure — the marking of the dispatch it will give is not known
+    yet, so every name is sealed rather than only those of protected results. Its own key
+    (not the dispatch's) keeps it readable whatever the dispatch's marking becomes;
+    `chancery rotate-keys` re-wraps it like every data key. Read it as `filename`.
+    """
+
     content_hash = models.CharField(_("SHA-256"), max_length=64, db_index=True)
-    filename = models.CharField(_("file name"), max_length=255)
+    filename_clear = models.CharField(_("file name"), max_length=255, blank=True)
+    filename_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+    filename_key = models.ForeignKey(
+        "crypto.DataKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
     size = models.PositiveBigIntegerField(_("size"), default=0)
     status = models.CharField(
         _("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.PREVIEWED, db_index=True
@@ -136,3 +151,29 @@ class LetterImport(models.Model):
 
     def __str__(self) -> str:
         return f"letter import {self.pk} ({self.status})"
+
+    def _filename_aad(self) -> bytes:
+        from chancery.crypto import envelope
+
+        return envelope.associated_data("imports.filename", self.content_hash, "")
+
+    @property
+    def filename(self) -> str:
+        """The original file name, unsealed."""
+        from chancery.crypto import envelope
+        from chancery.crypto.services import unwrap
+
+        if self.filename_ciphertext is None or self.filename_key is None:
+            return self.filename_clear
+        key = unwrap(data_key=self.filename_key)
+        return envelope.decrypt(bytes(self.filename_ciphertext), key, self._filename_aad()).decode("utf-8")
+
+    def store_filename(self, name: str) -> None:
+        """Seal the file name on the instance (not saved; `content_hash` must be set)."""
+        from chancery.crypto import envelope
+        from chancery.crypto.services import new_data_key
+
+        row, key = new_data_key()
+        self.filename_key = row
+        self.filename_ciphertext = envelope.encrypt(name[:255].encode("utf-8"), key, self._filename_aad())
+        self.filename_clear = ""

@@ -649,7 +649,7 @@ def _save(
         raise ImportFailed("invalid", _validation_message(exc), errors=errors) from exc
     except PermissionDenied as exc:
         raise ImportFailed("not_allowed", str(exc) or _("You may not register this letter.")) from exc
-    stored_files += list(Attachment.objects.filter(dispatch=dispatch).values_list("storage_name", flat=True))
+    stored_files += list(Attachment.objects.of_dispatch(dispatch).values_list("storage_name", flat=True))
     programme = None
     if plan.programme is not None and plan.create_programme:
         if obstacle:
@@ -775,9 +775,8 @@ def preview_letter(*, actor: Any, data: bytes, filename: str, registry_unit: Uni
     if preview.duplicate is not None or preview.blocking:
         return preview
     key_row, key = new_data_key()
-    row = LetterImport.objects.create(
+    row = LetterImport(
         content_hash=digest,
-        filename=Path(filename or "letter").name[:255],
         size=len(data),
         status=ImportStatus.PREVIEWED,
         extraction=_summary(preview.extraction, preview.plan),
@@ -786,6 +785,8 @@ def preview_letter(*, actor: Any, data: bytes, filename: str, registry_unit: Uni
         registry_unit=unit,
         imported_by=actor,
     )
+    row.store_filename(Path(filename or "letter").name)
+    row.save(force_insert=True)
     record_event(action="imports.letter_previewed", actor=actor, target=row, details={"sha256": digest})
     preview.letter_import = row
     return preview
@@ -902,7 +903,7 @@ def record_failure(
             .filter(content_hash=digest, status=ImportStatus.FAILED, imported_by=actor)
             .first()
         ) or LetterImport(content_hash=digest, status=ImportStatus.FAILED, imported_by=actor)
-        row.filename = Path(filename).name[:255]
+        row.store_filename(Path(filename).name)
         row.size = size
         row.error_code = code[:40]
         row.error_message = message[:500]
@@ -969,9 +970,8 @@ def import_letter(
                 actor=actor, plan=plan, registry_unit=registry_unit, filename=filename, data=data,
                 extraction=extraction, stored_files=stored, notify=notify,
             )
-            row = LetterImport(
-                content_hash=digest, filename=name[:255], size=len(data), registry_unit=registry_unit, batch=batch,
-            )
+            row = LetterImport(content_hash=digest, size=len(data), registry_unit=registry_unit, batch=batch)
+            row.store_filename(name)
             _record_imported(
                 row, actor=actor, dispatch=dispatch, programme=programme, warnings=warnings + save_warnings,
                 summary=_summary(extraction, plan),

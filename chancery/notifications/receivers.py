@@ -38,7 +38,7 @@ def on_dispatch_sent(sender: Any, *, dispatch: Any, actor: Any = None, **kwargs:
     try:
         units = [
             r.unit_id
-            for r in Routing.objects.filter(dispatch_id=dispatch.pk, kind=RoutingKind.ACTION).only("unit_id")
+            for r in Routing.objects.of_dispatch(dispatch).filter(kind=RoutingKind.ACTION).only("unit_id")
         ]
         people = unit_members_with(units=units, capability=Capability.HANDLE_ATTRIBUTION)
         # A unit where nobody handles attributions (a planning or inspection division, say)

@@ -20,7 +20,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chancery.correspondence.models import Dispatch, Routing, RoutingKind, RoutingStatus
+from chancery.correspondence.models import RELEASED_STATUSES, Dispatch, Routing, RoutingKind, RoutingStatus
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning.models import Achievement, Action, ActionStatus, AxisType, Indicator, Programme
 from chancery.reporting import figures, texts
@@ -145,7 +145,7 @@ def achievements(user: Any, filters: Filters, programme_ids: list[int] | None = 
 
 def attributions(user: Any, *, units: Any = None) -> QuerySet[Routing]:
     """Attributions (*pour attribution*) of dispatches the viewer may read."""
-    qs = Routing.objects.filter(kind=RoutingKind.ACTION, dispatch__in=Dispatch.objects.visible_to(user).released())
+    qs = Routing.objects.visible_to(user).filter(kind=RoutingKind.ACTION, dispatch__status__in=RELEASED_STATUSES)
     if units is not None:
         qs = qs.filter(unit__in=units)
     return qs

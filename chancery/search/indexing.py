@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from django.db import transaction
 from django.utils import timezone
 
+from chancery.correspondence.content import TAG_PURPOSE
+from chancery.crypto import keyed
 from chancery.search import analysis
 from chancery.search.adapters import adapter, adapters
 from chancery.search.adapters.base import Entry
@@ -42,6 +44,14 @@ def _joined(values: Iterable[str]) -> str:
     return ("|" + "|".join(items) + "|")[:1000] if items else ""
 
 
+def _tags_index(entry: Entry) -> str:
+    """The entry's tags; keyed tokens for a protected entry (as its dispatch's `tag_index`)."""
+    tags = list(dict.fromkeys(t.upper()[:60] for t in entry.tags))
+    if entry.protected and tags:
+        return _joined(keyed.seal_terms(TAG_PURPOSE, tags).values())
+    return _joined(tags)
+
+
 def _document_fields(doc_type: str, entry: Entry) -> dict[str, object]:
     return {
         "dispatch_id": entry.dispatch_id,
@@ -49,7 +59,7 @@ def _document_fields(doc_type: str, entry: Entry) -> dict[str, object]:
         "unit_id": entry.unit_id,
         "unit_code": entry.unit_code[:40],
         "routed_index": _joined(entry.routed),
-        "tags_index": _joined(dict.fromkeys(t.upper()[:60] for t in entry.tags)),
+        "tags_index": _tags_index(entry),
         "author_id": entry.author_id,
         "reference": entry.reference[:200],
         "dated": entry.dated,

@@ -35,7 +35,7 @@ def _dispatch_saved(sender: Any, instance: Dispatch, **kwargs: Any) -> None:
     queue("dispatch", instance.pk)
     if not kwargs.get("created"):
         # A change of marking re-encrypts the attachments: their tokens change form too.
-        for attachment_id in Attachment.objects.filter(dispatch_id=instance.pk).values_list("pk", flat=True):
+        for attachment_id in Attachment.objects.of_dispatch(instance).values_list("pk", flat=True):
             queue("attachment", attachment_id)
 
 

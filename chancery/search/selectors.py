@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from chancery.accounts.models import User
 from chancery.core.classification import Level, Marking
+from chancery.correspondence.content import TAG_PURPOSE, tag_patterns
+from chancery.crypto import keyed
 from chancery.search import analysis
 from chancery.search.adapters import adapter
 from chancery.search.backends import get_backend
@@ -106,7 +108,8 @@ def filtered(user: User | Any, query: Query) -> QuerySet[SearchDocument]:
     if "ref" in filters:
         qs = qs.filter(reference__istartswith=filters["ref"])
     if "tag" in filters:
-        qs = qs.filter(tags_index__contains=f"|{filters['tag']}|")
+        clear, token = tag_patterns(filters["tag"])
+        qs = qs.filter(Q(tags_index__contains=clear) | Q(tags_index__contains=token))
     if "by" in filters:
         authors = User.objects.visible_to(user).filter(username__iexact=filters["by"]).values("pk")
         qs = qs.filter(author_id__in=authors)
@@ -152,6 +155,13 @@ def _facets(rows: Sequence[tuple[Any, ...]]) -> list[Facet]:
         counters["classification"][classification] += 1
         if tags_index:
             counters["tag"].update(t for t in tags_index.split("|") if t)
+    # Protected documents carry keyed tokens: name those the reader's own rows hold, and
+    # count them with the clear tag of the same name.
+    names = keyed.unseal_terms(TAG_PURPOSE, counters["tag"])
+    for token_, name in names.items():
+        counters["tag"][name] += counters["tag"].pop(token_)
+    for stray in [t for t in counters["tag"] if keyed.is_token(t)]:
+        del counters["tag"][stray]
 
     def top(name: str) -> list[tuple[Any, int]]:
         return sorted(counters[name].items(), key=lambda item: (-item[1], str(item[0])))[:FACET_SIZE]

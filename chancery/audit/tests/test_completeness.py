@@ -36,6 +36,9 @@ DERIVED = {
     "crypto.datakey": "created with the object it encrypts (audited), re-wrapped only by rotate-keys "
                       "(audited as crypto.keys_rotated)",
     "crypto.signingkey": "created on a unit's first signature, which is audited as the send",
+    "crypto.hashkey": "the key of a kind of keyed hash, created on first use by an audited act (a protected "
+                      "dispatch's tags or attachment), re-wrapped only by rotate-keys",
+    "crypto.sealedterm": "a tag known by its keyed token, sealed when an audited act first stores it",
     "correspondence.numbercounter": "the last number used, derived from the sends (audited)",
     "accounts.loginthrottle": "counters of failed sign-ins, each audited as accounts.login_failed",
     "notifications.notification": "messages about audited acts, derived from them",

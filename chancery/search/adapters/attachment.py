@@ -95,11 +95,16 @@ class AttachmentAdapter(Adapter):
 
     def _rows(self) -> Any:
         dispatches = Dispatch.objects.unrestricted("search indexing reads every attachment's dispatch")
-        return Attachment.objects.select_related("dispatch").filter(dispatch__in=dispatches.values("pk"))
+        every = Attachment.objects.unrestricted("search indexing reads every attachment; results are gated")
+        return every.select_related("dispatch").filter(dispatch__in=dispatches.values("pk"))
 
     def entries(self, ids: Iterable[int]) -> list[Entry]:
         result = []
-        attachments = list(Attachment.objects.filter(pk__in=list(ids)))
+        attachments = list(
+            Attachment.objects.unrestricted("search indexing of these attachments; results are gated").filter(
+                pk__in=list(ids)
+            )
+        )
         dispatch_ids = {a.dispatch_id for a in attachments}
         dispatches = {
             d.pk: d
@@ -127,8 +132,8 @@ class AttachmentAdapter(Adapter):
         )
         # The attachment is read through its dispatch: only attachments of dispatches the
         # gate returns, each joined to that gated dispatch instance.
-        rows = Attachment.objects.filter(pk__in=list(ids)).prefetch_related(Prefetch("dispatch", queryset=dispatches))
-        return {a.pk: a for a in rows.filter(dispatch__in=Dispatch.objects.visible_to(user).values("pk"))}
+        rows = Attachment.objects.visible_to(user).filter(pk__in=list(ids))
+        return {a.pk: a for a in rows.prefetch_related(Prefetch("dispatch", queryset=dispatches))}
 
     def show(self, obj: Any, *, with_text: bool) -> Shown:
         dispatch = obj.dispatch

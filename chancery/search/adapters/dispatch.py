@@ -27,7 +27,7 @@ def dispatch_entry(dispatch: Dispatch, object_id: int) -> Entry:
         dated=dispatch.dated,
         classification=int(dispatch.classification),
         protected=dispatch.needs_encryption,
-        tags=[str(t) for t in (dispatch.tags or [])],
+        tags=list(dispatch.tag_list),
     )
 
 
@@ -52,7 +52,7 @@ class DispatchAdapter(Adapter):
                 for part in (
                     subject,
                     dispatch.sender_name,
-                    dispatch.place,
+                    dispatch.place_text,
                     dispatch.external_reference,
                     body,
                 )

@@ -94,3 +94,18 @@ def test_index_key_is_a_wrapped_data_key_covered_by_rotation(ministry: Any, corp
     assert (after_key.kek_id, bytes(after_key.wrapped_key)) != before
     # Same clear key after re-wrapping: protected documents are still found.
     assert search(ministry.users["hom.dakar"], "pourparlers").total == 1
+
+
+def test_protected_tags_are_keyed_in_the_index_and_named_in_facets(ministry: Any, corpus: Any) -> None:
+    # ENERGY is a tag of the protected dispatch only; CULTURE of a clear one
+    storage = _index_storage()
+    assert b"|energy|" not in storage and b"|culture|" in storage
+    reader, outsider = ministry.users["hom.dakar"], ministry.users["desk.dg76"]
+    results = search(reader, "tag:energy")
+    assert [h.object_id for h in results.hits] == [corpus.protected.pk]
+    tags = dict((value, count) for value, _label, count in next(f for f in results.facets if f.name == "tag").values)
+    assert tags == {"ENERGY": 1}  # named from its keyed token, for a reader who sees the dispatch
+    everything = search(reader, "type:dispatch")
+    facet = next(f for f in everything.facets if f.name == "tag").values
+    assert all(not value.startswith("k") or value.isupper() for value, _label, _n in facet)
+    assert search(outsider, "tag:energy").total == 0
