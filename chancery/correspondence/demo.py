@@ -28,7 +28,7 @@ from django.utils import timezone
 from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
-from chancery.core.bulk import insert_rows, take_ids, update_rows
+from chancery.core.bulk import Row, insert_rows, new_row, take_ids, update_rows
 from chancery.core.classification import Level
 from chancery.core.models import Compartment
 from chancery.correspondence import content, storage
@@ -614,8 +614,8 @@ class _Writer:
                 direction=spec.direction,
                 kind=spec.kind,
                 status=spec.status,
-                sending_unit=spec.unit,
-                author=spec.author,
+                sending_unit_id=spec.unit.pk,
+                author_id=spec.author.pk,
                 reference=spec.reference,
                 year=spec.year,
                 number=spec.number,
@@ -629,9 +629,9 @@ class _Writer:
                 body="" if protected else spec.body,
                 tags=spec.tags,
                 tag_index="|" + "|".join(spec.tags) + "|" if spec.tags else "",
-                validated_by=spec.head if spec.status != DispatchStatus.DRAFT else None,
+                validated_by_id=spec.head.pk if spec.status != DispatchStatus.DRAFT else None,
                 validated_at=spec.when if spec.status != DispatchStatus.DRAFT else None,
-                sent_by=spec.head if sent else None,
+                sent_by_id=spec.head.pk if sent else None,
                 sent_at=spec.when if sent else None,
                 in_reply_to_id=spec.in_reply_to.obj.pk
                 if spec.in_reply_to is not None and spec.in_reply_to.obj is not None
@@ -641,7 +641,7 @@ class _Writer:
             spec.obj = row
         through = Dispatch.compartments.through
         compartment_rows = [
-            through(dispatch_id=spec.obj.pk, compartment_id=self.compartments[code].pk)
+            new_row(through, dispatch_id=spec.obj.pk, compartment_id=self.compartments[code].pk)
             for spec in specs
             if spec.obj is not None
             for code in spec.compartments
@@ -651,14 +651,14 @@ class _Writer:
             marked.pk = pk
         # one data key per protected dispatch
         protected_specs = [s for s in specs if s.obj is not None and s.obj.needs_encryption]
-        key_rows: list[DataKey] = []
+        key_rows: list[Row] = []
         plain_keys: dict[int, bytes] = {}
         for spec, key_pk in zip(protected_specs, take_ids(DataKey, len(protected_specs)), strict=True):
             assert spec.obj is not None
             plain = envelope.generate_data_key()
-            key_row = DataKey(pk=key_pk, wrapped_key=envelope.wrap_key(plain, self.kek), kek_id=self.kek.id)
+            key_row = new_row(DataKey, id=key_pk, wrapped_key=envelope.wrap_key(plain, self.kek), kek_id=self.kek.id)
             key_rows.append(key_row)
-            spec.obj.data_key = key_row
+            spec.obj.data_key_id = key_pk
             plain_keys[spec.obj.pk] = plain
         self.protected += len(protected_specs)
 
@@ -713,37 +713,38 @@ class _Writer:
 
     def _routings_and_citations(
         self, specs: list[DispatchSpec]
-    ) -> tuple[list[tuple[Routing, RoutingSpec]], list[Citation]]:
+    ) -> tuple[list[tuple[Row, RoutingSpec]], list[Row]]:
         """The rows (with their primary keys) of the routings and citations of a batch."""
-        rows: list[tuple[Routing, RoutingSpec]] = []
-        citations = []
+        rows: list[tuple[Row, RoutingSpec]] = []
+        citations: list[Row] = []
         for spec in specs:
             assert spec.obj is not None
             for r in spec.routings:
                 answer = r.answer.obj if r.answer is not None else None
-                row = Routing(
-                    dispatch=spec.obj,
-                    unit=r.unit,
+                row = new_row(
+                    Routing,
+                    dispatch_id=spec.obj.pk,
+                    unit_id=r.unit.pk,
                     kind=r.kind,
                     due_date=r.due_date,
                     status=r.status,
-                    acknowledged_by=r.acknowledged_by,
+                    acknowledged_by_id=_pk(r.acknowledged_by),
                     acknowledged_at=r.acknowledged_at,
-                    assigned_to=r.assigned_to,
+                    assigned_to_id=_pk(r.assigned_to),
                     assigned_at=r.assigned_at,
-                    closed_by=r.closed_by,
+                    closed_by_id=_pk(r.closed_by),
                     closed_at=r.closed_at,
-                    read_by=r.read_by,
+                    read_by_id=_pk(r.read_by),
                     read_at=r.read_at,
-                    answer=answer,
+                    answer_id=_pk(answer),
                     answered_at=r.answered_at if answer is not None else None,
                 )
                 rows.append((row, r))
             for cited in spec.cites:
                 if cited.obj is not None:
-                    citations.append(Citation(citing=spec.obj, cited=cited.obj))
+                    citations.append(new_row(Citation, citing_id=spec.obj.pk, cited_id=cited.obj.pk))
             for ref in spec.external_refs:
-                citations.append(Citation(citing=spec.obj, external_reference=ref))
+                citations.append(new_row(Citation, citing_id=spec.obj.pk, external_reference=ref))
             actions = [r for r in spec.routings if r.kind == RoutingKind.ACTION]
             if spec.status == DispatchStatus.SENT and actions and all(r.closed_at for r in actions):
                 spec.obj.closed_at = max(r.closed_at for r in actions if r.closed_at)
@@ -777,7 +778,7 @@ class _Writer:
 
     def _attachments(
         self, specs: list[DispatchSpec], plain_keys: dict[int, bytes]
-    ) -> tuple[list[Attachment], dict[int, list[dict[str, Any]]]]:
+    ) -> tuple[list[Row], dict[int, list[dict[str, Any]]]]:
         """Files written (encrypted under the dispatch's key when protected) and their rows."""
         rows = []
         entries: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -793,8 +794,9 @@ class _Writer:
                 )
                 digest = hashlib.sha256(data).hexdigest()
                 rows.append(
-                    Attachment(
-                        dispatch=obj,
+                    new_row(
+                        Attachment,
+                        dispatch_id=obj.pk,
                         position=position,
                         # the name follows the file: encrypted under the dispatch's key when protected
                         filename_clear="" if key else filename,
@@ -808,7 +810,7 @@ class _Writer:
                         sha256=digest,
                         storage_name=name,
                         encrypted=key is not None,
-                        uploaded_by=spec.author,
+                        uploaded_by_id=spec.author.pk,
                         uploaded_at=spec.when,
                     )
                 )
@@ -827,6 +829,10 @@ class _Writer:
             elif row.last_number != last:
                 NumberCounter.objects.filter(pk=row.pk).update(last_number=last)
         NumberCounter.objects.bulk_create(new)
+
+
+def _pk(obj: Any) -> Any:
+    return obj.pk if obj is not None else None
 
 
 def write_correspondence(

@@ -137,8 +137,8 @@ def _slice(final: datetime, days: int, done: int, size: int, total: int) -> tupl
 
 def _programmes(ministry: Any, *, seed: int, stdout: Any) -> None:
     """The demo's programmes (three years, every state) for each mission that has none yet."""
-    from chancery.planning import demo as planning_demo
     from chancery.organisation.models import UnitKind
+    from chancery.planning import demo as planning_demo
     from chancery.planning.models import Programme
 
     planned = set(Programme.objects.values_list("mission_id", flat=True).distinct())
