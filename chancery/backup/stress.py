@@ -71,6 +71,11 @@ def prepare_site(env: dict[str, str], *, missions: int) -> list[dict[str, str]]:
     """Migrate, load the demo organisation, and return `missions` missions with their head's API token."""
     chancery(env, "migrate", "-v0")
     chancery(env, "demo", "--organisation-only")
+    return mission_tokens(env, missions=missions)
+
+
+def mission_tokens(env: dict[str, str], *, missions: int) -> list[dict[str, str]]:
+    """`missions` missions of the site with their desk and an API token of their head."""
     return json.loads(chancery(env, "shell", "-c", _SETUP % {"count": missions}).strip().splitlines()[-1])
 
 

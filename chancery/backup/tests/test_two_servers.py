@@ -54,7 +54,9 @@ def _sign_in(opener: urllib.request.OpenerDirector, base: str, username: str) ->
     assert token, "no CSRF token on the login page"
     form = urllib.parse.urlencode({"csrfmiddlewaretoken": token.group(1), "username": username,
                                    "password": "Chancery-demo-2026"}).encode()
-    request = urllib.request.Request(f"{base}/accounts/login/", data=form, headers={"Referer": f"{base}/"})
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        f"{base}/accounts/login/", data=form, headers={"Referer": f"{base}/"}
+    )
     opener.open(request, timeout=30).read()
 
 
@@ -66,10 +68,10 @@ def _home(opener: urllib.request.OpenerDirector, base: str) -> str:
 
 @pytest.mark.django_db
 def test_two_servers_share_sessions_numbers_and_tasks(tmp_path: Path, postgres_database: Any) -> None:  # noqa: F811
-    env = stress.site_env(tmp_path / "data", postgres_database())
+    env = stress.site_env(tmp_path / "site", postgres_database())
     env["CHANCERY_CACHE"] = "database"
     env["CHANCERY_TASK_BACKEND"] = "database"
-    (tmp_path / "data").mkdir()
+    (tmp_path / "site").mkdir()
     mission = stress.prepare_site(env, missions=1)[0]
     stress.chancery(env, "collectstatic", "--noinput", "-v0")
     servers = [stress.Server(env, port, workers=1, threads=4, log=tmp_path / f"server-{port}.log", task_worker=True)
@@ -119,7 +121,7 @@ def test_two_servers_share_sessions_numbers_and_tasks(tmp_path: Path, postgres_d
 
             state = json.loads(stress.chancery(env, "shell", "-c", _QUERY).strip().splitlines()[-1])
             indexing = [t for t in state["tasks"] if t["task_path"].endswith("index_object")]
-            if indexing and all(t["status"] == "SUCCESSFUL" for t in indexing) or time.monotonic() > deadline:
+            if (indexing and all(t["status"] == "SUCCESSFUL" for t in indexing)) or time.monotonic() > deadline:
                 break
             time.sleep(1)
         assert sorted(state["sent"]) == sorted(d["reference"] for d in ledger.dispatches)
