@@ -1,4 +1,4 @@
-"""`chancery bench all`: issue 10's suite on a generated ministry, through the real server.
+"""`chancery bench all` (issue 10's suite, through the real server) and `chancery bench generate`.
 
 One command, per engine: a fresh site (data dir + database), `chancery generate dispatches`
 (timed), then `chancery serve` (gunicorn, several workers) on loopback, and:
@@ -332,5 +332,55 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
     return record
 
 
-BENCHMARKS = {"all": ("issue 10's suite: every page at 1/8/32 clients beside its floor, queries, encryption, "
+def _generate_arguments(parser: Any) -> None:
+    from chancery.backup.benchmarks import _common
+
+    _common(parser, 0)
+    parser.add_argument("--count", type=int, default=100_000, help="dispatches (default 100000)")
+    parser.add_argument("--missions", type=int, default=200)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--reindex", action="store_true", help="time the search index rebuild too")
+
+
+def _generate(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
+    """`chancery generate dispatches` timed on a fresh site per engine (the progress bar off)."""
+    from chancery.backup import stress
+    from chancery.backup.benchmarks import _database, _engines, _say, _stop_on_sigterm
+    from chancery.core.management.commands.bench import machine_info
+
+    _stop_on_sigterm()
+    say = _say(stdout)
+    runs = []
+    for engine in _engines(options):
+        with tempfile.TemporaryDirectory(prefix="chancery-bench-generate-") as work, \
+                _database(engine, options["postgres_url"]) as url:
+            env = stress.site_env(Path(work) / "data", url)
+            stress.chancery(env, "migrate", "-v0")
+            stress.chancery(env, "demo", "--organisation-only")
+            say(f"== {engine}: {options['count']} dispatches …")
+            started = time.perf_counter()
+            output = stress.chancery(env, "generate", "dispatches", "--count", str(options["count"]), "--missions",
+                                     str(options["missions"]), "--years", str(options["years"]), "--no-progress",
+                                     *([] if options["reindex"] else ["--no-reindex"]), timeout=24 * 3600)
+            seconds = time.perf_counter() - started
+            say(output.strip().splitlines()[-1] if output.strip() else "")
+            runs.append({"engine": engine, "dispatches": options["count"], "missions": options["missions"],
+                         "years": options["years"], "reindex": options["reindex"], "minutes": round(seconds / 60, 2),
+                         "dispatches_per_second": round(options["count"] / seconds, 1)})
+    lines = ["# `chancery generate dispatches` (`chancery bench generate`)", "",
+             "A fresh site per engine (migrate, demo organisation), then the whole command: missions added, "
+             "dispatches with routings, citations, replies, attachments and every marking (encrypted, signed, "
+             "numbered), programmes, statistics" + (", search index" if options["reindex"] else "") + ".", "",
+             "| engine | dispatches | missions | years | minutes | dispatches/s |", "|---|---|---|---|---|---|"]
+    for run in runs:
+        lines.append(f"| {run['engine']} | {run['dispatches']:,} | {run['missions']} | {run['years']} | "
+                     f"{run['minutes']} | {run['dispatches_per_second']} |")
+    machine = machine_info()
+    lines += ["", f"Machine: {json.dumps(machine)}.", ""]
+    return {"runs": runs, "machine": machine, "markdown": "\n".join(lines)}
+
+
+BENCHMARKS = {"generate": ("time `chancery generate dispatches` on a fresh site per engine",
+                           _generate_arguments, _generate),
+              "all": ("issue 10's suite: every page at 1/8/32 clients beside its floor, queries, encryption, "
                       "sends, import, on a generated ministry", _arguments, _run)}
