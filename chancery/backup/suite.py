@@ -363,7 +363,7 @@ def _generate(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
                                      str(options["missions"]), "--years", str(options["years"]), "--no-progress",
                                      *([] if options["reindex"] else ["--no-reindex"]), timeout=24 * 3600)
             seconds = time.perf_counter() - started
-            say(output.strip().splitlines()[-1] if output.strip() else "")
+            say(next((line for line in output.splitlines() if line.startswith("Generated")), ""))
             runs.append({"engine": engine, "dispatches": options["count"], "missions": options["missions"],
                          "years": options["years"], "reindex": options["reindex"], "minutes": round(seconds / 60, 2),
                          "dispatches_per_second": round(options["count"] / seconds, 1)})
