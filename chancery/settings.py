@@ -154,6 +154,15 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# The cache. "local": each process its own memory (one server). "database": a table of the
+# database every server shares (`chancery migrate` creates it), so that what one app server
+# caches the others see, with nothing extra to run. See docs/deployment.md.
+CHANCERY_CACHE = env_choice("CHANCERY_CACHE", ("local", "database"), "local")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "chancery_cache"}
+    if CHANCERY_CACHE == "database"
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "chancery"}
+}
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"

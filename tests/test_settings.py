@@ -182,3 +182,20 @@ def test_the_deploy_check_flags_debug_and_plain_http(settings):
     assert [m.id for m in check_deploy(None)] == ["chancery.W001"]
     settings.DEBUG = True
     assert [m.id for m in check_deploy(None)] == ["chancery.E001", "chancery.W001"]
+
+
+def _cache_backend(tmp_path, **env):
+    code = "import chancery.settings as s; print(s.CACHES['default']['BACKEND'])"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CHANCERY_", "DATABASE_URL"))}
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**clean, "CHANCERY_DATA_DIR": str(tmp_path), **env},
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )
+
+
+def test_the_cache_shared_by_several_servers_is_chosen_by_the_environment(tmp_path):
+    assert _cache_backend(tmp_path).stdout.strip().endswith("LocMemCache")
+    shared = _cache_backend(tmp_path, CHANCERY_CACHE="database")
+    assert shared.stdout.strip() == "django.core.cache.backends.db.DatabaseCache"
+    wrong = _cache_backend(tmp_path, CHANCERY_CACHE="redis")
+    assert wrong.returncode != 0 and "CHANCERY_CACHE must be one of" in wrong.stderr

@@ -160,3 +160,12 @@ BENCHMARKS = {
     "load": ("a mixed workload of simulated agents at several concurrencies on a real server",
              _load_arguments, _run_load),
 }
+
+
+def _suite() -> dict[str, Any]:
+    from chancery.backup.suite import BENCHMARKS as SUITE
+
+    return SUITE
+
+
+BENCHMARKS.update(_suite())

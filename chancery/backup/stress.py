@@ -71,14 +71,21 @@ def prepare_site(env: dict[str, str], *, missions: int) -> list[dict[str, str]]:
     """Migrate, load the demo organisation, and return `missions` missions with their head's API token."""
     chancery(env, "migrate", "-v0")
     chancery(env, "demo", "--organisation-only")
+    return mission_tokens(env, missions=missions)
+
+
+def mission_tokens(env: dict[str, str], *, missions: int) -> list[dict[str, str]]:
+    """`missions` missions of the site with their desk and an API token of their head."""
     return json.loads(chancery(env, "shell", "-c", _SETUP % {"count": missions}).strip().splitlines()[-1])
 
 
 class Server:
     """`chancery serve` on loopback, in its own process group."""
 
-    def __init__(self, env: dict[str, str], port: int, *, workers: int = 2, threads: int = 4, log: Path) -> None:
+    def __init__(self, env: dict[str, str], port: int, *, workers: int = 2, threads: int = 4, log: Path,
+                 task_worker: bool = False) -> None:
         self.env, self.port, self.workers, self.threads, self.log = env, port, workers, threads, log
+        self.task_worker = task_worker  # `chancery serve` starts its background task worker too
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,8 +96,8 @@ class Server:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "chancery.cli", "serve", "--bind", f"{LOOPBACK}:{self.port}",
-                 "--workers", str(self.workers), "--threads", str(self.threads), "--no-task-worker",
-                 "--no-collectstatic"],
+                 "--workers", str(self.workers), "--threads", str(self.threads), "--no-collectstatic",
+                 *([] if self.task_worker else ["--no-task-worker"])],
                 env=self.env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
             )
         deadline = time.monotonic() + READY_TIMEOUT

@@ -46,5 +46,22 @@ def optimize_sqlite(db: BaseDatabaseWrapper) -> None:
 
 
 def analyse_after_migrate(sender: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
-    """`post_migrate` receiver (connected for the core app only, so it runs once per migrate)."""
+    """`post_migrate` receiver (connected for the core app only, so it runs once per migrate):
+    the shared cache's table when the cache is the database's (`CHANCERY_CACHE=database`), then
+    the statistics."""
+    from django.core.management import call_command
+
+    call_command("createcachetable", database=using, verbosity=0)  # a no-op for other caches
     refresh_statistics(using=using)
+
+
+def lock_for_update(key: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Serialise a check-then-write between processes (several app servers) until the end of the
+    caller's transaction: an advisory lock on PostgreSQL; on SQLite every writing transaction
+    already holds the database's only write lock (IMMEDIATE mode), so nothing more is needed."""
+    db = connections[using]
+    if not db.in_atomic_block:
+        raise RuntimeError("lock_for_update must run inside the transaction it protects")
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

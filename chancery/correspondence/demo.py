@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
+from chancery.core.bulk import Row, insert_rows, new_row, take_ids, update_rows
 from chancery.core.classification import Level
 from chancery.core.models import Compartment
 from chancery.correspondence import content, storage
@@ -269,12 +270,15 @@ def generate_correspondence(
     count: int,
     seed: int,
     end: datetime | None = None,
-    days: int = 365,
+    days: float = 365,
+    now: datetime | None = None,
 ) -> Iterator[DispatchSpec]:
-    """Dispatch specs in chronological order (pure Python, nothing written)."""
+    """Dispatch specs in chronological order (pure Python, nothing written), from `days` before
+    `end` until `end`; statuses (drafts, answers, closures) as they stand `now` (default: `end`)."""
     rng = random.Random(seed)
     cast = _Cast(units, users)
     end = end or timezone.now()
+    now = now or end
     start = end - timedelta(days=days)
     span = (end - start).total_seconds()
     answerable: list[tuple[DispatchSpec, RoutingSpec]] = []
@@ -299,13 +303,13 @@ def generate_correspondence(
             continue
         seen: set[int] = set()
         spec.routings = [r for r in spec.routings if not (r.unit.pk in seen or seen.add(r.unit.pk))]  # type: ignore[func-returns-value]
-        if end - when < timedelta(days=20) and spec.direction != Direction.INCOMING and spec.in_reply_to is None:
+        if now - when < timedelta(days=20) and spec.direction != Direction.INCOMING and spec.in_reply_to is None:
             draft_roll = rng.random()
             if draft_roll < 0.06:
                 spec.status = DispatchStatus.DRAFT
             elif draft_roll < 0.09:
                 spec.status = DispatchStatus.VALIDATED
-        _settle_routings(rng, cast, spec, end)
+        _settle_routings(rng, cast, spec, now)
         if spec.status == DispatchStatus.SENT:
             for routing in spec.routings:
                 if routing.kind == RoutingKind.ACTION and routing.status in (
@@ -561,6 +565,10 @@ def _settle_routings(rng: random.Random, cast: _Cast, spec: DispatchSpec, now: d
 # --- writing -----------------------------------------------------------------------------
 
 
+def _is_protected(spec: DispatchSpec) -> bool:
+    return spec.level >= Level.RESTRICTED or spec.transmission == Transmission.ENCRYPTED
+
+
 class _Writer:
     """Writes specs in batches: rows in bulk, content encrypted, dispatches signed."""
 
@@ -592,71 +600,80 @@ class _Writer:
         spec.reference = format_reference(unit_code=spec.unit.code, year=year, number=spec.number)
 
     def write(self, specs: list[DispatchSpec]) -> None:
+        """One batch: every row built complete in Python (primary keys handed out first, so the
+        encryption's associated data and the signatures are computed before the one INSERT of
+        each table), then inserted with `insert_rows`."""
         for spec in specs:
             self.number(spec)
+            if spec.status == DispatchStatus.SENT and spec.unit.code not in self.signers:
+                # a unit's first signature creates its key (and a data key row): before any ids are taken
+                self.signers[spec.unit.code] = signer_for(owner=spec.unit.code)
+        # protected tags as keyed tokens, each distinct tag sealed once per batch; like the
+        # signing keys, the hash keys and sealed terms are written before any ids are taken
+        tokens = keyed.seal_terms(content.TAG_PURPOSE, [t for s in specs if _is_protected(s) for t in s.tags])
+        hash_key = keyed.hash_key(content.ATTACHMENT_PURPOSE) if any(map(_is_protected, specs)) else None
         rows = []
-        for spec in specs:
-            protected = spec.level >= Level.RESTRICTED or spec.transmission == Transmission.ENCRYPTED
+        dispatch_ids = take_ids(Dispatch, len(specs))
+        for spec, pk in zip(specs, dispatch_ids, strict=True):
+            protected = _is_protected(spec)
             sent = spec.status == DispatchStatus.SENT
-            rows.append(
-                Dispatch(
-                    direction=spec.direction,
-                    kind=spec.kind,
-                    status=spec.status,
-                    sending_unit=spec.unit,
-                    author=spec.author,
-                    reference=spec.reference,
-                    year=spec.year,
-                    number=spec.number,
-                    dated=spec.dated or timezone.localtime(spec.when).date(),
-                    place="" if protected else spec.place[:100],
-                    external_reference=spec.external_reference,
-                    sender_name=spec.sender_name,
-                    transmission=spec.transmission,
-                    classification=spec.level,
-                    subject="" if protected else spec.subject,
-                    body="" if protected else spec.body,
-                    tags=[] if protected else spec.tags,
-                    tag_index="" if protected else content.tag_index(spec.tags, protected=False),
-                    validated_by=spec.head if spec.status != DispatchStatus.DRAFT else None,
-                    validated_at=spec.when if spec.status != DispatchStatus.DRAFT else None,
-                    sent_by=spec.head if sent else None,
-                    sent_at=spec.when if sent else None,
-                )
+            row = Dispatch(
+                pk=pk,
+                direction=spec.direction,
+                kind=spec.kind,
+                status=spec.status,
+                sending_unit_id=spec.unit.pk,
+                author_id=spec.author.pk,
+                reference=spec.reference,
+                year=spec.year,
+                number=spec.number,
+                dated=spec.dated or timezone.localtime(spec.when).date(),
+                place="" if protected else spec.place[:100],
+                external_reference=spec.external_reference,
+                sender_name=spec.sender_name,
+                transmission=spec.transmission,
+                classification=spec.level,
+                subject="" if protected else spec.subject,
+                body="" if protected else spec.body,
+                tags=[] if protected else spec.tags,
+                tag_index=content.tag_index(spec.tags, protected=False)
+                if not protected
+                else ("|" + "|".join(tokens[t] for t in spec.tags) + "|" if spec.tags else ""),
+                validated_by_id=spec.head.pk if spec.status != DispatchStatus.DRAFT else None,
+                validated_at=spec.when if spec.status != DispatchStatus.DRAFT else None,
+                sent_by_id=spec.head.pk if sent else None,
+                sent_at=spec.when if sent else None,
+                in_reply_to_id=spec.in_reply_to.obj.pk
+                if spec.in_reply_to is not None and spec.in_reply_to.obj is not None
+                else None,
             )
-        Dispatch.objects.bulk_create(rows, batch_size=500)
-        for spec, row in zip(specs, rows, strict=True):
+            rows.append(row)
             spec.obj = row
         through = Dispatch.compartments.through
-        through.objects.bulk_create(
-            [
-                through(dispatch_id=spec.obj.pk, compartment_id=self.compartments[code].pk)
-                for spec in specs
-                if spec.obj is not None
-                for code in spec.compartments
-                if code in self.compartments
-            ]
-        )
+        compartment_rows = [
+            new_row(through, dispatch_id=spec.obj.pk, compartment_id=self.compartments[code].pk)
+            for spec in specs
+            if spec.obj is not None
+            for code in spec.compartments
+            if code in self.compartments
+        ]
+        for marked, pk in zip(compartment_rows, take_ids(through, len(compartment_rows)), strict=True):
+            marked.pk = pk
         # one data key per protected dispatch
-        keys: dict[int, bytes] = {}
-        key_rows: list[DataKey] = []
         protected_specs = [s for s in specs if s.obj is not None and s.obj.needs_encryption]
-        for _spec in protected_specs:
-            plain = envelope.generate_data_key()
-            keys[len(key_rows)] = plain
-            key_rows.append(DataKey(wrapped_key=envelope.wrap_key(plain, self.kek), kek_id=self.kek.id))
-        DataKey.objects.bulk_create(key_rows, batch_size=500)
+        key_rows: list[Row] = []
         plain_keys: dict[int, bytes] = {}
-        for i, spec in enumerate(protected_specs):
+        for spec, key_pk in zip(protected_specs, take_ids(DataKey, len(protected_specs)), strict=True):
             assert spec.obj is not None
-            spec.obj.data_key = key_rows[i]
-            plain_keys[spec.obj.pk] = keys[i]
+            plain = envelope.generate_data_key()
+            key_row = new_row(DataKey, id=key_pk, wrapped_key=envelope.wrap_key(plain, self.kek), kek_id=self.kek.id)
+            key_rows.append(key_row)
+            spec.obj.data_key_id = key_pk
+            plain_keys[spec.obj.pk] = plain
         self.protected += len(protected_specs)
 
-        self._routings_and_citations(specs, plain_keys)
-        # protected tags as keyed tokens, each distinct tag sealed once per batch
-        tokens = keyed.seal_terms(content.TAG_PURPOSE, [t for s in protected_specs for t in s.tags])
-        attachment_entries = self._attachments(specs, plain_keys)
+        routing_rows, citation_rows = self._routings_and_citations(specs, plain_keys)
+        attachment_rows, attachment_entries = self._attachments(specs, plain_keys, hash_key)
         for spec in specs:
             obj = spec.obj
             assert obj is not None
@@ -665,15 +682,12 @@ class _Writer:
                 key = plain_keys[obj.pk]
                 meta = content.DispatchMeta(place=spec.place[:100], tags=list(spec.tags))
                 obj.meta_ciphertext = content.encrypt_meta(obj.pk, meta, key, marking)
-                obj.tag_index = ("|" + "|".join(tokens[t] for t in spec.tags) + "|") if spec.tags else ""
                 obj.subject_ciphertext = envelope.encrypt(
                     spec.subject.encode(), key, content.field_aad(obj.pk, "subject", marking)
                 )
                 obj.body_ciphertext = envelope.encrypt(
                     spec.body.encode(), key, content.field_aad(obj.pk, "body", marking)
                 )
-            if spec.in_reply_to is not None and spec.in_reply_to.obj is not None:
-                obj.in_reply_to_id = spec.in_reply_to.obj.pk
             if spec.status == DispatchStatus.SENT:
                 canonical = build_canonical(
                     obj,
@@ -695,74 +709,72 @@ class _Writer:
                 obj.signing_key_id = key_id
                 obj.signature = signature
                 obj.content_hash = hashlib.sha256(message).hexdigest()
-        _update_rows(
-            Dispatch,
-            [s.obj for s in specs if s.obj is not None],
-            [
-                "subject_ciphertext",
-                "body_ciphertext",
-                "meta_ciphertext",
-                "tag_index",
-                "data_key",
-                "in_reply_to",
-                "signing_key",
-                "signature",
-                "content_hash",
-                "status",
-                "closed_at",
-            ],
+        # Parents first (the foreign keys are checked at commit anyway).
+        insert_rows(DataKey, key_rows)
+        insert_rows(Dispatch, rows)
+        insert_rows(through, compartment_rows)
+        insert_rows(Routing, [row for row, _r in routing_rows])
+        insert_rows(Citation, citation_rows)
+        insert_rows(Attachment, attachment_rows)
+        self.attachments += len(attachment_rows)
+        # attributions still open may be answered by a reply written in a later batch
+        self.open_routings.extend(
+            (row.pk, r)
+            for row, r in routing_rows
+            if r.kind == RoutingKind.ACTION and row.answer_id is None and r.status != RoutingStatus.CLOSED
         )
         self.written += len(specs)
 
-    def _routings_and_citations(self, specs: list[DispatchSpec], plain_keys: dict[int, bytes]) -> None:
-        rows: list[tuple[Routing, RoutingSpec]] = []
-        citations = []
+    def _routings_and_citations(
+        self, specs: list[DispatchSpec], plain_keys: dict[int, bytes]
+    ) -> tuple[list[tuple[Row, RoutingSpec]], list[Row]]:
+        """The rows (with their primary keys) of the routings and citations of a batch."""
+        rows: list[tuple[Row, RoutingSpec]] = []
+        citations: list[Row] = []
         for spec in specs:
             assert spec.obj is not None
             for r in spec.routings:
                 answer = r.answer.obj if r.answer is not None else None
-                row = Routing(
-                    dispatch=spec.obj,
-                    unit=r.unit,
+                row = new_row(
+                    Routing,
+                    dispatch_id=spec.obj.pk,
+                    unit_id=r.unit.pk,
                     kind=r.kind,
                     due_date=r.due_date,
                     status=r.status,
-                    acknowledged_by=r.acknowledged_by,
+                    acknowledged_by_id=_pk(r.acknowledged_by),
                     acknowledged_at=r.acknowledged_at,
-                    assigned_to=r.assigned_to,
+                    assigned_to_id=_pk(r.assigned_to),
                     assigned_at=r.assigned_at,
-                    closed_by=r.closed_by,
+                    closed_by_id=_pk(r.closed_by),
                     closed_at=r.closed_at,
-                    read_by=r.read_by,
+                    read_by_id=_pk(r.read_by),
                     read_at=r.read_at,
-                    answer=answer,
+                    answer_id=_pk(answer),
                     answered_at=r.answered_at if answer is not None else None,
                 )
                 rows.append((row, r))
             for cited in spec.cites:
                 if cited.obj is not None:
-                    citations.append(Citation(citing=spec.obj, cited=cited.obj))
+                    citations.append(new_row(Citation, citing_id=spec.obj.pk, cited_id=cited.obj.pk))
             key = plain_keys.get(spec.obj.pk)
             if key is None:
-                citations += [Citation(citing=spec.obj, external_reference=ref) for ref in spec.external_refs]
+                citations += [new_row(Citation, citing_id=spec.obj.pk, external_reference=ref) for ref in spec.external_refs]
             else:
                 aad = content.citation_aad(spec.obj.pk, marking_text(spec.level, spec.compartments))
                 citations += [
-                    Citation(citing=spec.obj, external_ciphertext=envelope.encrypt(ref.encode(), key, aad))
+                    new_row(Citation, citing_id=spec.obj.pk, external_ciphertext=envelope.encrypt(ref.encode(), key, aad))
                     for ref in spec.external_refs
                 ]
             actions = [r for r in spec.routings if r.kind == RoutingKind.ACTION]
             if spec.status == DispatchStatus.SENT and actions and all(r.closed_at for r in actions):
                 spec.obj.closed_at = max(r.closed_at for r in actions if r.closed_at)
-                spec.obj.status = DispatchStatus.CLOSED  # saved with the crypto fields below
-        Routing.objects.bulk_create([row for row, _r in rows], batch_size=500)
-        Citation.objects.bulk_create(citations, batch_size=500)
-        # attributions still open may be answered by a reply written in a later batch
-        self.open_routings.extend(
-            (row.pk, r)
-            for row, r in rows
-            if r.kind == RoutingKind.ACTION and row.answer_id is None and r.status != RoutingStatus.CLOSED
-        )
+                spec.obj.status = DispatchStatus.CLOSED
+        for (row, _r), pk in zip(rows, take_ids(Routing, len(rows)), strict=True):
+            row.pk = pk
+        for citation, pk in zip(citations, take_ids(Citation, len(citations)), strict=True):
+            citation.pk = pk
+        return rows, citations
 
     def link_answers(self) -> None:
         """Routings answered by a reply written since they were: record the answer."""
@@ -782,13 +794,15 @@ class _Writer:
                 )
             else:
                 still.append((pk, r))
-        _update_rows(Routing, updates, ["answer", "answered_at", "status", "acknowledged_at", "acknowledged_by"])
+        update_rows(Routing, updates, ["answer", "answered_at", "status", "acknowledged_at", "acknowledged_by"])
         self.open_routings = still
 
-    def _attachments(self, specs: list[DispatchSpec], plain_keys: dict[int, bytes]) -> dict[int, list[dict[str, Any]]]:
+    def _attachments(
+        self, specs: list[DispatchSpec], plain_keys: dict[int, bytes], hash_key: bytes | None
+    ) -> tuple[list[Row], dict[int, list[dict[str, Any]]]]:
+        """Files written (encrypted under the dispatch's key when protected) and their rows."""
         rows = []
         entries: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        hash_key = keyed.hash_key(content.ATTACHMENT_PURPOSE) if plain_keys else None
         for spec in specs:
             obj = spec.obj
             assert obj is not None
@@ -801,8 +815,9 @@ class _Writer:
                 )
                 digest = hashlib.sha256(data).hexdigest()
                 rows.append(
-                    Attachment(
-                        dispatch=obj,
+                    new_row(
+                        Attachment,
+                        dispatch_id=obj.pk,
                         position=position,
                         # the name follows the file: encrypted under the dispatch's key when protected
                         filename_clear="" if key else filename,
@@ -818,14 +833,14 @@ class _Writer:
                         hash_keyed=key is not None,
                         storage_name=name,
                         encrypted=key is not None,
-                        uploaded_by=spec.author,
+                        uploaded_by_id=spec.author.pk,
                         uploaded_at=spec.when,
                     )
                 )
                 entries[obj.pk].append({"n": position, "filename": filename, "size": len(data), "sha256": digest})
-        Attachment.objects.bulk_create(rows, batch_size=500)
-        self.attachments += len(rows)
-        return entries
+        for row, pk in zip(rows, take_ids(Attachment, len(rows)), strict=True):
+            row.pk = pk
+        return rows, entries
 
     def save_counters(self) -> None:
         existing = {(c.unit_id, c.year): c for c in NumberCounter.objects.all()}
@@ -839,17 +854,8 @@ class _Writer:
         NumberCounter.objects.bulk_create(new)
 
 
-def _update_rows(model: Any, objs: list[Any], fields: list[str]) -> None:
-    """UPDATE ... WHERE id = %s for each object, as one executemany (Django's bulk_update
-    builds CASE expressions that cost more than the whole rest of the demo)."""
-    if not objs:
-        return
-    concrete = [model._meta.get_field(name) for name in fields]
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in concrete)
-    sql = f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
-    params = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in concrete] + [obj.pk] for obj in objs]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+def _pk(obj: Any) -> Any:
+    return obj.pk if obj is not None else None
 
 
 def write_correspondence(
@@ -859,13 +865,17 @@ def write_correspondence(
     count: int,
     seed: int,
     batch: int = 2000,
-    days: int = 365,
+    days: float = 365,
     progress: Any = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:
     """Generate and write `count` dispatches; returns counts. Runs in the caller's transaction."""
     writer = _Writer()
     buffer: list[DispatchSpec] = []
-    for spec in generate_correspondence(units=units, users=users, count=count, seed=seed, days=days):
+    for spec in generate_correspondence(
+        units=units, users=users, count=count, seed=seed, days=days, end=end, now=now
+    ):
         buffer.append(spec)
         if len(buffer) >= batch:
             _flush(writer, buffer, progress)

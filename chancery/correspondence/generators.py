@@ -1,11 +1,22 @@
-"""`chancery generate dispatches`: demo-like correspondence in bulk (benchmarks, load tests).
+"""`chancery generate dispatches`: a ministry's correspondence in bulk (benchmarks, load tests).
 
+`chancery generate dispatches --count 1000000 --missions 200 --years 10` builds the large
+ministry of issue 10: 200 missions (the demo's and generated ones), ten years of dispatches with
+routings, citations, replies, attachments and every marking, numbered gap-free per unit and year,
+encrypted and signed as the services do; then programmes with their actions, indicators and
+achievements for every mission; then the derived tables (`rebuild_derived`). Deterministic for a
+given seed and end date (`--until`): two runs give the same references and subjects.
+
+Rows are written by `correspondence.demo.write_correspondence` (primary keys handed out in
+Python, one `executemany` per table and batch: `chancery.core.bulk`), one transaction per batch
+so an interruption keeps whole batches and the numbering stays gap-free.
 Registered with the core `generate` command through `GENERATORS`.
 """
 
 from __future__ import annotations
 
 from argparse import ArgumentParser
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -15,25 +26,82 @@ from django.db import transaction
 def _add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=10_000, help="how many dispatches (default 10000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--days", type=int, default=365, help="spread over this many past days (default 365)")
+    parser.add_argument("--days", type=int, default=None, help="spread over this many past days (default 365)")
+    parser.add_argument("--years", type=int, default=None, help="spread over this many past years (instead of --days)")
+    parser.add_argument("--missions", type=int, default=0,
+                        help="first grow the ministry to this many missions (e.g. 200); default: as it is")
+    parser.add_argument("--until", default=None,
+                        help="the end of the period, YYYY-MM-DD (default: now); fix it for identical runs")
     parser.add_argument("--batch", type=int, default=5000, help="dispatches per transaction (default 5000)")
+    parser.add_argument("--no-programmes", action="store_true",
+                        help="no programmes (by default every mission without one gets the demo's three years)")
+    parser.add_argument("--no-reindex", action="store_true",
+                        help="leave the search index to a later `chancery reindex` (long at a million)")
+    parser.add_argument("--no-progress", action="store_true", help="one line per batch instead of a progress bar")
+
+
+def rebuild_derived(*, search: bool = True, stdout: Any = None) -> None:
+    """Everything computed from the rows, rebuilt after a bulk load (the one place to add more).
+
+    1. the planner's statistics (without them the planner picks the wrong indexes);
+    2. the access index of the gate, when there is one (it is glued in here);
+    3. the search index (`chancery reindex`'s bulk function), unless `search` is false.
+    """
+    from chancery.core.db import refresh_statistics
+
+    refresh_statistics()
+    # (2) the access index: rebuild it here in one pass once it exists.
+    if search:
+        from chancery.core.progress import ProgressBar
+        from chancery.search.indexing import reindex
+
+        counts = reindex(restart=True, progress=ProgressBar().show, batch=500)
+        refresh_statistics()
+        if stdout is not None:
+            stdout.write("Search index rebuilt: " + ", ".join(f"{n} {t}" for t, n in counts.items()) + ".")
+
+
+def _period(options: dict[str, Any]) -> tuple[datetime | None, int]:
+    if options.get("years") is not None and options.get("days") is not None:
+        raise CommandError("give --days or --years, not both")
+    days = int(options["years"]) * 365 if options.get("years") is not None else int(options.get("days") or 365)
+    end = None
+    if options.get("until"):
+        try:
+            end = datetime.strptime(str(options["until"]), "%Y-%m-%d").replace(hour=12, tzinfo=UTC)
+        except ValueError as exc:
+            raise CommandError("--until: a date as YYYY-MM-DD") from exc
+    return end, days
 
 
 def _run(options: dict[str, Any], stdout: Any) -> None:
-    from chancery.core.db import refresh_statistics
+    import time
+
+    from django.utils import timezone
+
+    from chancery.core.progress import ProgressBar
     from chancery.correspondence.demo import write_correspondence
-    from chancery.organisation.demo import load_ministry
+    from chancery.organisation.demo import add_missions, load_ministry
     from chancery.organisation.models import Unit
 
-    total, batch, days = int(options["count"]), int(options["batch"]), int(options["days"])
+    total, batch = int(options["count"]), int(options["batch"])
+    end, days = _period(options)
     if total < 1 or batch < 1 or days < 1:
-        raise CommandError("--count, --batch and --days must be at least 1")
+        raise CommandError("--count, --batch and --days/--years must be at least 1")
     if not Unit.objects.unrestricted("emptiness check").exists():
         raise CommandError("the database holds no ministry; run `chancery demo --organisation-only` first")
+    started = time.monotonic()
     ministry = load_ministry()
+    if options.get("missions"):
+        with transaction.atomic():
+            added = add_missions(ministry, total=int(options["missions"]), seed=int(options["seed"]))
+        stdout.write(f"{added} missions added ({len(ministry.missions)} in all).")
+    final = end or timezone.now()
+    bar = None if options.get("no_progress") else ProgressBar()
     done = 0
     while done < total:
         size = min(batch, total - done)
+        slice_end, slice_days = _slice(final, days, done, size, total)
         # One transaction per batch: an interruption keeps whole batches, numbering stays gap-free.
         with transaction.atomic():
             write_correspondence(
@@ -42,14 +110,47 @@ def _run(options: dict[str, Any], stdout: Any) -> None:
                 count=size,
                 seed=int(options["seed"]) * 1_000_003 + done,
                 batch=size,
-                days=days,
+                days=slice_days,
+                end=slice_end,
+                now=final,
             )
         done += size
-        stdout.write(f"{done}/{total} dispatches written")
-    refresh_statistics()  # bulk rows: without fresh statistics the planner picks the wrong indexes
-    stdout.write(f"Generated {done} dispatches (written in bulk: run `chancery reindex` to make them searchable).")
+        if bar is not None:
+            bar.show("dispatches", done, total)
+        else:
+            stdout.write(f"{done}/{total} dispatches written")
+    seconds = time.monotonic() - started
+    stdout.write(f"Generated {done} dispatches in {seconds / 60:.1f} min ({done / max(seconds, 1e-6):.0f}/s).")
+    if not options.get("no_programmes"):
+        _programmes(ministry, seed=int(options["seed"]), stdout=stdout)
+    rebuild_derived(search=not options.get("no_reindex"), stdout=stdout)
+    if options.get("no_reindex"):
+        stdout.write("Search index not rebuilt: run `chancery reindex` to make the dispatches searchable.")
+
+
+def _slice(final: datetime, days: int, done: int, size: int, total: int) -> tuple[datetime, float]:
+    """(end, days) of a batch: batches follow each other in time, oldest first, so the numbers of
+    a unit's year rise with the dates."""
+    span = days * 86400.0
+    return final - timedelta(seconds=span * (total - done - size) / total), days * size / total
+
+
+def _programmes(ministry: Any, *, seed: int, stdout: Any) -> None:
+    """The demo's programmes (three years, every state) for each mission that has none yet."""
+    from chancery.organisation.models import UnitKind
+    from chancery.planning import demo as planning_demo
+    from chancery.planning.models import Programme
+
+    planned = set(Programme.objects.values_list("mission_id", flat=True).distinct())
+    missing = [m for m in ministry.missions if m.pk not in planned]
+    if not missing:
+        return
+    sub = type(ministry)(units={**{k: v for k, v in ministry.units.items() if v.kind != UnitKind.MISSION},
+                                **{m.code: m for m in missing}}, users=ministry.users)
+    planning_demo.populate(ministry=sub, seed=seed, stdout=stdout)
 
 
 GENERATORS = {
-    "dispatches": ("demo-like dispatches in bulk: numbered, encrypted, signed", _add_arguments, _run),
+    "dispatches": ("a ministry's correspondence in bulk: numbered, encrypted, signed; programmes too",
+                   _add_arguments, _run),
 }

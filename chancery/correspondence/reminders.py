@@ -25,6 +25,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from chancery.accounts.roles import Capability
+from chancery.core.db import lock_for_update
 from chancery.correspondence.models import Dispatch, DispatchStatus, Routing, RoutingKind, RoutingStatus
 from chancery.correspondence.workflow_models import ReminderKind, RoutingReminder, UnitWorkflow
 from chancery.notifications.models import Verb
@@ -35,6 +36,7 @@ __all__ = ["ReminderRun", "ensure_scheduled", "send_reminders", "send_reminders_
 OPEN = (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
 HORIZON_DAYS = 60  # no unit reminds earlier than this
 RUN_AT = time(6, 0)
+SCHEDULE_LOCK = 0x43_48_52_31  # the advisory lock of `ensure_scheduled` (any constant, unique in the app)
 VERBS = {
     ReminderKind.BEFORE: Verb.DISPATCH_DUE_SOON,
     ReminderKind.OVERDUE: Verb.DISPATCH_OVERDUE,
@@ -130,12 +132,18 @@ def _next_run(now: datetime) -> datetime:
 
 
 def ensure_scheduled(now: datetime | None = None) -> bool:
-    """Queue the daily run unless one is already waiting. True when one was queued."""
+    """Queue the daily run unless one is already waiting. True when one was queued.
+
+    Several app servers start at once (each calls this): the check and the enqueue are one
+    transaction under a lock (an advisory lock on PostgreSQL; SQLite's write lock otherwise), so
+    exactly one daily run is queued."""
     from django_tasks_db.models import DBTaskResult
 
-    if DBTaskResult.objects.filter(task_path=send_reminders_task.module_path, status="READY").exists():
-        return False
-    send_reminders_task.using(run_after=_next_run(now or timezone.now())).enqueue()
+    with transaction.atomic():
+        lock_for_update(SCHEDULE_LOCK)
+        if DBTaskResult.objects.filter(task_path=send_reminders_task.module_path, status="READY").exists():
+            return False
+        send_reminders_task.using(run_after=_next_run(now or timezone.now())).enqueue()
     return True
 
 

@@ -184,6 +184,52 @@ def build_ministry(*, seed: int) -> DemoMinistry:
     return ministry
 
 
+def add_missions(ministry: DemoMinistry, *, total: int, seed: int) -> int:
+    """Grow the ministry to `total` missions (`chancery generate dispatches --missions 200`): more
+    embassies, spread over the regions and followed by their regions' desks, each with a head, a
+    counsellor and a registry clerk, as the demo's own. Returns how many were added."""
+    rng = random.Random(seed * 7 + 3)
+    missions = sorted(ministry.missions, key=lambda u: u.code)
+    regions = sorted((u for u in ministry.units.values() if u.kind == UnitKind.REGION), key=lambda u: u.code)
+    desks_of = {
+        region.pk: sorted({m.hq_desk for m in missions if m.parent_id == region.pk and m.hq_desk}, key=lambda u: u.code)
+        for region in regions
+    }
+    regions = [r for r in regions if desks_of[r.pk]]
+    if not regions:
+        return 0
+    password_hash = User.objects.unrestricted("demo").exclude(password="").values_list("password", flat=True).first()
+    names = [(first, last) for first in FIRST_NAMES for last in LAST_NAMES]
+    added = 0
+    number = 0
+    while len(missions) + added < total:
+        number += 1
+        code = f"POSTE{number:03d}"
+        if code in ministry.units:
+            continue
+        region = regions[number % len(regions)]
+        city = f"Ville {number:03d}"
+        unit = create_unit(actor=None, parent=region, code=code, name=f"Ambassade à {city}", kind=UnitKind.MISSION,
+                           mission_kind=MissionKind.EMBASSY, country="X" + chr(ord("A") + number % 26), city=city,
+                           hq_desk=rng.choice(desks_of[region.pk]))
+        ministry.units[code] = unit
+        slug = _slug(code)
+        for username, role, level in (
+            (f"hom.{slug}", Role.HEAD_OF_MISSION, rng.choice([Level.CONFIDENTIAL, Level.SECRET])),
+            (f"counsellor.{slug}", Role.COUNSELLOR, rng.choice([Level.RESTRICTED, Level.CONFIDENTIAL])),
+            (f"clerk.{slug}", Role.REGISTRY_CLERK, Level.RESTRICTED),
+        ):
+            first, last = rng.choice(names)
+            user = User.objects.create(
+                username=username, first_name=first, last_name=last, email=f"{username}@ministry.invalid",
+                clearance_level=level, password=password_hash or "!",
+            )
+            Membership.objects.create(user=user, unit=unit, role=role)
+            ministry.users[username] = user
+        added += 1
+    return added
+
+
 def _slug(code: str) -> str:
     return code.lower().replace("/", "")
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from chancery.core.progress import ProgressBar
 from chancery.search.indexing import reindex
 from chancery.search.models import DocumentType
 
@@ -41,20 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        show = not options["no_progress"]
-        started = time.monotonic()
-
-        def progress(doc_type: str, done: int, total: int) -> None:
-            if not show:
-                return
-            width = 30
-            filled = int(width * done / total) if total else width
-            rate = done / max(time.monotonic() - started, 1e-6)
-            bar = "#" * filled + "-" * (width - filled)
-            sys.stderr.write(f"\r{doc_type:<12} [{bar}] {done}/{total} ({rate:.0f}/s)")
-            sys.stderr.flush()
-            if done >= total:
-                sys.stderr.write("\n")
+        bar = None if options["no_progress"] else ProgressBar()
+        progress = bar.show if bar is not None else None
 
         counts = reindex(
             types=options["type"], restart=options["restart"], progress=progress, batch=options["batch_size"]

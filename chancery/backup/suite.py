@@ -1,0 +1,386 @@
+"""`chancery bench all` (issue 10's suite, through the real server) and `chancery bench generate`.
+
+One command, per engine: a fresh site (data dir + database), `chancery generate dispatches`
+(timed), then `chancery serve` (gunicorn, several workers) on loopback, and:
+
+- every page of the issue's table and the API lists, for a mission agent, a desk officer, a
+  director overseeing a region and a registry clerk, at 1, 8 and 32 concurrent clients, each
+  measured right after its floor (the login page GET) at the same concurrency, so that the
+  ratio holds on a noisy machine: p50/p95/p99, requests/s, ratio to the floor;
+- the SQL queries of each page (Django's test client in a process of the site);
+- reading an encrypted dispatch against a clear one (detail page, overhead in %);
+- dispatches sent per second by 8 concurrent senders, the numbers checked unique and gap-free;
+- import throughput (`chancery bench import`, small count).
+
+Writes bench/results/all.json and all.md. Speed targets live here, never in timed tests.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandError
+
+ROLES = {
+    "mission agent": "counsellor.dakar",
+    "desk officer": "desk.dab1",
+    "director (region)": "director.dab",
+    "registry clerk": "clerk.sgbo",
+}
+FLOOR = "/accounts/login/"
+# (label, path template); {dispatch}, {thread}, {programme} come from the site's set-up.
+PAGES = [
+    ("home", "/"),
+    ("inbox", "/correspondence/"),
+    ("sent", "/correspondence/sent/"),
+    ("drafts", "/correspondence/drafts/"),
+    ("registry (review queue)", "/correspondence/review/"),
+    ("dispatch detail with thread", "/correspondence/dispatches/{thread}/"),
+    ("programme list", "/planning/"),
+    ("programme document", "/planning/{programme}/"),
+    ("planning table", "/planning/{programme}/actions/"),
+    ("notifications", "/notifications/"),
+    ("inbox, deep page", "/correspondence/?page=40"),
+    ("sent, deep page", "/correspondence/sent/?page=40"),
+    ("API dispatches", "/api/v1/dispatches"),
+    ("API inbox", "/api/v1/inbox"),
+    ("API dispatches, deep", "/api/v1/dispatches?offset=2000"),
+]
+
+_SETUP = r"""
+import json, time
+from django.conf import settings
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from chancery.accounts.middleware import SESSION_SECOND_FACTOR, SESSION_SEEN, SESSION_STARTED
+from chancery.accounts.models import User
+from chancery.accounts.services import issue_api_token
+from chancery.correspondence.models import Dispatch
+from chancery.planning.models import Programme
+
+roles, pages = json.loads(%(args)r)
+out = {"sessions": {}, "tokens": {}, "ids": {}, "queries": {}}
+for label, username in roles.items():
+    user = User.objects.unrestricted("bench").get(username=username)
+    client = Client()
+    client.force_login(user, backend="chancery.accounts.backends.ChanceryBackend")
+    session = client.session
+    now = int(time.time())
+    session.update({SESSION_SECOND_FACTOR: True, SESSION_STARTED: now, SESSION_SEEN: now})
+    session.save()
+    out["sessions"][label] = session.session_key
+    out["tokens"][label] = issue_api_token(user=user, name="bench", lifetime_days=1)
+    visible = Dispatch.objects.visible_to(user).exclude(reference=None)
+    thread = visible.exclude(in_reply_to=None).order_by("-pk").values_list("pk", flat=True).first()
+    latest = visible.order_by("-pk").values_list("pk", flat=True).first()
+    encrypted = visible.filter(classification__gte=1).order_by("-pk").values_list("pk", flat=True).first()
+    clear = visible.filter(classification=0, transmission="clear").order_by("-pk").values_list("pk", flat=True).first()
+    unit = user.memberships.values_list("unit_id", flat=True).first()
+    programme = (Programme.objects.filter(mission_id=unit).values_list("pk", flat=True).first()
+                 or Programme.objects.filter(mission__hq_desk_id=unit).values_list("pk", flat=True).first()
+                 or Programme.objects.values_list("pk", flat=True).first())
+    out["ids"][label] = {"thread": thread or latest, "dispatch": latest, "encrypted": encrypted, "clear": clear,
+                         "programme": programme}
+plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
+    for label, username in roles.items():
+        client = Client()
+        client.cookies[settings.SESSION_COOKIE_NAME] = out["sessions"][label]
+        headers = {"HTTP_AUTHORIZATION": "Bearer " + out["tokens"][label]}
+        for page, template in pages:
+            url = template.format(**out["ids"][label])
+            if "None" in url:
+                continue
+            extra = headers if url.startswith("/api/") else {}
+            client.get(url, **extra)  # warm
+            with CaptureQueriesContext(connection) as queries:
+                status = client.get(url, **extra).status_code
+            out["queries"].setdefault(label, {})[page] = {"queries": len(queries), "status": status}
+print(json.dumps(out))
+"""
+
+
+def _arguments(parser: Any) -> None:
+    from chancery.backup.benchmarks import _common
+
+    _common(parser, 8147)
+    parser.add_argument("--dispatches", type=int, default=20_000, help="generated dispatches (default 20000)")
+    parser.add_argument("--missions", type=int, default=200, help="missions of the generated ministry")
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--clients", default="1,8,32", help="concurrency levels, comma-separated")
+    parser.add_argument("--requests", type=int, default=20, help="requests per client and measurement (default 20)")
+    parser.add_argument("--sends", type=int, default=80, help="dispatches sent by the 8 concurrent senders")
+    parser.add_argument("--import-count", type=int, default=200, help="letters for the import figure (0: skip)")
+    parser.add_argument("--pages", default="", help="only pages whose label contains one of these (comma-separated)")
+
+
+def _fetch(url: str, headers: dict[str, str]) -> tuple[float, int]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback only
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        status = exc.code
+    return (time.perf_counter() - started) * 1000, status
+
+
+def _level(url: str, headers: dict[str, str], clients: int, per_client: int) -> dict[str, Any]:
+    """`clients` threads, each `per_client` GETs in a row (after one warm-up): latencies and rate."""
+    from chancery.backup.stress import _percentile
+
+    _fetch(url, headers)
+    samples: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        for _ in range(per_client):
+            ms, status = _fetch(url, headers)
+            with lock:
+                samples.append(ms)
+                if status != 200:
+                    errors.append(status)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {
+        "p50_ms": round(statistics.median(samples), 1),
+        "p95_ms": round(_percentile(samples, 0.95), 1),
+        "p99_ms": round(_percentile(samples, 0.99), 1),
+        "rps": round(len(samples) / wall, 1),
+        "errors": len(errors),
+        "statuses": sorted(set(errors)),
+    }
+
+
+def _sends(base: str, token: str, mission: dict[str, str], total: int) -> dict[str, Any]:
+    """8 concurrent senders through the API: dispatches/s, and the numbers unique and gap-free."""
+    from chancery.backup import stress
+
+    ledger = stress.Ledger()
+    api = stress.Api(base, token)
+    per = max(1, total // 8)
+
+    def sender(first: int) -> None:
+        for n in range(first, first + per):
+            try:
+                stress.send_one(api, mission, ledger, n, attach=False)
+            except (stress.ApiError, OSError) as exc:
+                ledger.error(type(exc).__name__)
+
+    threads = [threading.Thread(target=sender, args=(i * 10_000,)) for i in range(8)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    numbers: dict[str, list[int]] = {}
+    for d in ledger.dispatches:
+        prefix, _slash, number = d["reference"].rpartition("/")
+        numbers.setdefault(prefix, []).append(int(number))
+    gapless = all(sorted(ns) == list(range(min(ns), min(ns) + len(ns))) for ns in numbers.values())
+    unique = sum(len(ns) for ns in numbers.values()) == len({d["reference"] for d in ledger.dispatches})
+    return {"senders": 8, "sent": len(ledger.dispatches), "seconds": round(wall, 1),
+            "dispatches_per_second": round(len(ledger.dispatches) / wall, 2), "unique_numbers": unique,
+            "gap_free": gapless, "errors": ledger.errors}
+
+
+def _engine_run(engine: str, url: str | None, options: dict[str, Any], say: Any, work: Path) -> dict[str, Any]:
+    from chancery.backup import stress
+
+    env = stress.site_env(work / "data", url)
+    (work / "data").mkdir()
+    say(f"== {engine}: migrate, organisation …")
+    stress.chancery(env, "migrate", "-v0")
+    stress.chancery(env, "demo", "--organisation-only")
+    say(f"generating {options['dispatches']} dispatches ({options['missions']} missions, {options['years']} years) …")
+    started = time.perf_counter()
+    stress.chancery(env, "generate", "dispatches", "--count", str(options["dispatches"]), "--missions",
+                    str(options["missions"]), "--years", str(options["years"]), "--no-reindex", "--no-progress",
+                    timeout=24 * 3600)
+    generate_seconds = time.perf_counter() - started
+    stress.chancery(env, "collectstatic", "--noinput", "-v0")
+    wanted = [w.strip() for w in str(options.get("pages") or "").split(",") if w.strip()]
+    pages = [(label, path) for label, path in PAGES if not wanted or any(w in label for w in wanted)]
+    say("sessions, tokens and query counts …")
+    site = json.loads(stress.chancery(env, "shell", "-c", _SETUP % {"args": json.dumps([ROLES, pages])})
+                      .strip().splitlines()[-1])
+    missions = stress.mission_tokens(env, missions=1)
+    server = stress.Server(env, options["port"], workers=options["workers"], log=work / "server.log")
+    levels = [int(c) for c in str(options["clients"]).split(",") if c.strip()]
+    record: dict[str, Any] = {"engine": engine, "dispatches": options["dispatches"], "missions": options["missions"],
+                              "generate_seconds": round(generate_seconds, 1),
+                              "generate_rate_per_s": round(options["dispatches"] / generate_seconds, 1),
+                              "pages": {}, "queries": site["queries"]}
+    server.start()
+    try:
+        for role, _username in ROLES.items():
+            cookie = {"Cookie": f"chancery_session={site['sessions'][role]}"}
+            bearer = {"Authorization": f"Bearer {site['tokens'][role]}", "Accept": "application/json"}
+            for label, template in pages:
+                path = template.format(**site["ids"][role])
+                if "None" in path:
+                    continue
+                headers = bearer if path.startswith("/api/") else cookie
+                for clients in levels:
+                    floor = _level(server.url + FLOOR, {}, clients, options["requests"])
+                    page = _level(server.url + path, headers, clients, options["requests"])
+                    page.update(floor_p50_ms=floor["p50_ms"], floor_p95_ms=floor["p95_ms"],
+                                ratio_p50=round(page["p50_ms"] / max(floor["p50_ms"], 0.1), 1),
+                                ratio_p95=round(page["p95_ms"] / max(floor["p95_ms"], 0.1), 1))
+                    record["pages"].setdefault(role, {}).setdefault(label, {})[str(clients)] = page
+                say(f"  {role}: {label} done")
+        role = "desk officer"
+        ids, cookie = site["ids"][role], {"Cookie": f"chancery_session={site['sessions'][role]}"}
+        if ids.get("encrypted") and ids.get("clear"):
+            clear = _level(f"{server.url}/correspondence/dispatches/{ids['clear']}/", cookie, 1,
+                           options["requests"] * 2)
+            enc = _level(f"{server.url}/correspondence/dispatches/{ids['encrypted']}/", cookie, 1,
+                         options["requests"] * 2)
+            record["encryption"] = {"clear_p50_ms": clear["p50_ms"], "encrypted_p50_ms": enc["p50_ms"],
+                                    "overhead_percent": round(100 * (enc["p50_ms"] / clear["p50_ms"] - 1), 1)}
+        say("8 concurrent senders …")
+        record["sends"] = _sends(server.url, missions[0]["token"], missions[0], options["sends"])
+    finally:
+        server.stop()
+    return record
+
+
+def _markdown(record: dict[str, Any]) -> str:
+    lines = ["# `chancery bench all`", "", record["notes"], ""]
+    for run in record["runs"]:
+        lines += [f"## {run['engine']}: {run['dispatches']:,} dispatches, {run['missions']} missions",
+                  "", f"Generated in {run['generate_seconds']} s ({run['generate_rate_per_s']} dispatches/s).", "",
+                  "| role | page | clients | p50 ms | p95 ms | p99 ms | req/s | floor p50 | ×floor p50 | ×floor p95 "
+                  "| queries | errors |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for role, pages in run["pages"].items():
+            for label, by_clients in pages.items():
+                queries = run["queries"].get(role, {}).get(label, {}).get("queries", "")
+                for clients, f in by_clients.items():
+                    lines.append(f"| {role} | {label} | {clients} | {f['p50_ms']} | {f['p95_ms']} | {f['p99_ms']} | "
+                                 f"{f['rps']} | {f['floor_p50_ms']} | {f['ratio_p50']}× | {f['ratio_p95']}× | "
+                                 f"{queries} | {f['errors']} |")
+        if "encryption" in run:
+            e = run["encryption"]
+            lines += ["", f"Encrypted vs clear dispatch (detail page, desk officer, p50): {e['encrypted_p50_ms']} ms "
+                      f"vs {e['clear_p50_ms']} ms: overhead {e['overhead_percent']} %."]
+        s = run["sends"]
+        lines += ["", f"Sends: {s['sent']} dispatches by {s['senders']} concurrent senders in {s['seconds']} s = "
+                  f"{s['dispatches_per_second']}/s; numbers unique: {s['unique_numbers']}, gap-free: {s['gap_free']}; "
+                  f"errors: {s['errors'] or 'none'}.", ""]
+    if record.get("import"):
+        i = record["import"]
+        lines += [f"Import: {i.get('imported')} letters at {i.get('letters_per_second')} letters/s "
+                  f"({i.get('database')}).", ""]
+    lines += [f"Command: `{record['command']}`. Machine: {json.dumps(record['machine'])}.", ""]
+    return "\n".join(lines)
+
+
+def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
+    from chancery.backup.benchmarks import _database, _engines, _say, _stop_on_sigterm
+    from chancery.core.management.commands.bench import machine_info
+
+    if options["dispatches"] < 100:
+        raise CommandError("--dispatches must be at least 100")
+    _stop_on_sigterm()
+    say = _say(stdout)
+    runs = []
+    imported: dict[str, Any] = {}
+    for engine in _engines(options):
+        with tempfile.TemporaryDirectory(prefix="chancery-bench-all-") as work, \
+                _database(engine, options["postgres_url"]) as url:
+            runs.append(_engine_run(engine, url, options, say, Path(work)))
+    if options["import_count"]:
+        from chancery.imports.benchmarks import _bench
+
+        say(f"import: {options['import_count']} letters …")
+        imported = _bench({"count": options["import_count"], "work_dir": None, "database_url": None, "seed": 1},
+                          stdout)
+        imported.pop("markdown", None)
+    record = {
+        "runs": runs,
+        "import": {k: imported.get(k) for k in ("imported", "letters_per_second", "database", "import_seconds")}
+        if imported else None,
+        "machine": machine_info(),
+        "command": "chancery bench all " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in options.items()
+            if k in {"engine", "dispatches", "missions", "years", "clients", "requests", "sends", "import_count",
+                     "workers"}),
+        "notes": "Each page measured right after its floor (the login page GET) at the same concurrency, through "
+                 "`chancery serve` (gunicorn) on loopback, the clients on the same machine; a request is a full "
+                 "GET (page or JSON). Queries: Django's test client in a process of the site, after a warm-up.",
+    }
+    record["markdown"] = _markdown(record)
+    return record
+
+
+def _generate_arguments(parser: Any) -> None:
+    from chancery.backup.benchmarks import _common
+
+    _common(parser, 0)
+    parser.add_argument("--count", type=int, default=100_000, help="dispatches (default 100000)")
+    parser.add_argument("--missions", type=int, default=200)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--reindex", action="store_true", help="time the search index rebuild too")
+
+
+def _generate(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
+    """`chancery generate dispatches` timed on a fresh site per engine (the progress bar off)."""
+    from chancery.backup import stress
+    from chancery.backup.benchmarks import _database, _engines, _say, _stop_on_sigterm
+    from chancery.core.management.commands.bench import machine_info
+
+    _stop_on_sigterm()
+    say = _say(stdout)
+    runs = []
+    for engine in _engines(options):
+        with tempfile.TemporaryDirectory(prefix="chancery-bench-generate-") as work, \
+                _database(engine, options["postgres_url"]) as url:
+            env = stress.site_env(Path(work) / "data", url)
+            stress.chancery(env, "migrate", "-v0")
+            stress.chancery(env, "demo", "--organisation-only")
+            say(f"== {engine}: {options['count']} dispatches …")
+            started = time.perf_counter()
+            output = stress.chancery(env, "generate", "dispatches", "--count", str(options["count"]), "--missions",
+                                     str(options["missions"]), "--years", str(options["years"]), "--no-progress",
+                                     *([] if options["reindex"] else ["--no-reindex"]), timeout=24 * 3600)
+            seconds = time.perf_counter() - started
+            say(next((line for line in output.splitlines() if line.startswith("Generated")), ""))
+            runs.append({"engine": engine, "dispatches": options["count"], "missions": options["missions"],
+                         "years": options["years"], "reindex": options["reindex"], "minutes": round(seconds / 60, 2),
+                         "dispatches_per_second": round(options["count"] / seconds, 1)})
+    lines = ["# `chancery generate dispatches` (`chancery bench generate`)", "",
+             "A fresh site per engine (migrate, demo organisation), then the whole command: missions added, "
+             "dispatches with routings, citations, replies, attachments and every marking (encrypted, signed, "
+             "numbered), programmes, statistics" + (", search index" if options["reindex"] else "") + ".", "",
+             "| engine | dispatches | missions | years | minutes | dispatches/s |", "|---|---|---|---|---|---|"]
+    for run in runs:
+        lines.append(f"| {run['engine']} | {run['dispatches']:,} | {run['missions']} | {run['years']} | "
+                     f"{run['minutes']} | {run['dispatches_per_second']} |")
+    machine = machine_info()
+    lines += ["", f"Machine: {json.dumps(machine)}.", ""]
+    return {"runs": runs, "machine": machine, "markdown": "\n".join(lines)}
+
+
+BENCHMARKS = {"generate": ("time `chancery generate dispatches` on a fresh site per engine",
+                           _generate_arguments, _generate),
+              "all": ("issue 10's suite: every page at 1/8/32 clients beside its floor, queries, encryption, "
+                      "sends, import, on a generated ministry", _arguments, _run)}
