@@ -8,9 +8,10 @@ and only keyed hashes are written; the clear text is never stored, logged or ret
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection, transaction
+from django.db.models import Exists, Field, OuterRef
 from django.utils import timezone
 
 from chancery.search import analysis
@@ -80,6 +81,19 @@ _UPDATED_FIELDS = [
 ]
 
 
+def _update_documents(docs: Sequence[SearchDocument]) -> None:
+    """One prepared UPDATE run for the whole batch (a re-run of `chancery reindex`): much
+    cheaper than `bulk_update`'s CASE expressions or one `save()` per document."""
+    fields: list[Field[Any, Any]] = [SearchDocument._meta.get_field(name) for name in _UPDATED_FIELDS]  # type: ignore[misc]
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column or f.name)} = %s" for f in fields)
+    rows = [[f.get_db_prep_save(getattr(doc, f.attname), connection) for f in fields] + [doc.pk] for doc in docs]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE search_searchdocument SET {assignments} WHERE id = %s",  # noqa: S608 - column names only
+            rows,
+        )
+
+
 @transaction.atomic
 def index_objects(doc_type: str, ids: Iterable[int]) -> list[int]:
     """(Re)index these objects of one type; returns the ids of the documents written."""
@@ -117,8 +131,7 @@ def index_objects(doc_type: str, ids: Iterable[int]) -> list[int]:
         if pk is not None:
             updated.append(doc)
     if updated:
-        # One statement per batch, not one per document (a re-run of `chancery reindex`).
-        SearchDocument.objects.bulk_update(updated, _UPDATED_FIELDS, batch_size=BATCH)
+        _update_documents(updated)
     created = [d for d in new_docs if d.pk is None]
     if created:
         SearchDocument.objects.bulk_create(created)

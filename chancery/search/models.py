@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -49,9 +49,12 @@ class SearchDocumentQuerySet(RestrictedQuerySet["SearchDocument"]):
 
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()._mark_gated()
-        dispatches = Dispatch.objects.visible_to(user).values("pk")
-        programmes = Programme.objects.visible_to(user).values("pk")
-        return self.filter(Q(dispatch_id__in=dispatches) | Q(programme_id__in=programmes))._mark_gated()
+        # A correlated EXISTS per candidate document rather than `IN (every visible id)`: the
+        # engine checks the gate for the documents the words matched only, instead of
+        # materialising the reader's whole visible set for every search.
+        dispatches = Dispatch.objects.visible_to(user).filter(pk=OuterRef("dispatch_id"))
+        programmes = Programme.objects.visible_to(user).filter(pk=OuterRef("programme_id"))
+        return self.filter(Q(Exists(dispatches)) | Q(Exists(programmes)))._mark_gated()
 
 
 class SearchDocument(models.Model):
