@@ -53,3 +53,23 @@ def test_header_suggestions_keyboard_rtl_phone(page: Page, live_server: Any, fre
     box.press("Escape")
     assert page.locator("#header-search-suggestions [role=option]").count() == 0
     assert not [e for e in page_errors(page) if "Content Security Policy" in e], page_errors(page)
+
+
+def test_citation_typeahead_is_keyboard_navigable(page: Page, live_server: Any, fresh_ministry: Any) -> None:
+    from chancery.search.tests.conftest import build_corpus
+
+    corpus = build_corpus(fresh_ministry)
+    base = live_server.url
+    login(page, base, "counsellor.dakar")
+    page.goto(base + "/correspondence/new/")
+    page.wait_for_load_state("load")
+    field = page.locator("#reference-search")
+    field.click()
+    field.press_sequentially("culturelle", delay=30)
+    option = page.locator("#reference-suggestions [role=option]").first
+    option.wait_for(state="visible")
+    assert corpus.clear.reference in option.inner_text()
+    field.press("ArrowDown")
+    assert field.get_attribute("aria-activedescendant") == "reference-option-1"
+    field.press("Enter")  # picks the active suggestion: its reference joins the "Ref." field
+    page.wait_for_function("ref => document.querySelector('#id_cites').value.includes(ref)", arg=corpus.clear.reference)
