@@ -49,6 +49,9 @@ class SearchDocumentQuerySet(RestrictedQuerySet["SearchDocument"]):
 
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()._mark_gated()
+        # `IN (visible ids)`, not a correlated EXISTS per candidate: measured on both engines
+        # (bench/results/search-30k.md), EXISTS was 3-4x slower on PostgreSQL for the widest
+        # reader and mixed on SQLite. The cost left is the gate itself (see the access index).
         dispatches = Dispatch.objects.visible_to(user).values("pk")
         programmes = Programme.objects.visible_to(user).values("pk")
         return self.filter(Q(dispatch_id__in=dispatches) | Q(programme_id__in=programmes))._mark_gated()

@@ -1,8 +1,11 @@
 """Keep the index current: every saved or deleted dispatch, attachment, routing, programme,
 action or achievement queues its (re)indexing once the transaction commits.
 
-Bulk writes that bypass `save()` (generators, data migrations) are caught up by
-`chancery reindex`. Access never depends on the index being current: results are always
+Bulk writes that bypass `save()` send `core.signals.bulk_written`: with the ids written,
+they are queued as batches (`tasks.index_batch`); without, a `tasks.catch_up` task finds
+what is stale (missing, or changed after it was indexed). `chancery reindex --stale` does
+the same from the command line, and `chancery reindex` rebuilds everything.
+Access never depends on the index being current: results are always
 filtered through the owning models' gate at query time.
 """
 
@@ -14,6 +17,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from chancery.core.signals import bulk_written
 from chancery.correspondence.models import Attachment, Dispatch, Routing
 from chancery.planning.models import Achievement, Action, Programme
 
@@ -28,6 +32,42 @@ def queue(doc_type: str, object_id: int | None) -> None:
         index_object.enqueue(doc_type, int(object_id))
 
     transaction.on_commit(enqueue)
+
+
+def queue_many(doc_type: str, object_ids: list[int]) -> None:
+    """Queue the indexing of objects written in bulk, in batches, once the transaction commits."""
+    from chancery.search.indexing import BATCH
+
+    ids = sorted({int(i) for i in object_ids})
+
+    def enqueue() -> None:
+        from chancery.search.tasks import index_batch
+
+        for start in range(0, len(ids), BATCH * 5):
+            index_batch.enqueue(doc_type, ids[start : start + BATCH * 5])
+
+    if ids:
+        transaction.on_commit(enqueue)
+
+
+def queue_catch_up() -> None:
+    def enqueue() -> None:
+        from chancery.search.tasks import catch_up
+
+        catch_up.enqueue()
+
+    transaction.on_commit(enqueue)
+
+
+@receiver(bulk_written, dispatch_uid="search_bulk_written")
+def _bulk_written(sender: Any, model: Any = None, ids: list[int] | None = None, **kwargs: Any) -> None:
+    doc_type = _DELETED.get(model) if model is not None else None
+    if doc_type is not None and ids is not None:
+        queue_many(doc_type, ids)
+        if model is Dispatch:
+            queue_many("attachment", list(Attachment.objects.filter(dispatch_id__in=ids).values_list("pk", flat=True)))
+    else:
+        queue_catch_up()
 
 
 @receiver(post_save, sender=Dispatch, dispatch_uid="search_dispatch_saved")

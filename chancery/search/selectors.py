@@ -9,14 +9,13 @@ Snippets are cut from the clear text decrypted on the fly for these objects only
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -139,22 +138,25 @@ def matching(user: User | Any, query: Query) -> tuple[QuerySet[SearchDocument], 
     return qs, clauses
 
 
-# One row per matching document the reader may read: the gate is evaluated once per search,
-# and the total, the facets and the order by date are computed from these rows.
-_ROW = ("id", "doc_type", "unit_code", "year", "classification", "tags_index", "dated")
+# The facets and the total come from ONE gated aggregate: the matching documents the reader
+# may read, grouped by the facet columns (a few hundred groups at most, never one row per
+# document), so the gate is evaluated once and no visible set is materialised in Python.
+_GROUP = ("doc_type", "unit_code", "year", "classification", "tags_index")
 
 
-def _facets(rows: Sequence[tuple[Any, ...]]) -> list[Facet]:
+def _facet_counters(groups: Sequence[tuple[Any, ...]]) -> tuple[int, dict[str, Counter[Any]]]:
     counters: dict[str, Counter[Any]] = {name: Counter() for name in ("type", "from", "year", "tag", "classification")}
-    for _id, doc_type, unit_code, year, classification, tags_index, _dated in rows:
-        counters["type"][doc_type] += 1
+    total = 0
+    for doc_type, unit_code, year, classification, tags_index, n in groups:
+        total += n
+        counters["type"][doc_type] += n
         if unit_code:
-            counters["from"][unit_code] += 1
+            counters["from"][unit_code] += n
         if year:
-            counters["year"][year] += 1
-        counters["classification"][classification] += 1
-        if tags_index:
-            counters["tag"].update(t for t in tags_index.split("|") if t)
+            counters["year"][year] += n
+        counters["classification"][classification] += n
+        for tag in dict.fromkeys(t for t in (tags_index or "").split("|") if t):
+            counters["tag"][tag] += n
     # Protected documents carry keyed tokens: name those the reader's own rows hold, and
     # count them with the clear tag of the same name.
     names = keyed.unseal_terms(TAG_PURPOSE, counters["tag"])
@@ -162,19 +164,36 @@ def _facets(rows: Sequence[tuple[Any, ...]]) -> list[Facet]:
         counters["tag"][name] += counters["tag"].pop(token_)
     for stray in [t for t in counters["tag"] if keyed.is_token(t)]:
         del counters["tag"][stray]
+    return total, counters
 
-    def top(name: str) -> list[tuple[Any, int]]:
-        return sorted(counters[name].items(), key=lambda item: (-item[1], str(item[0])))[:FACET_SIZE]
+
+def _facets(counters: dict[str, Counter[Any]]) -> list[Facet]:
+    """Every value of every facet with its full count, most frequent first (the page shows
+    the first FACET_SIZE and folds the rest under "more")."""
+
+    def ordered(name: str) -> list[tuple[Any, int]]:
+        return sorted(counters[name].items(), key=lambda item: (-item[1], str(item[0])))
 
     types = dict(DocumentType.choices)
     levels = {int(level): level.label for level in Level}
     return [
-        Facet("type", [(v, str(types.get(v, v)), n) for v, n in top("type")]),
-        Facet("from", [(v, v, n) for v, n in top("from")]),
-        Facet("year", [(str(v), str(v), n) for v, n in top("year")]),
-        Facet("tag", [(v, v, n) for v, n in top("tag")]),
-        Facet("classification", [(Level(v).key, str(levels.get(v, v)), n) for v, n in top("classification")]),
+        Facet("type", [(v, str(types.get(v, v)), n) for v, n in ordered("type")]),
+        Facet("from", [(v, v, n) for v, n in ordered("from")]),
+        Facet("year", [(str(v), str(v), n) for v, n in ordered("year")]),
+        Facet("tag", [(v, v, n) for v, n in ordered("tag")]),
+        Facet("classification", [(Level(v).key, str(levels.get(v, v)), n) for v, n in ordered("classification")]),
     ]
+
+
+def _page_ids(qs: QuerySet[SearchDocument], clauses: list[list[Any]], sort: str, offset: int, limit: int) -> list[int]:
+    """One page of gated matches, ordered in SQL (the gate is part of the same statement)."""
+    if clauses and sort == "relevance":
+        return get_backend().ranked_page(clauses, qs, offset=offset, limit=limit)
+    if sort == "oldest":
+        order = [F("dated").asc(nulls_first=True), F("id").asc()]
+    else:
+        order = [F("dated").desc(nulls_last=True), F("id").desc()]
+    return list(qs.order_by(*order).values_list("id", flat=True)[offset : offset + limit])
 
 
 def snippet(text: str, stems: set[str], prefixes: Sequence[str], language: str) -> SafeString:
@@ -219,6 +238,7 @@ def search(
     per_page: int = PER_PAGE,
     with_facets: bool = True,
     with_snippets: bool = True,
+    with_total: bool = True,
 ) -> Results:
     """The search page and the API: one page of results, the total and the facets."""
     query = parse(q)
@@ -227,24 +247,21 @@ def search(
     if query.is_empty:
         return results
     qs, clauses = matching(user, query)
-    rows = list(qs.values_list(*_ROW))
-    results.total = len(rows)
-    results.pages = min(MAX_PAGE, (results.total + per_page - 1) // per_page)
-    results.page = max(1, min(int(page or 1), results.pages or 1))
-    offset = (results.page - 1) * per_page
     if with_facets:
-        results.facets = _facets(rows)
-    if not rows:
-        return results
-    if clauses and sort == "relevance":
-        readable = {row[0] for row in rows}
-        ids = list(
-            itertools.islice((i for i in get_backend().ranked(clauses) if i in readable), offset, offset + per_page)
-        )
+        groups = list(qs.order_by().values_list(*_GROUP).annotate(n=Count("id")))
+        results.total, counters = _facet_counters(groups)
+        results.facets = _facets(counters)
+    elif with_total:
+        results.total = qs.count()
+    if with_total or with_facets:
+        results.pages = min(MAX_PAGE, (results.total + per_page - 1) // per_page)
+        results.page = max(1, min(int(page or 1), results.pages or 1))
+        if not results.total:
+            return results
     else:
-        oldest = sort == "oldest"
-        rows.sort(key=lambda row: (row[6] is not None, row[6] or date.min, row[0]), reverse=not oldest)
-        ids = [row[0] for row in rows[offset : offset + per_page]]
+        results.page = max(1, min(int(page or 1), MAX_PAGE))
+    offset = (results.page - 1) * per_page
+    ids = _page_ids(qs, clauses, sort, offset, per_page)
     results.hits = _hits(user, query, ids, with_snippets=with_snippets)
     return results
 
@@ -302,6 +319,38 @@ def matching_object_ids(user: User | Any, q: str, *, doc_type: str, limit: int =
         return []
     query.filters["type"] = [doc_type]
     qs, clauses = matching(user, query)
-    rows = dict(qs.values_list("id", "object_id"))
-    ranked = (rows[i] for i in get_backend().ranked(clauses) if i in rows)
-    return list(itertools.islice(ranked, limit))
+    ids = get_backend().ranked_page(clauses, qs, offset=0, limit=limit)
+    docs = SearchDocument.objects.unrestricted("ids read through the gate").filter(pk__in=ids)
+    found = dict(docs.values_list("id", "object_id"))
+    return [found[i] for i in ids if i in found]
+
+
+SUGGESTIONS = 8
+
+
+def suggest(user: User | Any, text: str, *, limit: int = SUGGESTIONS) -> list[Hit]:
+    """Documents to offer while `user` types `text` in a search box (the header box).
+
+    The word being typed is completed as a prefix (`visi` → `visi*`), and a single
+    reference-like token also matches references (`ref:`). Everything goes through
+    `search` — the same gate as results — so a hidden document changes no suggestion; the
+    subject is only shown for documents the reader may read (the only ones returned).
+    """
+    text = " ".join(str(text or "").split())[:200]
+    if len(text) < 2:
+        return []
+    typed = text
+    last = text.rsplit(" ", 1)[-1]
+    if last and not last.endswith(("*", '"')) and ":" not in last and last.isalnum():
+        typed = f"{text}*"
+    hits: list[Hit] = []
+    tries = [typed]
+    if " " not in text and any(c.isdigit() or c == "/" for c in text) and '"' not in text:
+        tries.insert(0, f'ref:"{text}"')
+    for q in tries:
+        for hit in search(user, q, per_page=limit, with_facets=False, with_snippets=False, with_total=False).hits:
+            if all((h.doc_type, h.object_id) != (hit.doc_type, hit.object_id) for h in hits):
+                hits.append(hit)
+        if len(hits) >= limit:
+            break
+    return hits[:limit]

@@ -1,4 +1,5 @@
-"""Background tasks: (re)index one object, extracting an attachment's text on the way.
+"""Background tasks: (re)index one object (extracting an attachment's text on the way), a
+batch of objects written in bulk, or whatever a bulk write left stale.
 
 Queued after the transaction that changed the object commits (see `receivers`), run by the
 database worker (`chancery serve` starts one; `chancery db_worker` in production). A task
@@ -32,3 +33,28 @@ def index_object(doc_type: str, object_id: int, attempt: int = 1) -> int:
     if written:
         saved.notify_new_matches(written)
     return len(written)
+
+
+@task()
+def index_batch(doc_type: str, object_ids: list[int], attempt: int = 1) -> int:
+    """Index a batch of objects written in bulk (one transaction, bulk inserts)."""
+    from chancery.search import indexing, saved
+
+    try:
+        written = indexing.index_objects(doc_type, object_ids)
+    except Exception:
+        logger.exception("indexing %s objects of type %s failed (attempt %s)", len(object_ids), doc_type, attempt)
+        if attempt < MAX_ATTEMPTS:
+            index_batch.enqueue(doc_type, object_ids, attempt + 1)
+        raise
+    if written:
+        saved.notify_new_matches(written)
+    return len(written)
+
+
+@task()
+def catch_up() -> int:
+    """Queue the indexing of every object a bulk write left stale (missing or out of date)."""
+    from chancery.search import indexing
+
+    return sum(indexing.catch_up(enqueue=True).values())

@@ -17,7 +17,7 @@ from chancery.core.gate import get_visible_or_404
 from chancery.search import saved as saved_services
 from chancery.search.forms import SaveSearchForm
 from chancery.search.models import SavedSearch
-from chancery.search.selectors import Results, search
+from chancery.search.selectors import FACET_SIZE, Results, search, suggest
 
 FACET_LABELS = {
     "type": _("Type"),
@@ -55,7 +55,14 @@ def _facet_links(results: Results, q: str) -> list[dict[str, Any]]:
             new_q = " ".join(t for t in q.split() if t != token) if active else f"{q} {token}".strip()
             values.append({"label": label, "count": count, "href": _link(new_q, results.sort), "active": active})
         if values:
-            groups.append({"name": facet.name, "label": FACET_LABELS.get(facet.name, facet.name), "values": values})
+            groups.append(
+                {
+                    "name": facet.name,
+                    "label": FACET_LABELS.get(facet.name, facet.name),
+                    "values": values[:FACET_SIZE],
+                    "more": values[FACET_SIZE:],
+                }
+            )
     return groups
 
 
@@ -81,6 +88,15 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "saved": SavedSearch.objects.visible_to(request.user)[:50],
     }
     return render(request, "search/search.html", context)
+
+
+@require_GET
+def suggestions(request: HttpRequest) -> HttpResponse:
+    """The header box's type-ahead (a fragment): documents the reader may read, as they type."""
+    q = request.GET.get("q", "")[:200]
+    hits = suggest(request.user, q)
+    context = {"q": q.strip(), "hits": hits, "search_url": _link(q, "relevance")}
+    return render(request, "search/_suggestions.html", context)
 
 
 @require_http_methods(["GET", "POST"])

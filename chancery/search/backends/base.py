@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from chancery.search.query import Alternative
 
@@ -38,6 +39,38 @@ class SearchBackend(ABC):
     def ranked(self, clauses: Clauses) -> Iterator[int]:
         """Ids of every matching document, best first (the caller keeps those the reader
         may read and stops when it has a page)."""
+
+    def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
+        """One page of the ids of `within` (a gated `SearchDocument` queryset) that match,
+        best first. Engines in the main database override this to rank and gate in one SQL
+        statement; this fallback (for an engine with its own store) walks the ranking and
+        keeps the ids the gated queryset contains, one slice at a time."""
+        page: list[int] = []
+        skipped = 0
+        chunk: list[int] = []
+
+        def flush() -> bool:
+            nonlocal skipped
+            readable = set(within.filter(pk__in=chunk).values_list("pk", flat=True))
+            for doc_id in chunk:
+                if doc_id not in readable:
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                page.append(doc_id)
+                if len(page) >= limit:
+                    return True
+            chunk.clear()
+            return False
+
+        for doc_id in self.ranked(clauses):
+            chunk.append(doc_id)
+            if len(chunk) >= 500 and flush():
+                return page
+        if chunk:
+            flush()
+        return page
 
     @abstractmethod
     def storage_size(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db import connection
 
@@ -89,16 +90,27 @@ class PostgresBackend(SearchBackend):
             params.append(tsquery)
         return " AND ".join(parts) or "TRUE", params
 
-    def ranked(self, clauses: Clauses) -> Iterator[int]:
-        where, where_params = self.match(clauses)
+    @staticmethod
+    def _rank(clauses: Clauses) -> tuple[str, list[str]]:
         queries = _column_queries(clauses)
         # Stems weigh more than word prefixes (as bm25's column weights do on SQLite).
         weights = {"terms": "1.0", "words": "0.3"}
         rank = " + ".join(
-            f"{weights[column]} * ts_rank_cd(search_searchdocument.{column}_vector, %s::tsquery)"
+            f'{weights[column]} * ts_rank_cd("search_searchdocument"."{column}_vector", %s::tsquery)'
             for column in sorted(queries)
         )
-        rank_params = [queries[column] for column in sorted(queries)]
+        return rank, [queries[column] for column in sorted(queries)]
+
+    def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
+        # The gated queryset already carries the match: rank it in the same statement.
+        rank, rank_params = self._rank(clauses)
+        ordered = within.extra(select={"search_rank": rank}, select_params=rank_params)  # noqa: S610 - tokens only
+        ordered = ordered.order_by("-search_rank", "-id")
+        return [row[0] for row in ordered.values_list("id", "search_rank")[offset : offset + limit]]
+
+    def ranked(self, clauses: Clauses) -> Iterator[int]:
+        where, where_params = self.match(clauses)
+        rank, rank_params = self._rank(clauses)
         sql = (
             f"SELECT search_searchdocument.id FROM search_searchdocument WHERE {where} "  # noqa: S608
             f"ORDER BY {rank} DESC, search_searchdocument.id DESC"

@@ -8,6 +8,7 @@ letters and digits, each quoted, so nothing a user typed is ever parsed as FTS5 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db import connection
 
@@ -71,6 +72,21 @@ class SqliteBackend(SearchBackend):
             )
             while rows := cursor.fetchmany(500):
                 yield from (row[0] for row in rows)
+
+    def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
+        # bm25() is only available in the statement that MATCHes the FTS table: the gated
+        # queryset joins in as a semi-join on the rowid, so SQLite ranks only readable matches.
+        # `+rowid` keeps that semi-join a filter: offered to FTS5 as a rowid constraint, it
+        # would re-run the MATCH once per readable id (seconds for a common prefix).
+        sub, params = within.order_by().values("id").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT rowid FROM search_fts WHERE search_fts MATCH %s "  # noqa: S608 - ORM-built subquery
+                f"AND +rowid IN ({sub}) "
+                "ORDER BY bm25(search_fts, 1.0, 0.3), rowid DESC LIMIT %s OFFSET %s",
+                [expression(clauses), *params, limit, offset],
+            )
+            return [row[0] for row in cursor.fetchall()]
 
     def storage_size(self) -> int:
         with connection.cursor() as cursor:

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from chancery.core.progress import ProgressBar
-from chancery.search.indexing import reindex
+from chancery.search.indexing import catch_up, reindex
 from chancery.search.models import DocumentType
 
 
@@ -37,9 +37,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--restart", action="store_true", help="ignore a previous interrupted run")
         parser.add_argument("--batch-size", type=_positive_int, default=200, help="objects per transaction")
+        parser.add_argument(
+            "--stale",
+            action="store_true",
+            help="only objects missing from the index or changed since indexed (after bulk writes)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["stale"]:
+            found = catch_up(types=options["type"], enqueue=False, batch=options["batch_size"])
+            self.stdout.write("Index caught up: " + ", ".join(f"{n} {t}" for t, n in found.items()) + ".")
+            return
         bar = None if options["no_progress"] else ProgressBar()
         progress = bar.show if bar is not None else None
 
