@@ -39,10 +39,26 @@ class Command(BaseCommand):
         parser.add_argument("--restart", action="store_true", help="ignore a previous interrupted run")
         parser.add_argument("--batch-size", type=_positive_int, default=200, help="objects per transaction")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--access",
+            action="store_true",
+            help="rebuild the correspondence access index (who may read which dispatch) instead",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        show = not options["no_progress"]
         started = time.monotonic()
+        if options["access"]:
+            from django.db import transaction
+
+            from chancery.core.db import refresh_statistics
+            from chancery.correspondence.access_index import rebuild_access_index
+
+            with transaction.atomic():
+                rows = rebuild_access_index()
+            refresh_statistics()
+            self.stdout.write(f"Access index rebuilt: {rows} rows in {time.monotonic() - started:.1f} s.")
+            return
+        show = not options["no_progress"]
 
         def progress(doc_type: str, done: int, total: int) -> None:
             if not show:
