@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, DateField, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level
 from chancery.core.gate import get_visible_or_404
+from chancery.core.keyset import ordering
 from chancery.core.lists import first
 from chancery.correspondence import content, policy
 from chancery.correspondence.models import (
@@ -39,6 +41,12 @@ from chancery.organisation.models import Unit
 
 UNSENT_STATUSES = (DispatchStatus.DRAFT, DispatchStatus.VALIDATED, DispatchStatus.SUBMITTED)
 OPEN_ACTION = (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
+# Orders of the paged lists ([(field, descending)], ending with a unique field): keyset pages.
+INBOX_ORDER = [("overdue", True), ("open_rank", True), ("due_key", False), ("dispatch__sent_at", True), ("id", True)]
+OUTBOX_ORDER = [("sent_at", True), ("id", True)]
+DRAFTS_ORDER = [("updated_at", True), ("id", True)]
+SEARCH_ORDER = [("dated", True), ("id", True)]
+NO_DUE_DATE = date(9999, 12, 31)  # routings without a due date sort after every dated one
 THREAD_MAX_DEPTH = 10
 THREAD_MAX_NODES = 200
 
@@ -131,12 +139,13 @@ def inbox(
                 default=Value(0),
                 output_field=IntegerField(),
             ),
+            due_key=Coalesce("due_date", Value(NO_DUE_DATE), output_field=DateField()),
         )
         .select_related(
             "dispatch", "dispatch__sending_unit", "dispatch__author", "dispatch__data_key", "unit", "assigned_to"
         )
         .prefetch_related("dispatch__compartments")
-        .order_by("-overdue", "-open_rank", "due_date", "-dispatch__sent_at", "-id")
+        .order_by(*ordering(INBOX_ORDER))
     )
 
 
@@ -146,7 +155,7 @@ def outbox(user: Any, unit: Unit | int | str | None = None, status: str | None =
     qs = visible_dispatches(user).filter(sending_unit_id__in=unit_ids, status__in=RELEASED_STATUSES)
     if status:
         qs = qs.filter(status=status)
-    return qs.order_by("-sent_at", "-id")
+    return qs.order_by(*ordering(OUTBOX_ORDER))
 
 
 def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
@@ -155,7 +164,7 @@ def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
     return (
         visible_dispatches(user)
         .filter(sending_unit_id__in=unit_ids, status__in=UNSENT_STATUSES)
-        .order_by("-updated_at", "-id")
+        .order_by(*ordering(DRAFTS_ORDER))
     )
 
 
@@ -256,7 +265,7 @@ def search_dispatches(user: Any, filters: SearchFilters | Mapping[str, Any] | No
             | Q(sender_name__icontains=text)
             | Q(subject__icontains=text)  # clear column: empty for protected dispatches
         )
-    return qs.order_by("-dated", "-id")
+    return qs.order_by(*ordering(SEARCH_ORDER))
 
 
 # --- one dispatch ------------------------------------------------------------------------

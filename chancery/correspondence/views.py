@@ -14,7 +14,6 @@ from typing import Any
 import nh3
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -29,6 +28,7 @@ from chancery.audit.services import record_event
 from chancery.core.access import require_capability
 from chancery.core.classification import Marking
 from chancery.core.downloads import file_download
+from chancery.core.keyset import NEWER, OLDER, KeysetPage, keyset_page
 from chancery.correspondence import notes, selectors, services
 from chancery.correspondence.content import BODY_ATTRIBUTES, BODY_TAGS
 from chancery.correspondence.forms import (
@@ -134,7 +134,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     if filters["kind"] in (RoutingKind.ACTION, RoutingKind.INFO):
         routings = routings.filter(kind=filters["kind"])
-    page = Paginator(routings, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _page(request, routings, selectors.INBOX_ORDER, count=True)
     rows = list(page.object_list)
     _with_subjects(r.dispatch for r in rows)
     context = {
@@ -159,12 +159,29 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
 
 def _query_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", OLDER, NEWER):
+        query.pop(name, None)
     return query.urlencode()
 
 
-def _dispatch_list(request: HttpRequest, *, queryset: Any, title: str, kind: str) -> HttpResponse:
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(request: HttpRequest, queryset: Any, order: list[tuple[str, bool]], *, count: bool = False) -> KeysetPage:
+    """A "newer / older" page of a list (see `core.keyset`): page 1,000 costs what page 1 costs;
+    `count`: with the list's size, counted up to `keyset.COUNT_CAP`."""
+    return keyset_page(
+        queryset,
+        order,
+        size=PAGE_SIZE,
+        older=request.GET.get(OLDER),
+        newer=request.GET.get(NEWER),
+        query={k: str(v) for k, v in request.GET.items()},
+        count=count,
+    )
+
+
+def _dispatch_list(
+    request: HttpRequest, *, queryset: Any, order: list[tuple[str, bool]], title: str, kind: str
+) -> HttpResponse:
+    page = _page(request, queryset, order)
     rows = _with_subjects(page.object_list)
     return _render(
         request,
@@ -182,12 +199,16 @@ def _dispatch_list(request: HttpRequest, *, queryset: Any, title: str, kind: str
 
 @require_GET
 def drafts(request: HttpRequest) -> HttpResponse:
-    return _dispatch_list(request, queryset=selectors.drafts(request.user), title=_("Drafts"), kind="drafts")
+    return _dispatch_list(
+        request, queryset=selectors.drafts(request.user), order=selectors.DRAFTS_ORDER, title=_("Drafts"), kind="drafts"
+    )
 
 
 @require_GET
 def sent(request: HttpRequest) -> HttpResponse:
-    return _dispatch_list(request, queryset=selectors.outbox(request.user), title=_("Sent"), kind="sent")
+    return _dispatch_list(
+        request, queryset=selectors.outbox(request.user), order=selectors.OUTBOX_ORDER, title=_("Sent"), kind="sent"
+    )
 
 
 @require_GET
