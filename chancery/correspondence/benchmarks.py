@@ -205,8 +205,15 @@ def _scale_url(spec: Any, user: Any) -> str:
         return f"/correspondence/dispatches/{row.pk}/" if row else "/correspondence/"
     if spec == "deep-api":
         return "/api/v1/dispatches?unit=DAKAR&offset=2000&limit=50"
-    if spec == "deep-sent":
-        return "/correspondence/sent/?page=40"
+    if spec == "deep-sent":  # 2,000 rows deep: an offset page before keyset pages, a cursor after
+        try:
+            from chancery.core.keyset import _encode
+        except ImportError:
+            return "/correspondence/sent/?page=41"
+        from chancery.correspondence import selectors
+
+        row = selectors.outbox(user)[2000]
+        return f"/correspondence/sent/?older={_encode([row.sent_at, row.pk])}"
     return str(spec)
 
 

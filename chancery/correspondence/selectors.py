@@ -47,6 +47,10 @@ OUTBOX_ORDER = [("sent_at", True), ("id", True)]
 DRAFTS_ORDER = [("updated_at", True), ("id", True)]
 SEARCH_ORDER = [("dated", True), ("id", True)]
 NO_DUE_DATE = date(9999, 12, 31)  # routings without a due date sort after every dated one
+# What the inbox lists by default (`status="open"`).
+OPEN_ROUTINGS = Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION) | Q(
+    kind=RoutingKind.INFO, status=RoutingStatus.UNREAD
+)
 THREAD_MAX_DEPTH = 10
 THREAD_MAX_NODES = 200
 
@@ -124,9 +128,7 @@ def inbox(
         dispatch__status__in=RELEASED_STATUSES,
     )
     if status == "open":
-        qs = qs.filter(
-            Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION) | Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)
-        )
+        qs = qs.filter(OPEN_ROUTINGS)
     elif status:
         qs = qs.filter(status=status)
     if overdue_only:
@@ -170,9 +172,10 @@ def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
 
 def inbox_counts(user: Any) -> dict[str, int]:
     """For the inbox counter: `unacknowledged` attributions, `overdue` attributions,
-    `unread` copies, and `total` = unacknowledged + unread. Through the gate."""
+    `unread` copies, `total` = unacknowledged + unread, and `open` (what the inbox lists by
+    default: attributions not answered or closed, unread copies). Through the gate; one query."""
     if not getattr(user, "is_authenticated", False):
-        return {"unacknowledged": 0, "overdue": 0, "unread": 0, "total": 0}
+        return {"unacknowledged": 0, "overdue": 0, "unread": 0, "open": 0, "total": 0}
     today = timezone.localdate()
     counts = (
         inbox(user)
@@ -181,6 +184,7 @@ def inbox_counts(user: Any) -> dict[str, int]:
             unacknowledged=Count("id", filter=Q(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING)),
             overdue=Count("id", filter=Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION, due_date__lt=today)),
             unread=Count("id", filter=Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)),
+            open=Count("id", filter=OPEN_ROUTINGS),
         )
     )
     result = {k: int(v or 0) for k, v in counts.items()}
