@@ -37,8 +37,9 @@ class CappedCount:
         return self.value
 
 
-def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> CappedCount:
-    """How many rows, counted up to `cap` (one bounded query)."""
+def capped_count(queryset: QuerySet[Any], cap: int | None = None) -> CappedCount:
+    """How many rows, counted up to `cap` (default `COUNT_CAP`; one bounded query)."""
+    cap = COUNT_CAP if cap is None else cap
     counted = queryset.order_by()[: cap + 1].count()
     return CappedCount(value=min(counted, cap), more=counted > cap)
 

@@ -212,8 +212,9 @@ def _scale_url(spec: Any, user: Any) -> str:
             return "/correspondence/sent/?page=41"
         from chancery.correspondence import selectors
 
-        row = selectors.outbox(user)[2000]
-        return f"/correspondence/sent/?older={_encode([row.sent_at, row.pk])}"
+        # (or the last page when the list is shorter, as Django's paginator answers ?page=41)
+        sent_at, pk = list(selectors.outbox(user).values_list("sent_at", "pk")[:2001])[-1]
+        return f"/correspondence/sent/?older={_encode([sent_at, pk])}"
     return str(spec)
 
 
