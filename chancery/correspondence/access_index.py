@@ -64,9 +64,9 @@ def _insert(where: str, where_params: list[Any], models: Any, connection: Any) -
     statuses = ["sent", "closed"]
     sql = (
         f"INSERT INTO {q(t['access'])} (dispatch_id, unit_id, user_id, oversee) "  # noqa: S608
-        f"SELECT d.id, d.sending_unit_id, NULL, CASE WHEN {released} THEN %s ELSE %s END "
+        f"SELECT d.id, d.sending_unit_id, CAST(NULL AS BIGINT), CASE WHEN {released} THEN %s ELSE %s END "
         f"FROM {q(t['dispatch'])} d WHERE {where} "
-        f"UNION ALL SELECT r.dispatch_id, r.unit_id, NULL, %s "
+        f"UNION ALL SELECT r.dispatch_id, r.unit_id, CAST(NULL AS BIGINT), %s "
         f"FROM {q(t['routing'])} r JOIN {q(t['dispatch'])} d ON d.id = r.dispatch_id WHERE {where} AND {released} "
         f"UNION ALL SELECT g.dispatch_id, g.unit_id, g.user_id, %s "
         f"FROM {q(t['grant'])} g JOIN {q(t['dispatch'])} d ON d.id = g.dispatch_id WHERE {where} AND {released} "
