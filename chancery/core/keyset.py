@@ -220,9 +220,15 @@ def _api_pagination() -> Any:
 
         class Input(Schema):
             limit: int = Field(ninja_settings.PAGINATION_PER_PAGE, ge=1, le=100)
-            offset: int = Field(0, ge=0, le=API_MAX_OFFSET)
-            older: str | None = Field(None, max_length=500)
-            newer: str | None = Field(None, max_length=500)
+            offset: int = Field(
+                0, ge=0, le=API_MAX_OFFSET, description="rows to skip (at most 10,000: deeper, use `older`)"
+            )
+            older: str | None = Field(
+                None, max_length=500, description='cursor from the `Link` header (rel="next"): the rows after it'
+            )
+            newer: str | None = Field(
+                None, max_length=500, description='cursor from the `Link` header (rel="prev"): the rows before it'
+            )
 
         class Output(Schema):
             items: list[Any]
