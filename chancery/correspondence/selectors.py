@@ -170,12 +170,13 @@ def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
     )
 
 
-def inbox_counts(user: Any) -> dict[str, int]:
+def inbox_counts(user: Any, *, with_open: bool = False) -> dict[str, int]:
     """For the inbox counter: `unacknowledged` attributions, `overdue` attributions,
-    `unread` copies, `total` = unacknowledged + unread, and `open` (what the inbox lists by
-    default: attributions not answered or closed, unread copies). Through the gate; one query."""
+    `unread` copies, and `total` = unacknowledged + unread; `with_open`: also `open` (what the
+    inbox lists by default: attributions not answered or closed, unread copies), in the same
+    query. Through the gate."""
     if not getattr(user, "is_authenticated", False):
-        return {"unacknowledged": 0, "overdue": 0, "unread": 0, "open": 0, "total": 0}
+        return {"unacknowledged": 0, "overdue": 0, "unread": 0, "total": 0} | ({"open": 0} if with_open else {})
     today = timezone.localdate()
     counts = (
         inbox(user)
@@ -184,7 +185,7 @@ def inbox_counts(user: Any) -> dict[str, int]:
             unacknowledged=Count("id", filter=Q(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING)),
             overdue=Count("id", filter=Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION, due_date__lt=today)),
             unread=Count("id", filter=Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)),
-            open=Count("id", filter=OPEN_ROUTINGS),
+            **({"open": Count("id", filter=OPEN_ROUTINGS)} if with_open else {}),
         )
     )
     result = {k: int(v or 0) for k, v in counts.items()}

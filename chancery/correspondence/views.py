@@ -138,7 +138,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     if filters["kind"] in (RoutingKind.ACTION, RoutingKind.INFO):
         routings = routings.filter(kind=filters["kind"])
-    counts = selectors.inbox_counts(user)
+    counts = selectors.inbox_counts(user, with_open=True)
     # The default view (open routings of every unit) is counted by the inbox counters already.
     default = filters["status"] == "open" and not (filters["unit"] or filters["kind"] or filters["overdue"])
     query = {k: str(v) for k, v in data.items()} if data else {"status": "open"}
