@@ -17,12 +17,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
 from chancery.accounts.access import agent
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
+from chancery.core.keyset import KeysetPagination
 from chancery.correspondence import content, selectors, services
 from chancery.correspondence.models import Attachment, Dispatch, Routing
 from chancery.organisation.models import Unit
@@ -318,8 +319,8 @@ def _result(request: HttpRequest, value: Any, *, status: int = 200, audit: bool 
 
 
 @router.get("/dispatches", response=list[DispatchOut])
-@paginate(LimitOffsetPagination)
-def list_dispatches(request: HttpRequest, filters: Query[DispatchFilters]) -> Any:
+@paginate(KeysetPagination)
+def list_dispatches(request: HttpRequest, response: HttpResponse, filters: Query[DispatchFilters]) -> Any:
     """Dispatches you may read, newest first (filters: direction, unit, status,
     classification, date range on the letter date, tag, q)."""
     return selectors.search_dispatches(request.user, filters.dict())
@@ -466,8 +467,10 @@ def download_attachment(request: HttpRequest, id: int, n: int) -> HttpResponse:
 
 
 @router.get("/inbox", response=list[InboxItemOut])
-@paginate(LimitOffsetPagination)
-def list_inbox(request: HttpRequest, unit: str = "", status: str = "", overdue_only: bool = False) -> Any:
+@paginate(KeysetPagination)
+def list_inbox(
+    request: HttpRequest, response: HttpResponse, unit: str = "", status: str = "", overdue_only: bool = False
+) -> Any:
     """Routings to your units (overdue first)."""
     return selectors.inbox(request.user, unit=unit or None, status=status or None, overdue_only=overdue_only)
 

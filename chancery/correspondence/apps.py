@@ -6,3 +6,8 @@ class CorrespondenceConfig(AppConfig):
     name = "chancery.correspondence"
     label = "correspondence"
     verbose_name = _("Correspondence")
+
+    def ready(self) -> None:
+        from chancery.correspondence import access_index
+
+        access_index.connect()

@@ -169,3 +169,162 @@ BENCHMARKS = {
         _run_pages,
     ),
 }
+
+
+# --- `chancery bench pages-scale`: every list and the detail page on an existing generated ministry ---
+
+# (label, username, url or a function of the database giving it, API call?)
+SCALE_PAGES: list[tuple[str, str, Any, bool]] = [
+    ("inbox, mission counsellor", "counsellor.dakar", "/correspondence/", False),
+    ("sent, mission counsellor", "counsellor.dakar", "/correspondence/sent/", False),
+    ("sent, desk officer", "desk.dab1", "/correspondence/sent/", False),
+    ("drafts, desk officer", "desk.dab1", "/correspondence/drafts/", False),
+    ("inbox, desk officer", "desk.dab1", "/correspondence/", False),
+    ("home, desk officer", "desk.dab1", "/", False),
+    ("inbox, registry clerk", "clerk.sgbo", "/correspondence/", False),
+    ("detail with thread, director", "director.dab", "detail", False),
+    ("API dispatches ?unit=DAKAR, director", "director.dab", "/api/v1/dispatches?unit=DAKAR", True),
+    ("API dispatches, director, deep page", "director.dab", "deep-api", True),
+    ("API inbox, desk officer", "desk.dab1", "/api/v1/inbox", True),
+    ("sent, mission counsellor, deep page", "counsellor.dakar", "deep-sent", False),
+]
+
+
+def _scale_url(spec: Any, user: Any) -> str:
+    """The URL of a page whose address depends on the data (chosen the same way every run)."""
+    from chancery.correspondence.models import Citation, Dispatch
+
+    if spec == "detail":  # the newest dispatch of the director's scope that cites and is cited
+        cited = Citation.objects.filter(cited__isnull=False).values("cited_id")
+        row = (
+            Dispatch.objects.visible_to(user)
+            .filter(pk__in=cited, citations__cited__isnull=False)
+            .order_by("-dated", "-id")
+            .first()
+        )
+        return f"/correspondence/dispatches/{row.pk}/" if row else "/correspondence/"
+    if spec == "deep-api":
+        return "/api/v1/dispatches?unit=DAKAR&offset=2000&limit=50"
+    if spec == "deep-sent":  # 2,000 rows deep: an offset page before keyset pages, a cursor after
+        try:
+            from chancery.core.keyset import _encode
+        except ImportError:
+            return "/correspondence/sent/?page=41"
+        from chancery.correspondence import selectors
+
+        # (or the last page when the list is shorter, as Django's paginator answers ?page=41)
+        sent_at, pk = list(selectors.outbox(user).values_list("sent_at", "pk")[:2001])[-1]
+        return f"/correspondence/sent/?older={_encode([sent_at, pk])}"
+    return str(spec)
+
+
+def _measure_scale(count: int) -> dict[str, Any]:
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client, override_settings
+
+    from chancery.accounts.models import User
+    from chancery.accounts.services import issue_api_token
+    from chancery.core.gate import enforcing
+
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    storages = {**settings.STORAGES, "staticfiles": plain}
+    figures: dict[str, Any] = {}
+    with override_settings(STORAGES=storages):
+        anonymous = Client()
+        for label, username, spec, api in SCALE_PAGES:
+            user = User.objects.unrestricted("benchmark").get(username=username)
+            with enforcing():
+                url = _scale_url(spec, user)
+            if api:
+                client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user, name='bench')}")
+            else:
+                client = _signed_in(username)
+            floor = _summary(_timings(anonymous, FLOOR[2], count))
+            try:
+                page = _summary(_timings(client, url, count))
+            except (AssertionError, CommandError) as exc:
+                figures[label] = {"error": str(exc), "url": url}
+                continue
+            ratio = round(page["p50_ms"] / floor["p50_ms"], 1)
+            figures[label] = {**page, "floor_p50_ms": floor["p50_ms"], "ratio_p50": ratio, "url": url}
+    return figures
+
+
+def _scale_arguments(parser: Any) -> None:
+    parser.add_argument("--data-dir", required=True, help="a data dir holding a generated ministry (reused)")
+    parser.add_argument("--label", required=True, help="name of this run (e.g. before, after)")
+    parser.add_argument("--requests", type=int, default=15, help="timed requests per page (default 15)")
+    parser.add_argument("--measure", action="store_true", help=None)  # internal: the child's part
+    parser.add_argument("--out", help=None)
+
+
+def _run_scale(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
+    if options.get("measure"):
+        Path(options["out"]).write_text(json.dumps(_measure_scale(int(options["requests"]))), encoding="utf-8")
+        return {"child": True}
+    from chancery.core.management.commands.bench import results_dir
+    from chancery.imports.benchmarks import _child_env, _run, say
+
+    data_dir = Path(options["data_dir"]).resolve()
+    env = _child_env(data_dir, None)
+    with tempfile.TemporaryDirectory(prefix="chancery-bench-scale-") as work:
+        env["CHANCERY_BENCH_RESULTS"] = str(Path(work) / "child-results")
+        out = Path(work) / "figures.json"
+        say(f"measuring {options['label']} on {data_dir} …")
+        _run(["bench", "pages-scale", "--data-dir", str(data_dir), "--label", options["label"], "--measure",
+              "--out", str(out), "--requests", str(options["requests"])], env)  # fmt: skip
+        figures = json.loads(out.read_text(encoding="utf-8"))
+    previous_path = results_dir() / "pages-scale.json"
+    record: dict[str, Any] = {}
+    if previous_path.exists():
+        record = json.loads(previous_path.read_text(encoding="utf-8"))
+    runs = record.get("runs", {})
+    runs[options["label"]] = {"figures": figures, "data_dir": data_dir.name, "requests": options["requests"]}
+    record = {"runs": runs, "notes": SCALE_NOTES}
+    record["markdown"] = _scale_markdown(runs)
+    return record
+
+
+SCALE_NOTES = (
+    "SQLite, one process, Django test client (full middleware/view/template stack, no HTTP server), one client, "
+    "N timed requests per page after 2 warm-ups, ANALYZE run first. The ministry was generated once "
+    "(`chancery demo --organisation-only` then `chancery generate dispatches --count N`) and reused by every "
+    "run; 'before' ran the code of the parent commit on it, 'after' this branch (after `chancery migrate`, which "
+    "builds the access index). The floor (login page GET) is measured just before each page. The 2-core machine "
+    "was shared with other engineers' test runs: compare ratios rather than absolute figures."
+)
+
+
+def _scale_markdown(runs: dict[str, Any]) -> str:
+    labels = sorted(runs)
+    lines = ["# Pages on a generated ministry, by run", "", SCALE_NOTES, ""]
+    lines.append("| page | " + " | ".join(f"{label} p50 / p95 (× floor)" for label in labels) + " |")
+    lines.append("|---|" + "---|" * len(labels))
+    for label, _user, _spec, _api in SCALE_PAGES:
+        cells = []
+        for run in labels:
+            f = runs[run]["figures"].get(label)
+            if not f:
+                cells.append("–")
+            elif "error" in f:
+                cells.append("error")
+            else:
+                cells.append(f"{f['p50_ms']} / {f['p95_ms']} ms ({f['ratio_p50']}×)")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for run in labels:
+        lines.append(f"- {run}: data dir `{runs[run]['data_dir']}`, {runs[run]['requests']} requests per page.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+BENCHMARKS["pages-scale"] = (
+    "every list, deep pages and the detail page on an existing generated ministry (--data-dir), one labelled "
+    "run at a time (writes bench/results/pages-scale.json and .md)",
+    _scale_arguments,
+    _run_scale,
+)

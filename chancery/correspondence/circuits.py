@@ -28,6 +28,7 @@ from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
+from chancery.core.keyset import ordering
 from chancery.correspondence import protected_text
 from chancery.correspondence.models import Dispatch, DispatchStatus
 from chancery.correspondence.services import InvalidState, NotAllowed, _check_ready, _visible, finish_sending
@@ -168,6 +169,9 @@ def circuit_steps(dispatch: Dispatch) -> list[CircuitStep]:
     return steps
 
 
+AWAITING_ORDER = [("updated_at", False), ("id", False)]  # the longest waiting first (keyset pages)
+
+
 def awaiting(user: Any) -> Any:
     """Drafts whose current circuit step the user may take (visa or opinion), oldest first,
     through the gate. Unit steps are matched on the units where the user holds the step's right."""
@@ -186,7 +190,7 @@ def awaiting(user: Any) -> Any:
         .filter(pk__in=steps, status=DispatchStatus.SUBMITTED)
         .select_related("sending_unit", "author", "data_key")
         .prefetch_related("compartments")
-        .order_by("updated_at", "id")
+        .order_by(*ordering(AWAITING_ORDER))
     )
 
 

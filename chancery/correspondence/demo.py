@@ -888,8 +888,12 @@ def write_correspondence(
 
 
 def _flush(writer: _Writer, buffer: list[DispatchSpec], progress: Any) -> None:
+    from chancery.correspondence.access_index import sync_dispatches
+
     writer.write(buffer)
     writer.link_answers()
+    # Bulk rows send no signals: index the batch's dispatches (their status is final here).
+    sync_dispatches(spec.obj.pk for spec in buffer if spec.obj is not None)
     if progress is not None:
         progress(writer.written)
 

@@ -115,22 +115,29 @@ def _subtree_unit_ids(user: Any, paths: list[str]) -> list[int]:
     return cache[key]
 
 
-def _working_day_branches(user: Any, unit_ids: list[int]) -> Q:
-    """Need to know given by the registry's working day (see `workflow_models`):
-    - a validation circuit's participants (named, or their unit for a unit's step) read the
-      draft they are asked to approve or give an opinion on;
-    - security officers (DOWNGRADE) read sent dispatches whose declassification date has come,
-      to review them.
-    The clearance condition of the gate still applies to both."""
-    from chancery.correspondence.workflow_models import CircuitStep
-
-    steps = Q(assignee_id=user.pk)
-    if unit_ids:
-        steps |= Q(assignee__isnull=True, unit_id__in=unit_ids)
-    branch = Q(pk__in=CircuitStep.objects.filter(steps).values("dispatch_id"))
+def _review_branch(user: Any) -> Q | None:
+    """Security officers (DOWNGRADE) read sent dispatches whose declassification date has
+    come, to review them (see `workflow_models`). It depends on today's date, so it is a
+    condition on the dispatch row, not a row of the access index."""
     if user.has_capability(Capability.DOWNGRADE):
-        branch |= Q(status__in=RELEASED_STATUSES, declassify_on__lte=timezone.localdate())
-    return branch
+        return Q(status__in=RELEASED_STATUSES, declassify_on__lte=timezone.localdate())
+    return None
+
+
+def need_to_know_exists(user: Any, outer: str = "pk") -> Exists:
+    """SQL: the access index (`DispatchAccess`, see `access_index`) gives `user` need to know
+    of the dispatch at `outer`: a row naming one of their units, or them, or (rows marked
+    `oversee`) a unit under one of their oversight subtrees. One correlated, indexed EXISTS:
+    a single-dispatch check costs a few index probes whatever the reader's scope."""
+    unit_ids = sorted({m.unit_id for m in user.active_memberships()})
+    oversight_paths = sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE) if u.path})
+    overseen_units = _subtree_unit_ids(user, oversight_paths)
+    who = Q(user_id=user.pk)
+    if unit_ids:
+        who |= Q(unit_id__in=unit_ids)
+    if overseen_units:
+        who |= Q(oversee=True, unit_id__in=overseen_units)
+    return Exists(DispatchAccess.objects.filter(who, dispatch_id=OuterRef(outer)))
 
 
 class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
@@ -142,37 +149,22 @@ class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
         - once sent: member of a routed unit (attribution or information);
         - once sent: holder of `OVERSEE_SUBTREE` in an ancestor (or the unit itself) of the
           sending unit or of a routed unit;
-        - once sent: an explicit `DispatchGrant` to the user or to one of their units.
+        - once sent: an explicit `DispatchGrant` to the user or to one of their units;
+        - a validation circuit's participants (named, or their unit for a unit's step) read the
+          draft they are asked to approve or give an opinion on;
+        - security officers (DOWNGRADE) read sent dispatches whose declassification date has
+          come, to review them.
         Registry clerks see the incoming dispatches they registered as members of the
-        registering (= sending) unit. One SQL query, no per-row Python.
+        registering (= sending) unit. The first five come from the access index
+        (`access_index`): one indexed EXISTS; one SQL query, no per-row Python.
         """
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()._mark_gated()
-        memberships = user.active_memberships()
-        unit_ids = sorted({m.unit_id for m in memberships})
-        oversight_paths = sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE) if u.path})
-        qs = self.filter(clearance_q(user))
-
-        # Each branch is an indexed IN (...) on the dispatch id or the sending unit, OR-ed at
-        # the top: the engine reads only candidate rows (SQLite's OR-by-union, PostgreSQL's
-        # BitmapOr) instead of testing every dispatch.
-        released = {"dispatch__status__in": RELEASED_STATUSES}
-        overseen_units = _subtree_unit_ids(user, oversight_paths)
-        routed_units = sorted(set(unit_ids) | set(overseen_units))
-        branches = Q(sending_unit_id__in=unit_ids) if unit_ids else Q(pk__in=[])
-        if routed_units:
-            branches |= Q(pk__in=Routing.objects.filter(unit_id__in=routed_units, **released).values("dispatch_id"))
-        if overseen_units:
-            overseen = Dispatch.objects.unrestricted("gate subquery").filter(
-                sending_unit_id__in=overseen_units, status__in=RELEASED_STATUSES
-            )
-            branches |= Q(pk__in=overseen.values("id"))
-        grant_q = Q(user_id=user.pk)
-        if unit_ids:
-            grant_q |= Q(unit_id__in=unit_ids)
-        branches |= Q(pk__in=DispatchGrant.objects.filter(grant_q, **released).values("dispatch_id"))
-        branches |= _working_day_branches(user, unit_ids)
-        return qs.filter(branches)._mark_gated()
+        branches = Q(need_to_know_exists(user))
+        review = _review_branch(user)
+        if review is not None:
+            branches |= review
+        return self.filter(clearance_q(user)).filter(branches)._mark_gated()
 
     def released(self) -> DispatchQuerySet:
         return self.filter(status__in=RELEASED_STATUSES)
@@ -574,6 +566,35 @@ class DispatchGrant(SealedReason):
 
     def __str__(self) -> str:
         return f"grant {self.pk} on dispatch {self.dispatch_id}"
+
+
+class DispatchAccess(models.Model):
+    """The access index: one row per principal with need to know of a dispatch (derived
+    data, see `access_index`). Rows: the sending unit (`oversee` once released), each
+    routed unit once released (`oversee`), each grant once released, each validation
+    circuit step (its assignee, or its unit when unnamed). Overseers read the rows marked
+    `oversee` of the units under them; members of a unit read its rows; a user reads the
+    rows naming them. Clearance and compartments are checked on the dispatch row itself.
+    Written only by `access_index.sync_dispatches` / `rebuild_access_index`."""
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.DO_NOTHING, related_name="+")
+    unit = models.ForeignKey(
+        "organisation.Unit", on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    oversee = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["dispatch", "unit", "oversee"], name="corr_access_dispatch"),
+            models.Index(fields=["unit", "dispatch"], name="corr_access_unit"),
+            models.Index(fields=["user", "dispatch"], name="corr_access_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"access to dispatch {self.dispatch_id}"
 
 
 class MarkingChange(SealedReason):

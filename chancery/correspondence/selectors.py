@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, DateField, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level
 from chancery.core.gate import get_visible_or_404
+from chancery.core.keyset import ordering
 from chancery.core.lists import first
 from chancery.correspondence import content, policy
 from chancery.correspondence.models import (
@@ -39,6 +41,16 @@ from chancery.organisation.models import Unit
 
 UNSENT_STATUSES = (DispatchStatus.DRAFT, DispatchStatus.VALIDATED, DispatchStatus.SUBMITTED)
 OPEN_ACTION = (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
+# Orders of the paged lists ([(field, descending)], ending with a unique field): keyset pages.
+INBOX_ORDER = [("overdue", True), ("open_rank", True), ("due_key", False), ("dispatch__sent_at", True), ("id", True)]
+OUTBOX_ORDER = [("sent_at", True), ("id", True)]
+DRAFTS_ORDER = [("updated_at", True), ("id", True)]
+SEARCH_ORDER = [("dated", True), ("id", True)]
+NO_DUE_DATE = date(9999, 12, 31)  # routings without a due date sort after every dated one
+# What the inbox lists by default (`status="open"`).
+OPEN_ROUTINGS = Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION) | Q(
+    kind=RoutingKind.INFO, status=RoutingStatus.UNREAD
+)
 THREAD_MAX_DEPTH = 10
 THREAD_MAX_NODES = 200
 
@@ -118,9 +130,7 @@ def inbox(
         dispatch__status__in=RELEASED_STATUSES,
     )
     if status == "open":
-        qs = qs.filter(
-            Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION) | Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)
-        )
+        qs = qs.filter(OPEN_ROUTINGS)
     elif status:
         qs = qs.filter(status=status)
     if overdue_only:
@@ -133,12 +143,13 @@ def inbox(
                 default=Value(0),
                 output_field=IntegerField(),
             ),
+            due_key=Coalesce("due_date", Value(NO_DUE_DATE), output_field=DateField()),
         )
         .select_related(
             "dispatch", "dispatch__sending_unit", "dispatch__author", "dispatch__data_key", "unit", "assigned_to"
         )
         .prefetch_related("dispatch__compartments")
-        .order_by("-overdue", "-open_rank", "due_date", "-dispatch__sent_at", "-id")
+        .order_by(*ordering(INBOX_ORDER))
     )
 
 
@@ -148,7 +159,7 @@ def outbox(user: Any, unit: Unit | int | str | None = None, status: str | None =
     qs = visible_dispatches(user).filter(sending_unit_id__in=unit_ids, status__in=RELEASED_STATUSES)
     if status:
         qs = qs.filter(status=status)
-    return qs.order_by("-sent_at", "-id")
+    return qs.order_by(*ordering(OUTBOX_ORDER))
 
 
 def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
@@ -157,15 +168,17 @@ def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
     return (
         visible_dispatches(user)
         .filter(sending_unit_id__in=unit_ids, status__in=UNSENT_STATUSES)
-        .order_by("-updated_at", "-id")
+        .order_by(*ordering(DRAFTS_ORDER))
     )
 
 
-def inbox_counts(user: Any) -> dict[str, int]:
+def inbox_counts(user: Any, *, with_open: bool = False) -> dict[str, int]:
     """For the inbox counter: `unacknowledged` attributions, `overdue` attributions,
-    `unread` copies, and `total` = unacknowledged + unread. Through the gate."""
+    `unread` copies, and `total` = unacknowledged + unread; `with_open`: also `open` (what the
+    inbox lists by default: attributions not answered or closed, unread copies), in the same
+    query. Through the gate."""
     if not getattr(user, "is_authenticated", False):
-        return {"unacknowledged": 0, "overdue": 0, "unread": 0, "total": 0}
+        return {"unacknowledged": 0, "overdue": 0, "unread": 0, "total": 0} | ({"open": 0} if with_open else {})
     today = timezone.localdate()
     counts = (
         inbox(user)
@@ -174,6 +187,7 @@ def inbox_counts(user: Any) -> dict[str, int]:
             unacknowledged=Count("id", filter=Q(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING)),
             overdue=Count("id", filter=Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION, due_date__lt=today)),
             unread=Count("id", filter=Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)),
+            **({"open": Count("id", filter=OPEN_ROUTINGS)} if with_open else {}),
         )
     )
     result = {k: int(v or 0) for k, v in counts.items()}
@@ -243,7 +257,9 @@ def search_dispatches(user: Any, filters: SearchFilters | Mapping[str, Any] | No
         qs = qs.filter(classification=level)
     if f.unit:
         code = f.unit.strip().upper()
-        qs = qs.filter(Q(sending_unit__code=code) | Q(routings__unit__code=code)).distinct()
+        # A semi-join rather than a join: no DISTINCT over whole rows, and the date order stays usable.
+        routed = Routing.objects.filter(unit__code=code).values("dispatch_id")
+        qs = qs.filter(Q(sending_unit__code=code) | Q(pk__in=routed))
     if f.date_from:
         qs = qs.filter(dated__gte=f.date_from)
     if f.date_to:
@@ -259,7 +275,7 @@ def search_dispatches(user: Any, filters: SearchFilters | Mapping[str, Any] | No
             | Q(sender_name__icontains=text)
             | Q(subject__icontains=text)  # clear column: empty for protected dispatches
         )
-    return qs.order_by("-dated", "-id")
+    return qs.order_by(*ordering(SEARCH_ORDER))
 
 
 # --- one dispatch ------------------------------------------------------------------------

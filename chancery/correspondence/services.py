@@ -41,7 +41,7 @@ from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_visible_or_404
 from chancery.core.models import Compartment
 from chancery.core.validators import bidi_message, has_bidi_controls, reject_bidi_controls
-from chancery.correspondence import content, policy, signals, storage
+from chancery.correspondence import access_index, content, policy, signals, storage
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
     Attachment,
@@ -262,6 +262,7 @@ def _set_routings(dispatch: Dispatch, routings: list[tuple[Unit, str, date | Non
             for unit, kind, due in routings
         ]
     )
+    access_index.sync_dispatches([dispatch.pk])  # bulk_create sends no post_save
 
 
 def _set_citations(

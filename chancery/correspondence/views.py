@@ -14,7 +14,6 @@ from typing import Any
 import nh3
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -29,6 +28,7 @@ from chancery.audit.services import record_event
 from chancery.core.access import require_capability
 from chancery.core.classification import Marking
 from chancery.core.downloads import file_download
+from chancery.core.keyset import NEWER, OLDER, CappedCount, KeysetPage, keyset_page
 from chancery.correspondence import content, notes, selectors, services
 from chancery.correspondence.content import BODY_ATTRIBUTES, BODY_TAGS
 from chancery.correspondence.forms import (
@@ -123,7 +123,11 @@ def _with_subjects(dispatches: Iterable[Dispatch]) -> list[Dispatch]:
 def inbox(request: HttpRequest) -> HttpResponse:
     user = request.user
     units = [m.unit for m in user.active_memberships()]  # type: ignore[union-attr]
-    form = InboxFilterForm(request.GET or None, units=units)
+    # The filters are the query without the page cursor (a cursor alone keeps the default filters).
+    data = request.GET.copy()
+    for name in (OLDER, NEWER, "page"):
+        data.pop(name, None)
+    form = InboxFilterForm(data or None, units=units)
     filters: dict[str, Any] = {"unit": "", "status": "open", "kind": "", "overdue": False}
     if form.is_bound and form.is_valid():
         filters.update(form.cleaned_data)
@@ -134,14 +138,20 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     if filters["kind"] in (RoutingKind.ACTION, RoutingKind.INFO):
         routings = routings.filter(kind=filters["kind"])
-    page = Paginator(routings, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = selectors.inbox_counts(user, with_open=True)
+    # The default view (open routings of every unit) is counted by the inbox counters already.
+    default = filters["status"] == "open" and not (filters["unit"] or filters["kind"] or filters["overdue"])
+    query = {k: str(v) for k, v in data.items()} if data else {"status": "open"}
+    page = _page(request, routings, selectors.INBOX_ORDER, count=not default, query=query)
+    if default:
+        page.total = CappedCount(value=counts["open"], more=False)
     rows = list(page.object_list)
     _with_subjects(r.dispatch for r in rows)
     context = {
         "form": form,
         "page": page,
         "rows": rows,
-        "counts": selectors.inbox_counts(user),
+        "counts": counts,
         "marking": page_marking(r.dispatch for r in rows),
         "query_string": _query_without_page(request),
     }
@@ -159,12 +169,36 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
 
 def _query_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", OLDER, NEWER):
+        query.pop(name, None)
     return query.urlencode()
 
 
-def _dispatch_list(request: HttpRequest, *, queryset: Any, title: str, kind: str) -> HttpResponse:
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(
+    request: HttpRequest,
+    queryset: Any,
+    order: list[tuple[str, bool]],
+    *,
+    count: bool = False,
+    query: dict[str, str] | None = None,
+) -> KeysetPage:
+    """A "newer / older" page of a list (see `core.keyset`): page 1,000 costs what page 1 costs;
+    `count`: with the list's size, counted up to `keyset.COUNT_CAP`."""
+    return keyset_page(
+        queryset,
+        order,
+        size=PAGE_SIZE,
+        older=request.GET.get(OLDER),
+        newer=request.GET.get(NEWER),
+        query=query if query is not None else {k: str(v) for k, v in request.GET.items()},
+        count=count,
+    )
+
+
+def _dispatch_list(
+    request: HttpRequest, *, queryset: Any, order: list[tuple[str, bool]], title: str, kind: str
+) -> HttpResponse:
+    page = _page(request, queryset, order)
     rows = _with_subjects(page.object_list)
     return _render(
         request,
@@ -182,12 +216,16 @@ def _dispatch_list(request: HttpRequest, *, queryset: Any, title: str, kind: str
 
 @require_GET
 def drafts(request: HttpRequest) -> HttpResponse:
-    return _dispatch_list(request, queryset=selectors.drafts(request.user), title=_("Drafts"), kind="drafts")
+    return _dispatch_list(
+        request, queryset=selectors.drafts(request.user), order=selectors.DRAFTS_ORDER, title=_("Drafts"), kind="drafts"
+    )
 
 
 @require_GET
 def sent(request: HttpRequest) -> HttpResponse:
-    return _dispatch_list(request, queryset=selectors.outbox(request.user), title=_("Sent"), kind="sent")
+    return _dispatch_list(
+        request, queryset=selectors.outbox(request.user), order=selectors.OUTBOX_ORDER, title=_("Sent"), kind="sent"
+    )
 
 
 @require_GET

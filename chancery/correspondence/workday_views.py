@@ -368,5 +368,9 @@ def awaiting(request: HttpRequest) -> HttpResponse:
     from chancery.correspondence.views import _dispatch_list
 
     return _dispatch_list(
-        request, queryset=circuits.awaiting(request.user), title=_("Awaiting my visa or opinion"), kind="awaiting"
+        request,
+        queryset=circuits.awaiting(request.user),
+        order=circuits.AWAITING_ORDER,
+        title=_("Awaiting my visa or opinion"),
+        kind="awaiting",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from argparse import ArgumentParser
 from typing import Any
 
@@ -43,8 +44,25 @@ class Command(BaseCommand):
             help="only objects missing from the index or changed since indexed (after bulk writes)",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--access",
+            action="store_true",
+            help="rebuild the correspondence access index (who may read which dispatch) instead",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["access"]:
+            from django.db import transaction
+
+            from chancery.core.db import refresh_statistics
+            from chancery.correspondence.access_index import rebuild_access_index
+
+            started = time.monotonic()
+            with transaction.atomic():
+                rows = rebuild_access_index()
+            refresh_statistics()
+            self.stdout.write(f"Access index rebuilt: {rows} rows in {time.monotonic() - started:.1f} s.")
+            return
         if options["stale"]:
             found = catch_up(types=options["type"], enqueue=False, batch=options["batch_size"])
             self.stdout.write("Index caught up: " + ", ".join(f"{n} {t}" for t, n in found.items()) + ".")

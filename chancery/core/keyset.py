@@ -1,0 +1,271 @@
+"""Keyset ("newer / older") pagination and capped counts for long lists.
+
+An OFFSET page costs the rows it skips, and an exact COUNT costs the whole list: at a
+million dispatches both grow with the reader's scope and the page number. A keyset page
+starts after (or before) the row that ended the previous one, `WHERE (a, b) < (x, y)`
+spelled out so that both SQLite and PostgreSQL walk the ordering index: page 1,000 costs
+what page 1 costs. The list says how many rows it has only up to `COUNT_CAP` ("more than
+1,000"): a count bounded whatever the scope, of the queryset given (already gated: it never
+includes what the reader may not read).
+
+The cursor in the URL (`?older=…` / `?newer=…`) holds the ordering values of the boundary
+row, so a page's address can be shared; a tampered cursor only moves within the gated list.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Q, QuerySet
+
+COUNT_CAP = 1000
+OLDER, NEWER = "older", "newer"
+
+
+@dataclass(frozen=True)
+class CappedCount:
+    value: int  # exact when not `more`, else COUNT_CAP
+    more: bool  # more than `value` rows
+
+    def __int__(self) -> int:
+        return self.value
+
+
+def capped_count(queryset: QuerySet[Any], cap: int | None = None) -> CappedCount:
+    """How many rows, counted up to `cap` (default `COUNT_CAP`; one bounded query)."""
+    cap = COUNT_CAP if cap is None else cap
+    counted = queryset.order_by()[: cap + 1].count()
+    return CappedCount(value=min(counted, cap), more=counted > cap)
+
+
+def ordering(order: list[tuple[str, bool]]) -> list[str]:
+    """`order_by` arguments of a keyset order."""
+    return [f"-{name}" if descending else name for name, descending in order]
+
+
+def _encode(values: list[Any]) -> str:
+    def one(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return {"t": value.isoformat()}
+        if isinstance(value, date):
+            return {"d": value.isoformat()}
+        return value
+
+    raw = json.dumps([one(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(token: str, size: int) -> list[Any] | None:
+    """The values of a cursor, or None when it is malformed (the list then starts at the top)."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        items = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(items, list) or len(items) != size:
+        return None
+    values: list[Any] = []
+    for item in items:
+        try:
+            if isinstance(item, dict) and "t" in item:
+                values.append(datetime.fromisoformat(str(item["t"])))
+            elif isinstance(item, dict) and "d" in item:
+                values.append(date.fromisoformat(str(item["d"])))
+            elif item is None or (isinstance(item, (int, str)) and not isinstance(item, bool)):
+                values.append(item)
+            else:
+                return None
+        except ValueError:
+            return None
+    return values
+
+
+def _beyond(order: list[tuple[str, bool]], values: list[Any], *, forward: bool) -> Q:
+    """Rows after `values` in `order` (forward) or before them: the lexicographic
+    comparison (a < x) OR (a = x AND b < y) OR …, which the engines turn into index ranges."""
+    condition = Q(pk__in=[])
+    for i, (name, descending) in enumerate(order):
+        lookup = "lt" if descending == forward else "gt"
+        term = Q(**{f"{name}__{lookup}": values[i]})
+        for previous, value in zip(order[:i], values[:i], strict=True):
+            term &= Q(**{previous[0]: value})
+        condition |= term
+    return condition
+
+
+def _value(row: Any, path: str) -> Any:
+    value = row
+    for part in path.split("__"):
+        value = getattr(value, part)
+    if hasattr(value, "pk") and not isinstance(value, (int, str, date)):
+        value = value.pk
+    return value
+
+
+@dataclass
+class KeysetPage:
+    rows: list[Any]
+    newer: str | None  # cursor of the page before this one (None: this is the first)
+    older: str | None  # cursor of the page after this one (None: this is the last)
+    total: CappedCount | None = None
+    query: dict[str, str] = field(default_factory=dict)  # the other query parameters of the list
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def object_list(self) -> list[Any]:
+        return self.rows
+
+    @property
+    def has_other_pages(self) -> bool:
+        return bool(self.newer or self.older)
+
+    def _url(self, direction: str, token: str | None) -> str:
+        if token is None:
+            return ""
+        return "?" + urlencode({**self.query, direction: token})
+
+    @property
+    def newer_url(self) -> str:
+        return self._url(NEWER, self.newer)
+
+    @property
+    def older_url(self) -> str:
+        return self._url(OLDER, self.older)
+
+    @property
+    def first_url(self) -> str:
+        return "?" + urlencode(self.query)
+
+
+def keyset_page(
+    queryset: QuerySet[Any],
+    order: list[tuple[str, bool]],
+    *,
+    size: int,
+    older: str | None = None,
+    newer: str | None = None,
+    query: dict[str, str] | None = None,
+    count: bool = True,
+) -> KeysetPage:
+    """One page of `queryset` in `order` ([(field, descending)], ending with a unique field),
+    after the row of cursor `older`, or before the row of cursor `newer` (or the first page).
+    Reads size + 1 rows, plus the capped count when `count`."""
+    names = [name for name, _desc in order]
+    forward_order = ordering(order)
+    backward_order = ordering([(n, not d) for n, d in order])
+    values = _decode(older, len(order)) if older else None
+    back = None if values is not None or not newer else _decode(newer, len(order))
+    if back is not None:
+        taken = list(queryset.filter(_beyond(order, back, forward=False)).order_by(*backward_order)[: size + 1])
+        more_newer = len(taken) > size
+        rows = list(reversed(taken[:size]))
+        has_newer, has_older = more_newer, True
+    else:
+        qs = queryset.filter(_beyond(order, values, forward=True)) if values is not None else queryset
+        taken = list(qs.order_by(*forward_order)[: size + 1])
+        rows = taken[:size]
+        has_newer, has_older = values is not None, len(taken) > size
+    if not rows:
+        has_older = False
+        has_newer = values is not None or back is not None
+    newer_token = _encode([_value(rows[0], n) for n in names]) if rows and has_newer else None
+    older_token = _encode([_value(rows[-1], n) for n in names]) if rows and has_older else None
+    if not rows and has_newer:
+        newer_token = None  # an empty page past the end: the first page is the way back
+    clean_query = {k: v for k, v in (query or {}).items() if k not in (OLDER, NEWER, "page")}
+    return KeysetPage(
+        rows=rows,
+        newer=newer_token,
+        older=older_token,
+        total=capped_count(queryset) if count else None,
+        query=clean_query,
+    )
+
+
+# --- the API lists: the same keyset pages, with the offset kept for existing clients --------
+
+API_MAX_OFFSET = 10_000  # an offset costs the rows it skips: deeper, follow the `older` cursor
+
+
+def _queryset_order(queryset: QuerySet[Any]) -> list[tuple[str, bool]]:
+    fields = list(queryset.query.order_by) or ["-pk"]
+    order = [(str(f).lstrip("-"), str(f).startswith("-")) for f in fields]
+    if order[-1][0] not in ("id", "pk"):
+        order.append(("id", order[-1][1]))
+    return order
+
+
+def _api_pagination() -> Any:
+    from ninja import Field, Schema
+    from ninja.conf import settings as ninja_settings
+    from ninja.pagination import PaginationBase
+
+    class KeysetPagination(PaginationBase):
+        """`limit` and `offset` as before (offset up to 10,000), or `older` / `newer`: a cursor
+        from the `Link` header of the previous answer (`rel="next"`: older rows, `rel="prev"`:
+        newer), which costs the same at any depth. The body keeps its shape (`items`, `count`);
+        `count` is counted up to 1,000, and the header `X-Count-More: true` says there are more.
+        (The view takes a `response: HttpResponse` argument for the headers.)"""
+
+        class Input(Schema):
+            limit: int = Field(ninja_settings.PAGINATION_PER_PAGE, ge=1, le=100)
+            offset: int = Field(
+                0, ge=0, le=API_MAX_OFFSET, description="rows to skip (at most 10,000: deeper, use `older`)"
+            )
+            older: str | None = Field(
+                None, max_length=500, description='cursor from the `Link` header (rel="next"): the rows after it'
+            )
+            newer: str | None = Field(
+                None, max_length=500, description='cursor from the `Link` header (rel="prev"): the rows before it'
+            )
+
+        class Output(Schema):
+            items: list[Any]
+            count: int
+
+        items_attribute = "items"
+
+        def paginate_queryset(self, queryset: QuerySet[Any], pagination: Any, request: Any, **params: Any) -> Any:
+            order = _queryset_order(queryset)
+            total = capped_count(queryset)
+            if pagination.older or pagination.newer or not pagination.offset:
+                page = keyset_page(
+                    queryset, order, size=pagination.limit, older=pagination.older, newer=pagination.newer,
+                    count=False,
+                )  # fmt: skip
+                rows, older, newer = page.rows, page.older, page.newer
+            else:
+                taken = list(queryset[pagination.offset : pagination.offset + pagination.limit + 1])
+                rows = taken[: pagination.limit]
+                names = [name for name, _d in order]
+                older = _encode([_value(rows[-1], n) for n in names]) if len(taken) > pagination.limit else None
+                newer = _encode([_value(rows[0], n) for n in names]) if rows else None
+            response = params.get("response")
+            if response is not None:
+                query = {k: v for k, v in request.GET.items() if k not in ("offset", OLDER, NEWER)}
+                links = [
+                    f'<{request.path}?{urlencode({**query, name: token})}>; rel="{rel}"'
+                    for name, token, rel in ((OLDER, older, "next"), (NEWER, newer, "prev"))
+                    if token
+                ]
+                if links:
+                    response["Link"] = ", ".join(links)
+                if total.more:
+                    response["X-Count-More"] = "true"
+            return {"items": rows, "count": total.value}
+
+    return KeysetPagination
+
+
+KeysetPagination = _api_pagination()

@@ -1,0 +1,109 @@
+"""Newer / older pages (`core.keyset`) of the correspondence lists and API lists: walking the
+cursors shows every row of the gated list once, in order, both ways; a tampered cursor starts
+at the top; the API keeps its body and offset, adds `Link` cursors and caps offset and count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from chancery.core import keyset
+from chancery.correspondence import selectors, views
+from chancery.correspondence.demo import write_correspondence
+from conftest import sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def letters(ministry: Any) -> Any:
+    write_correspondence(units=ministry.units, users=ministry.users, count=200, seed=7, days=20)
+    return ministry
+
+
+def _walk(client: Client, path: str, url: str, direction: str) -> tuple[list[list[int]], str]:
+    """The pages from `url` following the `direction` links: (row ids per page, last page's url)."""
+    pages = []
+    while True:
+        response = client.get(url)
+        assert response.status_code == 200
+        pages.append([row.pk for row in response.context["rows"]])
+        link = getattr(response.context["page"], f"{direction}_url")
+        if not link:
+            return pages, url
+        url = path + link
+
+
+@pytest.mark.parametrize(
+    "path,selector,username",
+    [("/correspondence/sent/", "outbox", "clerk.sgbo"), ("/correspondence/", "inbox", "desk.dab1")],
+)
+def test_cursors_walk_the_whole_list_both_ways(
+    letters: Any, monkeypatch: Any, path: str, selector: str, username: str
+) -> None:
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+    user = letters.users[username]
+    rows = selectors.inbox(user, status="open") if selector == "inbox" else selectors.outbox(user)
+    everything = [r.pk for r in rows]
+    assert len(everything) > 6, len(everything)  # several pages
+    client = sign_in(Client(), user)
+    forward, last_url = _walk(client, path, path, "older")
+    assert [pk for page in forward for pk in page] == everything
+    assert all(len(page) == 3 for page in forward[:-1])
+    backward, first_url = _walk(client, path, last_url, "newer")  # from the last page back to the first
+    assert backward == list(reversed(forward))
+    assert client.get(first_url).context["page"].newer is None
+
+
+def test_a_tampered_cursor_starts_at_the_top(letters: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    client = sign_in(Client(), letters.users["desk.dab1"])
+    top = [r.pk for r in client.get("/correspondence/sent/").context["rows"]]
+    for junk in ("%%%", "bm90IGpzb24", keyset._encode([1, 2, 3]), keyset._encode([{"x": 1}, 2])):
+        response = client.get(f"/correspondence/sent/?older={junk}")
+        assert response.status_code == 200
+        assert [r.pk for r in response.context["rows"]] == top
+
+
+def test_a_cursor_never_reaches_beyond_the_gate(letters: Any, monkeypatch: Any) -> None:
+    """A cursor taken from another reader's list pages only through one's own."""
+    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    other = list(selectors.outbox(letters.users["counsellor.dakar"]))
+    mine = {d.pk for d in selectors.outbox(letters.users["desk.dab1"])}
+    cursor = keyset._encode([other[0].sent_at, other[0].pk])
+    client = sign_in(Client(), letters.users["desk.dab1"])
+    shown = {r.pk for r in client.get(f"/correspondence/sent/?older={cursor}").context["rows"]}
+    assert shown <= mine
+
+
+def test_api_keeps_its_body_and_links_the_next_page(letters: Any, monkeypatch: Any) -> None:
+    from chancery.accounts.services import issue_api_token
+
+    user = letters.users["director.dab"]
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
+    everything = [d.pk for d in selectors.search_dispatches(user)]
+    first = client.get("/api/v1/dispatches?limit=3")
+    assert set(first.json()) == {"items", "count"}
+    assert first.json()["count"] == len(everything)
+    assert 'rel="next"' in first["Link"]
+    next_url = first["Link"].split(">")[0].lstrip("<")
+    second = client.get(next_url).json()["items"]
+    by_offset = client.get("/api/v1/dispatches?limit=3&offset=3").json()["items"]
+    assert [d["id"] for d in second] == [d["id"] for d in by_offset] == everything[3:6]
+    assert client.get(f"/api/v1/dispatches?offset={keyset.API_MAX_OFFSET + 1}").status_code == 422
+    monkeypatch.setattr(keyset, "COUNT_CAP", 5)
+    capped = client.get("/api/v1/dispatches?limit=3")
+    assert capped.json()["count"] == 5 and capped["X-Count-More"] == "true"
+
+
+def test_capped_count_counts_only_what_the_reader_may_read(letters: Any) -> None:
+    from chancery.correspondence.models import Dispatch
+
+    user = letters.users["hom.lima"]
+    visible = Dispatch.objects.visible_to(user)
+    exact = visible.count()
+    assert exact < Dispatch.objects.unrestricted("test").count()
+    assert keyset.capped_count(visible, cap=exact + 10) == keyset.CappedCount(value=exact, more=False)
+    assert keyset.capped_count(visible, cap=exact - 1) == keyset.CappedCount(value=exact - 1, more=True)
