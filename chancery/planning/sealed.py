@@ -16,8 +16,9 @@ Reading is transparent: each sealed field's attribute is a `SealedText` descript
 opens the row's `sealed_texts` on first access (all its texts at once) and returns the clear
 text, so templates, the API, exports, search adapters and reporting read `action.title` as
 before. Keys are unwrapped once per programme and per request (`key_scope`, opened by
-`SealedTextsMiddleware` and by commands/tasks), and a queryset of sealed rows fetches the keys
-it lacks in one query (`SealedQuerySetMixin`), so a list costs no query per row.
+`SealedTextsMiddleware`), and a queryset of sealed rows fetches the keys it lacks in one query
+and opens its rows at once (`SealedQuerySetMixin`), so a list costs no query per row, inside
+a request or not (indexing, exports, reports).
 
 What SQL can no longer do on sealed rows — match a word, sort by a title — is done on the
 texts the reader's session decrypts (`text_filter`, `sort_key`); never on ciphertext.
@@ -344,16 +345,17 @@ class SealedQuerySetMixin:
 
 
 def prime(rows: Iterable[Any]) -> None:
-    """Load, in one query, the keys of the programmes of these rows' sealed texts."""
-    wanted = {
-        pid
-        for row in rows
-        if isinstance(row, SealedTexts) and row.__dict__.get(SEALED_COLUMN)
-        for pid in [row.sealed_programme_id(lazy=False)]
-        if pid is not None
-    }
-    if wanted and _keys.get() is not None:
-        load_keys(wanted)
+    """Open the sealed texts of freshly fetched rows, with the keys of their programmes loaded
+    in one query (those already in the key scope cost none). A row whose programme is only
+    reachable through a query (an objective through its axis) opens on first access."""
+    sealed = [row for row in rows if isinstance(row, SealedTexts) and row.__dict__.get(SEALED_COLUMN)]
+    if not sealed:
+        return
+    by_programme = [(row, row.sealed_programme_id(lazy=False)) for row in sealed]
+    keys = load_keys({pid for _row, pid in by_programme if pid is not None})
+    for row, pid in by_programme:
+        if pid is not None and pid in keys and not (row.__dict__.get(_CLEAR) or {}).keys() >= set(row.sealed_fields):
+            row.open_texts(keys[pid])
 
 
 # --------------------------------------------------------------------------- lists

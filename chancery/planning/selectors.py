@@ -719,7 +719,7 @@ def achievement_list(
         Achievement.objects.visible_to(user)
         .select_related("programme__mission")
         .prefetch_related(
-            Prefetch("actions", queryset=_u(Action).only("id", "title", "programme_id")),
+            Prefetch("actions", queryset=_u(Action).only("id", "title", "programme_id", "sealed_texts")),
             Prefetch("evidence", queryset=_u(AchievementEvidence)),
         )
     )
