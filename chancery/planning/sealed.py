@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import types
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from functools import reduce
@@ -181,6 +182,10 @@ class SealedText:
             data.setdefault(_CLEAR, {})[self.field.attname] = value
 
 
+def _stored_value(field: Any, instance: Any, add: bool) -> Any:
+    return instance.__dict__.get(field.attname)
+
+
 class SealedTexts(models.Model):
     """Mixin of a planning model whose `sealed_fields` are sealed for protected programmes.
 
@@ -203,7 +208,10 @@ class SealedTexts(models.Model):
         def install(sender: Any, **_kwargs: Any) -> None:
             if sender is cls and not cls._meta.abstract:
                 for name in cls.sealed_fields:
-                    setattr(cls, name, SealedText(cls._meta.get_field(name)))
+                    field = cls._meta.get_field(name)
+                    setattr(cls, name, SealedText(field))
+                    # What an INSERT or UPDATE writes: the stored column, never the clear text.
+                    field.pre_save = types.MethodType(_stored_value, field)
 
         class_prepared.connect(install, weak=False)
 
@@ -220,8 +228,7 @@ class SealedTexts(models.Model):
             with transaction.atomic():
                 if programme is not None and not inserting:
                     self.__dict__[SEALED_COLUMN] = self._sealed_blob(texts, programme)
-                with self._raw():
-                    super().save(*args, **kwargs)
+                super().save(*args, **kwargs)
                 if programme is not None and inserting:
                     # The id is bound into the ciphertext: known only after the insert.
                     self.__dict__[SEALED_COLUMN] = self._sealed_blob(texts, programme)
@@ -327,8 +334,6 @@ class SealedQuerySetMixin:
         if not issubclass(self.model, SealedTexts) or not objs:
             return super().bulk_create(objs, *args, **kwargs)  # type: ignore[misc]
         plans = [(obj, *obj._prepare_write()) for obj in objs]
-        for obj in objs:
-            obj.__dict__[_RAW] = True
         try:
             with transaction.atomic():
                 created: list[Any] = super().bulk_create(objs, *args, **kwargs)  # type: ignore[misc]
@@ -339,7 +344,6 @@ class SealedQuerySetMixin:
                     self.model._base_manager.bulk_update([obj for obj, *_rest in sealed], [SEALED_COLUMN])
         finally:
             for obj, texts, _programme in plans:
-                obj.__dict__.pop(_RAW, None)
                 obj.__dict__[_CLEAR] = dict(texts)
         return created
 

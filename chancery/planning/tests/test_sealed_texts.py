@@ -70,6 +70,7 @@ def test_new_rows_of_a_protected_programme_never_hold_clear_text(ministry: Any) 
     programme = _programme(ministry, protected=True)
     user = ministry.users["hom.dakar"]
     axis = Axis.objects.unrestricted(_u).filter(programme=programme).first()
+    assert axis is not None
     action = services.create_action(user=user, programme=programme, axis=axis, title="Émissaire officieux",
                                     description="Rencontre secrète", lead=user)
     assert _columns(Action, pk=action.pk)[0][:3] == ("", "", "")
@@ -132,9 +133,11 @@ def test_a_page_unwraps_each_programme_key_once(ministry: Any, client_for: Any, 
 
 def test_sealed_texts_still_open_after_rotate_keys(ministry: Any) -> None:
     programme = _programme(ministry, protected=True)
-    before = DataKey.objects.get(pk=programme.data_key_id).kek_id
+    key_id = programme.data_key_id
+    assert key_id is not None
+    before = DataKey.objects.get(pk=key_id).kek_id
     report = crypto_services.rotate_keys()
-    assert DataKey.objects.get(pk=programme.data_key_id).kek_id == report.target_kek_id != before
+    assert DataKey.objects.get(pk=key_id).kek_id == report.target_kek_id != before
     with sealed.key_scope():
         again = Programme.objects.unrestricted(_u).get(pk=programme.pk)
         assert again.summary == "Médiation discrète entre factions rivales"
