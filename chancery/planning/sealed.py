@@ -21,7 +21,7 @@ and opens its rows at once (`SealedQuerySetMixin`), so a list costs no query per
 a request or not (indexing, exports, reports).
 
 What SQL can no longer do on sealed rows — match a word, sort by a title — is done on the
-texts the reader's session decrypts (`text_filter`, `sort_key`); never on ciphertext.
+texts the reader's session decrypts (`text_filter`, or sorting in Python); never on ciphertext.
 
 Raising a programme's marking to a protected level seals its rows in the same transaction
 (`seal_programme`). Lowering it leaves the rows sealed (like its files); a row saved after
@@ -352,7 +352,7 @@ def prime(rows: Iterable[Any]) -> None:
     """Open the sealed texts of freshly fetched rows, with the keys of their programmes loaded
     in one query (those already in the key scope cost none). A row whose programme is only
     reachable through a query (an objective through its axis) opens on first access."""
-    sealed = [row for row in rows if isinstance(row, SealedTexts) and row.__dict__.get(SEALED_COLUMN)]
+    sealed = [row for row in _with_related(rows) if row.__dict__.get(SEALED_COLUMN)]
     if not sealed:
         return
     by_programme = [(row, row.sealed_programme_id(lazy=False)) for row in sealed]
@@ -360,6 +360,20 @@ def prime(rows: Iterable[Any]) -> None:
     for row, pid in by_programme:
         if pid is not None and pid in keys and not (row.__dict__.get(_CLEAR) or {}).keys() >= set(row.sealed_fields):
             row.open_texts(keys[pid])
+
+
+def _with_related(rows: Iterable[Any], depth: int = 3) -> list[SealedTexts]:
+    """The sealed rows among `rows` and the objects `select_related` attached to them."""
+    found: dict[tuple[str, Any], SealedTexts] = {}
+    level = [row for row in rows if isinstance(row, models.Model)]
+    for _ in range(depth):
+        following = []
+        for row in level:
+            if isinstance(row, SealedTexts):
+                found.setdefault((row._meta.label_lower, id(row)), row)
+            following += [obj for obj in row._state.fields_cache.values() if isinstance(obj, models.Model)]
+        level = following
+    return list(found.values())
 
 
 # --------------------------------------------------------------------------- lists
@@ -378,11 +392,6 @@ def text_filter(qs: Any, text: str, fields: tuple[str, ...], also: Q | None = No
         if any(needle in str(getattr(row, name) or "").casefold() for name in fields)
     ]
     return qs.filter(clear | Q(pk__in=matched))
-
-
-def sort_key(text: Any) -> str:
-    """Sorting on decrypted words, in the reader's session (never on ciphertext)."""
-    return str(text or "").casefold()
 
 
 # --------------------------------------------------------------------------- marking changes
