@@ -237,6 +237,28 @@ REVISION_REASONS = [
 DEFAULT_AXES = ["political", "economic", "cultural", "communication", "consular"]
 
 
+# Words only protected (Diffusion restreinte) programmes carry: what makes them protected.
+PROTECTED_SUMMARIES = [
+    "Volet réservé : accompagnement discret de la médiation entre les factions rivales du nord, "
+    "sécurité des interlocuteurs et calendrier des rencontres officieuses.",
+    "Priorités réservées : soutien à la négociation sur la libération des otages détenus "
+    "dans la région frontalière, sous couvert de coopération humanitaire.",
+    "Orientations réservées : suivi de l'influence étrangère dans les ministères régaliens "
+    "et préparation d'une démarche conjointe avec les partenaires européens.",
+]
+PROTECTED_RISKS = [
+    "Interlocuteur exposé à des représailles si la démarche est ébruitée.",
+    "Contact ministériel réticent ; discrétion impérative sur la filière diplomatique.",
+    "Échéance tributaire d'un émissaire officieux ; aucune communication publique.",
+]
+
+
+def _risk_note(protected: bool, index: int, noted: bool) -> str:
+    if protected:
+        return PROTECTED_RISKS[index % len(PROTECTED_RISKS)]
+    return "Dépend du calendrier du pays hôte." if noted else ""
+
+
 def _d(value: float) -> Decimal:
     return Decimal(str(round(value, 2)))
 
@@ -374,15 +396,19 @@ def _build(
     if rng.random() < 0.3:
         keys.remove(rng.choice(["consular", "communication"]))
     approved = status in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION, ProgrammeStatus.CLOSED)
+    classification = Level.RESTRICTED if rng.random() < 0.2 else Level.UNCLASSIFIED
+    protected = classification >= Level.RESTRICTED
     moment = timezone.make_aware(datetime(year, 1, 20, 10, 0)) if year < today.year else timezone.now()
     programme = Programme.objects.create(
         mission=mission,
         year=year,
         end_year=year,
         title=f"Programme d'action {year} — {mission.city or mission.code}",
-        summary="Programme annuel de la mission : priorités par volet, actions, indicateurs et résultats attendus.",
+        summary=PROTECTED_SUMMARIES[(mission.pk + year) % len(PROTECTED_SUMMARIES)]
+        if protected
+        else "Programme annuel de la mission : priorités par volet, actions, indicateurs et résultats attendus.",
         status=status,
-        classification=Level.RESTRICTED if rng.random() < 0.2 else Level.UNCLASSIFIED,
+        classification=classification,
         carried_over_from=carried_from,
         submitted_at=moment if status != ProgrammeStatus.DRAFT else None,
         submitted_by=hom if status != ProgrammeStatus.DRAFT else None,
@@ -454,7 +480,7 @@ def _build(
                     currency="EUR",
                     status=a_status,
                     progress=progress,
-                    risk_note="Dépend du calendrier du pays hôte." if rng.random() < 0.3 else "",
+                    risk_note=_risk_note(protected, j, rng.random() < 0.3),
                     position=(j + 1) * 10,
                 )
             )

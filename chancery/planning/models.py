@@ -29,6 +29,7 @@ from chancery.accounts.roles import Capability
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.locking import version_field
 from chancery.core.models import Compartment, MarkedModel, TimeStampedModel
+from chancery.planning.sealed import SealedQuerySetMixin, SealedTexts
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("An ISO 4217 currency code, e.g. EUR."), code="invalid_currency")
 ZERO = Decimal("0")
@@ -161,7 +162,7 @@ def _user_can_read(user: Any) -> bool:
     return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)
 
 
-class ProgrammeQuerySet(RestrictedQuerySet["Programme"]):
+class ProgrammeQuerySet(SealedQuerySetMixin, RestrictedQuerySet["Programme"]):
     def visible_to(self, user: Any) -> ProgrammeQuerySet:
         """Plans visible to `user`; deny by default.
 
@@ -194,7 +195,7 @@ class ProgrammeQuerySet(RestrictedQuerySet["Programme"]):
         return self.filter(mission=mission)
 
 
-class ProgrammeChildQuerySet(RestrictedQuerySet[Any]):
+class ProgrammeChildQuerySet(SealedQuerySetMixin, RestrictedQuerySet[Any]):
     """Objects belonging to a programme: visible exactly when their programme is."""
 
     programme_path = "programme"
@@ -258,8 +259,11 @@ class ProgressUpdateQuerySet(ProgrammeChildQuerySet):
 # --------------------------------------------------------------------------- programme
 
 
-class Programme(TimeStampedModel, MarkedModel):
+class Programme(TimeStampedModel, MarkedModel, SealedTexts):
     """A mission's *Contrat Programme* for a year (or several: `year`..`end_year`)."""
+
+    sealed_fields = ("title", "summary", "revision_reason")
+    programme_path = ""
 
     mission = models.ForeignKey(
         "organisation.Unit", on_delete=models.PROTECT, related_name="programmes", verbose_name=_("mission")
@@ -388,8 +392,10 @@ class Programme(TimeStampedModel, MarkedModel):
 # --------------------------------------------------------------------------- structure
 
 
-class Axis(models.Model):
+class Axis(SealedTexts):
     """A *volet* of a programme (one per axis type)."""
+
+    sealed_fields = ("narrative",)
 
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="axes")
     axis_type = models.ForeignKey(AxisType, on_delete=models.PROTECT, related_name="axes", verbose_name=_("axis"))
@@ -412,7 +418,10 @@ class Axis(models.Model):
         return self.axis_type.name
 
 
-class Objective(models.Model):
+class Objective(SealedTexts):
+    sealed_fields = ("title", "description")
+    programme_path = "axis.programme"
+
     axis = models.ForeignKey(Axis, on_delete=models.CASCADE, related_name="objectives", verbose_name=_("axis"))
     title = models.CharField(_("title"), max_length=300)
     description = models.TextField(_("description"), blank=True)
@@ -429,7 +438,9 @@ class Objective(models.Model):
         return self.title
 
 
-class Action(TimeStampedModel):
+class Action(TimeStampedModel, SealedTexts):
+    sealed_fields = ("title", "description", "risk_note")
+
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="actions")
     axis = models.ForeignKey(Axis, on_delete=models.CASCADE, related_name="actions", verbose_name=_("axis"))
     objective = models.ForeignKey(
@@ -531,8 +542,10 @@ class Action(TimeStampedModel):
 # --------------------------------------------------------------------------- indicators
 
 
-class Indicator(models.Model):
+class Indicator(SealedTexts):
     """A measured quantity: baseline → approved target / revised target → actuals."""
+
+    sealed_fields = ("label", "data_source")
 
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="indicators")
     axis = models.ForeignKey(
@@ -664,8 +677,11 @@ class EvidenceFile(StoredFile):
         return int(self.programme_id)
 
 
-class Measurement(models.Model):
+class Measurement(SealedTexts):
     """An actual value of an indicator for one period."""
+
+    sealed_fields = ("evidence",)
+    programme_path = "indicator.programme"
 
     indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="measurements")
     period_type = models.CharField(_("period"), max_length=10, choices=PeriodType.choices, default=PeriodType.YEAR)
@@ -701,8 +717,10 @@ class Measurement(models.Model):
 # --------------------------------------------------------------------------- achievements
 
 
-class Achievement(TimeStampedModel):
+class Achievement(TimeStampedModel, SealedTexts):
     """A *réalisation*: what the mission achieved, with evidence and the dispatches reporting it."""
+
+    sealed_fields = ("title", "description", "outlet", "link")
 
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="achievements")
     kind = models.CharField(_("kind"), max_length=20, choices=AchievementKind.choices, default=AchievementKind.OTHER)
@@ -757,8 +775,10 @@ class AchievementEvidence(StoredFile):
 # --------------------------------------------------------------------------- versions and comments
 
 
-class ProgrammeVersion(models.Model):
+class ProgrammeVersion(SealedTexts):
     """A numbered, immutable snapshot of the whole programme (see `planning.versions`)."""
+
+    sealed_fields = ("reason", "snapshot")
 
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField(_("number"))
@@ -782,8 +802,10 @@ class ProgrammeVersion(models.Model):
         return f"v{self.number} ({self.kind})"
 
 
-class ProgrammeComment(models.Model):
+class ProgrammeComment(SealedTexts):
     """A threaded comment (HQ review or mission reply) on the programme, one of its axes or actions."""
+
+    sealed_fields = ("body",)
 
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="comments")
     target_type = models.CharField(
@@ -855,7 +877,10 @@ class ReportingPeriod(models.Model):
         return date(year, 1, 1), date(year, 12, 31)
 
 
-class ProgressUpdate(models.Model):
+class ProgressUpdate(SealedTexts):
+    sealed_fields = ("note",)
+    programme_path = "action.programme"
+
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="progress_updates")
     period = models.ForeignKey(ReportingPeriod, on_delete=models.CASCADE, related_name="updates")
     progress = models.PositiveSmallIntegerField(

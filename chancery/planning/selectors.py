@@ -23,7 +23,7 @@ from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_child_or_404, get_visible_or_404
 from chancery.core.lists import first
-from chancery.planning import services, versions
+from chancery.planning import sealed, services, versions
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
     Achievement,
@@ -87,7 +87,9 @@ def programme_list(user: Any, filters: Mapping[str, Any] | None = None) -> Query
         qs = qs.filter(mission__parent__code=region)
     text = str(filters.get("q") or "").strip()[:100]
     if text:
-        qs = qs.filter(Q(title__icontains=text) | Q(mission__code__icontains=text) | Q(mission__city__icontains=text))
+        qs = sealed.text_filter(
+            qs, text, ("title",), also=Q(mission__code__icontains=text) | Q(mission__city__icontains=text)
+        )
     return qs.annotate(action_count=Count("actions", distinct=True)).order_by("-year", "mission__code")
 
 
@@ -365,7 +367,7 @@ def action_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet
         qs = qs.filter(programme__year=filters["year"])
     text = str(filters.get("q") or "").strip()[:100]
     if text:
-        qs = qs.filter(Q(title__icontains=text) | Q(description__icontains=text))
+        qs = sealed.text_filter(qs, text, ("title", "description"))
     if filters.get("overdue"):
         qs = qs.exclude(status__in=FINISHED_ACTION_STATUSES).filter(
             Q(target_date__lt=timezone.localdate()) | Q(target_date__isnull=True, end_date__lt=timezone.localdate())
@@ -717,7 +719,7 @@ def achievement_list(
         Achievement.objects.visible_to(user)
         .select_related("programme__mission")
         .prefetch_related(
-            Prefetch("actions", queryset=_u(Action).only("id", "title", "programme_id")),
+            Prefetch("actions", queryset=_u(Action).only("id", "title", "programme_id", "sealed_texts")),
             Prefetch("evidence", queryset=_u(AchievementEvidence)),
         )
     )
@@ -733,7 +735,7 @@ def achievement_list(
         qs = qs.filter(date__year=filters["year"])
     text = str(filters.get("q") or "").strip()[:100]
     if text:
-        qs = qs.filter(Q(title__icontains=text) | Q(description__icontains=text) | Q(outlet__icontains=text))
+        qs = sealed.text_filter(qs, text, ("title", "description", "outlet"))
     return qs.order_by("-date", "-pk")
 
 

@@ -45,7 +45,7 @@ from chancery.core.classification import Level, Marking
 from chancery.core.locking import claim_version
 from chancery.core.validators import date_message, out_of_range
 from chancery.organisation.models import Unit, UnitKind
-from chancery.planning import policy, storage
+from chancery.planning import policy, sealed, storage
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
     Achievement,
@@ -519,9 +519,10 @@ def update_programme(*, user: Any, programme: Programme, lock_version: int | Non
             raise ValidationError({"classification": _(
                 "These action leads are not cleared for this marking: %(names)s. Change the leads first."
             ) % {"names": ", ".join(uncleared)}})
-        # Raised to a protected level: its files still in clear get encrypted (lowered: they
-        # stay encrypted and readable, see `planning.storage`).
+        # Raised to a protected level: its files and texts still in clear get encrypted
+        # (lowered: they stay encrypted and readable, see `planning.storage` and `planning.sealed`).
         storage.protect_programme_files(locked)
+        sealed.seal_programme(locked)
     if changed:
         record_event(action="planning.programme_updated", actor=user, target=locked, details={"fields": changed})
     programme.refresh_from_db()

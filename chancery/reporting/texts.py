@@ -1,8 +1,10 @@
 """Programme texts as reporting reads them — in ONE place.
 
-Titles, descriptions and achievement texts of protected programmes are being moved to
-encrypted storage; every text the reports show goes through these functions, so that only
-this module changes when the storage does. Never aggregate on these texts in SQL.
+Titles, descriptions and achievement texts of protected programmes are stored sealed
+(encrypted under the programme's data key, `chancery.planning.sealed`): the model attributes
+these functions read give the clear text, decrypted once per row in the reader's process.
+Every text the reports show goes through here. Never aggregate, filter or sort on these
+texts in SQL: for sealed rows the columns are blank.
 """
 
 from __future__ import annotations

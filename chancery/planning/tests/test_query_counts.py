@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from chancery.core.classification import Level
 from chancery.core.tests.query_counts import MANY, ListPage, check_lists
 from chancery.planning import demo, selectors, services
 from chancery.planning.models import Axis
@@ -48,6 +49,9 @@ def _seed_few(ministry: Any) -> None:
     programme = demo.sample_programme(
         mission=ministry.units["DAKAR"], year=year, user=ministry.users["hom.dakar"], actions_per_axis=1, indicators=1
     )
+    # Protected from the start, so that "few" already reads sealed texts (one query loads
+    # the programmes' keys, see `planning.sealed`) and "many" shows that it stays one.
+    services.update_programme(user=ministry.users["hom.dakar"], programme=programme, classification=Level.RESTRICTED)
     _sample["id"] = programme.pk
 
 
