@@ -48,8 +48,9 @@ PAGES = [
     ("programme document", "/planning/{programme}/"),
     ("planning table", "/planning/{programme}/actions/"),
     ("notifications", "/notifications/"),
-    ("inbox, deep page", "/correspondence/?page=40"),
-    ("sent, deep page", "/correspondence/sent/?page=40"),
+    # deep pages follow an "older" cursor taken 2,000 rows down the reader's own list (keyset pages)
+    ("inbox, deep page", "/correspondence/?status=open&older={inbox_deep}"),
+    ("sent, deep page", "/correspondence/sent/?older={sent_deep}"),
     ("API dispatches", "/api/v1/dispatches"),
     ("API inbox", "/api/v1/inbox"),
     ("API dispatches, deep", "/api/v1/dispatches?offset=2000"),
@@ -64,8 +65,15 @@ from django.test.utils import CaptureQueriesContext
 from chancery.accounts.middleware import SESSION_SECOND_FACTOR, SESSION_SEEN, SESSION_STARTED
 from chancery.accounts.models import User
 from chancery.accounts.services import issue_api_token
+from chancery.core.keyset import _encode, _value
+from chancery.correspondence import selectors
 from chancery.correspondence.models import Dispatch
 from chancery.planning.models import Programme
+
+
+def deep(queryset, order, depth=2000):
+    rows = list(queryset[depth:depth + 1]) or list(queryset.reverse()[:1])
+    return _encode([_value(rows[0], name) for name, _desc in order]) if rows else ""
 
 roles, pages = json.loads(%(args)r)
 out = {"sessions": {}, "tokens": {}, "ids": {}, "queries": {}}
@@ -89,7 +97,9 @@ for label, username in roles.items():
                  or Programme.objects.filter(mission__hq_desk_id=unit).values_list("pk", flat=True).first()
                  or Programme.objects.values_list("pk", flat=True).first())
     out["ids"][label] = {"thread": thread or latest, "dispatch": latest, "encrypted": encrypted, "clear": clear,
-                         "programme": programme}
+                         "programme": programme,
+                         "inbox_deep": deep(selectors.inbox(user, status="open"), selectors.INBOX_ORDER),
+                         "sent_deep": deep(selectors.outbox(user), selectors.OUTBOX_ORDER)}
 plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
     for label, username in roles.items():

@@ -44,13 +44,13 @@ def rebuild_derived(*, search: bool = True, stdout: Any = None) -> None:
     """Everything computed from the rows, rebuilt after a bulk load (the one place to add more).
 
     1. the planner's statistics (without them the planner picks the wrong indexes);
-    2. the access index of the gate, when there is one (it is glued in here);
+    2. the access index of the gate: each batch already indexes its own dispatches in its
+       transaction (`demo._flush` → `access_index.sync_dispatches`), so nothing is left to do;
     3. the search index (`chancery reindex`'s bulk function), unless `search` is false.
     """
     from chancery.core.db import refresh_statistics
 
     refresh_statistics()
-    # (2) the access index: rebuild it here in one pass once it exists.
     if search:
         from chancery.core.progress import ProgressBar
         from chancery.search.indexing import reindex
