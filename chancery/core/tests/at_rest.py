@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 WORD = re.compile(r"[^\W\d_]{5,}")
 
@@ -104,6 +105,31 @@ def leaks(kinds: Iterable[str] | None = None) -> dict[str, list[str]]:
     store = raw_store()
     found = {word: found_in(store, word) for word in sorted(distinctive_words(kinds))}
     return {word: where for word, where in found.items() if where}
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+def _schema_words() -> set[str]:
+    """Table, column, index and model names, and the audit log's event names: the store's own
+    vocabulary, in clear by nature ("place" is a column before it is a protected word)."""
+    from django.apps import apps
+
+    from chancery.audit.models import AuditEvent
+
+    names: list[str] = []
+    for model in apps.get_models():
+        names.append(model._meta.db_table)
+        names += [f.column for f in model._meta.concrete_fields]
+        names += [index.name or "" for index in model._meta.indexes]
+        # Django's permission rows name every model ("Can view review decision")
+        with translation.override(None):
+            names += [str(model._meta.verbose_name), str(model._meta.verbose_name_plural)]
+    names += AuditEvent.objects.unrestricted("at-rest test: event names").values_list("action", flat=True).distinct()
+    return words(" ".join(re.split(r"[_.]", " ".join(names))))
+
+
+register("schema", protected=set, open_words=_schema_words)
 
 
 # --------------------------------------------------------------------------- planning
