@@ -46,7 +46,8 @@ def rebuild_derived(*, search: bool = True, stdout: Any = None) -> None:
     1. the planner's statistics (without them the planner picks the wrong indexes);
     2. the access index of the gate: each batch already indexes its own dispatches in its
        transaction (`demo._flush` → `access_index.sync_dispatches`), so nothing is left to do;
-    3. the search index (`chancery reindex`'s bulk function), unless `search` is false.
+    3. the search index (`chancery reindex`'s bulk function); when `search` is false, it catches
+       up in the background instead (`core.signals.bulk_written`: queued catch-up tasks).
     """
     from chancery.core.db import refresh_statistics
 
@@ -59,6 +60,10 @@ def rebuild_derived(*, search: bool = True, stdout: Any = None) -> None:
         refresh_statistics()
         if stdout is not None:
             stdout.write("Search index rebuilt: " + ", ".join(f"{n} {t}" for t, n in counts.items()) + ".")
+    else:
+        from chancery.core.signals import bulk_written
+
+        bulk_written.send(sender=rebuild_derived, model=None, ids=None)
 
 
 def _period(options: dict[str, Any]) -> tuple[datetime | None, int]:

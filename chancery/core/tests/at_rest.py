@@ -120,7 +120,7 @@ def _schema_words() -> set[str]:
     names: list[str] = []
     for model in apps.get_models():
         names.append(model._meta.db_table)
-        names += [f.column for f in model._meta.concrete_fields]
+        names += [f.column or "" for f in model._meta.concrete_fields]
         names += [index.name or "" for index in model._meta.indexes]
         # Django's permission rows name every model ("Can view review decision")
         with translation.override(None):

@@ -11,8 +11,6 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
-from chancery.core.signals import bulk_written
-
 
 def registered_generators() -> dict[str, Any]:
     found: dict[str, Any] = {}
@@ -41,6 +39,3 @@ class Command(BaseCommand):
         if not kind or kind not in generators:
             raise CommandError(f"name what to generate: {', '.join(sorted(generators)) or '(nothing registered)'}")
         generators[kind][2](options, self.stdout)
-        # Generators write in bulk (no `post_save`): derived data (the search index) catches up
-        # in the background.
-        bulk_written.send(sender=type(self), model=None, ids=None)
