@@ -164,12 +164,7 @@ def _level(url: str, headers: dict[str, str], clients: int, per_client: int) -> 
                     errors.append(status)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall = _run_all(threads)
     return {
         "p50_ms": round(statistics.median(samples), 1),
         "p95_ms": round(_percentile(samples, 0.95), 1),
@@ -178,6 +173,16 @@ def _level(url: str, headers: dict[str, str], clients: int, per_client: int) -> 
         "errors": len(errors),
         "statuses": sorted(set(errors)),
     }
+
+
+def _run_all(threads: list[threading.Thread]) -> float:
+    """Start the threads together and wait for all: the wall time in seconds."""
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 def _sends(base: str, token: str, mission: dict[str, str], total: int) -> dict[str, Any]:
@@ -196,12 +201,7 @@ def _sends(base: str, token: str, mission: dict[str, str], total: int) -> dict[s
                 ledger.error(type(exc).__name__)
 
     threads = [threading.Thread(target=sender, args=(i * 10_000,)) for i in range(8)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall = _run_all(threads)
     numbers: dict[str, list[int]] = {}
     for d in ledger.dispatches:
         prefix, _slash, number = d["reference"].rpartition("/")

@@ -100,6 +100,19 @@ def found_in(store: dict[str, bytes], word: str) -> list[str]:
     return [name for name, data in store.items() if pattern.search(data)]
 
 
+def assert_nothing_in_clear(kind: str, *, at_least: int) -> None:
+    """The acceptance check of one kind: it has distinctive words to look for (at least
+    `at_least`), the search really reads the store (some open-only word is found), and no
+    distinctive protected word is found."""
+    distinctive = distinctive_words([kind])
+    assert len(distinctive) >= at_least, sorted(distinctive)
+    store = raw_store()
+    open_only = sorted(OPEN[kind]() - PROTECTED[kind]())
+    assert [word for word in open_only if found_in(store, word)], "the search finds no open word either"
+    leaked = {word: where for word in sorted(distinctive) if (where := found_in(store, word))}
+    assert not leaked, f"{len(leaked)} protected words in clear, e.g. {dict(list(leaked.items())[:10])}"
+
+
 def leaks(kinds: Iterable[str] | None = None) -> dict[str, list[str]]:
     """Distinctive protected words found in clear at rest, with where."""
     store = raw_store()

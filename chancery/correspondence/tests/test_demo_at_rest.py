@@ -53,12 +53,4 @@ def test_no_word_of_a_protected_dispatch_lies_in_clear_after_the_demo(ministry: 
     demo.populate(ministry=ministry, seed=2026, stdout=io.StringIO(), count=COUNT)
     assert Dispatch.objects.unrestricted("test").filter(classification__gte=1).exists()
 
-    distinctive = at_rest.distinctive_words(["correspondence"])
-    assert len(distinctive) >= 5, sorted(distinctive)  # the check has words to look for
-    store = at_rest.raw_store()
-    # The search really reads the store: words only open dispatches use are found.
-    open_only = sorted(at_rest.OPEN["correspondence"]() - at_rest.PROTECTED["correspondence"]())
-    assert [word for word in open_only if at_rest.found_in(store, word)]
-
-    leaked = {word: where for word in sorted(distinctive) if (where := at_rest.found_in(store, word))}
-    assert not leaked, f"{len(leaked)} protected words in clear, e.g. {dict(list(leaked.items())[:10])}"
+    at_rest.assert_nothing_in_clear("correspondence", at_least=5)

@@ -31,12 +31,4 @@ def test_no_word_of_a_protected_programme_lies_in_clear_after_the_demo(ministry:
     programmes = Programme.objects.unrestricted("test")
     assert programmes.filter(classification__gte=1).exists() and programmes.filter(classification=0).exists()
 
-    distinctive = at_rest.distinctive_words(["planning"])
-    assert len(distinctive) >= 20, sorted(distinctive)  # the check has words to look for
-    store = at_rest.raw_store()
-    # The search really reads the store: words only unprotected programmes use are found.
-    open_only = sorted(at_rest.OPEN["planning"]() - at_rest.PROTECTED["planning"]())
-    assert [word for word in open_only if at_rest.found_in(store, word)]
-
-    leaked = {word: where for word in sorted(distinctive) if (where := at_rest.found_in(store, word))}
-    assert not leaked, f"{len(leaked)} protected words in clear, e.g. {dict(list(leaked.items())[:10])}"
+    at_rest.assert_nothing_in_clear("planning", at_least=20)
