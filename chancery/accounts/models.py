@@ -34,6 +34,8 @@ class ChanceryUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ign
 
 
 class User(AbstractUser):
+    # Per-instance memo of the oversight subtree (chancery.correspondence.models), not a field.
+    _corr_subtree_cache: dict[tuple[str, ...], list[int]]
     clearance_level = models.PositiveSmallIntegerField(
         _("clearance"), choices=Level.choices, default=Level.UNCLASSIFIED
     )

@@ -47,7 +47,7 @@ def _volet_names(programme: Any, plan: Any) -> dict[str, Any]:
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     from chancery.correspondence import selectors as correspondence
 
-    user = request.user
+    user = agent(request)
     return {"can_register": True, "can_draft": bool(correspondence.drafting_units(user)), **extra}
 
 
@@ -64,7 +64,7 @@ def _language() -> str:
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.REGISTER_INCOMING)
 def upload(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     units = services.registry_units(user)
     form = UploadForm(request.POST or None, request.FILES or None, units=units)
     if request.method == "POST" and form.is_valid():
@@ -103,7 +103,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.REGISTER_INCOMING)
 def preview(request: HttpRequest, import_id: int) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     letter_import = get_visible_or_404(LetterImport.objects.all(), user, pk=import_id)
     if letter_import.status == ImportStatus.IMPORTED:
         dispatch = _visible_dispatch(user, letter_import.dispatch_id)
