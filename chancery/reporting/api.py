@@ -75,7 +75,7 @@ def correspondence(request: HttpRequest) -> dict[str, Any]:
 
 @router.get("/reporting/programmes/{programme_id}/dashboard", response=dict, summary="Mission dashboard figures")
 def mission(request: HttpRequest, programme_id: int) -> dict[str, Any]:
-    programme = planning_selectors.programme_detail(request.user, programme_id)
+    programme = planning_selectors.programme_detail(agent(request), programme_id)
     data = selectors.mission_dashboard(request.user, programme)
     return {
         "programme": programme.pk,
@@ -100,7 +100,7 @@ def mission(request: HttpRequest, programme_id: int) -> dict[str, Any]:
 
 
 def _synthesisable(request: HttpRequest, programme_id: int) -> Any:
-    programme = planning_selectors.programme_detail(request.user, programme_id)
+    programme = planning_selectors.programme_detail(agent(request), programme_id)
     try:
         services.check_synthesisable(programme)
     except ValidationError as exc:

@@ -233,7 +233,7 @@ def _years() -> list[int]:
 
 @require_GET
 def mission(request: HttpRequest, programme_id: int) -> HttpResponse:
-    programme = planning_selectors.programme_detail(request.user, programme_id)
+    programme = planning_selectors.programme_detail(agent(request), programme_id)
     data = selectors.mission_dashboard(request.user, programme)
     filters = data["filters"]
     for axis in data["axes"]:
@@ -486,7 +486,7 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 def _programme(request: HttpRequest, programme_id: int) -> Programme:
-    return planning_selectors.programme_detail(request.user, programme_id)
+    return planning_selectors.programme_detail(agent(request), programme_id)
 
 
 def _refused(request: HttpRequest, programme: Programme, exc: ValidationError) -> HttpResponse:
