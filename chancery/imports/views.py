@@ -5,7 +5,7 @@ Registry agents only (`REGISTER_INCOMING`); an import is visible to the agent wh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -29,6 +29,9 @@ from chancery.imports.matching import UnitDirectory
 from chancery.imports.models import ImportStatus, LetterImport
 from chancery.planning.services import can_view as can_view_programme
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 RECENT = 20
 
 
@@ -51,7 +54,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {"can_register": True, "can_draft": bool(correspondence.drafting_units(user)), **extra}
 
 
-def _visible_dispatch(user: Any, pk: int | None) -> Dispatch | None:
+def _visible_dispatch(user: User, pk: int | None) -> Dispatch | None:
     if pk is None:
         return None
     return Dispatch.objects.visible_to(user).filter(pk=pk).first()
