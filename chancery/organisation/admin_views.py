@@ -29,6 +29,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chancery.accounts import services as accounts_services
+
+# The signed-in agent (require_capability has turned everyone else away); `agent` names the
+# agent being administered here.
+from chancery.accounts.access import agent as _actor
 from chancery.accounts.models import Membership, User
 from chancery.accounts.roles import Capability
 from chancery.audit.models import AuditEvent
@@ -61,13 +65,6 @@ CHANGE_ACTIONS = {
     "accounts.clearance_changed": gettext_lazy("Clearance changed"),
     "accounts.totp_reset": gettext_lazy("Second factor reset"),
 }
-
-
-def _actor(request: HttpRequest) -> User:
-    """The signed-in agent (require_capability has turned everyone else away)."""
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _may(user: User, capability: Capability) -> bool:
@@ -198,12 +195,13 @@ def admin_unit_create(request: HttpRequest) -> HttpResponse:
 @require_capability(Capability.MANAGE_ORGANISATION)
 @require_http_methods(["GET", "POST"])
 def admin_unit_edit(request: HttpRequest, code: str) -> HttpResponse:
-    unit = selectors.unit_detail(user=_actor(request), code=code)
-    form = UnitForm(request.POST or None, user=_actor(request), unit=unit)
+    actor = _actor(request)
+    unit = selectors.unit_detail(user=actor, code=code)
+    form = UnitForm(request.POST or None, user=actor, unit=unit)
     if request.method == "POST" and form.is_valid():
         try:
             unit = organisation_services.update_unit(
-                actor=_actor(request), unit=unit, parent=form.cleaned_data["parent"],
+                actor=actor, unit=unit, parent=form.cleaned_data["parent"],
                 lock_version=form.cleaned_data.get("lock_version"), **form.service_fields()
             )
         except ValidationError as exc:
@@ -343,17 +341,18 @@ def admin_agent_set_active(request: HttpRequest, username: str) -> HttpResponse:
 @require_capability(Capability.MANAGE_ORGANISATION)
 @require_POST
 def admin_membership_add(request: HttpRequest, username: str) -> HttpResponse:
+    actor = _actor(request)
     agent = _agent(request, username)
-    refusal = _refusal(_actor(request), agent)
+    refusal = _refusal(actor, agent)
     if refusal:
         messages.error(request, refusal)
         return redirect(_agent_url(agent))
-    form = MembershipForm(request.POST, actor=_actor(request))
+    form = MembershipForm(request.POST, actor=actor)
     if form.is_valid():
         data = form.cleaned_data
         try:
             membership = accounts_services.add_membership(
-                actor=_actor(request), user=agent, unit=data["unit"], role=data["role"], start_date=data["start_date"]
+                actor=actor, user=agent, unit=data["unit"], role=data["role"], start_date=data["start_date"]
             )
         except ValidationError as exc:
             apply_errors(form, exc)
@@ -394,17 +393,18 @@ def admin_membership_end(request: HttpRequest, username: str, membership_id: int
 @require_capability(Capability.MANAGE_CLEARANCES)
 @require_http_methods(["GET", "POST"])
 def admin_agent_clearance(request: HttpRequest, username: str) -> HttpResponse:
+    actor = _actor(request)
     agent = _agent(request, username)
-    refusal = _refusal(_actor(request), agent)
+    refusal = _refusal(actor, agent)
     if refusal:
         messages.error(request, refusal)
         return redirect(_agent_url(agent))
-    form = ClearanceForm(request.POST or None, actor=_actor(request), agent=agent)
+    form = ClearanceForm(request.POST or None, actor=actor, agent=agent)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             accounts_services.set_clearance(
-                actor=_actor(request),
+                actor=actor,
                 user=agent,
                 level=data["level"],
                 compartments=[c.code for c in data["compartments"]],

@@ -20,15 +20,16 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def unit_detail(request: HttpRequest, code: str) -> HttpResponse:
-    unit = selectors.unit_detail(user=agent(request), code=code)
+    user = agent(request)
+    unit = selectors.unit_detail(user=user, code=code)
     return render(
         request,
         "organisation/unit_detail.html",
         {
             "unit": unit,
-            "members": selectors.unit_members(user=agent(request), unit=unit),
-            "children": selectors.unit_children(user=agent(request), unit=unit),
-            "missions_followed": selectors.missions_followed(user=agent(request), unit=unit),
+            "members": selectors.unit_members(user=user, unit=unit),
+            "children": selectors.unit_children(user=user, unit=unit),
+            "missions_followed": selectors.missions_followed(user=user, unit=unit),
         },
     )
 

@@ -366,20 +366,21 @@ def comment_create(request: HttpRequest, programme_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResponse:
     """An axis's narrative, and its objectives (listed, and a new one added)."""
+    user = agent(request)
     programme = _programme(request, programme_id)
-    axis = selectors.axis_detail(agent(request), axis_id, programme=programme)
+    axis = selectors.axis_detail(user, axis_id, programme=programme)
     _require(_permissions(request, programme), "edit")
     which = request.POST.get("form") if request.method == "POST" else None
     axis_form = forms.AxisForm(request.POST if which == "axis" else None, initial={"narrative": axis.narrative})
     objective_form = forms.ObjectiveForm(request.POST if which == "objective" else None, prefix="objective")
     try:
         if which == "axis" and axis_form.is_valid():
-            services.update_axis(user=agent(request), axis=axis, narrative=axis_form.cleaned_data["narrative"])
+            services.update_axis(user=user, axis=axis, narrative=axis_form.cleaned_data["narrative"])
             messages.success(request, _("Narrative saved."))
             return redirect(reverse("planning:programme_detail", args=[programme.pk]) + f"#axis-{axis.pk}")
         if which == "objective" and objective_form.is_valid():
             services.create_objective(
-                user=agent(request),
+                user=user,
                 axis=axis,
                 title=objective_form.cleaned_data["title"],
                 description=objective_form.cleaned_data["description"],
@@ -388,7 +389,7 @@ def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResp
             return redirect("planning:axis_edit", programme_id=programme.pk, axis_id=axis.pk)
     except ValidationError as exc:
         _apply_errors(objective_form if which == "objective" else axis_form, exc)
-    objectives = [o for o in _objectives(agent(request), programme) if o.axis_id == axis.pk]
+    objectives = [o for o in _objectives(user, programme) if o.axis_id == axis.pk]
     return render(
         request,
         "planning/axis_form.html",
@@ -498,6 +499,7 @@ def action_create(request: HttpRequest, programme_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> HttpResponse:
+    user = agent(request)
     programme = _programme(request, programme_id)
     action = _action(request, programme, action_id)
     _require(_permissions(request, programme), "edit")
@@ -505,18 +507,18 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
     if request.method == "POST":
         form = _action_form(request, programme, request.POST, action=action)
         if form.is_valid():
-            kwargs = _action_kwargs(form, programme, agent(request))
+            kwargs = _action_kwargs(form, programme, user)
             if kwargs is not None:
                 try:
                     action = services.update_action(
-                        user=agent(request),
+                        user=user,
                         action=action,
                         lock_version=form.cleaned_data.get("lock_version"),
                         **kwargs,
                     )
                 except services.ActionConflict as exc:
                     # Keep what the agent typed; the next save is a deliberate overwrite of the newer version.
-                    conflict = selectors.action_detail(agent(request), action.pk)
+                    conflict = selectors.action_detail(user, action.pk)
                     data = request.POST.copy()
                     data["lock_version"] = str(exc.current)
                     form = _action_form(request, programme, data, action=action)
@@ -527,7 +529,7 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
                 else:
                     return _after_action_saved(request, programme, action, _("Action saved."))
     else:
-        references = " ".join(d.reference or "" for d in selectors.action_dispatches(agent(request), action))
+        references = " ".join(d.reference or "" for d in selectors.action_dispatches(user, action))
         form = _action_form(
             request,
             programme,
@@ -743,6 +745,7 @@ def _indicator_form(request: HttpRequest, programme_id: int, indicator_id: int |
 
 @require_http_methods(["GET", "POST"])
 def measurement_create(request: HttpRequest, programme_id: int, indicator_id: int) -> HttpResponse:
+    user = agent(request)
     programme = _programme(request, programme_id)
     indicator = _indicator(request, programme, indicator_id)
     permissions = _permissions(request, programme)
@@ -760,14 +763,14 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
                 upload = data.get("evidence_file")
                 if upload is not None:
                     stored = services.store_evidence_file(
-                        user=agent(request),
+                        user=user,
                         programme=programme,
                         filename=upload.name,
                         content=upload.read(),
                         content_type=upload.content_type or "",
                     )
                 services.record_measurement(
-                    user=agent(request),
+                    user=user,
                     indicator=indicator,
                     period_type=data["period_type"],
                     period_start=data["period_start"],
@@ -780,7 +783,7 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
             else:
                 messages.success(request, _("Measurement recorded."))
                 return redirect("planning:measurement_create", programme_id=programme.pk, indicator_id=indicator.pk)
-    values = selectors.measurements(agent(request), indicator)
+    values = selectors.measurements(user, indicator)
     return render(
         request,
         "planning/measurement_form.html",
@@ -1004,9 +1007,10 @@ def _row_errors(exc: ValidationError) -> dict[str, list[str]]:
 
 @require_http_methods(["GET", "POST"])
 def progress_update(request: HttpRequest, programme_id: int, period_id: int) -> HttpResponse:
+    user = agent(request)
     programme = _programme(request, programme_id)
-    period = selectors.period_detail(agent(request), period_id, programme=programme)
-    sheet = selectors.progress_sheet(agent(request), period)
+    period = selectors.period_detail(user, period_id, programme=programme)
+    sheet = selectors.progress_sheet(user, period)
     form = forms.ProgressSheetForm(request.POST or None, rows=sheet["rows"], indicators=sheet["indicators"])
     if not sheet["editable"]:
         for field in form.fields.values():
@@ -1018,7 +1022,7 @@ def progress_update(request: HttpRequest, programme_id: int, period_id: int) -> 
         if form.is_valid():
             try:
                 services.record_progress_updates(
-                    user=agent(request),
+                    user=user,
                     period=period,
                     rows=form.service_rows(),
                     measurements=form.service_measurements(),

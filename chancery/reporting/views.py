@@ -390,13 +390,14 @@ def correspondence(request: HttpRequest) -> HttpResponse:
 @require_GET
 def records(request: HttpRequest, kind: str) -> HttpResponse:
     """The records behind a dashboard figure (same conditions as the figure)."""
+    user = agent(request)
     filters = _filters(request)
     today = timezone.localdate()
     bucket = request.GET.get("bucket", "")
     status = request.GET.get("status", "")
     headers: list[Any]
     if kind == "actions":
-        qs: Any = selectors.actions(agent(request), filters)
+        qs: Any = selectors.actions(user, filters)
         if bucket:
             if bucket not in figures.ACTION_BUCKETS:
                 messages.warning(request, selectors.ignored_message({"bucket": bucket[:40]}))
@@ -422,7 +423,7 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
         links = [reverse("planning:action_edit", args=[a.programme_id, a.pk]) for a in items]
         programmes = [a.programme for a in items]
     elif kind == "indicators":
-        qs = selectors.indicators(agent(request), filters)
+        qs = selectors.indicators(user, filters)
         if status:
             if status not in figures.INDICATOR_STATUSES:
                 messages.warning(request, selectors.ignored_message({"status": status[:40]}))
@@ -447,7 +448,7 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
         programmes = [i.programme for i in inds]
     elif kind == "achievements":
         achs = list(
-            selectors.achievements(agent(request), filters)
+            selectors.achievements(user, filters)
             .select_related("programme__mission")
             .order_by("-date", "pk")[:1000]
         )
@@ -495,13 +496,14 @@ def _refused(request: HttpRequest, programme: Programme, exc: ValidationError) -
 
 @require_http_methods(["GET", "POST"])
 def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
+    user = agent(request)
     programme = _programme(request, programme_id)
     try:
         services.check_synthesisable(programme)
     except ValidationError as exc:
         return _refused(request, programme, exc)
-    report = synth.report_for(agent(request), programme, language=translation.get_language() or "fr")
-    permissions = services.permissions(agent(request), programme, report.synthesis)
+    report = synth.report_for(user, programme, language=translation.get_language() or "fr")
+    permissions = services.permissions(user, programme, report.synthesis)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         if not permissions["edit"]:
@@ -510,7 +512,7 @@ def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
         version = request.POST.get("lock_version", "")
         try:
             services.save_narratives(
-                user=agent(request),
+                user=user,
                 programme=programme,
                 narratives=narratives,
                 expected_version=int(version) if version.isdigit() else None,
