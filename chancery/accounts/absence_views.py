@@ -39,7 +39,7 @@ class AbsenceForm(StyledForm):
         self.fields["agent"].choices = [(a.username, str(a)) for a in agents]  # type: ignore[attr-defined]
 
 
-def _managed_agents(user: Any) -> list[User]:
+def _managed_agents(user: User) -> list[User]:
     """The agent themself, then the agents of the units they head."""
     units = user.units_with(Capability.VALIDATE_DISPATCH)
     ids = Membership.objects.active().filter(unit__in=units).values("user_id")

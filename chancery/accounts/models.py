@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -18,9 +18,12 @@ from chancery.core.locking import version_field
 from chancery.core.models import Compartment
 from chancery.core.validators import reject_bidi_controls
 
+if TYPE_CHECKING:
+    from chancery.core.types import Viewer
+
 
 class UserQuerySet(RestrictedQuerySet["User"]):
-    def visible_to(self, user: Any) -> UserQuerySet:
+    def visible_to(self, user: Viewer | None) -> UserQuerySet:
         # The directory of agents is open to every signed-in, active agent.
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()._mark_gated()
@@ -34,6 +37,8 @@ class ChanceryUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ign
 
 
 class User(AbstractUser):
+    # Per-instance memo of the oversight subtree (chancery.correspondence.models), not a field.
+    _corr_subtree_cache: dict[tuple[str, ...], list[int]]
     clearance_level = models.PositiveSmallIntegerField(
         _("clearance"), choices=Level.choices, default=Level.UNCLASSIFIED
     )

@@ -7,20 +7,25 @@ Details hold ids and field names, never protected content.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from chancery.accounts.access import signed_in
 from chancery.core.gate import RestrictedQuerySet
+
+if TYPE_CHECKING:
+    from chancery.core.types import Viewer
 
 
 class AuditEventQuerySet(RestrictedQuerySet["AuditEvent"]):
-    def visible_to(self, user: Any) -> AuditEventQuerySet:
+    def visible_to(self, user: Viewer | None) -> AuditEventQuerySet:
         from chancery.accounts.roles import Capability
 
-        if user is None or not user.is_authenticated or not user.is_active:
+        user = signed_in(user)
+        if user is None:
             return self.none()._mark_gated()
         if user.is_superuser or user.has_capability(Capability.READ_AUDIT):
             return self._mark_gated()

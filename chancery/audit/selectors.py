@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from chancery.audit.models import AuditEvent, AuditEventQuerySet
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
-def events_for(*, user: Any, log_filter: LogFilter) -> AuditEventQuerySet:
+def events_for(*, user: User, log_filter: LogFilter) -> AuditEventQuerySet:
     """The events the user may read, newest first, filtered; entries name objects, never their content."""
     events = AuditEvent.objects.visible_to(user)
     if log_filter.actor:
@@ -47,7 +50,7 @@ def events_for(*, user: Any, log_filter: LogFilter) -> AuditEventQuerySet:
 
 
 def page_of_events(
-    *, user: Any, log_filter: LogFilter, before: int | None, size: int = 50
+    *, user: User, log_filter: LogFilter, before: int | None, size: int = 50
 ) -> tuple[list[AuditEvent], int | None]:
     """One page (keyset on the sequence number: no OFFSET, no COUNT) and the cursor of the next."""
     events = events_for(user=user, log_filter=log_filter)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from chancery.accounts.access import agent
 from chancery.accounts.roles import Capability
 from chancery.audit import selectors
 from chancery.audit.forms import LogFilterForm
@@ -28,7 +29,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
         before = int(request.GET["before"]) if request.GET.get("before") else None
     except ValueError:
         before = None
-    events, following = selectors.page_of_events(user=request.user, log_filter=log_filter, before=before)
+    events, following = selectors.page_of_events(user=agent(request), log_filter=log_filter, before=before)
     for event in events:
         event.details_text = json.dumps(event.details, ensure_ascii=False, sort_keys=True)  # type: ignore[attr-defined]
     query = request.GET.copy()
@@ -51,7 +52,7 @@ def event_export(request: HttpRequest) -> HttpResponseBase:
     form = LogFilterForm(request.GET or None)
     log_filter = form.log_filter()
     record_event(action="audit.exported", actor=request.user, request=request, details=log_filter.as_details())
-    events = selectors.events_for(user=request.user, log_filter=log_filter)
+    events = selectors.events_for(user=agent(request), log_filter=log_filter)
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:

@@ -23,7 +23,7 @@ from django.db import models
 from django.http import Http404
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from chancery.core.types import Viewer
 
 _enforcing: contextvars.ContextVar[bool] = contextvars.ContextVar("chancery_gate_enforcing", default=False)
 
@@ -46,7 +46,7 @@ def enforcing() -> Iterator[None]:
 class RestrictedQuerySet(models.QuerySet[M]):
     _gated: bool = False
 
-    def visible_to(self, user: AbstractBaseUser | Any) -> Self:  # pragma: no cover - abstract
+    def visible_to(self, user: Viewer | None) -> Self:  # pragma: no cover - abstract
         raise NotImplementedError(f"{self.model.__name__} must implement visible_to(user)")
 
     def _mark_gated(self) -> Self:
@@ -93,7 +93,7 @@ class RestrictedQuerySet(models.QuerySet[M]):
         return super().iterator(chunk_size=chunk_size)
 
 
-def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Any, **lookup: Any) -> M:
+def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Viewer | None, **lookup: Any) -> M:
     """The single access function: same 404 for a missing and a forbidden object."""
     try:
         return queryset.visible_to(user).get(**lookup)
@@ -118,7 +118,7 @@ def _path_to(model: type[models.Model], parent_model: type[models.Model], depth:
     raise LookupError(f"{model._meta.label} does not belong to a {parent_model._meta.label}")
 
 
-def get_child_or_404(parent: models.Model, queryset: RestrictedQuerySet[M], pk: Any, *, user: Any) -> M:
+def get_child_or_404(parent: models.Model, queryset: RestrictedQuerySet[M], pk: Any, *, user: Viewer | None) -> M:
     """A child of `parent` by its id, read through the gate (Zulip's access_message): a child of
     another parent, a missing one and one out of scope all answer the same 404. The views write
     no parent/child check of their own."""

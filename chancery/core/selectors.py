@@ -6,13 +6,14 @@ import importlib
 from typing import Any
 
 from chancery.core.classification import Marking
+from chancery.core.types import Agent
 
 # Each module may define `home_panel(*, user) -> dict | None`; a panel dict names its
 # `template` and carries what the template needs (already read through the gate).
 HOME_PANEL_PROVIDERS = ["chancery.correspondence.selectors", "chancery.planning.selectors"]
 
 
-def home_summary(*, user: Any) -> dict[str, Any]:
+def home_summary(*, user: Agent) -> dict[str, Any]:
     panels = []
     for module_name in HOME_PANEL_PROVIDERS:
         try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -16,7 +17,10 @@ from chancery.core.selectors import home_summary
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    summary = home_summary(user=request.user)
+    user = request.user
+    if isinstance(user, AnonymousUser):  # LoginRequiredMiddleware keeps visitors out; typed here
+        raise Http404("not found")
+    summary = home_summary(user=user)
     return render(request, "core/home.html", {"summary": summary, "marking": summary["marking"]})
 
 

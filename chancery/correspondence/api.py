@@ -276,7 +276,7 @@ class CountsOut(Schema):
 
 
 def _detail(request: HttpRequest, pk: int, *, audit: bool = True) -> Dispatch:
-    dispatch = selectors.dispatch_detail(request.user, pk, request=request, audit=audit)
+    dispatch = selectors.dispatch_detail(agent(request), pk, request=request, audit=audit)
     dispatch._api_reader = request.user  # type: ignore[attr-defined]
     return dispatch
 
@@ -323,7 +323,7 @@ def _result(request: HttpRequest, value: Any, *, status: int = 200, audit: bool 
 def list_dispatches(request: HttpRequest, response: HttpResponse, filters: Query[DispatchFilters]) -> Any:
     """Dispatches you may read, newest first (filters: direction, unit, status,
     classification, date range on the letter date, tag, q)."""
-    return selectors.search_dispatches(request.user, filters.dict())
+    return selectors.search_dispatches(agent(request), filters.dict())
 
 
 @router.get("/dispatches/{id}", response=DispatchDetailOut)
@@ -459,7 +459,7 @@ def upload_attachment(request: HttpRequest, id: int, file: File[UploadedFile]) -
 @router.get("/dispatches/{id}/attachments/{n}", response={200: None})
 def download_attachment(request: HttpRequest, id: int, n: int) -> HttpResponse:
     """The file of attachment `n` (1-based), decrypted for readers; audited when protected."""
-    attachment, data = selectors.attachment_content(request.user, id, n, request=request)
+    attachment, data = selectors.attachment_content(agent(request), id, n, request=request)
     return file_download(data, filename=attachment.filename, content_type=attachment.content_type)
 
 
@@ -472,13 +472,13 @@ def list_inbox(
     request: HttpRequest, response: HttpResponse, unit: str = "", status: str = "", overdue_only: bool = False
 ) -> Any:
     """Routings to your units (overdue first)."""
-    return selectors.inbox(request.user, unit=unit or None, status=status or None, overdue_only=overdue_only)
+    return selectors.inbox(agent(request), unit=unit or None, status=status or None, overdue_only=overdue_only)
 
 
 @router.get("/inbox/counts", response=CountsOut)
 def inbox_counts(request: HttpRequest) -> Any:
     """Unacknowledged attributions, overdue attributions and unread copies."""
-    return selectors.inbox_counts(request.user)
+    return selectors.inbox_counts(agent(request))
 
 
 def _mount_working_day() -> None:

@@ -15,9 +15,12 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 # (label, username or None for anonymous, url)
 FLOOR = ("login page (floor)", None, "/accounts/login/")
@@ -190,7 +193,7 @@ SCALE_PAGES: list[tuple[str, str, Any, bool]] = [
 ]
 
 
-def _scale_url(spec: Any, user: Any) -> str:
+def _scale_url(spec: Any, user: User) -> str:
     """The URL of a page whose address depends on the data (chosen the same way every run)."""
     from chancery.correspondence.models import Citation, Dispatch
 

@@ -172,7 +172,7 @@ def circuit_steps(dispatch: Dispatch) -> list[CircuitStep]:
 AWAITING_ORDER = [("updated_at", False), ("id", False)]  # the longest waiting first (keyset pages)
 
 
-def awaiting(user: Any) -> Any:
+def awaiting(user: User) -> Any:
     """Drafts whose current circuit step the user may take (visa or opinion), oldest first,
     through the gate. Unit steps are matched on the units where the user holds the step's right."""
     from django.db.models import Q

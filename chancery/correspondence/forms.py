@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import nh3
 from django import forms
@@ -20,6 +20,9 @@ from chancery.core.classification import Level
 from chancery.core.forms import StyledForm
 from chancery.correspondence.content import sanitise_body
 from chancery.correspondence.models import Direction, DispatchKind, Transmission
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 MAX_ROUTING_ROWS = 20
 TRANSMISSION_CHOICES = [(Transmission.CLEAR.value, _("In clear")), (Transmission.ENCRYPTED.value, _("Encrypted"))]
@@ -35,12 +38,12 @@ def _choices(field: forms.Field, choices: Any) -> None:
     cast(forms.ChoiceField, field).choices = choices
 
 
-def level_choices(user: Any) -> list[tuple[int, str]]:
+def level_choices(user: User) -> list[tuple[int, str]]:
     """Levels up to the agent's own clearance (no one marks above what they may read)."""
     return [(value, str(label)) for value, label in Level.choices if value <= user.clearance.level]
 
 
-def compartment_choices(user: Any) -> list[tuple[str, str]]:
+def compartment_choices(user: User) -> list[tuple[str, str]]:
     return [(code, code) for code in sorted(user.clearance.compartments)]
 
 
@@ -126,7 +129,7 @@ class RichTextField(forms.CharField):
 class MarkingFieldsMixin:
     """classification + compartments limited to what the agent is cleared for."""
 
-    def setup_marking(self, user: Any) -> None:
+    def setup_marking(self, user: User) -> None:
         fields = self.fields  # type: ignore[attr-defined]
         _choices(fields["classification"], level_choices(user))
         choices = compartment_choices(user)
@@ -189,7 +192,7 @@ class DraftForm(MarkingFieldsMixin, ConfiguredForm):
     attachments = MultipleFileField(label=_("Attachments (PJ)"), required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args: Any, user: Any, units: Iterable[Any], all_units: Iterable[Any], editing: bool = False,
+    def __init__(self, *args: Any, user: User, units: Iterable[Any], all_units: Iterable[Any], editing: bool = False,
                  **kwargs: Any) -> None:
         self.user, self.units, self.all_units, self.editing = user, list(units), list(all_units), editing
         super().__init__(*args, **kwargs)
@@ -300,7 +303,7 @@ class RegisterIncomingForm(MarkingFieldsMixin, ConfiguredForm):
     tags = forms.CharField(label=_("Tags"), required=False, max_length=500)
     attachments = MultipleFileField(label=_("Attachments (PJ)"), required=False)
 
-    def __init__(self, *args: Any, user: Any, units: Iterable[Any], all_units: Iterable[Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, units: Iterable[Any], all_units: Iterable[Any], **kwargs: Any) -> None:
         self.user, self.units, self.all_units = user, list(units), list(all_units)
         super().__init__(*args, **kwargs)
 
@@ -345,7 +348,7 @@ class ReplyForm(MarkingFieldsMixin, ConfiguredForm):
         label=_("Compartments"), required=False, widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, *args: Any, user: Any, units: Iterable[Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, units: Iterable[Any], **kwargs: Any) -> None:
         self.user, self.units = user, list(units)
         super().__init__(*args, **kwargs)
 
@@ -375,7 +378,7 @@ class MarkingChangeForm(MarkingFieldsMixin, ConfiguredForm):
         label=_("Declassify on"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
 

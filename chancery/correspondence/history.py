@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +17,9 @@ from chancery.accounts.roles import Capability
 from chancery.audit.models import AuditEvent
 from chancery.correspondence.models import Dispatch
 from chancery.correspondence.workflow_models import CircuitStep, Opinion, ReviewDecision
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 LABELS: dict[str, Any] = {
     "correspondence.draft_created": _("Draft created"),
@@ -68,7 +71,7 @@ class HistoryEntry:
     extra: str
 
 
-def saw_draft(user: Any, dispatch: Dispatch, unit_ids: set[int] | None = None) -> bool:
+def saw_draft(user: User, dispatch: Dispatch, unit_ids: set[int] | None = None) -> bool:
     """Whether the reader could see the dispatch as a draft (its sending unit, a participant
     of its circuit): only they see the drafting steps and the circuit's remarks."""
     if unit_ids is None:
@@ -81,7 +84,7 @@ def saw_draft(user: Any, dispatch: Dispatch, unit_ids: set[int] | None = None) -
     )
 
 
-def history(user: Any, dispatch: Dispatch) -> list[HistoryEntry]:
+def history(user: User, dispatch: Dispatch) -> list[HistoryEntry]:
     """The events of a dispatch the reader read through the gate, oldest first."""
     unit_ids = {m.unit_id for m in user.active_memberships()}
     auditor = user.is_superuser or user.has_capability(Capability.READ_AUDIT)

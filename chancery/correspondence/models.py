@@ -9,7 +9,7 @@ dispatch). Every read of the `Dispatch` table passes through `visible_to(user)`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -18,10 +18,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from chancery.accounts.access import signed_in
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.models import MarkedModel, TimeStampedModel
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+    from chancery.core.types import Viewer
 
 
 class Direction(models.TextChoices):
@@ -77,7 +82,7 @@ def marking_text(level: int, compartments: list[str] | tuple[str, ...] | frozens
     return f"{int(level)}:{','.join(codes)}" if codes else str(int(level))
 
 
-def lacking_compartments_exists(user: Any, outer: str = "pk") -> Exists:
+def lacking_compartments_exists(user: User, outer: str = "pk") -> Exists:
     """SQL: the dispatch at `outer` carries a compartment the user is not cleared for."""
     from chancery.core.models import Compartment
 
@@ -85,7 +90,7 @@ def lacking_compartments_exists(user: Any, outer: str = "pk") -> Exists:
     return Exists(Dispatch.compartments.through.objects.filter(dispatch_id=OuterRef(outer), compartment__in=lacking))
 
 
-def clearance_q(user: Any, prefix: str = "") -> Q:
+def clearance_q(user: User, prefix: str = "") -> Q:
     """SQL condition (on a dispatch, or on `prefix` + dispatch fields) that the user's
     clearance dominates the marking: level ≥ and no compartment the user lacks."""
     clearance: Marking = user.clearance
@@ -93,7 +98,7 @@ def clearance_q(user: Any, prefix: str = "") -> Q:
     return Q(**{f"{prefix}classification__lte": clearance.level}) & ~Q(lacking_compartments_exists(user, outer))
 
 
-def _subtree_unit_ids(user: Any, paths: list[str]) -> list[int]:
+def _subtree_unit_ids(user: User, paths: list[str]) -> list[int]:
     """Ids of the units under the given materialised paths (cached on the user object for
     these paths: the unit tree is small and changes rarely)."""
     if not paths:
@@ -111,11 +116,11 @@ def _subtree_unit_ids(user: Any, paths: list[str]) -> list[int]:
                 Unit.objects.unrestricted("gate: oversight subtree").filter(condition).values_list("id", flat=True)
             )
         }
-        user._corr_subtree_cache = cache
+        user._corr_subtree_cache = cache  # per-instance cache, dropped with the user
     return cache[key]
 
 
-def _review_branch(user: Any) -> Q | None:
+def _review_branch(user: User) -> Q | None:
     """Security officers (DOWNGRADE) read sent dispatches whose declassification date has
     come, to review them (see `workflow_models`). It depends on today's date, so it is a
     condition on the dispatch row, not a row of the access index."""
@@ -124,7 +129,7 @@ def _review_branch(user: Any) -> Q | None:
     return None
 
 
-def need_to_know_exists(user: Any, outer: str = "pk") -> Exists:
+def need_to_know_exists(user: User, outer: str = "pk") -> Exists:
     """SQL: the access index (`DispatchAccess`, see `access_index`) gives `user` need to know
     of the dispatch at `outer`: a row naming one of their units, or them, or (rows marked
     `oversee`) a unit under one of their oversight subtrees. One correlated, indexed EXISTS:
@@ -141,7 +146,7 @@ def need_to_know_exists(user: Any, outer: str = "pk") -> Exists:
 
 
 class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
-    def visible_to(self, user: Any) -> DispatchQuerySet:
+    def visible_to(self, user: Viewer | None) -> DispatchQuerySet:
         """Dispatches `user` may read: clearance dominates the marking AND need to know.
 
         Need to know (any of):
@@ -158,7 +163,8 @@ class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
         registering (= sending) unit. The first five come from the access index
         (`access_index`): one indexed EXISTS; one SQL query, no per-row Python.
         """
-        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        user = signed_in(user)
+        if user is None:
             return self.none()._mark_gated()
         branches = Q(need_to_know_exists(user))
         review = _review_branch(user)
@@ -185,7 +191,7 @@ class DispatchChildQuerySet(RestrictedQuerySet[Any]):
 
     dispatch_path = "dispatch"
 
-    def visible_to(self, user: Any) -> Any:
+    def visible_to(self, user: Viewer | None) -> Any:
         dispatches = Dispatch.objects.visible_to(user).values("pk")
         return self.filter(**{f"{self.dispatch_path}__in": dispatches})._mark_gated()
 

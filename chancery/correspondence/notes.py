@@ -24,7 +24,7 @@ __all__ = ["add_note", "delete_template", "note_unit", "notes_for", "save_templa
 MAX_NOTE = 4000
 
 
-def note_unit(user: Any, dispatch: Dispatch) -> Unit | None:
+def note_unit(user: User, dispatch: Dispatch) -> Unit | None:
     """The unit a reader's notes on `dispatch` belong to: their unit that sends it, holds a
     routing or a circuit step of it (in this order); None when they have no such unit."""
     mine = {m.unit_id: m.unit for m in user.active_memberships()}
@@ -37,7 +37,7 @@ def note_unit(user: Any, dispatch: Dispatch) -> Unit | None:
     return None
 
 
-def notes_for(user: Any, dispatch: Dispatch) -> list[DispatchNote]:
+def notes_for(user: User, dispatch: Dispatch) -> list[DispatchNote]:
     """The notes of the reader's units on a dispatch they read (the caller used the gate)."""
     unit_ids = sorted({m.unit_id for m in user.active_memberships()})
     notes = list(

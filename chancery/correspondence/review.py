@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -27,7 +26,7 @@ from chancery.correspondence.workflow_models import DeclassificationReview, Revi
 __all__ = ["decide", "review_queue"]
 
 
-def review_queue(user: Any) -> DispatchQuerySet:
+def review_queue(user: User) -> DispatchQuerySet:
     """Protected sent dispatches due for review that the officer may read, oldest date first."""
     if not can_review_declassification(user):
         return Dispatch.objects.none()._mark_gated()

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Case, Count, DateField, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -38,6 +39,9 @@ from chancery.correspondence.models import (
     clearance_q,
 )
 from chancery.organisation.models import Unit
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 UNSENT_STATUSES = (DispatchStatus.DRAFT, DispatchStatus.VALIDATED, DispatchStatus.SUBMITTED)
 OPEN_ACTION = (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
@@ -83,7 +87,7 @@ def is_protected(dispatch: Dispatch) -> bool:
 # --- lists -------------------------------------------------------------------------------
 
 
-def visible_dispatches(user: Any) -> DispatchQuerySet:
+def visible_dispatches(user: User | None) -> DispatchQuerySet:
     """Every dispatch the user may read (the gate), with what lists show preloaded."""
     return (
         Dispatch.objects.visible_to(user)
@@ -92,7 +96,7 @@ def visible_dispatches(user: Any) -> DispatchQuerySet:
     )
 
 
-def _my_unit_ids(user: Any, unit: Unit | int | str | None) -> list[int]:
+def _my_unit_ids(user: User, unit: Unit | int | str | None) -> list[int]:
     ids = sorted({m.unit_id for m in user.active_memberships()})
     if unit is None or unit == "":
         return ids
@@ -107,7 +111,7 @@ def _my_unit_ids(user: Any, unit: Unit | int | str | None) -> list[int]:
 
 
 def inbox(
-    user: Any, unit: Unit | int | str | None = None, status: str | None = None, overdue_only: bool = False
+    user: User, unit: Unit | int | str | None = None, status: str | None = None, overdue_only: bool = False
 ) -> QuerySet[Routing]:
     """Routings (attribution and information) of sent dispatches to the user's units
     (or to one of them, `unit`), overdue attributions first, then open ones, newest first.
@@ -153,7 +157,7 @@ def inbox(
     )
 
 
-def outbox(user: Any, unit: Unit | int | str | None = None, status: str | None = None) -> DispatchQuerySet:
+def outbox(user: User, unit: Unit | int | str | None = None, status: str | None = None) -> DispatchQuerySet:
     """Sent (and closed) dispatches of the user's units, newest first."""
     unit_ids = _my_unit_ids(user, unit)
     qs = visible_dispatches(user).filter(sending_unit_id__in=unit_ids, status__in=RELEASED_STATUSES)
@@ -162,7 +166,7 @@ def outbox(user: Any, unit: Unit | int | str | None = None, status: str | None =
     return qs.order_by(*ordering(OUTBOX_ORDER))
 
 
-def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
+def drafts(user: User, unit: Unit | int | str | None = None) -> DispatchQuerySet:
     """Drafts and validated (not yet sent) dispatches of the user's units, latest first."""
     unit_ids = _my_unit_ids(user, unit)
     return (
@@ -172,7 +176,7 @@ def drafts(user: Any, unit: Unit | int | str | None = None) -> DispatchQuerySet:
     )
 
 
-def inbox_counts(user: Any, *, with_open: bool = False) -> dict[str, int]:
+def inbox_counts(user: User, *, with_open: bool = False) -> dict[str, int]:
     """For the inbox counter: `unacknowledged` attributions, `overdue` attributions,
     `unread` copies, and `total` = unacknowledged + unread; `with_open`: also `open` (what the
     inbox lists by default: attributions not answered or closed, unread copies), in the same
@@ -243,7 +247,7 @@ def _level(value: str) -> int | None:
         return -1
 
 
-def search_dispatches(user: Any, filters: SearchFilters | Mapping[str, Any] | None = None) -> DispatchQuerySet:
+def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | None = None) -> DispatchQuerySet:
     """Visible dispatches matching the filters (direction, unit, status, classification,
     date range on the letter date, tag, q), newest first. Unknown values match nothing."""
     f = filters if isinstance(filters, SearchFilters) else SearchFilters.from_mapping(filters or {})
@@ -281,7 +285,7 @@ def search_dispatches(user: Any, filters: SearchFilters | Mapping[str, Any] | No
 # --- one dispatch ------------------------------------------------------------------------
 
 
-def dispatch_detail(user: Any, pk: int | str, *, request: Any = None, audit: bool = True) -> Dispatch:
+def dispatch_detail(user: User, pk: int | str, *, request: Any = None, audit: bool = True) -> Dispatch:
     """One visible dispatch (404 otherwise) with routings, attachments, citations and
     compartments preloaded. Reading a protected one is audited (ids only)."""
     queryset = Dispatch.objects.select_related(
@@ -302,7 +306,7 @@ def dispatch_detail(user: Any, pk: int | str, *, request: Any = None, audit: boo
 
 
 def attachment_content(
-    user: Any, dispatch_pk: int | str, position: int, *, request: Any = None
+    user: User, dispatch_pk: int | str, position: int, *, request: Any = None
 ) -> tuple[Attachment, bytes]:
     """(attachment, plain bytes) of *PJ* `position` of a visible dispatch (404 otherwise).
     The download of a protected dispatch's attachment is audited."""
@@ -321,13 +325,13 @@ def attachment_content(
     return attachment, data
 
 
-def my_routings(user: Any, dispatch: Dispatch) -> list[Routing]:
+def my_routings(user: User, dispatch: Dispatch) -> list[Routing]:
     """The dispatch's routings to the user's own units (what they can act on)."""
     mine = {m.unit_id for m in user.active_memberships()}
     return [r for r in dispatch.routings.all() if r.unit_id in mine]
 
 
-def visible_citations(user: Any, dispatch: Dispatch) -> list[Citation]:
+def visible_citations(user: User | None, dispatch: Dispatch) -> list[Citation]:
     """The dispatch's *Réf*: external references, and cited dispatches the user can see
     (a cited dispatch out of scope is left out, not shown as a hidden entry)."""
     citations = list(Citation.objects.of_dispatch(dispatch).order_by("id"))
@@ -358,7 +362,7 @@ class Thread:
     external_references: list[str] = field(default_factory=list)
 
 
-def _walk(user: Any, root: Dispatch, forward: bool) -> list[ThreadEntry]:
+def _walk(user: User, root: Dispatch, forward: bool) -> list[ThreadEntry]:
     entries: list[ThreadEntry] = []
     seen = {root.pk}
     frontier = [root.pk]
@@ -394,7 +398,7 @@ def _walk(user: Any, root: Dispatch, forward: bool) -> list[ThreadEntry]:
     return entries
 
 
-def thread(user: Any, dispatch: Dispatch) -> Thread:
+def thread(user: User, dispatch: Dispatch) -> Thread:
     """What `dispatch` cites and what cites it, recursively (breadth first, bounded),
     keeping only the dispatches the user may read: the walk does not go through a
     dispatch out of their scope, so nothing beyond it shows either."""
@@ -413,24 +417,24 @@ def thread(user: Any, dispatch: Dispatch) -> Thread:
 # --- what the user may do ----------------------------------------------------------------
 
 
-def allowed_actions(user: Any, dispatch: Dispatch) -> dict[str, Any]:
+def allowed_actions(user: User, dispatch: Dispatch) -> dict[str, Any]:
     """Which lifecycle acts the user may take on a visible dispatch (for buttons): the
     correspondence policy's answer, given the user's routings of it."""
     sent = dispatch.status in RELEASED_STATUSES
     return policy.allowed_actions(user, dispatch, my_routings(user, dispatch) if sent else [])
 
 
-def drafting_units(user: Any) -> list[Unit]:
+def drafting_units(user: User) -> list[Unit]:
     """Units the user may write dispatches for."""
     return list(user.units_with(Capability.DRAFT_DISPATCH))
 
 
-def registry_units(user: Any) -> list[Unit]:
+def registry_units(user: User) -> list[Unit]:
     """Units in which the user registers incoming correspondence."""
     return list(user.units_with(Capability.REGISTER_INCOMING))
 
 
-def unit_members(user: Any, unit: Unit) -> QuerySet[Any]:
+def unit_members(user: User, unit: Unit) -> QuerySet[Any]:
     """Active agents of `unit` (for the assign picker); the directory is open to agents."""
     from chancery.accounts.models import Membership, User
 
@@ -441,9 +445,9 @@ def unit_members(user: Any, unit: Unit) -> QuerySet[Any]:
 # --- home page ---------------------------------------------------------------------------
 
 
-def home_panel(*, user: Any) -> dict[str, Any] | None:
+def home_panel(*, user: User | AnonymousUser) -> dict[str, Any] | None:
     """The correspondence panel of the home page (template written by the UI side)."""
-    if not getattr(user, "is_authenticated", False) or not user.active_memberships():
+    if isinstance(user, AnonymousUser) or not user.active_memberships():
         return None
     latest = first(inbox(user, status="open"), 5)
     for routing in latest:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chancery.accounts.access import agent
 from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
@@ -64,7 +65,7 @@ def page_marking(dispatches: Iterable[Dispatch]) -> Marking | None:
     return Marking.of(level, compartments)
 
 
-def _all_units(user: Any) -> list[Unit]:
+def _all_units(user: User) -> list[Unit]:
     return list(Unit.objects.visible_to(user).active().order_by("code"))
 
 
@@ -76,7 +77,7 @@ def _safe_body(html: str) -> str:
 
 
 def _detail(request: HttpRequest, pk: int, *, audit: bool = True) -> Dispatch:
-    return selectors.dispatch_detail(request.user, pk, request=request, audit=audit)
+    return selectors.dispatch_detail(agent(request), pk, request=request, audit=audit)
 
 
 def _routing_of(dispatch: Dispatch, routing_id: int) -> Routing:
@@ -121,8 +122,8 @@ def _with_subjects(dispatches: Iterable[Dispatch]) -> list[Dispatch]:
 
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    units = [m.unit for m in user.active_memberships()]  # type: ignore[union-attr]
+    user = agent(request)
+    units = [m.unit for m in user.active_memberships()]
     # The filters are the query without the page cursor (a cursor alone keeps the default filters).
     data = request.GET.copy()
     for name in (OLDER, NEWER, "page"):
@@ -160,10 +161,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
     """Render with what the correspondence menu needs (which forms the agent may open)."""
-    user = request.user
+    user = agent(request)
     context.setdefault("can_draft", bool(selectors.drafting_units(user)))
     context.setdefault("can_register", bool(selectors.registry_units(user)))
-    context.setdefault("can_review", user.has_capability(Capability.DOWNGRADE))  # type: ignore[union-attr]
+    context.setdefault("can_review", user.has_capability(Capability.DOWNGRADE))
     return render(request, template, context, status=status)
 
 
@@ -217,14 +218,18 @@ def _dispatch_list(
 @require_GET
 def drafts(request: HttpRequest) -> HttpResponse:
     return _dispatch_list(
-        request, queryset=selectors.drafts(request.user), order=selectors.DRAFTS_ORDER, title=_("Drafts"), kind="drafts"
+        request,
+        queryset=selectors.drafts(agent(request)),
+        order=selectors.DRAFTS_ORDER,
+        title=_("Drafts"),
+        kind="drafts",
     )
 
 
 @require_GET
 def sent(request: HttpRequest) -> HttpResponse:
     return _dispatch_list(
-        request, queryset=selectors.outbox(request.user), order=selectors.OUTBOX_ORDER, title=_("Sent"), kind="sent"
+        request, queryset=selectors.outbox(agent(request)), order=selectors.OUTBOX_ORDER, title=_("Sent"), kind="sent"
     )
 
 
@@ -241,7 +246,7 @@ def reference_suggestions(request: HttpRequest) -> HttpResponse:
     q = (request.GET.get("q") or "").strip()[:100]
     results: list[Dispatch] = []
     if len(q) >= 2:
-        results = list(selectors.search_dispatches(request.user, {"q": q}).exclude(reference=None)[:10])
+        results = list(selectors.search_dispatches(agent(request), {"q": q}).exclude(reference=None)[:10])
         if len(results) < 10:
             # Then what the search index finds in subjects, bodies and attachments (gated).
             from chancery.search.selectors import matching_object_ids
@@ -251,7 +256,7 @@ def reference_suggestions(request: HttpRequest) -> HttpResponse:
                 for i in matching_object_ids(request.user, q, doc_type="dispatch", limit=20)
                 if i not in {d.pk for d in results}
             ]
-            more = selectors.visible_dispatches(request.user).filter(pk__in=found).exclude(reference=None)
+            more = selectors.visible_dispatches(agent(request)).filter(pk__in=found).exclude(reference=None)
             results += sorted(more, key=lambda d: found.index(d.pk))[: 10 - len(results)]
         selectors.with_subjects(results)
     return render(request, "correspondence/_reference_suggestions.html", {"results": results, "q": q})
@@ -260,7 +265,7 @@ def reference_suggestions(request: HttpRequest) -> HttpResponse:
 # --- one dispatch ------------------------------------------------------------------------
 
 
-def _programmes_from(user: Any, dispatch: Dispatch) -> list[Any]:
+def _programmes_from(user: User, dispatch: Dispatch) -> list[Any]:
     from chancery.planning.selectors import programmes_from_letter  # planning builds on correspondence
 
     return programmes_from_letter(user, dispatch)
@@ -268,7 +273,7 @@ def _programmes_from(user: Any, dispatch: Dispatch) -> list[Any]:
 
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     dispatch = _detail(request, pk)
     actions = selectors.allowed_actions(user, dispatch)
     thread = selectors.thread(user, dispatch)
@@ -310,7 +315,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def download_attachment(request: HttpRequest, pk: int, position: int) -> HttpResponse:
-    attachment, data = selectors.attachment_content(request.user, pk, position, request=request)
+    attachment, data = selectors.attachment_content(agent(request), pk, position, request=request)
     if not attachment.encrypted:
         # Protected downloads are audited by the selector; the others are recorded too.
         record_event(
@@ -331,7 +336,7 @@ def download_attachment(request: HttpRequest, pk: int, position: int) -> HttpRes
 @domain_errors
 def validate(request: HttpRequest, pk: int) -> HttpResponse:
     dispatch = _detail(request, pk, audit=False)
-    services.validate_dispatch(actor=request.user, dispatch=dispatch)  # type: ignore[arg-type]
+    services.validate_dispatch(actor=agent(request), dispatch=dispatch)
     messages.success(request, _("The dispatch is validated."))
     return _back(dispatch)
 
@@ -340,7 +345,7 @@ def validate(request: HttpRequest, pk: int) -> HttpResponse:
 @domain_errors
 def send(request: HttpRequest, pk: int) -> HttpResponse:
     dispatch = _detail(request, pk, audit=False)
-    dispatch = services.send_dispatch(actor=request.user, dispatch=dispatch)  # type: ignore[arg-type]
+    dispatch = services.send_dispatch(actor=agent(request), dispatch=dispatch)
     messages.success(request, _("The dispatch is sent under reference %(ref)s.") % {"ref": dispatch.reference})
     return _back(dispatch)
 
@@ -369,7 +374,7 @@ mark_read = _routing_step(services.mark_read, gettext_noop("Marked as read for %
 @require_POST
 @domain_errors
 def assign(request: HttpRequest, pk: int, routing_id: int) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     dispatch = _detail(request, pk, audit=False)
     routing = _routing_of(dispatch, routing_id)
     agents = list(selectors.unit_members(user, routing.unit))
@@ -378,7 +383,7 @@ def assign(request: HttpRequest, pk: int, routing_id: int) -> HttpResponse:
         messages.error(request, _("Choose an agent of %(unit)s.") % {"unit": routing.unit.code})
         return _back(dispatch)
     assignee = next(a for a in agents if a.username == form.cleaned_data["assignee"])
-    services.assign(actor=user, dispatch=dispatch, unit=routing.unit, assignee=assignee)  # type: ignore[arg-type]
+    services.assign(actor=user, dispatch=dispatch, unit=routing.unit, assignee=assignee)
     messages.success(request, _("Assigned to %(agent)s.") % {"agent": assignee})
     return _back(dispatch)
 
@@ -390,7 +395,7 @@ def assign(request: HttpRequest, pk: int, routing_id: int) -> HttpResponse:
 @require_POST
 @domain_errors
 def change_marking(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     dispatch = _detail(request, pk, audit=False)
     if not selectors.allowed_actions(user, dispatch)["change_marking"]:
         raise Http404("not found")
@@ -398,7 +403,7 @@ def change_marking(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.change_marking(
-                actor=user,  # type: ignore[arg-type]
+                actor=user,
                 dispatch=dispatch,
                 classification=form.cleaned_data["classification"],
                 compartments=form.cleaned_data.get("compartments") or [],
@@ -419,7 +424,7 @@ def change_marking(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @domain_errors
 def grant(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     dispatch = _detail(request, pk, audit=False)
     if not selectors.allowed_actions(user, dispatch)["grant"]:
         raise Http404("not found")
@@ -436,7 +441,7 @@ def grant(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             try:
                 services.grant_access(
-                    actor=user,  # type: ignore[arg-type]
+                    actor=user,
                     dispatch=dispatch,
                     reason=form.cleaned_data["reason"],
                     user=grantee,
@@ -455,14 +460,14 @@ def grant(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @domain_errors
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     original = _detail(request, pk)
     if not selectors.allowed_actions(user, original)["reply"]:
         raise Http404("not found")
     units = [
         r.unit
         for r in selectors.my_routings(user, original)
-        if user.has_capability(Capability.DRAFT_DISPATCH, unit=r.unit)  # type: ignore[union-attr]
+        if user.has_capability(Capability.DRAFT_DISPATCH, unit=r.unit)
     ]
     subject = selectors.dispatch_subject(original)
     initial = {
@@ -479,7 +484,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         unit = next(u for u in units if u.code == form.cleaned_data["unit"])
         try:
             draft = services.reply(
-                actor=user,  # type: ignore[arg-type]
+                actor=user,
                 dispatch=original,
                 unit=unit,
                 subject=form.cleaned_data["subject"],
@@ -523,7 +528,7 @@ def _check_uploads(form: Any) -> list[Any]:
     return files
 
 
-def _store_uploads(user: Any, dispatch: Dispatch, files: list[Any]) -> None:
+def _store_uploads(user: User, dispatch: Dispatch, files: list[Any]) -> None:
     for upload in files:
         upload.seek(0)
         services.add_attachment(actor=user, dispatch=dispatch, filename=upload.name, source=upload)
@@ -536,7 +541,7 @@ def _draft_context(form: Any, formset: Any, **extra: Any) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.DRAFT_DISPATCH)
 def draft_create(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     units = selectors.drafting_units(user)
     all_units = _all_units(user)
     data = request.POST if request.method == "POST" else None
@@ -556,7 +561,7 @@ def draft_create(request: HttpRequest) -> HttpResponse:
             try:
                 with transaction.atomic():
                     dispatch = services.create_draft(
-                        actor=user,  # type: ignore[arg-type]
+                        actor=user,
                         sending_unit=unit,
                         routings=routing_specs(formset, form.cleaned_data.get("info_units") or []),
                         **form.service_kwargs(),
@@ -572,7 +577,7 @@ def draft_create(request: HttpRequest) -> HttpResponse:
     return _render(request, "correspondence/draft_form.html", _draft_context(form, formset, dispatch=None))
 
 
-def _draft_initial(user: Any, dispatch: Dispatch) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _draft_initial(user: User, dispatch: Dispatch) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     routings = list(dispatch.routings.all())
     # Only what the editor may read: a colleague may have cited a dispatch out of their
     # scope (it is kept when they save, see services.update_draft).
@@ -601,7 +606,7 @@ def _draft_initial(user: Any, dispatch: Dispatch) -> tuple[dict[str, Any], list[
 
 @require_http_methods(["GET", "POST"])
 def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     dispatch = _detail(request, pk)
     if not selectors.allowed_actions(user, dispatch)["edit"]:
         raise Http404("not found")
@@ -621,7 +626,7 @@ def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 with transaction.atomic():
                     dispatch = services.update_draft(
-                        actor=user,  # type: ignore[arg-type]
+                        actor=user,
                         dispatch=dispatch,
                         expected_version=form.cleaned_data.get("version") or 0,
                         routings=routing_specs(formset, form.cleaned_data.get("info_units") or []),
@@ -661,7 +666,7 @@ def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @domain_errors
 def remove_attachment(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     dispatch = _detail(request, pk, audit=False)
-    services.remove_attachment(actor=request.user, dispatch=dispatch, position=position)  # type: ignore[arg-type]
+    services.remove_attachment(actor=agent(request), dispatch=dispatch, position=position)
     messages.success(request, _("The attachment was removed."))
     return redirect("correspondence:edit", pk=dispatch.pk)
 
@@ -672,7 +677,7 @@ def remove_attachment(request: HttpRequest, pk: int, position: int) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.REGISTER_INCOMING)
 def register_incoming(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     units = selectors.registry_units(user)
     all_units = _all_units(user)
     data = request.POST if request.method == "POST" else None
@@ -691,7 +696,7 @@ def register_incoming(request: HttpRequest) -> HttpResponse:
             unit = next(u for u in units if u.code == form.cleaned_data["unit"])
             try:
                 dispatch = services.register_incoming(
-                    actor=user,  # type: ignore[arg-type]
+                    actor=user,
                     unit=unit,
                     routings=routing_specs(formset, form.cleaned_data.get("info_units") or []),
                     attachments=[(f.name, f) for f in files],

@@ -15,6 +15,7 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from chancery.accounts import absences as absence_services
+from chancery.accounts.access import agent
 from chancery.accounts.models import Absence, User
 from chancery.core.downloads import file_download
 from chancery.correspondence import circuits, history, notes, packages, review, selectors
@@ -203,7 +204,7 @@ def _users(names: list[str], field: str) -> list[User]:
 def circuit_of_dispatch(request: HttpRequest, id: int) -> Any:
     """The validation circuit of the latest submission (steps in order, remarks included)."""
     dispatch = _detail(request, id, audit=False)
-    return circuits.circuit_steps(dispatch) if history.saw_draft(request.user, dispatch) else []
+    return circuits.circuit_steps(dispatch) if history.saw_draft(agent(request), dispatch) else []
 
 
 @router.post("/dispatches/{id}/submit", response=DispatchDetailOut)
@@ -259,13 +260,13 @@ def withdraw_dispatch(request: HttpRequest, id: int) -> Any:
 @router.get("/dispatches/{id}/history", response=list[HistoryOut])
 def history_of_dispatch(request: HttpRequest, id: int) -> Any:
     """What happened to the dispatch, as far as you may see it."""
-    return history.history(request.user, _detail(request, id, audit=False))
+    return history.history(agent(request), _detail(request, id, audit=False))
 
 
 @router.get("/dispatches/{id}/notes", response=list[NoteOut])
 def list_notes(request: HttpRequest, id: int) -> Any:
     """Your units' internal notes on the dispatch."""
-    return notes.notes_for(request.user, _detail(request, id, audit=False))
+    return notes.notes_for(agent(request), _detail(request, id, audit=False))
 
 
 @router.post("/dispatches/{id}/notes", response={201: NoteOut})
@@ -289,7 +290,7 @@ def check_signature(request: HttpRequest, id: int) -> Any:
 def download_package(request: HttpRequest, id: int) -> HttpResponse:
     """The signed package (zip); see `docs/signed-packages.md`."""
     dispatch = _detail(request, id, audit=False)
-    if not can_export_package(request.user, dispatch):
+    if not can_export_package(agent(request), dispatch):
         raise HttpError(409, _("This dispatch has not been sent."))
     data = packages.export_package(dispatch=dispatch, actor=_me(request), request=request)
     return file_download(data, filename=packages.package_filename(dispatch), content_type="application/zip")
@@ -301,9 +302,9 @@ def download_package(request: HttpRequest, id: int) -> HttpResponse:
 @router.get("/review-queue", response=list[DispatchOut])
 def review_queue(request: HttpRequest) -> Any:
     """Security officers: dispatches due for declassification review."""
-    if not can_review_declassification(request.user):
+    if not can_review_declassification(agent(request)):
         raise HttpError(403, _("Reviewing markings needs the downgrade right."))
-    return list(review.review_queue(request.user)[:500])
+    return list(review.review_queue(agent(request))[:500])
 
 
 @router.post("/dispatches/{id}/review", response=ReviewOut)
@@ -326,7 +327,7 @@ def decide_review(request: HttpRequest, id: int, payload: ReviewIn) -> Any:
 @router.get("/reply-templates", response=list[TemplateOut])
 def reply_templates(request: HttpRequest) -> Any:
     """The reply templates of the units you write for."""
-    return notes.templates_for(selectors.drafting_units(request.user))
+    return notes.templates_for(selectors.drafting_units(agent(request)))
 
 
 @router.get("/absences", response=list[AbsenceOut])

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chancery.accounts.access import agent
 from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.core.access import require_capability
@@ -51,7 +52,7 @@ def _me(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def _submit_form(user: Any, dispatch: Any, data: Any = None) -> SubmitForm:
+def _submit_form(user: User, dispatch: Any, data: Any = None) -> SubmitForm:
     units = [u for u in Unit.objects.visible_to(user).active().order_by("code") if u.pk != dispatch.sending_unit_id]
     allowed = [dispatch.sending_unit] + ([dispatch.sending_unit.parent] if dispatch.sending_unit.parent else [])
     default_holders = {c.pk for spec in circuits.default_circuit(dispatch) for c in circuits.candidates(spec, dispatch)}
@@ -238,7 +239,7 @@ def verify_signature(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def download_package(request: HttpRequest, pk: int) -> HttpResponse:
     dispatch = _detail(request, pk, audit=False)
-    if not can_export_package(request.user, dispatch):
+    if not can_export_package(agent(request), dispatch):
         raise Http404("not sent")
     try:
         data = packages.export_package(dispatch=dispatch, actor=_me(request), request=request)
@@ -254,7 +255,7 @@ def download_package(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @require_capability(Capability.DOWNGRADE)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    rows = selectors.with_subjects(review.review_queue(request.user)[:200])
+    rows = selectors.with_subjects(review.review_queue(agent(request))[:200])
     return _render(
         request,
         "correspondence/review_queue.html",
@@ -369,7 +370,7 @@ def awaiting(request: HttpRequest) -> HttpResponse:
 
     return _dispatch_list(
         request,
-        queryset=circuits.awaiting(request.user),
+        queryset=circuits.awaiting(agent(request)),
         order=circuits.AWAITING_ORDER,
         title=_("Awaiting my visa or opinion"),
         kind="awaiting",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,6 +26,9 @@ from chancery.accounts.roles import Capability
 from chancery.core.gate import get_visible_or_404
 from chancery.imports import services
 from chancery.imports.models import ImportStatus, LetterImport
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 router = Router(tags=["imports"])
 
@@ -122,7 +125,7 @@ def preview_letter(
     })
 
 
-def _can_read(user: Any, dispatch: Any) -> bool:
+def _can_read(user: User, dispatch: Any) -> bool:
     from chancery.correspondence.models import Dispatch
 
     return Dispatch.objects.visible_to(user).filter(pk=dispatch.pk).exists()

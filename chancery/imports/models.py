@@ -10,7 +10,7 @@ same file is never imported twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -18,7 +18,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chancery.accounts.access import signed_in
 from chancery.core.gate import RestrictedQuerySet
+
+if TYPE_CHECKING:
+    from chancery.core.types import Viewer
 
 
 class ImportStatus(models.TextChoices):
@@ -33,21 +37,22 @@ class BatchState(models.TextChoices):
     FINISHED = "finished", _("Finished")
 
 
-def _own(queryset: Any, user: Any, field: str) -> Any:
-    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+def _own(queryset: Any, user: Viewer | None, field: str) -> Any:
+    agent = signed_in(user)
+    if agent is None:
         return queryset.none()._mark_gated()
-    return queryset.filter(**{field: user.pk})._mark_gated()
+    return queryset.filter(**{field: agent.pk})._mark_gated()
 
 
 class LetterImportQuerySet(RestrictedQuerySet["LetterImport"]):
-    def visible_to(self, user: Any) -> LetterImportQuerySet:
+    def visible_to(self, user: Viewer | None) -> LetterImportQuerySet:
         """An agent sees the imports they made (the letters themselves are read through the
         dispatch they became, under its own gate)."""
         return _own(self, user, "imported_by_id")
 
 
 class ImportBatchQuerySet(RestrictedQuerySet["ImportBatch"]):
-    def visible_to(self, user: Any) -> ImportBatchQuerySet:
+    def visible_to(self, user: Viewer | None) -> ImportBatchQuerySet:
         return _own(self, user, "started_by_id")
 
 

@@ -5,7 +5,7 @@ Registry agents only (`REGISTER_INCOMING`); an import is visible to the agent wh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -29,6 +29,9 @@ from chancery.imports.matching import UnitDirectory
 from chancery.imports.models import ImportStatus, LetterImport
 from chancery.planning.services import can_view as can_view_programme
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 RECENT = 20
 
 
@@ -47,11 +50,11 @@ def _volet_names(programme: Any, plan: Any) -> dict[str, Any]:
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     from chancery.correspondence import selectors as correspondence
 
-    user = request.user
+    user = agent(request)
     return {"can_register": True, "can_draft": bool(correspondence.drafting_units(user)), **extra}
 
 
-def _visible_dispatch(user: Any, pk: int | None) -> Dispatch | None:
+def _visible_dispatch(user: User, pk: int | None) -> Dispatch | None:
     if pk is None:
         return None
     return Dispatch.objects.visible_to(user).filter(pk=pk).first()
@@ -64,7 +67,7 @@ def _language() -> str:
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.REGISTER_INCOMING)
 def upload(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     units = services.registry_units(user)
     form = UploadForm(request.POST or None, request.FILES or None, units=units)
     if request.method == "POST" and form.is_valid():
@@ -103,7 +106,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.REGISTER_INCOMING)
 def preview(request: HttpRequest, import_id: int) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     letter_import = get_visible_or_404(LetterImport.objects.all(), user, pk=import_id)
     if letter_import.status == ImportStatus.IMPORTED:
         dispatch = _visible_dispatch(user, letter_import.dispatch_id)

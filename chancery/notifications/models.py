@@ -6,7 +6,7 @@ one of a fixed, neutral list — never a subject, body or reference of protected
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.conf import settings
@@ -15,7 +15,11 @@ from django.db.models import Q
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
+from chancery.accounts.access import signed_in
 from chancery.core.gate import RestrictedQuerySet
+
+if TYPE_CHECKING:
+    from chancery.core.types import Viewer
 
 
 class Verb(models.TextChoices):
@@ -55,9 +59,10 @@ GATED_TARGETS = ("correspondence.dispatch", "planning.programme")
 
 
 class NotificationQuerySet(RestrictedQuerySet["Notification"]):
-    def visible_to(self, user: Any) -> NotificationQuerySet:
+    def visible_to(self, user: Viewer | None) -> NotificationQuerySet:
         # Each agent sees only their own notifications, about objects they may still read.
-        if user is None or not user.is_authenticated or not user.is_active:
+        user = signed_in(user)
+        if user is None:
             return self.none()._mark_gated()
         own = self.filter(recipient_id=user.pk)
         for label in GATED_TARGETS:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
 from chancery.core.gate import get_visible_or_404
 from chancery.notifications.models import Notification, NotificationQuerySet
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
-def notifications_for(*, user: Any, unread_only: bool = False) -> NotificationQuerySet:
+
+def notifications_for(*, user: User, unread_only: bool = False) -> NotificationQuerySet:
     qs = Notification.objects.visible_to(user)
     return qs.unread() if unread_only else qs
 
@@ -28,7 +31,7 @@ class About:
     subject: str
 
 
-def with_details(*, user: Any, notifications: Iterable[Notification]) -> list[Notification]:
+def with_details(*, user: User, notifications: Iterable[Notification]) -> list[Notification]:
     """The notifications as a list, each with `about` (an `About`, or None when its object is gone)."""
     from chancery.correspondence.models import Dispatch
     from chancery.correspondence.selectors import dispatch_subject
@@ -57,9 +60,9 @@ def with_details(*, user: Any, notifications: Iterable[Notification]) -> list[No
     return rows
 
 
-def unread_count(*, user: Any) -> int:
+def unread_count(*, user: User) -> int:
     return Notification.objects.visible_to(user).unread().count()
 
 
-def notification_detail(*, user: Any, pk: int) -> Notification:
+def notification_detail(*, user: User, pk: int) -> Notification:
     return get_visible_or_404(Notification.objects.all(), user, pk=pk)

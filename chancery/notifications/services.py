@@ -134,7 +134,7 @@ def mark_read(*, user: User, notification: Notification) -> Notification:
     return notification
 
 
-def mark_target_read(*, user: Any, target: models.Model) -> int:
+def mark_target_read(*, user: User, target: models.Model) -> int:
     """The agent opened `target`: their notifications about it are read."""
     return (
         Notification.objects.visible_to(user)

@@ -8,22 +8,23 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from chancery.accounts.access import agent
 from chancery.notifications import selectors, services
 
 
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
     unread_only = request.GET.get("unread") == "1"
-    page = Paginator(selectors.notifications_for(user=request.user, unread_only=unread_only), 30).get_page(
+    page = Paginator(selectors.notifications_for(user=agent(request), unread_only=unread_only), 30).get_page(
         request.GET.get("page")
     )
-    rows = selectors.with_details(user=request.user, notifications=page.object_list)
+    rows = selectors.with_details(user=agent(request), notifications=page.object_list)
     return render(request, "notifications/list.html", {"page": page, "rows": rows, "unread_only": unread_only})
 
 
 @require_GET
 def counter(request: HttpRequest) -> HttpResponse:
-    response = render(request, "notifications/_counter.html", {"unread": selectors.unread_count(user=request.user)})
+    response = render(request, "notifications/_counter.html", {"unread": selectors.unread_count(user=agent(request))})
     # A background poll is not activity: do not store the "last seen" stamp the session
     # middleware just refreshed, or polling would defeat the inactivity timeout.
     request.session.modified = False
@@ -33,7 +34,7 @@ def counter(request: HttpRequest) -> HttpResponse:
 @require_GET
 def open_notification(request: HttpRequest, notification_id: int) -> HttpResponse:
     """Follow a notification's link, marking it read on the way."""
-    notification = selectors.notification_detail(user=request.user, pk=notification_id)
+    notification = selectors.notification_detail(user=agent(request), pk=notification_id)
     services.mark_read(user=request.user, notification=notification)  # type: ignore[arg-type]
     url = notification.url
     if not url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
@@ -43,10 +44,10 @@ def open_notification(request: HttpRequest, notification_id: int) -> HttpRespons
 
 @require_POST
 def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
-    notification = selectors.notification_detail(user=request.user, pk=notification_id)
+    notification = selectors.notification_detail(user=agent(request), pk=notification_id)
     services.mark_read(user=request.user, notification=notification)  # type: ignore[arg-type]
     if request.htmx:  # type: ignore[attr-defined]
-        [row] = selectors.with_details(user=request.user, notifications=[notification])
+        [row] = selectors.with_details(user=agent(request), notifications=[notification])
         response = render(request, "notifications/_row.html", {"n": row})
         response["HX-Trigger"] = "notifications-changed"
         return response

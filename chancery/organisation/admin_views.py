@@ -29,6 +29,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chancery.accounts import services as accounts_services
+
+# The signed-in agent (require_capability has turned everyone else away); `agent` names the
+# agent being administered here.
+from chancery.accounts.access import agent as _actor
 from chancery.accounts.models import Membership, User
 from chancery.accounts.roles import Capability
 from chancery.audit.models import AuditEvent
@@ -63,18 +67,11 @@ CHANGE_ACTIONS = {
 }
 
 
-def _actor(request: HttpRequest) -> User:
-    """The signed-in agent (require_capability has turned everyone else away)."""
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _may(user: Any, capability: Capability) -> bool:
+def _may(user: User, capability: Capability) -> bool:
     return bool(user.is_superuser or user.has_capability(capability))
 
 
-def _refusal(actor: Any, agent: User, *, own_allowed_for_superuser: bool = True) -> str | None:
+def _refusal(actor: User, agent: User, *, own_allowed_for_superuser: bool = True) -> str | None:
     """Why `actor` may not change `agent`'s account, or None."""
     if agent.is_superuser and not actor.is_superuser:
         return _("Only a super-administrator may change a super-administrator's account.")
@@ -84,7 +81,7 @@ def _refusal(actor: Any, agent: User, *, own_allowed_for_superuser: bool = True)
 
 
 def _agent(request: HttpRequest, username: str) -> User:
-    return selectors.person_detail(user=request.user, username=username)
+    return selectors.person_detail(user=_actor(request), username=username)
 
 
 def _agent_url(agent: User) -> str:
@@ -93,7 +90,7 @@ def _agent_url(agent: User) -> str:
 
 # --- Home ---------------------------------------------------------------------------
 
-def _recent_changes(user: Any) -> list[dict[str, Any]]:
+def _recent_changes(user: User) -> list[dict[str, Any]]:
     events = list(
         AuditEvent.objects.visible_to(user).filter(action__in=list(CHANGE_ACTIONS)).order_by("-sequence")[
             :RECENT_CHANGES
@@ -169,7 +166,7 @@ def admin_units(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in UnitKind.values:
         kind = ""
-    units = selectors.unit_list(user=request.user, query=query, kind=kind).order_by("code")
+    units = selectors.unit_list(user=_actor(request), query=query, kind=kind).order_by("code")
     page = Paginator(units, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -181,7 +178,7 @@ def admin_units(request: HttpRequest) -> HttpResponse:
 @require_capability(Capability.MANAGE_ORGANISATION)
 @require_http_methods(["GET", "POST"])
 def admin_unit_create(request: HttpRequest) -> HttpResponse:
-    form = UnitForm(request.POST or None, user=request.user)
+    form = UnitForm(request.POST or None, user=_actor(request))
     if request.method == "POST" and form.is_valid():
         try:
             unit = organisation_services.create_unit(
@@ -198,12 +195,13 @@ def admin_unit_create(request: HttpRequest) -> HttpResponse:
 @require_capability(Capability.MANAGE_ORGANISATION)
 @require_http_methods(["GET", "POST"])
 def admin_unit_edit(request: HttpRequest, code: str) -> HttpResponse:
-    unit = selectors.unit_detail(user=request.user, code=code)
-    form = UnitForm(request.POST or None, user=request.user, unit=unit)
+    actor = _actor(request)
+    unit = selectors.unit_detail(user=actor, code=code)
+    form = UnitForm(request.POST or None, user=actor, unit=unit)
     if request.method == "POST" and form.is_valid():
         try:
             unit = organisation_services.update_unit(
-                actor=_actor(request), unit=unit, parent=form.cleaned_data["parent"],
+                actor=actor, unit=unit, parent=form.cleaned_data["parent"],
                 lock_version=form.cleaned_data.get("lock_version"), **form.service_fields()
             )
         except ValidationError as exc:
@@ -219,12 +217,16 @@ def admin_unit_edit(request: HttpRequest, code: str) -> HttpResponse:
 @require_capability(Capability.MANAGE_ORGANISATION, Capability.MANAGE_CLEARANCES)
 def admin_agents(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
-    agents = selectors.people(user=request.user, query=query, include_inactive=True)
+    agents = selectors.people(user=_actor(request), query=query, include_inactive=True)
     page = Paginator(agents, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "organisation/admin/agents.html",
-        {"page": page, "query": query, "can_manage_organisation": _may(request.user, Capability.MANAGE_ORGANISATION)},
+        {
+            "page": page,
+            "query": query,
+            "can_manage_organisation": _may(_actor(request), Capability.MANAGE_ORGANISATION),
+        },
     )
 
 
@@ -253,7 +255,7 @@ def admin_agent_create(request: HttpRequest) -> HttpResponse:
 
 
 def _agent_page(request: HttpRequest, agent: User, *, membership_form: MembershipForm | None = None) -> HttpResponse:
-    actor = request.user
+    actor = _actor(request)
     can_manage = _may(actor, Capability.MANAGE_ORGANISATION)
     today = timezone.localdate()
     memberships = [
@@ -293,7 +295,7 @@ def admin_agent(request: HttpRequest, username: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def admin_agent_edit(request: HttpRequest, username: str) -> HttpResponse:
     agent = _agent(request, username)
-    refusal = _refusal(request.user, agent)
+    refusal = _refusal(_actor(request), agent)
     if refusal:
         messages.error(request, refusal)
         return redirect(_agent_url(agent))
@@ -319,7 +321,7 @@ def admin_agent_edit(request: HttpRequest, username: str) -> HttpResponse:
 def admin_agent_set_active(request: HttpRequest, username: str) -> HttpResponse:
     agent = _agent(request, username)
     active = request.POST.get("active")
-    refusal = _refusal(request.user, agent, own_allowed_for_superuser=False)
+    refusal = _refusal(_actor(request), agent, own_allowed_for_superuser=False)
     if active not in {"0", "1"}:
         messages.error(request, _("Choose whether the agent is active."))
     elif refusal:
@@ -339,17 +341,18 @@ def admin_agent_set_active(request: HttpRequest, username: str) -> HttpResponse:
 @require_capability(Capability.MANAGE_ORGANISATION)
 @require_POST
 def admin_membership_add(request: HttpRequest, username: str) -> HttpResponse:
+    actor = _actor(request)
     agent = _agent(request, username)
-    refusal = _refusal(request.user, agent)
+    refusal = _refusal(actor, agent)
     if refusal:
         messages.error(request, refusal)
         return redirect(_agent_url(agent))
-    form = MembershipForm(request.POST, actor=_actor(request))
+    form = MembershipForm(request.POST, actor=actor)
     if form.is_valid():
         data = form.cleaned_data
         try:
             membership = accounts_services.add_membership(
-                actor=_actor(request), user=agent, unit=data["unit"], role=data["role"], start_date=data["start_date"]
+                actor=actor, user=agent, unit=data["unit"], role=data["role"], start_date=data["start_date"]
             )
         except ValidationError as exc:
             apply_errors(form, exc)
@@ -370,7 +373,7 @@ def admin_membership_end(request: HttpRequest, username: str, membership_id: int
     membership = Membership.objects.filter(pk=membership_id, user=agent).select_related("unit", "user").first()
     if membership is None:
         raise Http404("not found")
-    refusal = _refusal(request.user, agent)
+    refusal = _refusal(_actor(request), agent)
     if refusal:
         messages.error(request, refusal)
         return redirect(_agent_url(agent))
@@ -390,17 +393,18 @@ def admin_membership_end(request: HttpRequest, username: str, membership_id: int
 @require_capability(Capability.MANAGE_CLEARANCES)
 @require_http_methods(["GET", "POST"])
 def admin_agent_clearance(request: HttpRequest, username: str) -> HttpResponse:
+    actor = _actor(request)
     agent = _agent(request, username)
-    refusal = _refusal(request.user, agent)
+    refusal = _refusal(actor, agent)
     if refusal:
         messages.error(request, refusal)
         return redirect(_agent_url(agent))
-    form = ClearanceForm(request.POST or None, actor=_actor(request), agent=agent)
+    form = ClearanceForm(request.POST or None, actor=actor, agent=agent)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             accounts_services.set_clearance(
-                actor=_actor(request),
+                actor=actor,
                 user=agent,
                 level=data["level"],
                 compartments=[c.code for c in data["compartments"]],
@@ -429,7 +433,7 @@ def admin_agent_clearance(request: HttpRequest, username: str) -> HttpResponse:
 @require_POST
 def admin_agent_reset_second_factor(request: HttpRequest, username: str) -> HttpResponse:
     agent = _agent(request, username)
-    refusal = _refusal(request.user, agent)
+    refusal = _refusal(_actor(request), agent)
     if refusal:
         messages.error(request, refusal)
     else:

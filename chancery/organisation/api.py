@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
+from chancery.accounts.access import agent
 from chancery.organisation import selectors
 from chancery.organisation.keys import published_keys
 
@@ -72,23 +73,23 @@ class UserDetailOut(UserOut):
 @router.get("/units", response=list[UnitOut])
 @paginate(LimitOffsetPagination)
 def list_units(request: HttpRequest, q: str = "", kind: str = "") -> Any:
-    return selectors.unit_list(user=request.user, query=q[:100], kind=kind).select_related("hq_desk")
+    return selectors.unit_list(user=agent(request), query=q[:100], kind=kind).select_related("hq_desk")
 
 
 @router.get("/units/{path:code}", response=UnitOut)
 def get_unit(request: HttpRequest, code: str) -> Any:
-    return selectors.unit_detail(user=request.user, code=code)
+    return selectors.unit_detail(user=agent(request), code=code)
 
 
 @router.get("/users", response=list[UserOut])
 @paginate(LimitOffsetPagination)
 def list_users(request: HttpRequest, q: str = "") -> Any:
-    return selectors.people(user=request.user, query=q[:100])
+    return selectors.people(user=agent(request), query=q[:100])
 
 
 @router.get("/users/{username}", response=UserDetailOut)
 def get_user(request: HttpRequest, username: str) -> Any:
-    return selectors.person_detail(user=request.user, username=username)
+    return selectors.person_detail(user=agent(request), username=username)
 
 
 class UnitKeyOut(Schema):

@@ -129,7 +129,7 @@ class UnitForm(AdminForm):
     )
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 
-    def __init__(self, *args: Any, user: Any, unit: Unit | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, unit: Unit | None = None, **kwargs: Any) -> None:
         self.unit = unit
         self.user = user
         if unit is not None and "initial" not in kwargs:

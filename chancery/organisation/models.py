@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from chancery.accounts.access import signed_in
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.locking import version_field
 from chancery.core.models import TimeStampedModel
 from chancery.core.validators import reject_bidi_controls
+
+if TYPE_CHECKING:
+    from chancery.core.types import Viewer
 
 UNIT_CODE_RE = r"^[A-Z][A-Z0-9]{0,15}(/[A-Z0-9]{1,16}){0,4}$"
 unit_code_validator = RegexValidator(
@@ -47,9 +51,10 @@ class MissionKind(models.TextChoices):
 
 
 class UnitQuerySet(RestrictedQuerySet["Unit"]):
-    def visible_to(self, user: Any) -> UnitQuerySet:
+    def visible_to(self, user: Viewer | None) -> UnitQuerySet:
         # The ministry's directory is open to every signed-in, active agent.
-        if user is None or not user.is_authenticated or not user.is_active:
+        user = signed_in(user)
+        if user is None:
             return self.none()._mark_gated()
         return self._mark_gated()
 

@@ -18,7 +18,7 @@ class UnitNode:
     children: list[UnitNode] = field(default_factory=list)
 
 
-def unit_tree(*, user: Any, include_inactive: bool = False) -> list[UnitNode]:
+def unit_tree(*, user: User, include_inactive: bool = False) -> list[UnitNode]:
     units = Unit.objects.visible_to(user)
     if not include_inactive:
         units = units.active()
@@ -30,7 +30,7 @@ def unit_tree(*, user: Any, include_inactive: bool = False) -> list[UnitNode]:
     return roots
 
 
-def unit_list(*, user: Any, query: str = "", kind: str = "") -> Any:
+def unit_list(*, user: User, query: str = "", kind: str = "") -> Any:
     units = Unit.objects.visible_to(user).select_related("parent")
     if query:
         units = units.filter(Q(code__icontains=query) | Q(name__icontains=query) | Q(city__icontains=query))
@@ -39,11 +39,11 @@ def unit_list(*, user: Any, query: str = "", kind: str = "") -> Any:
     return units
 
 
-def unit_detail(*, user: Any, code: str) -> Unit:
+def unit_detail(*, user: User, code: str) -> Unit:
     return get_visible_or_404(Unit.objects.select_related("parent", "hq_desk"), user, code=code)
 
 
-def unit_members(*, user: Any, unit: Unit) -> list[Membership]:
+def unit_members(*, user: User, unit: Unit) -> list[Membership]:
     visible_users = User.objects.visible_to(user).values("pk")
     return list(
         Membership.objects.active().filter(unit=unit, user__in=visible_users).select_related("user")
@@ -51,15 +51,15 @@ def unit_members(*, user: Any, unit: Unit) -> list[Membership]:
     )
 
 
-def unit_children(*, user: Any, unit: Unit) -> Any:
+def unit_children(*, user: User, unit: Unit) -> Any:
     return Unit.objects.visible_to(user).filter(parent=unit).order_by("code")
 
 
-def missions_followed(*, user: Any, unit: Unit) -> Any:
+def missions_followed(*, user: User, unit: Unit) -> Any:
     return Unit.objects.visible_to(user).filter(hq_desk=unit).order_by("code")
 
 
-def people(*, user: Any, query: str = "", include_inactive: bool = False) -> Any:
+def people(*, user: User, query: str = "", include_inactive: bool = False) -> Any:
     users = User.objects.visible_to(user)
     if not include_inactive:
         users = users.filter(is_active=True)
@@ -70,7 +70,7 @@ def people(*, user: Any, query: str = "", include_inactive: bool = False) -> Any
     return users.order_by("last_name", "first_name")
 
 
-def person_detail(*, user: Any, username: str) -> User:
+def person_detail(*, user: User, username: str) -> User:
     return get_visible_or_404(User.objects.all(), user, username=username)
 
 

@@ -8,26 +8,28 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from chancery.accounts.access import agent
 from chancery.organisation import selectors
 from chancery.organisation.keys import published_keys
 
 
 @require_GET
 def unit_tree(request: HttpRequest) -> HttpResponse:
-    return render(request, "organisation/unit_tree.html", {"roots": selectors.unit_tree(user=request.user)})
+    return render(request, "organisation/unit_tree.html", {"roots": selectors.unit_tree(user=agent(request))})
 
 
 @require_GET
 def unit_detail(request: HttpRequest, code: str) -> HttpResponse:
-    unit = selectors.unit_detail(user=request.user, code=code)
+    user = agent(request)
+    unit = selectors.unit_detail(user=user, code=code)
     return render(
         request,
         "organisation/unit_detail.html",
         {
             "unit": unit,
-            "members": selectors.unit_members(user=request.user, unit=unit),
-            "children": selectors.unit_children(user=request.user, unit=unit),
-            "missions_followed": selectors.missions_followed(user=request.user, unit=unit),
+            "members": selectors.unit_members(user=user, unit=unit),
+            "children": selectors.unit_children(user=user, unit=unit),
+            "missions_followed": selectors.missions_followed(user=user, unit=unit),
         },
     )
 
@@ -35,13 +37,13 @@ def unit_detail(request: HttpRequest, code: str) -> HttpResponse:
 @require_GET
 def people(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100]
-    page = Paginator(selectors.people(user=request.user, query=query), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.people(user=agent(request), query=query), 50).get_page(request.GET.get("page"))
     return render(request, "organisation/people.html", {"page": page, "query": query})
 
 
 @require_GET
 def person_detail(request: HttpRequest, username: str) -> HttpResponse:
-    person = selectors.person_detail(user=request.user, username=username)
+    person = selectors.person_detail(user=agent(request), username=username)
     return render(
         request,
         "organisation/person_detail.html",

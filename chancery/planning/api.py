@@ -19,6 +19,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import Field
 
+from chancery.accounts.access import agent
 from chancery.core.classification import Level
 from chancery.planning import selectors, services, versions
 from chancery.planning.models import (
@@ -356,7 +357,7 @@ class AchievementIn(Schema):
 
 
 def _programme(request: HttpRequest, pk: int) -> Programme:
-    return selectors.programme_detail(request.user, pk)
+    return selectors.programme_detail(agent(request), pk)
 
 
 def _actions() -> Any:
@@ -366,9 +367,9 @@ def _actions() -> Any:
 
 
 def _action_out(request: HttpRequest, pk: int) -> Action:
-    action = selectors.action_detail(request.user, pk)
+    action = selectors.action_detail(agent(request), pk)
     action.dispatches_visible = list(  # type: ignore[attr-defined]
-        selectors.action_dispatches(request.user, action).values_list("pk", flat=True)
+        selectors.action_dispatches(agent(request), action).values_list("pk", flat=True)
     )
     return action
 
@@ -427,7 +428,7 @@ def _classification(value: int | str) -> int:
 @paginate(LimitOffsetPagination)
 def list_programmes(request: HttpRequest, filters: Query[ProgrammeFilters]) -> Any:
     """Programmes you may read (filters: mission, year, status, q)."""
-    return selectors.programme_list(request.user, filters.dict(exclude_none=True))
+    return selectors.programme_list(agent(request), filters.dict(exclude_none=True))
 
 
 @router.get("/programmes/{id}", response=ProgrammeOut)
@@ -444,7 +445,7 @@ def create_programme(request: HttpRequest, payload: ProgrammeIn) -> Any:
     if mission is None:
         raise ValidationError({"mission": ["Unknown mission."]})
     carry = _programme(request, payload.carry_over_from) if payload.carry_over_from else None
-    created = services.create_programme(user=request.user, mission=mission,
+    created = services.create_programme(user=agent(request), mission=mission,
         year=payload.year,
         end_year=payload.end_year,
         title=payload.title,
@@ -511,13 +512,13 @@ def close_programme(request: HttpRequest, id: int, payload: ReasonIn | None = No
 
 @router.get("/programmes/{id}/versions", response=list[VersionOut])
 def list_programme_versions(request: HttpRequest, id: int) -> Any:
-    return selectors.version_list(request.user, _programme(request, id))
+    return selectors.version_list(agent(request), _programme(request, id))
 
 
 @router.get("/programmes/{id}/baseline-comparison")
 def programme_baseline_comparison(request: HttpRequest, id: int) -> Any:
     """What changed since the approved baseline (null before approval)."""
-    data = selectors.baseline_comparison(request.user, _programme(request, id))
+    data = selectors.baseline_comparison(agent(request), _programme(request, id))
     diff: versions.Diff | None = data["diff"]
     return {
         "baseline_version": data["baseline"].number if data["baseline"] else None,
@@ -538,14 +539,14 @@ def list_axes(
     key: str | None = None,
 ) -> Any:
     filters = {"programme": programme, "mission": mission, "year": year, "key": key}
-    return selectors.axis_list(request.user, {k: v for k, v in filters.items() if v}).prefetch_related(
+    return selectors.axis_list(agent(request), {k: v for k, v in filters.items() if v}).prefetch_related(
         Prefetch("objectives", queryset=Objective.objects.unrestricted("below a gated axis").order_by("position"))
     )
 
 
 @router.get("/axes/{id}", response=AxisOut)
 def get_axis(request: HttpRequest, id: int) -> Any:
-    axis = selectors.axis_detail(request.user, id)
+    axis = selectors.axis_detail(agent(request), id)
     axis._prefetched_objects_cache = {  # type: ignore[attr-defined]
         "objectives": Objective.objects.unrestricted("below a gated axis").filter(axis=axis).order_by("position")
     }
@@ -559,7 +560,7 @@ def get_axis(request: HttpRequest, id: int) -> Any:
 @paginate(LimitOffsetPagination)
 def list_actions(request: HttpRequest, filters: Query[ActionFilters]) -> Any:
     """Actions you may read (filters: programme, axis, status, priority, mission, year, lead, q)."""
-    return selectors.action_list(request.user, filters.dict(exclude_none=True)).prefetch_related(_actions())
+    return selectors.action_list(agent(request), filters.dict(exclude_none=True)).prefetch_related(_actions())
 
 
 @router.get("/actions/{id}", response=ActionDetailOut)
@@ -578,7 +579,7 @@ def create_action(request: HttpRequest, payload: ActionIn) -> Any:
     data = _resolve_action_fields(request, payload.dict(exclude_unset=True, exclude={"programme"}), programme)
     axis = data.pop("axis")
     title = data.pop("title")
-    created = services.create_action(user=request.user, programme=programme, axis=axis, title=title, **data)
+    created = services.create_action(user=agent(request), programme=programme, axis=axis, title=title, **data)
     return Status(201, _with_dispatches(_action_out(request, created.pk)))
 
 
@@ -586,19 +587,19 @@ def create_action(request: HttpRequest, payload: ActionIn) -> Any:
 def update_action(request: HttpRequest, id: int, payload: ActionPatch) -> Any:
     """Change an action. `lock_version` must be the one you read: 409 `conflict` otherwise
     (nothing is overwritten; reload and re-apply)."""
-    action = selectors.action_detail(request.user, id)
+    action = selectors.action_detail(agent(request), id)
     data = payload.dict(exclude_unset=True)
     lock_version = data.pop("lock_version")
     programme = action.programme
     data = _resolve_action_fields(request, data, programme)
-    services.update_action(user=request.user, action=action, lock_version=lock_version, **data)
+    services.update_action(user=agent(request), action=action, lock_version=lock_version, **data)
     return _with_dispatches(_action_out(request, id))
 
 
 @router.delete("/actions/{id}", response={204: None})
 def delete_action(request: HttpRequest, id: int, lock_version: int | None = None) -> Any:
-    action = selectors.action_detail(request.user, id)
-    services.delete_action(user=request.user, action=action, lock_version=lock_version)
+    action = selectors.action_detail(agent(request), id)
+    services.delete_action(user=agent(request), action=action, lock_version=lock_version)
     return Status(204, None)
 
 
@@ -608,24 +609,24 @@ def delete_action(request: HttpRequest, id: int, lock_version: int | None = None
 @router.get("/indicators", response=list[IndicatorOut])
 @paginate(LimitOffsetPagination)
 def list_indicators(request: HttpRequest, filters: Query[IndicatorFilters]) -> Any:
-    return selectors.indicator_list(request.user, filters.dict(exclude_none=True))
+    return selectors.indicator_list(agent(request), filters.dict(exclude_none=True))
 
 
 @router.get("/indicators/{id}", response=IndicatorOut)
 def get_indicator(request: HttpRequest, id: int) -> Any:
-    return selectors.indicator_detail(request.user, id)
+    return selectors.indicator_detail(agent(request), id)
 
 
 @router.get("/indicators/{id}/measurements", response=list[MeasurementOut])
 def list_measurements(request: HttpRequest, id: int) -> Any:
-    return selectors.measurements(request.user, selectors.indicator_detail(request.user, id))
+    return selectors.measurements(agent(request), selectors.indicator_detail(agent(request), id))
 
 
 @router.post("/indicators/{id}/measurements", response={201: MeasurementOut})
 def record_measurement(request: HttpRequest, id: int, payload: MeasurementIn) -> Any:
     """Record (or correct) an actual value; 409 `invalid_state` for a closed period."""
-    indicator = selectors.indicator_detail(request.user, id)
-    created = services.record_measurement(user=request.user, indicator=indicator,
+    indicator = selectors.indicator_detail(agent(request), id)
+    created = services.record_measurement(user=agent(request), indicator=indicator,
         period_type=payload.period_type,
         period_start=payload.period_start,
         period_end=payload.period_end,
@@ -638,17 +639,17 @@ def record_measurement(request: HttpRequest, id: int, payload: MeasurementIn) ->
 @router.patch("/measurements/{id}", response=MeasurementOut)
 def correct_measurement(request: HttpRequest, id: int, payload: MeasurementPatch) -> Any:
     """Correct a recorded value (audited); 409 `invalid_state` for a closed period or programme."""
-    measurement = selectors.measurement_detail(request.user, id)
+    measurement = selectors.measurement_detail(agent(request), id)
     return services.update_measurement(
-        user=request.user, measurement=measurement, value=payload.value, evidence=payload.evidence
+        user=agent(request), measurement=measurement, value=payload.value, evidence=payload.evidence
     )
 
 
 @router.delete("/measurements/{id}", response={204: None})
 def delete_measurement(request: HttpRequest, id: int) -> Any:
     """Remove a measurement recorded by mistake (audited)."""
-    measurement = selectors.measurement_detail(request.user, id)
-    services.delete_measurement(user=request.user, measurement=measurement)
+    measurement = selectors.measurement_detail(agent(request), id)
+    services.delete_measurement(user=agent(request), measurement=measurement)
     return Status(204, None)
 
 
@@ -658,19 +659,19 @@ def delete_measurement(request: HttpRequest, id: int) -> Any:
 @router.get("/achievements", response=list[AchievementOut])
 @paginate(LimitOffsetPagination)
 def list_achievements(request: HttpRequest, filters: Query[AchievementFilters]) -> Any:
-    return selectors.achievement_list(request.user, None, filters.dict(exclude_none=True))
+    return selectors.achievement_list(agent(request), None, filters.dict(exclude_none=True))
 
 
 @router.get("/achievements/{id}", response=AchievementOut)
 def get_achievement(request: HttpRequest, id: int) -> Any:
-    selectors.achievement_detail(request.user, id)
-    return selectors.achievement_list(request.user).get(pk=id)
+    selectors.achievement_detail(agent(request), id)
+    return selectors.achievement_list(agent(request)).get(pk=id)
 
 
 @router.post("/achievements", response={201: AchievementOut})
 def create_achievement(request: HttpRequest, payload: AchievementIn) -> Any:
     programme = _programme(request, payload.programme)
-    created = services.create_achievement(user=request.user, programme=programme,
+    created = services.create_achievement(user=agent(request), programme=programme,
         kind=payload.kind,
         date=payload.date,
         title=payload.title,
@@ -680,4 +681,4 @@ def create_achievement(request: HttpRequest, payload: AchievementIn) -> Any:
         actions=payload.actions,
         dispatches=payload.dispatches,
     )
-    return Status(201, selectors.achievement_list(request.user).get(pk=created.pk))
+    return Status(201, selectors.achievement_list(agent(request)).get(pk=created.pk))

@@ -704,7 +704,7 @@ def sample_programme(
     *,
     mission: Any,
     year: int,
-    user: Any,
+    user: User,
     axes: tuple[str, ...] = ("political", "economic", "cultural"),
     actions_per_axis: int = 2,
     indicators: int = 2,

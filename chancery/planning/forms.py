@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -25,6 +25,9 @@ from chancery.planning.models import (
     Programme,
     ProgrammeStatus,
 )
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_WORKBOOK_BYTES = 10 * 1024 * 1024
@@ -127,7 +130,7 @@ class ProgrammeCreateForm(PlanningForm):
         required=False,
     )
 
-    def __init__(self, *args: Any, missions: list[Any], user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, missions: list[Any], user: User, **kwargs: Any) -> None:
         self.missions = {str(m.pk): m for m in missions}
         self.user = user
         super().__init__(*args, **kwargs)
@@ -206,7 +209,7 @@ class DispatchReferencesField(forms.CharField):
         super().__init__(**kwargs)
 
 
-def resolve_dispatches(form: forms.Form, user: Any, field: str = "dispatch_references") -> list[Any] | None:
+def resolve_dispatches(form: forms.Form, user: User, field: str = "dispatch_references") -> list[Any] | None:
     """The dispatches the references name, read through the gate; unknown ones are a field error."""
     references = _dispatch_references(form.cleaned_data.get(field) or "")
     if not references:

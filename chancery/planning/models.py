@@ -15,7 +15,7 @@ import calendar
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -25,11 +25,15 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from chancery.accounts.access import signed_in
 from chancery.accounts.roles import Capability
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.locking import version_field
 from chancery.core.models import Compartment, MarkedModel, TimeStampedModel
 from chancery.planning.sealed import SealedQuerySetMixin, SealedTexts
+
+if TYPE_CHECKING:
+    from chancery.core.types import Viewer
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("An ISO 4217 currency code, e.g. EUR."), code="invalid_currency")
 ZERO = Decimal("0")
@@ -158,12 +162,8 @@ def partner_units_prefetch(lookup: str = "partner_units") -> models.Prefetch:
     return models.Prefetch(lookup, queryset=Unit.objects.unrestricted("the units directory is open to every agent"))
 
 
-def _user_can_read(user: Any) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)
-
-
 class ProgrammeQuerySet(SealedQuerySetMixin, RestrictedQuerySet["Programme"]):
-    def visible_to(self, user: Any) -> ProgrammeQuerySet:
+    def visible_to(self, user: Viewer | None) -> ProgrammeQuerySet:
         """Plans visible to `user`; deny by default.
 
         Scope (any of): member of the mission; member of the mission's HQ desk; holder of
@@ -171,7 +171,8 @@ class ProgrammeQuerySet(SealedQuerySetMixin, RestrictedQuerySet["Programme"]):
         (the desk's directorate); holder of `READ_ALL_PROGRAMMES` (planning, inspection).
         And the user's clearance must dominate the programme's marking.
         """
-        if not _user_can_read(user):
+        user = signed_in(user)
+        if user is None:
             return self.none()._mark_gated()
         memberships = user.active_memberships()
         if not memberships:
@@ -200,8 +201,8 @@ class ProgrammeChildQuerySet(SealedQuerySetMixin, RestrictedQuerySet[Any]):
 
     programme_path = "programme"
 
-    def visible_to(self, user: Any) -> Any:
-        if not _user_can_read(user):
+    def visible_to(self, user: Viewer | None) -> Any:
+        if signed_in(user) is None:
             return self.none()._mark_gated()
         programmes = Programme.objects.visible_to(user).values("pk")
         return self.filter(**{f"{self.programme_path}__in": programmes})._mark_gated()

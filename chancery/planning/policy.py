@@ -50,7 +50,7 @@ def _is_reviewer(user: User, programme: Programme) -> bool:
     return False
 
 
-def _is_approver(user: Any) -> bool:
+def _is_approver(user: User) -> bool:
     return bool(user.units_with(Capability.APPROVE_PROGRAMME))
 
 

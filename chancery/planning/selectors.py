@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import formats, timezone
@@ -44,6 +44,9 @@ from chancery.planning.models import (
     ReportingPeriod,
 )
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 UNDER_GATED_PROGRAMME = "below a programme read through the gate"
 
 
@@ -54,7 +57,7 @@ def _u(model: Any) -> Any:
 # --------------------------------------------------------------------------- programmes
 
 
-def axis_types(user: Any = None, *, include_inactive: bool = False) -> list[AxisType]:
+def axis_types(user: User | None = None, *, include_inactive: bool = False) -> list[AxisType]:
     """The configurable list of *volets* (not protected)."""
     qs = AxisType.objects.all()
     if not include_inactive:
@@ -62,7 +65,7 @@ def axis_types(user: Any = None, *, include_inactive: bool = False) -> list[Axis
     return list(qs.order_by("position", "key"))
 
 
-def programme_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Programme]:
+def programme_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Programme]:
     """Programmes `user` may read. Filters: `mission` (id or code), `year`, `status`,
     `q` (title or mission code/city), `region` (code)."""
     filters = filters or {}
@@ -93,13 +96,13 @@ def programme_list(user: Any, filters: Mapping[str, Any] | None = None) -> Query
     return qs.annotate(action_count=Count("actions", distinct=True)).order_by("-year", "mission__code")
 
 
-def programme_detail(user: Any, pk: int | str) -> Programme:
+def programme_detail(user: User, pk: int | str) -> Programme:
     return get_visible_or_404(
         Programme.objects.select_related("mission", "mission__hq_desk", "baseline_version"), user, pk=pk
     )
 
 
-def programme_for(user: Any, *, mission: Any, year: int) -> Programme | None:
+def programme_for(user: User, *, mission: Any, year: int) -> Programme | None:
     return Programme.objects.visible_to(user).filter(mission=mission, year=year).first()
 
 
@@ -152,27 +155,27 @@ def whose_step(programme: Programme, permissions: dict[str, bool]) -> str:
     return ""
 
 
-def programmes_from_letter(user: Any, dispatch: Any) -> list[Programme]:
+def programmes_from_letter(user: User, dispatch: Any) -> list[Programme]:
     """The programmes a letter produced or carried (imported draft, submission), as far as `user` may read them."""
     return list(
         Programme.objects.visible_to(user).filter(submission_dispatch_id=dispatch.pk).select_related("mission")
     )
 
 
-def programme_permissions(user: Any, programme: Programme) -> dict[str, bool]:
+def programme_permissions(user: User, programme: Programme) -> dict[str, bool]:
     """Booleans: view, edit, submit, review, comment, return, approve, start_execution,
     revise, close, record_progress, manage_periods."""
     return services.permissions(user, programme)
 
 
-def missions_for_new_programme(user: Any) -> list[Any]:
+def missions_for_new_programme(user: User) -> list[Any]:
     """Missions where `user` may create a programme."""
     from chancery.organisation.models import UnitKind
 
     return [u for u in user.units_with(Capability.PROPOSE_PROGRAMME) if u.kind == UnitKind.MISSION]
 
 
-def carry_over_candidates(user: Any, *, mission: Any, year: int) -> QuerySet[Programme]:
+def carry_over_candidates(user: User, *, mission: Any, year: int) -> QuerySet[Programme]:
     return Programme.objects.visible_to(user).filter(mission=mission, year__lt=year).order_by("-year")
 
 
@@ -219,7 +222,7 @@ class CommentNode:
 
 
 def comment_threads(
-    user: Any, programme: Programme, *, target_type: str | None = None, target_id: int | None = None
+    user: User, programme: Programme, *, target_type: str | None = None, target_id: int | None = None
 ) -> list[CommentNode]:
     """Threads (roots with nested replies) on the programme, or on one axis/action."""
     qs = ProgrammeComment.objects.visible_to(user).filter(programme=programme).select_related("author")
@@ -233,7 +236,7 @@ def comment_threads(
     return roots
 
 
-def programme_document(user: Any, programme: Programme) -> dict[str, Any]:
+def programme_document(user: User, programme: Programme) -> dict[str, Any]:
     """The programme as a structured document.
 
     Keys: programme, marking, permissions, axes (list of AxisBlock: axis, objectives
@@ -311,7 +314,7 @@ def programme_document(user: Any, programme: Programme) -> dict[str, Any]:
     }
 
 
-def submission_dispatch(user: Any, programme: Programme) -> Any:
+def submission_dispatch(user: User, programme: Programme) -> Any:
     """The dispatch that carried the plan, when `user` may read it (never through the FK:
     that would bypass the gate and show the reference of a dispatch out of their scope)."""
     from chancery.correspondence.models import Dispatch
@@ -342,7 +345,7 @@ def budget_totals(actions: list[Action]) -> dict[str, dict[str, Decimal]]:
 # --------------------------------------------------------------------------- actions
 
 
-def action_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
+def action_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
     """Actions `user` may read. Filters: programme, axis (id or axis-type key), status,
     priority, lead (id or username, "me"), mission (code), year, q, overdue (truthy)."""
     filters = filters or {}
@@ -375,14 +378,14 @@ def action_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet
     return qs.order_by("programme", "axis__position", "position", "pk")
 
 
-def actions_table(user: Any, programme: Programme, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
+def actions_table(user: User, programme: Programme, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
     """The programme's actions for the filterable table (see `action_list` for filters)."""
     return action_list(user, {**(filters or {}), "programme": programme.pk}).prefetch_related(
         Prefetch("partner_units", queryset=_partner_units_qs())
     )
 
 
-def action_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> Action:
+def action_detail(user: User, pk: int | str, *, programme: Programme | None = None) -> Action:
     queryset = Action.objects.select_related(
         "programme__mission", "axis__axis_type", "objective", "lead"
     ).prefetch_related(Prefetch("partner_units", queryset=_partner_units_qs()))
@@ -391,27 +394,27 @@ def action_detail(user: Any, pk: int | str, *, programme: Programme | None = Non
     return get_visible_or_404(queryset, user, pk=pk)
 
 
-def action_dispatches(user: Any, action: Action) -> Any:
+def action_dispatches(user: User, action: Action) -> Any:
     """The dispatches linked to `action` that `user` may read (others stay invisible)."""
     from chancery.correspondence.models import Dispatch
 
     return Dispatch.objects.visible_to(user).filter(planning_actions=action)
 
 
-def achievement_dispatches(user: Any, achievement: Achievement) -> Any:
+def achievement_dispatches(user: User, achievement: Achievement) -> Any:
     from chancery.correspondence.models import Dispatch
 
     return Dispatch.objects.visible_to(user).filter(planning_achievements=achievement)
 
 
-def axis_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> Axis:
+def axis_detail(user: User, pk: int | str, *, programme: Programme | None = None) -> Axis:
     queryset = Axis.objects.select_related("programme__mission", "axis_type")
     if programme is not None:  # under its programme's URL: a child of another one is missing
         return get_child_or_404(programme, queryset, pk, user=user)
     return get_visible_or_404(queryset, user, pk=pk)
 
 
-def axis_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Axis]:
+def axis_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Axis]:
     filters = filters or {}
     qs = Axis.objects.visible_to(user).select_related("axis_type", "programme__mission")
     if filters.get("programme"):
@@ -425,7 +428,7 @@ def axis_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[A
     return qs.order_by("programme", "position", "pk")
 
 
-def objective_detail(user: Any, pk: int | str) -> Objective:
+def objective_detail(user: User, pk: int | str) -> Objective:
     return get_visible_or_404(Objective.objects.select_related("axis__programme__mission"), user, pk=pk)
 
 
@@ -442,7 +445,7 @@ class TimelineRow:
     width_pct: float = 0.0
 
 
-def timeline(user: Any, programme: Programme) -> dict[str, Any]:
+def timeline(user: User, programme: Programme) -> dict[str, Any]:
     """Actions by axis with their dates, for a Gantt chart.
 
     Returns {"start", "end" (the programme period, widened to fit the actions), "months"
@@ -488,7 +491,7 @@ def timeline(user: Any, programme: Programme) -> dict[str, Any]:
     }
 
 
-def calendar(user: Any, year: int, month: int, *, mine_only: bool = False) -> dict[str, Any]:
+def calendar(user: User, year: int, month: int, *, mine_only: bool = False) -> dict[str, Any]:
     """Actions whose key date (target, else end, else start) falls in `year`-`month`.
 
     Returns {"year", "month", "weeks": [[{"date", "in_month", "actions"}] × 7], "actions",
@@ -543,7 +546,7 @@ def _ics_fold(line: str) -> list[str]:
     return [out[0], *(" " + part for part in out[1:])]
 
 
-def ics_for_user(user: Any, *, host: str = "chancery.invalid") -> str:
+def ics_for_user(user: User, *, host: str = "chancery.invalid") -> str:
     """The agent's own actions (they lead them, and can read them) as an iCalendar feed.
 
     One all-day VEVENT per dated action: from the start (or key date) to the end (or
@@ -595,7 +598,7 @@ def ics_for_user(user: Any, *, host: str = "chancery.invalid") -> str:
 # --------------------------------------------------------------------------- versions
 
 
-def version_list(user: Any, programme: Programme) -> QuerySet[ProgrammeVersion]:
+def version_list(user: User, programme: Programme) -> QuerySet[ProgrammeVersion]:
     return (
         ProgrammeVersion.objects.visible_to(user)
         .filter(programme=programme)
@@ -605,11 +608,11 @@ def version_list(user: Any, programme: Programme) -> QuerySet[ProgrammeVersion]:
     )
 
 
-def version_detail(user: Any, programme: Programme, number: int) -> ProgrammeVersion:
+def version_detail(user: User, programme: Programme, number: int) -> ProgrammeVersion:
     return get_visible_or_404(ProgrammeVersion.objects.all(), user, programme=programme, number=number)
 
 
-def baseline_comparison(user: Any, programme: Programme) -> dict[str, Any]:
+def baseline_comparison(user: User, programme: Programme) -> dict[str, Any]:
     """The approved baseline beside the current version.
 
     Returns {"programme", "baseline" (ProgrammeVersion|None), "current" (snapshot dict),
@@ -638,7 +641,7 @@ def baseline_comparison(user: Any, programme: Programme) -> dict[str, Any]:
     }
 
 
-def compare_versions(user: Any, programme: Programme, old: int, new: int | None = None) -> dict[str, Any]:
+def compare_versions(user: User, programme: Programme, old: int, new: int | None = None) -> dict[str, Any]:
     """Any two versions (`new` None: the programme as it stands); same shape as baseline_comparison."""
     programme = programme_detail(user, programme.pk)
     old_version = version_detail(user, programme, old)
@@ -675,7 +678,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- indicators, achievements
 
 
-def indicator_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Indicator]:
+def indicator_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Indicator]:
     filters = filters or {}
     qs = Indicator.objects.visible_to(user).select_related("programme__mission", "axis__axis_type", "objective")
     if filters.get("programme"):
@@ -690,18 +693,18 @@ def indicator_list(user: Any, filters: Mapping[str, Any] | None = None) -> Query
     return qs.order_by("programme", "position", "pk")
 
 
-def indicator_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> Indicator:
+def indicator_detail(user: User, pk: int | str, *, programme: Programme | None = None) -> Indicator:
     queryset = Indicator.objects.select_related("programme__mission", "axis__axis_type")
     if programme is not None:  # under its programme's URL: a child of another one is missing
         return get_child_or_404(programme, queryset, pk, user=user)
     return get_visible_or_404(queryset, user, pk=pk)
 
 
-def measurement_detail(user: Any, pk: int | str) -> Measurement:
+def measurement_detail(user: User, pk: int | str) -> Measurement:
     return get_visible_or_404(Measurement.objects.select_related("indicator"), user, pk=pk)
 
 
-def measurements(user: Any, indicator: Indicator) -> QuerySet[Measurement]:
+def measurements(user: User, indicator: Indicator) -> QuerySet[Measurement]:
     return (
         Measurement.objects.visible_to(user)
         .filter(indicator=indicator)
@@ -711,7 +714,7 @@ def measurements(user: Any, indicator: Indicator) -> QuerySet[Measurement]:
 
 
 def achievement_list(
-    user: Any, programme: Programme | None = None, filters: Mapping[str, Any] | None = None
+    user: User, programme: Programme | None = None, filters: Mapping[str, Any] | None = None
 ) -> QuerySet[Achievement]:
     """Achievements `user` may read (of `programme` if given). Filters: kind, year, mission, q."""
     filters = filters or {}
@@ -739,14 +742,14 @@ def achievement_list(
     return qs.order_by("-date", "-pk")
 
 
-def achievement_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> Achievement:
+def achievement_detail(user: User, pk: int | str, *, programme: Programme | None = None) -> Achievement:
     queryset = Achievement.objects.select_related("programme__mission")
     if programme is not None:  # under its programme's URL: a child of another one is missing
         return get_child_or_404(programme, queryset, pk, user=user)
     return get_visible_or_404(queryset, user, pk=pk)
 
 
-def evidence_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> AchievementEvidence:
+def evidence_detail(user: User, pk: int | str, *, programme: Programme | None = None) -> AchievementEvidence:
     """An achievement's evidence file, for download (404 out of scope)."""
     queryset = AchievementEvidence.objects.select_related("achievement__programme")
     if programme is not None:  # under its programme's URL: a child of another one is missing
@@ -754,7 +757,7 @@ def evidence_detail(user: Any, pk: int | str, *, programme: Programme | None = N
     return get_visible_or_404(queryset, user, pk=pk)
 
 
-def evidence_file_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> EvidenceFile:
+def evidence_file_detail(user: User, pk: int | str, *, programme: Programme | None = None) -> EvidenceFile:
     queryset = EvidenceFile.objects.select_related("programme")
     if programme is not None:  # under its programme's URL: a child of another one is missing
         return get_child_or_404(programme, queryset, pk, user=user)
@@ -764,7 +767,7 @@ def evidence_file_detail(user: Any, pk: int | str, *, programme: Programme | Non
 # --------------------------------------------------------------------------- periodic progress
 
 
-def periods(user: Any, programme: Programme) -> list[dict[str, Any]]:
+def periods(user: User, programme: Programme) -> list[dict[str, Any]]:
     """The programme's reporting periods with counts: [{"period", "updated", "missing", "overdue"}]."""
     rows = []
     qs = (
@@ -786,14 +789,14 @@ def periods(user: Any, programme: Programme) -> list[dict[str, Any]]:
     return rows
 
 
-def period_detail(user: Any, pk: int | str, *, programme: Programme | None = None) -> ReportingPeriod:
+def period_detail(user: User, pk: int | str, *, programme: Programme | None = None) -> ReportingPeriod:
     queryset = ReportingPeriod.objects.select_related("programme__mission")
     if programme is not None:  # under its programme's URL: a child of another one is missing
         return get_child_or_404(programme, queryset, pk, user=user)
     return get_visible_or_404(queryset, user, pk=pk)
 
 
-def progress_sheet(user: Any, period: ReportingPeriod) -> dict[str, Any]:
+def progress_sheet(user: User, period: ReportingPeriod) -> dict[str, Any]:
     """What the one-screen periodic update needs: every open action with its update for the
     period (if any), and every indicator with its measurement for the period (if any)."""
     period = period_detail(user, period.pk)
@@ -826,7 +829,7 @@ def progress_sheet(user: Any, period: ReportingPeriod) -> dict[str, Any]:
     }
 
 
-def overdue_updates(user: Any) -> list[dict[str, Any]]:
+def overdue_updates(user: User) -> list[dict[str, Any]]:
     """Periods past their deadline with missing updates, in programmes `user` may read."""
     today = timezone.localdate()
     result = []
@@ -850,7 +853,7 @@ def overdue_updates(user: Any) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- home
 
 
-def home_panel(*, user: Any) -> dict[str, Any] | None:
+def home_panel(*, user: User) -> dict[str, Any] | None:
     """The planning panel of the home page (template `planning/_home_panel.html`).
 
     Keys: template, programmes (current year, visible), to_review (submitted, `user` may
@@ -892,7 +895,7 @@ def home_panel(*, user: Any) -> dict[str, Any] | None:
     }
 
 
-def stats(user: Any, programme: Programme) -> dict[str, Any]:
+def stats(user: User, programme: Programme) -> dict[str, Any]:
     """Figures for a programme dashboard: actions by status, average progress, budgets."""
     qs = Action.objects.visible_to(user).filter(programme=programme)
     by_status = dict(qs.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))

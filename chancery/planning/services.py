@@ -216,7 +216,7 @@ def _require(allowed: bool, message: str) -> None:
         raise errors.NotAllowed(message)
 
 
-def _require_edit(user: Any, programme: Programme) -> None:
+def _require_edit(user: User, programme: Programme) -> None:
     if programme.status == ProgrammeStatus.CLOSED:
         raise WorkflowError(_("A closed programme can no longer be changed."))
     if programme.status == ProgrammeStatus.SUBMITTED:
@@ -328,7 +328,7 @@ def _clean_programme(programme: Programme) -> None:
 @transaction.atomic
 def create_programme(
     *,
-    user: Any,
+    user: User,
     mission: Unit,
     year: int,
     end_year: int | None = None,
@@ -355,7 +355,7 @@ def create_programme(
 
 def _new_programme(
     *,
-    user: Any,
+    user: User,
     mission: Unit,
     year: int,
     end_year: int | None,
@@ -486,7 +486,7 @@ def _carry_over(*, source: Programme, target: Programme, axis_types: Iterable[Ax
 
 
 @transaction.atomic
-def update_programme(*, user: Any, programme: Programme, lock_version: int | None = None, **fields: Any) -> Programme:
+def update_programme(*, user: User, programme: Programme, lock_version: int | None = None, **fields: Any) -> Programme:
     """Change the title, summary, last year or classification (`lock_version`: optional check)."""
     unknown = set(fields) - PROGRAMME_FIELDS
     if unknown:
@@ -532,7 +532,7 @@ def update_programme(*, user: Any, programme: Programme, lock_version: int | Non
 # --------------------------------------------------------------------------- workflow
 
 
-def _new_version(*, programme: Programme, user: Any, kind: str, reason: str = "") -> ProgrammeVersion:
+def _new_version(*, programme: Programme, user: User, kind: str, reason: str = "") -> ProgrammeVersion:
     from chancery.planning.versions import snapshot
 
     number = programme.current_version + 1
@@ -545,7 +545,7 @@ def _new_version(*, programme: Programme, user: Any, kind: str, reason: str = ""
 
 @transaction.atomic
 def submit_programme(
-    *, user: Any, programme: Programme, dispatch: Any | None = None, note: str = ""
+    *, user: User, programme: Programme, dispatch: Any | None = None, note: str = ""
 ) -> ProgrammeVersion:
     """Head of mission sends the draft to headquarters: a `submitted` version, HQ desk and region told.
 
@@ -578,7 +578,7 @@ def submit_programme(
 
 
 @transaction.atomic
-def return_for_changes(*, user: Any, programme: Programme, reason: str) -> ProgrammeComment:
+def return_for_changes(*, user: User, programme: Programme, reason: str) -> ProgrammeComment:
     """HQ desk or planning sends a submitted programme back to draft, with a reason (kept as a comment)."""
     if not reason.strip():
         raise ValidationError({"reason": _("Say what should change.")})
@@ -607,7 +607,7 @@ def _notify_mission(programme: Programme, *, actor: Any, verb: str) -> None:
     _notify(programme=programme, users=users, verb=verb, actor=actor)
 
 
-def _grant_budgets(user: Any, programme: Programme, budgets: Mapping[int, Any] | None) -> list[int]:
+def _grant_budgets(user: User, programme: Programme, budgets: Mapping[int, Any] | None) -> list[int]:
     """Set the budgets headquarters grants (action id → amount); returns the ids changed.
 
     Checked first, all or nothing: an unknown action or a bad amount changes no budget."""
@@ -642,7 +642,7 @@ def _approve_proposed_actions(programme: Programme) -> None:
 
 @transaction.atomic
 def approve_programme(
-    *, user: Any, programme: Programme, note: str = "", budgets: Mapping[int, Any] | None = None
+    *, user: User, programme: Programme, note: str = "", budgets: Mapping[int, Any] | None = None
 ) -> ProgrammeVersion:
     """Planning unit approves: the approved version becomes the baseline; actions still
     `proposed` become `approved`; `budgets` (action id → amount) are the budgets granted."""
@@ -681,7 +681,7 @@ def _start_execution_locked(locked: Programme) -> bool:
 
 
 @transaction.atomic
-def start_execution(*, user: Any, programme: Programme) -> Programme:
+def start_execution(*, user: User, programme: Programme) -> Programme:
     """approved → in execution (also happens by itself at the first progress recorded)."""
     locked = _lock(programme)
     if locked.status != ProgrammeStatus.APPROVED:
@@ -694,7 +694,7 @@ def start_execution(*, user: Any, programme: Programme) -> Programme:
 
 
 @transaction.atomic
-def propose_revision(*, user: Any, programme: Programme, reason: str) -> Programme:
+def propose_revision(*, user: User, programme: Programme, reason: str) -> Programme:
     """The mission proposes the changes made since the last approved version as a revision,
     with its reason; headquarters (desk, region, planning) is told and decides. The content is
     frozen until then."""
@@ -734,7 +734,7 @@ def _clear_proposal(programme: Programme) -> str:
 
 @transaction.atomic
 def approve_revision(
-    *, user: Any, programme: Programme, note: str = "", budgets: Mapping[int, Any] | None = None
+    *, user: User, programme: Programme, note: str = "", budgets: Mapping[int, Any] | None = None
 ) -> ProgrammeVersion:
     """Headquarters approves the proposed revision: it becomes a numbered version with the
     mission's reason (the approved baseline stays beside it); new actions are approved and
@@ -763,7 +763,7 @@ def approve_revision(
 
 
 @transaction.atomic
-def return_revision(*, user: Any, programme: Programme, reason: str) -> ProgrammeComment:
+def return_revision(*, user: User, programme: Programme, reason: str) -> ProgrammeComment:
     """Headquarters declines the proposed revision for now, saying why (kept as a comment);
     the mission may change the content again and propose anew."""
     if not reason.strip():
@@ -785,7 +785,7 @@ def return_revision(*, user: Any, programme: Programme, reason: str) -> Programm
 
 
 @transaction.atomic
-def close_programme(*, user: Any, programme: Programme, note: str = "") -> ProgrammeVersion:
+def close_programme(*, user: User, programme: Programme, note: str = "") -> ProgrammeVersion:
     """Close the year: a final snapshot; nothing changes afterwards. Open reporting periods close."""
     locked = _lock(programme)
     if locked.status not in (ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION):
@@ -808,7 +808,7 @@ def close_programme(*, user: Any, programme: Programme, note: str = "") -> Progr
 @transaction.atomic
 def comment(
     *,
-    user: Any,
+    user: User,
     programme: Programme,
     body: str,
     target_type: str = CommentTarget.PROGRAMME,
@@ -852,7 +852,7 @@ def comment(
 
 @transaction.atomic
 def add_axis(
-    *, user: Any, programme: Programme, axis_type: AxisType | str, narrative: str = "", position: int | None = None
+    *, user: User, programme: Programme, axis_type: AxisType | str, narrative: str = "", position: int | None = None
 ) -> Axis:
     _require_edit(user, programme)
     (kind,) = _axis_types([axis_type])
@@ -873,7 +873,7 @@ def add_axis(
 
 
 @transaction.atomic
-def update_axis(*, user: Any, axis: Axis, narrative: str | None = None, position: int | None = None) -> Axis:
+def update_axis(*, user: User, axis: Axis, narrative: str | None = None, position: int | None = None) -> Axis:
     _require_edit(user, axis.programme)
     if narrative is not None:
         axis.narrative = narrative
@@ -886,7 +886,7 @@ def update_axis(*, user: Any, axis: Axis, narrative: str | None = None, position
 
 
 @transaction.atomic
-def remove_axis(*, user: Any, axis: Axis) -> None:
+def remove_axis(*, user: User, axis: Axis) -> None:
     """Remove an axis without actions (move or delete its actions first)."""
     _require_edit(user, axis.programme)
     if _unrestricted(Action, "axes: an axis with actions is not removed").filter(axis=axis).exists():
@@ -898,13 +898,13 @@ def remove_axis(*, user: Any, axis: Axis) -> None:
 
 @transaction.atomic
 def create_objective(
-    *, user: Any, axis: Axis, title: str, description: str = "", position: int | None = None
+    *, user: User, axis: Axis, title: str, description: str = "", position: int | None = None
 ) -> Objective:
     _require_edit(user, axis.programme)
     return _new_objective(user=user, axis=axis, title=title, description=description, position=position)
 
 
-def _new_objective(*, user: Any, axis: Axis, title: str, description: str, position: int | None) -> Objective:
+def _new_objective(*, user: User, axis: Axis, title: str, description: str, position: int | None) -> Objective:
     if position is None:
         position = 10 * (_unrestricted(
             Objective, "objectives: next position in the axis"
@@ -918,7 +918,7 @@ def _new_objective(*, user: Any, axis: Axis, title: str, description: str, posit
 
 
 @transaction.atomic
-def update_objective(*, user: Any, objective: Objective, **fields: Any) -> Objective:
+def update_objective(*, user: User, objective: Objective, **fields: Any) -> Objective:
     unknown = set(fields) - {"title", "description", "position", "axis"}
     if unknown:
         raise ValueError(f"unknown objective fields: {sorted(unknown)}")
@@ -936,7 +936,7 @@ def update_objective(*, user: Any, objective: Objective, **fields: Any) -> Objec
 
 
 @transaction.atomic
-def delete_objective(*, user: Any, objective: Objective) -> None:
+def delete_objective(*, user: User, objective: Objective) -> None:
     """Delete an objective; its actions and indicators stay, without objective."""
     programme = objective.axis.programme
     _require_edit(user, programme)
@@ -948,7 +948,7 @@ def delete_objective(*, user: Any, objective: Objective) -> None:
 # --------------------------------------------------------------------------- actions
 
 
-def _check_dispatches(user: Any, dispatches: Iterable[Any]) -> list[Any]:
+def _check_dispatches(user: User, dispatches: Iterable[Any]) -> list[Any]:
     """Only dispatches the agent can read may be linked."""
     items = list(dispatches)
     if not items:
@@ -981,7 +981,7 @@ def _clean_decimal(value: Any, field: str) -> Any:
 
 
 def _check_headquarters_fields(
-    user: Any, programme: Programme, fields: dict[str, Any], *, current: Action | None
+    user: User, programme: Programme, fields: dict[str, Any], *, current: Action | None
 ) -> None:
     """What headquarters decides is not set by the mission through an edit: an "approved"
     status and the budget granted. Unchanged values pass (a form sends them back as they were)."""
@@ -1057,7 +1057,7 @@ def _normalise_action_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def create_action(*, user: Any, programme: Programme, axis: Axis, title: str, **fields: Any) -> Action:
+def create_action(*, user: User, programme: Programme, axis: Axis, title: str, **fields: Any) -> Action:
     """Add an action. Optional fields: objective, description, lead, partner_units (units),
     start_date, end_date, target_date, priority, budget_requested/approved/spent, currency,
     status, progress, risk_note, dispatches (visible to `user`), position.
@@ -1103,7 +1103,7 @@ def _maybe_start_execution(programme: Programme, action: Action) -> None:
 
 
 @transaction.atomic
-def update_action(*, user: Any, action: Action, lock_version: int | None, **fields: Any) -> Action:
+def update_action(*, user: User, action: Action, lock_version: int | None, **fields: Any) -> Action:
     """Change an action; `lock_version` is the version the caller read (None: no check).
 
     Raises `ActionConflict` when someone saved the action meanwhile: the caller reloads and
@@ -1161,7 +1161,7 @@ def update_action(*, user: Any, action: Action, lock_version: int | None, **fiel
 
 
 @transaction.atomic
-def delete_action(*, user: Any, action: Action, lock_version: int | None = None) -> None:
+def delete_action(*, user: User, action: Action, lock_version: int | None = None) -> None:
     programme = _unrestricted(
         Programme, "delete_action: the programme of an action read through the gate"
     ).select_related("mission").get(pk=action.programme_id)
@@ -1207,7 +1207,7 @@ def _validate_indicator(indicator: Indicator) -> None:
 
 
 @transaction.atomic
-def create_indicator(*, user: Any, programme: Programme, label: str, **fields: Any) -> Indicator:
+def create_indicator(*, user: User, programme: Programme, label: str, **fields: Any) -> Indicator:
     """Add an indicator (axis, objective, unit, direction, data_source, baseline_value/year,
     approved_target, revised_target, target_year, position)."""
     unknown = set(fields) - INDICATOR_FIELDS
@@ -1223,7 +1223,7 @@ def _approved_target_locked() -> ValidationError:
     )})
 
 
-def _new_indicator(*, user: Any, programme: Programme, label: str, fields: dict[str, Any]) -> Indicator:
+def _new_indicator(*, user: User, programme: Programme, label: str, fields: dict[str, Any]) -> Indicator:
     fields = _normalise_indicator_fields(dict(fields))
     if programme.is_approved and fields.get("approved_target") is not None:
         # Whatever the path (form, API, spreadsheet): an indicator added after approval has no
@@ -1242,7 +1242,7 @@ def _new_indicator(*, user: Any, programme: Programme, label: str, fields: dict[
 
 
 @transaction.atomic
-def update_indicator(*, user: Any, indicator: Indicator, lock_version: int | None = None, **fields: Any) -> Indicator:
+def update_indicator(*, user: User, indicator: Indicator, lock_version: int | None = None, **fields: Any) -> Indicator:
     """Change an indicator. After approval, set `revised_target` (the approved target stays
     beside it, as the baseline). `lock_version`: the version the editor read (StaleVersion if it moved on)."""
     unknown = set(fields) - INDICATOR_FIELDS
@@ -1268,7 +1268,7 @@ def update_indicator(*, user: Any, indicator: Indicator, lock_version: int | Non
 
 
 @transaction.atomic
-def delete_indicator(*, user: Any, indicator: Indicator) -> None:
+def delete_indicator(*, user: User, indicator: Indicator) -> None:
     programme = _unrestricted(
         Programme, "delete_indicator: the programme of an indicator read through the gate"
     ).select_related("mission").get(pk=indicator.programme_id)
@@ -1305,7 +1305,7 @@ def closed_period_covering(programme: Programme, start: date, end: date) -> Repo
 @transaction.atomic
 def record_measurement(
     *,
-    user: Any,
+    user: User,
     indicator: Indicator,
     period_type: str,
     period_start: date,
@@ -1379,7 +1379,7 @@ def _check_period_in_programme(programme: Programme, start: date, end: date) -> 
         )
 
 
-def _measurement_for_change(user: Any, measurement: Measurement) -> tuple[Programme, Measurement]:
+def _measurement_for_change(user: User, measurement: Measurement) -> tuple[Programme, Measurement]:
     """The programme and the locked measurement, once `user` may change it (open programme and period)."""
     rows = _unrestricted(Measurement, "measurement correction: the row is locked")
     locked = rows.select_for_update().get(pk=measurement.pk)
@@ -1395,7 +1395,7 @@ def _measurement_for_change(user: Any, measurement: Measurement) -> tuple[Progra
 
 
 @transaction.atomic
-def update_measurement(*, user: Any, measurement: Measurement, value: Any, evidence: str | None = None) -> Measurement:
+def update_measurement(*, user: User, measurement: Measurement, value: Any, evidence: str | None = None) -> Measurement:
     """Correct the value (and the evidence note) of a recorded measurement; audited with the previous value."""
     programme, locked = _measurement_for_change(user, measurement)
     amount = _clean_decimal(value, "value")
@@ -1422,7 +1422,7 @@ def update_measurement(*, user: Any, measurement: Measurement, value: Any, evide
 
 
 @transaction.atomic
-def delete_measurement(*, user: Any, measurement: Measurement) -> None:
+def delete_measurement(*, user: User, measurement: Measurement) -> None:
     """Remove a measurement recorded by mistake; audited with the value removed."""
     programme, locked = _measurement_for_change(user, measurement)
     record_event(
@@ -1476,7 +1476,7 @@ def _store_file(stored: StoredFile, programme: Programme, content: bytes) -> Non
 
 @transaction.atomic
 def store_evidence_file(
-    *, user: Any, programme: Programme, filename: str, content: bytes, content_type: str = ""
+    *, user: User, programme: Programme, filename: str, content: bytes, content_type: str = ""
 ) -> EvidenceFile:
     """Keep a file supporting a measurement (under CHANCERY_DATA_DIR/evidence; encrypted
     when the programme is protected)."""
@@ -1507,7 +1507,7 @@ def _check_actions(programme: Programme, actions: Iterable[Any]) -> list[Action]
     return found
 
 
-def _require_achievements(user: Any, programme: Programme) -> None:
+def _require_achievements(user: User, programme: Programme) -> None:
     if programme.status == ProgrammeStatus.CLOSED:
         raise WorkflowError(_("A closed programme can no longer be changed."))
     _require(can_record_progress(user, programme), _("You may not record achievements for this programme."))
@@ -1515,7 +1515,7 @@ def _require_achievements(user: Any, programme: Programme) -> None:
 
 @transaction.atomic
 def create_achievement(
-    *, user: Any, programme: Programme, kind: str, date: date, title: str, **fields: Any
+    *, user: User, programme: Programme, kind: str, date: date, title: str, **fields: Any
 ) -> Achievement:
     """Record an achievement (description, outlet, link, actions, dispatches visible to `user`)."""
     unknown = set(fields) - ACHIEVEMENT_FIELDS
@@ -1541,7 +1541,7 @@ def create_achievement(
 
 
 @transaction.atomic
-def update_achievement(*, user: Any, achievement: Achievement, **fields: Any) -> Achievement:
+def update_achievement(*, user: User, achievement: Achievement, **fields: Any) -> Achievement:
     unknown = set(fields) - ACHIEVEMENT_FIELDS
     if unknown:
         raise ValueError(f"unknown achievement fields: {sorted(unknown)}")
@@ -1577,7 +1577,7 @@ def update_achievement(*, user: Any, achievement: Achievement, **fields: Any) ->
 
 
 @transaction.atomic
-def delete_achievement(*, user: Any, achievement: Achievement) -> None:
+def delete_achievement(*, user: User, achievement: Achievement) -> None:
     programme = _unrestricted(
         Programme, "delete_achievement: the programme of an achievement read through the gate"
     ).select_related("mission").get(pk=achievement.programme_id)
@@ -1597,7 +1597,7 @@ def delete_achievement(*, user: Any, achievement: Achievement) -> None:
 
 @transaction.atomic
 def add_achievement_evidence(
-    *, user: Any, achievement: Achievement, filename: str, content: bytes, content_type: str = ""
+    *, user: User, achievement: Achievement, filename: str, content: bytes, content_type: str = ""
 ) -> AchievementEvidence:
     programme = _lock(_unrestricted(
         Programme, "add_achievement_evidence: the programme to lock"
@@ -1617,7 +1617,7 @@ def add_achievement_evidence(
 
 
 @transaction.atomic
-def remove_achievement_evidence(*, user: Any, evidence: AchievementEvidence) -> None:
+def remove_achievement_evidence(*, user: User, evidence: AchievementEvidence) -> None:
     programme = _unrestricted(
         Programme, "remove_achievement_evidence: the programme of evidence read through the gate"
     ).select_related("mission").get(pk=evidence.achievement.programme_id)
@@ -1634,7 +1634,7 @@ def remove_achievement_evidence(*, user: Any, evidence: AchievementEvidence) -> 
 
 @transaction.atomic
 def create_reporting_periods(
-    *, user: Any, programme: Programme, period_type: str = PeriodType.QUARTER, deadline_days: int = 15
+    *, user: User, programme: Programme, period_type: str = PeriodType.QUARTER, deadline_days: int = 15
 ) -> list[ReportingPeriod]:
     """The programme's months / quarters / years (those missing), each due `deadline_days`
     after it ends."""
@@ -1675,7 +1675,7 @@ def create_reporting_periods(
 
 @transaction.atomic
 def create_reporting_period(
-    *, user: Any, programme: Programme, period_type: str, start: date, end: date, deadline: date
+    *, user: User, programme: Programme, period_type: str, start: date, end: date, deadline: date
 ) -> ReportingPeriod:
     _require(can_manage_periods(user, programme), _("You may not set the reporting periods of this programme."))
     if end < start:
@@ -1694,7 +1694,7 @@ def create_reporting_period(
 
 
 @transaction.atomic
-def close_reporting_period(*, user: Any, period: ReportingPeriod) -> ReportingPeriod:
+def close_reporting_period(*, user: User, period: ReportingPeriod) -> ReportingPeriod:
     """Freeze a period: its progress updates and the measurements inside it no longer change."""
     programme = _unrestricted(
         Programme, "close_reporting_period: the programme of a period read through the gate"
@@ -1732,7 +1732,7 @@ def _row(raw: ProgressRow | Mapping[str, Any]) -> ProgressRow:
 @transaction.atomic
 def record_progress_updates(
     *,
-    user: Any,
+    user: User,
     period: ReportingPeriod,
     rows: Iterable[ProgressRow | Mapping[str, Any]],
     measurements: Iterable[Mapping[str, Any]] = (),
@@ -1865,7 +1865,7 @@ def achievement_kinds() -> list[tuple[str, str]]:
     return [(str(k), str(label)) for k, label in AchievementKind.choices]
 
 
-def reorder(*, user: Any, programme: Programme, model: str, ids: Sequence[int]) -> None:
+def reorder(*, user: User, programme: Programme, model: str, ids: Sequence[int]) -> None:
     """Set positions 10, 20, … following `ids` for axes, objectives, actions or indicators."""
     _require_edit(user, programme)
     targets: dict[str, tuple[Any, str]] = {
@@ -1893,7 +1893,7 @@ def reorder(*, user: Any, programme: Programme, model: str, ids: Sequence[int]) 
 # --------------------------------------------------------------------------- from letters
 
 
-def can_create_programme_from_letter(user: Any, mission: Unit, source_dispatch: Any) -> bool:
+def can_create_programme_from_letter(user: User, mission: Unit, source_dispatch: Any) -> bool:
     """A registry clerk who registers a mission's plan letter may open its draft programme,
     provided they may read that letter (the programme then belongs to the mission)."""
     from chancery.correspondence.models import Dispatch
@@ -1925,7 +1925,7 @@ def _without_sentences(text: str, sentences: Iterable[str]) -> str:
 @transaction.atomic
 def create_programme_from_letter(
     *,
-    user: Any,
+    user: User,
     mission: Unit,
     year: int,
     end_year: int | None,

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
@@ -53,6 +53,9 @@ from chancery.planning.models import (
     Programme,
     partner_units_prefetch,
 )
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 TEMPLATE_ID = "chancery-programme"
 TEMPLATE_VERSION = 1
@@ -963,7 +966,7 @@ def _parse_indicator(
 
 
 @transaction.atomic
-def apply_import(preview: ImportPreview, *, user: Any, programme: Programme | None = None) -> Programme:
+def apply_import(preview: ImportPreview, *, user: User, programme: Programme | None = None) -> Programme:
     """Save a valid preview: a new programme for the preview's mission × year (`programme`
     None), or changes to `programme` (rows with its IDs update, others are added; nothing
     is deleted). All or nothing: any refusal (rights, workflow, validation) rolls back
@@ -1129,7 +1132,7 @@ def _remove_stash(directory: Path, token: str) -> None:
 def stash_upload(
     data: bytes,
     *,
-    user: Any,
+    user: User,
     programme: Programme | None = None,
     mission: Any = None,
     year: int | None = None,
@@ -1162,7 +1165,7 @@ def stash_upload(
     return token
 
 
-def load_stash(token: str, *, user: Any) -> tuple[bytes, dict[str, Any]] | None:
+def load_stash(token: str, *, user: User) -> tuple[bytes, dict[str, Any]] | None:
     """The stashed upload of `user` (None if unknown, expired or someone else's)."""
     if not TOKEN_RE.match(token or ""):
         return None

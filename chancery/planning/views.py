@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -46,6 +46,9 @@ from chancery.planning.models import (
     ProgrammeComment,
 )
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 GANTT_COLUMNS = 53  # one per week of a year; see .gs-N / .ge-N in planning.css
 WORKBOOK_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -54,7 +57,7 @@ WORKBOOK_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 
 
 def _programme(request: HttpRequest, programme_id: int) -> Programme:
-    return selectors.programme_detail(request.user, programme_id)
+    return selectors.programme_detail(agent(request), programme_id)
 
 
 def _marking(programme: Programme) -> Any:
@@ -81,11 +84,11 @@ def _is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-def _axes(user: Any, programme: Programme) -> list[Axis]:
+def _axes(user: User, programme: Programme) -> list[Axis]:
     return list(selectors.axis_list(user, {"programme": programme.pk}))
 
 
-def _objectives(user: Any, programme: Programme) -> list[Objective]:
+def _objectives(user: User, programme: Programme) -> list[Objective]:
     return list(
         Objective.objects.visible_to(user)
         .filter(axis__programme=programme)
@@ -94,31 +97,31 @@ def _objectives(user: Any, programme: Programme) -> list[Objective]:
     )
 
 
-def _leads(user: Any, programme: Programme, current: Any = None) -> list[Any]:
+def _leads(user: User, programme: Programme, current: Any = None) -> list[Any]:
     people = {m.user.pk: m.user for m in organisation_selectors.unit_members(user=user, unit=programme.mission)}
     if current is not None:
         people.setdefault(current.pk, current)
     return sorted(people.values(), key=lambda u: (u.last_name, u.first_name, u.username))
 
 
-def _partner_units(user: Any) -> list[Any]:
+def _partner_units(user: User) -> list[Any]:
     return list(organisation_selectors.unit_list(user=user).filter(is_active=True).order_by("code"))
 
 
 def _action(request: HttpRequest, programme: Programme, action_id: int) -> Action:
-    return selectors.action_detail(request.user, action_id, programme=programme)
+    return selectors.action_detail(agent(request), action_id, programme=programme)
 
 
 def _indicator(request: HttpRequest, programme: Programme, indicator_id: int) -> Indicator:
-    return selectors.indicator_detail(request.user, indicator_id, programme=programme)
+    return selectors.indicator_detail(agent(request), indicator_id, programme=programme)
 
 
 def _achievement(request: HttpRequest, programme: Programme, achievement_id: int) -> Achievement:
-    return selectors.achievement_detail(request.user, achievement_id, programme=programme)
+    return selectors.achievement_detail(agent(request), achievement_id, programme=programme)
 
 
 def _permissions(request: HttpRequest, programme: Programme) -> dict[str, bool]:
-    return selectors.programme_permissions(request.user, programme)
+    return selectors.programme_permissions(agent(request), programme)
 
 
 def _require(permissions: dict[str, bool], *names: str) -> None:
@@ -131,7 +134,7 @@ def _require(permissions: dict[str, bool], *names: str) -> None:
 
 @require_GET
 def programme_list(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     visible = selectors.programme_list(user)
     pairs = visible.order_by().values_list("mission__code", "mission__name").distinct()
     missions = sorted((code, f"{code} — {name}") for code, name in pairs)
@@ -152,7 +155,7 @@ def programme_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def programme_create(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = agent(request)
     missions = selectors.missions_for_new_programme(user)
     if not missions:
         raise Http404("not found")
@@ -190,7 +193,7 @@ def programme_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def programme_detail(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    document = selectors.programme_document(request.user, programme)
+    document = selectors.programme_document(agent(request), programme)
     programme = document["programme"]
     for action in document["actions"]:
         action.planning_warnings = document["warnings"].get(action.pk, [])
@@ -298,7 +301,7 @@ def _thread_context(
     request: HttpRequest, programme: Programme, target_type: str, target_id: int | None, can_comment: bool
 ) -> dict[str, Any]:
     threads = selectors.comment_threads(
-        request.user, programme, target_type=target_type, target_id=target_id if target_type != "programme" else None
+        agent(request), programme, target_type=target_type, target_id=target_id if target_type != "programme" else None
     )
     return {
         "programme": programme,
@@ -328,7 +331,7 @@ def comment_create(request: HttpRequest, programme_id: int) -> HttpResponse:
             target_type, target_id = parent.target_type, parent.target_id
         try:
             services.comment(
-                user=request.user,
+                user=agent(request),
                 programme=programme,
                 body=data["body"],
                 target_type=target_type,
@@ -363,20 +366,21 @@ def comment_create(request: HttpRequest, programme_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResponse:
     """An axis's narrative, and its objectives (listed, and a new one added)."""
+    user = agent(request)
     programme = _programme(request, programme_id)
-    axis = selectors.axis_detail(request.user, axis_id, programme=programme)
+    axis = selectors.axis_detail(user, axis_id, programme=programme)
     _require(_permissions(request, programme), "edit")
     which = request.POST.get("form") if request.method == "POST" else None
     axis_form = forms.AxisForm(request.POST if which == "axis" else None, initial={"narrative": axis.narrative})
     objective_form = forms.ObjectiveForm(request.POST if which == "objective" else None, prefix="objective")
     try:
         if which == "axis" and axis_form.is_valid():
-            services.update_axis(user=request.user, axis=axis, narrative=axis_form.cleaned_data["narrative"])
+            services.update_axis(user=user, axis=axis, narrative=axis_form.cleaned_data["narrative"])
             messages.success(request, _("Narrative saved."))
             return redirect(reverse("planning:programme_detail", args=[programme.pk]) + f"#axis-{axis.pk}")
         if which == "objective" and objective_form.is_valid():
             services.create_objective(
-                user=request.user,
+                user=user,
                 axis=axis,
                 title=objective_form.cleaned_data["title"],
                 description=objective_form.cleaned_data["description"],
@@ -385,7 +389,7 @@ def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResp
             return redirect("planning:axis_edit", programme_id=programme.pk, axis_id=axis.pk)
     except ValidationError as exc:
         _apply_errors(objective_form if which == "objective" else axis_form, exc)
-    objectives = [o for o in _objectives(request.user, programme) if o.axis_id == axis.pk]
+    objectives = [o for o in _objectives(user, programme) if o.axis_id == axis.pk]
     return render(
         request,
         "planning/axis_form.html",
@@ -399,7 +403,7 @@ def axis_edit(request: HttpRequest, programme_id: int, axis_id: int) -> HttpResp
 @require_GET
 def actions_table(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    user = request.user
+    user = agent(request)
     axes = _axes(user, programme)
     leads = _leads(user, programme)
     form = forms.ActionFilterForm(request.GET or None, axes=axes, leads=leads)
@@ -437,7 +441,7 @@ def _action_form(
     )
 
 
-def _action_kwargs(form: forms.ActionForm, programme: Programme, user: Any) -> dict[str, Any] | None:
+def _action_kwargs(form: forms.ActionForm, programme: Programme, user: User) -> dict[str, Any] | None:
     """The service's keyword arguments from a valid form (None: a dispatch reference is unknown)."""
     fields = form.service_fields()
     axes = {a.pk: a for a in _axes(user, programme)}
@@ -477,13 +481,13 @@ def action_create(request: HttpRequest, programme_id: int) -> HttpResponse:
         initial["objective"] = int(request.GET["objective"])
     form = _action_form(request, programme, request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        kwargs = _action_kwargs(form, programme, request.user)
+        kwargs = _action_kwargs(form, programme, agent(request))
         if kwargs is not None:
             title = kwargs.pop("title")
             axis = kwargs.pop("axis")
             try:
                 action = services.create_action(
-                    user=request.user, programme=programme, axis=axis, title=title, **kwargs
+                    user=agent(request), programme=programme, axis=axis, title=title, **kwargs
                 )
             except ValidationError as exc:
                 _apply_errors(form, exc, {"dispatches": "dispatch_references"})
@@ -495,6 +499,7 @@ def action_create(request: HttpRequest, programme_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> HttpResponse:
+    user = agent(request)
     programme = _programme(request, programme_id)
     action = _action(request, programme, action_id)
     _require(_permissions(request, programme), "edit")
@@ -502,18 +507,18 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
     if request.method == "POST":
         form = _action_form(request, programme, request.POST, action=action)
         if form.is_valid():
-            kwargs = _action_kwargs(form, programme, request.user)
+            kwargs = _action_kwargs(form, programme, user)
             if kwargs is not None:
                 try:
                     action = services.update_action(
-                        user=request.user,
+                        user=user,
                         action=action,
                         lock_version=form.cleaned_data.get("lock_version"),
                         **kwargs,
                     )
                 except services.ActionConflict as exc:
                     # Keep what the agent typed; the next save is a deliberate overwrite of the newer version.
-                    conflict = selectors.action_detail(request.user, action.pk)
+                    conflict = selectors.action_detail(user, action.pk)
                     data = request.POST.copy()
                     data["lock_version"] = str(exc.current)
                     form = _action_form(request, programme, data, action=action)
@@ -524,7 +529,7 @@ def action_edit(request: HttpRequest, programme_id: int, action_id: int) -> Http
                 else:
                     return _after_action_saved(request, programme, action, _("Action saved."))
     else:
-        references = " ".join(d.reference or "" for d in selectors.action_dispatches(request.user, action))
+        references = " ".join(d.reference or "" for d in selectors.action_dispatches(user, action))
         form = _action_form(
             request,
             programme,
@@ -620,7 +625,7 @@ def gantt_layout(data: dict[str, Any]) -> dict[str, Any]:
 @require_GET
 def timeline(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    data = selectors.timeline(request.user, programme)
+    data = selectors.timeline(agent(request), programme)
     return render(request, "planning/timeline.html", _page(data["programme"], gantt=gantt_layout(data)))
 
 
@@ -641,7 +646,7 @@ def _month_from(request: HttpRequest) -> tuple[int, int]:
 def calendar_view(request: HttpRequest) -> HttpResponse:
     year, month = _month_from(request)
     mine = request.GET.get("mine") == "1"
-    data = selectors.calendar(request.user, year, month, mine_only=mine)
+    data = selectors.calendar(agent(request), year, month, mine_only=mine)
     return render(
         request,
         "planning/calendar.html",
@@ -660,7 +665,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def calendar_ics(request: HttpRequest) -> HttpResponse:
-    body = selectors.ics_for_user(request.user, host=request.get_host().split(":")[0] or "chancery.invalid")
+    body = selectors.ics_for_user(agent(request), host=request.get_host().split(":")[0] or "chancery.invalid")
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="chancery-my-actions.ics"'
     return response
@@ -683,7 +688,7 @@ def _indicator_form(request: HttpRequest, programme_id: int, indicator_id: int |
     programme = _programme(request, programme_id)
     indicator = _indicator(request, programme, indicator_id) if indicator_id else None
     _require(_permissions(request, programme), "edit")
-    user = request.user
+    user = agent(request)
     axes = _axes(user, programme)
     objectives = _objectives(user, programme)
     initial: dict[str, Any] = {}
@@ -740,6 +745,7 @@ def _indicator_form(request: HttpRequest, programme_id: int, indicator_id: int |
 
 @require_http_methods(["GET", "POST"])
 def measurement_create(request: HttpRequest, programme_id: int, indicator_id: int) -> HttpResponse:
+    user = agent(request)
     programme = _programme(request, programme_id)
     indicator = _indicator(request, programme, indicator_id)
     permissions = _permissions(request, programme)
@@ -757,14 +763,14 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
                 upload = data.get("evidence_file")
                 if upload is not None:
                     stored = services.store_evidence_file(
-                        user=request.user,
+                        user=user,
                         programme=programme,
                         filename=upload.name,
                         content=upload.read(),
                         content_type=upload.content_type or "",
                     )
                 services.record_measurement(
-                    user=request.user,
+                    user=user,
                     indicator=indicator,
                     period_type=data["period_type"],
                     period_start=data["period_start"],
@@ -777,7 +783,7 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
             else:
                 messages.success(request, _("Measurement recorded."))
                 return redirect("planning:measurement_create", programme_id=programme.pk, indicator_id=indicator.pk)
-    values = selectors.measurements(request.user, indicator)
+    values = selectors.measurements(user, indicator)
     return render(
         request,
         "planning/measurement_form.html",
@@ -793,7 +799,7 @@ def measurement_create(request: HttpRequest, programme_id: int, indicator_id: in
 
 
 def _measurement(request: HttpRequest, indicator: Indicator, measurement_id: int) -> Measurement:
-    measurement = selectors.measurements(request.user, indicator).filter(pk=measurement_id).first()
+    measurement = selectors.measurements(agent(request), indicator).filter(pk=measurement_id).first()
     if measurement is None:
         raise Http404("not found")
     return measurement
@@ -812,7 +818,7 @@ def measurement_edit(request: HttpRequest, programme_id: int, indicator_id: int,
     if request.method == "POST" and form.is_valid():
         try:
             services.update_measurement(
-                user=request.user, measurement=measurement, value=form.cleaned_data["value"],
+                user=agent(request), measurement=measurement, value=form.cleaned_data["value"],
                 evidence=form.cleaned_data.get("evidence", ""),
             )
         except ValidationError as exc:
@@ -831,7 +837,7 @@ def measurement_delete(request: HttpRequest, programme_id: int, indicator_id: in
     measurement = _measurement(request, indicator, measurement_id)
     _require(_permissions(request, programme), "record_progress")
     try:
-        services.delete_measurement(user=request.user, measurement=measurement)
+        services.delete_measurement(user=agent(request), measurement=measurement)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -853,7 +859,7 @@ def achievement_edit(request: HttpRequest, programme_id: int, achievement_id: in
 
 
 def _save_achievement(
-    user: Any, programme: Programme, achievement: Achievement | None, data: dict[str, Any], files: list[Any]
+    user: User, programme: Programme, achievement: Achievement | None, data: dict[str, Any], files: list[Any]
 ) -> Achievement:
     if achievement is None:
         achievement = services.create_achievement(
@@ -881,7 +887,7 @@ def _achievement_form(request: HttpRequest, programme_id: int, achievement_id: i
     programme = _programme(request, programme_id)
     achievement = _achievement(request, programme, achievement_id) if achievement_id else None
     _require(_permissions(request, programme), "record_progress")
-    user = request.user
+    user = agent(request)
     actions = list(selectors.actions_table(user, programme))
     initial: dict[str, Any] = {"date": timezone.localdate()}
     if request.GET.get("action", "").isdigit():
@@ -945,7 +951,7 @@ def _file_response(request: HttpRequest, stored: Any, programme: Programme, acti
 @require_GET
 def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    evidence = selectors.evidence_detail(request.user, evidence_id, programme=programme)
+    evidence = selectors.evidence_detail(agent(request), evidence_id, programme=programme)
     return _file_response(request, evidence, programme, "planning.evidence_downloaded")
 
 
@@ -953,7 +959,7 @@ def evidence_download(request: HttpRequest, programme_id: int, evidence_id: int)
 def evidence_file_download(request: HttpRequest, programme_id: int, file_id: int) -> HttpResponse:
     """A file supporting a measurement."""
     programme = _programme(request, programme_id)
-    stored = selectors.evidence_file_detail(request.user, file_id, programme=programme)
+    stored = selectors.evidence_file_detail(agent(request), file_id, programme=programme)
     return _file_response(request, stored, programme, "planning.evidence_file_downloaded")
 
 
@@ -970,7 +976,7 @@ def period_list(request: HttpRequest, programme_id: int) -> HttpResponse:
         if form.is_valid():
             try:
                 services.create_reporting_periods(
-                    user=request.user,
+                    user=agent(request),
                     programme=programme,
                     period_type=form.cleaned_data["period_type"],
                     deadline_days=form.cleaned_data["deadline_days"],
@@ -985,7 +991,7 @@ def period_list(request: HttpRequest, programme_id: int) -> HttpResponse:
         "planning/period_list.html",
         _page(
             programme,
-            periods=selectors.periods(request.user, programme),
+            periods=selectors.periods(agent(request), programme),
             form=form,
             permissions=permissions,
             today=timezone.localdate(),
@@ -1001,9 +1007,10 @@ def _row_errors(exc: ValidationError) -> dict[str, list[str]]:
 
 @require_http_methods(["GET", "POST"])
 def progress_update(request: HttpRequest, programme_id: int, period_id: int) -> HttpResponse:
+    user = agent(request)
     programme = _programme(request, programme_id)
-    period = selectors.period_detail(request.user, period_id, programme=programme)
-    sheet = selectors.progress_sheet(request.user, period)
+    period = selectors.period_detail(user, period_id, programme=programme)
+    sheet = selectors.progress_sheet(user, period)
     form = forms.ProgressSheetForm(request.POST or None, rows=sheet["rows"], indicators=sheet["indicators"])
     if not sheet["editable"]:
         for field in form.fields.values():
@@ -1015,7 +1022,7 @@ def progress_update(request: HttpRequest, programme_id: int, period_id: int) -> 
         if form.is_valid():
             try:
                 services.record_progress_updates(
-                    user=request.user,
+                    user=user,
                     period=period,
                     rows=form.service_rows(),
                     measurements=form.service_measurements(),
@@ -1227,12 +1234,12 @@ def _summary(item: dict[str, Any] | None, scope: str) -> dict[str, Any] | None:
 @require_GET
 def version_compare(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    versions = list(selectors.version_list(request.user, programme))
+    versions = list(selectors.version_list(agent(request), programme))
     form = forms.VersionPickForm(request.GET or None, versions=versions)
     comparison = None
     if versions and form.is_bound and form.is_valid():
         comparison = selectors.compare_versions(
-            request.user, programme, form.cleaned_data["old"], form.cleaned_data.get("new")
+            agent(request), programme, form.cleaned_data["old"], form.cleaned_data.get("new")
         )
         comparison["view"] = diff_view(comparison)
     return render(
@@ -1245,7 +1252,7 @@ def version_compare(request: HttpRequest, programme_id: int) -> HttpResponse:
 @require_GET
 def baseline(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
-    comparison = selectors.baseline_comparison(request.user, programme)
+    comparison = selectors.baseline_comparison(agent(request), programme)
     comparison["view"] = diff_view(comparison) if comparison["diff"] is not None else None
     return render(request, "planning/baseline.html", _page(comparison["programme"], comparison=comparison))
 
@@ -1291,7 +1298,7 @@ def import_upload(request: HttpRequest, programme_id: int) -> HttpResponse:
             # The file as a whole is refused: say why, keep nothing.
             form.add_error("workbook", [e.message for e in preview.file_errors])
         else:
-            token = spreadsheets.stash_upload(content, user=request.user, programme=programme, filename=upload.name)
+            token = spreadsheets.stash_upload(content, user=agent(request), programme=programme, filename=upload.name)
             return redirect(reverse("planning:import_preview", args=[programme.pk]) + f"?token={token}")
     return render(request, "planning/import_upload.html", _page(programme, form=form))
 
@@ -1301,7 +1308,7 @@ def import_preview(request: HttpRequest, programme_id: int) -> HttpResponse:
     programme = _programme(request, programme_id)
     token = request.POST.get("token") or request.GET.get("token") or ""
     _require(_permissions(request, programme), "edit")
-    stashed = spreadsheets.load_stash(token, user=request.user)
+    stashed = spreadsheets.load_stash(token, user=agent(request))
     if stashed is None or stashed[1].get("programme") != programme.pk:
         raise Http404("not found")
     content, meta = stashed
@@ -1315,7 +1322,7 @@ def import_preview(request: HttpRequest, programme_id: int) -> HttpResponse:
     errors: list[str] = []
     if request.method == "POST" and request.POST.get("decision") == "confirm":
         try:
-            spreadsheets.apply_import(preview, user=request.user, programme=programme)
+            spreadsheets.apply_import(preview, user=agent(request), programme=programme)
         except ValidationError as exc:
             errors = list(exc.messages)
         else:

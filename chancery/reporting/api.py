@@ -37,7 +37,7 @@ def _filters(request: HttpRequest) -> selectors.Filters:
 @router.get("/reporting/dashboard", response=dict, summary="Ministry or region dashboard figures")
 def dashboard(request: HttpRequest) -> dict[str, Any]:
     """Query: `year`, `region` (code), `volet` (axis key). Figures count only what the caller may see."""
-    data = selectors.overview(request.user, _filters(request))
+    data = selectors.overview(agent(request), _filters(request))
     return {
         "filters": data["filters"].query(),
         "totals": data["totals"],
@@ -67,7 +67,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
 
 @router.get("/reporting/correspondence", response=dict, summary="Correspondence dashboard figures")
 def correspondence(request: HttpRequest) -> dict[str, Any]:
-    data = selectors.correspondence(request.user, _filters(request))
+    data = selectors.correspondence(agent(request), _filters(request))
     return {k: data[k] for k in ("volumes", "month_totals", "total", "response", "response_by_unit", "overdue")} | {
         "filters": data["filters"].query()
     }
@@ -75,8 +75,8 @@ def correspondence(request: HttpRequest) -> dict[str, Any]:
 
 @router.get("/reporting/programmes/{programme_id}/dashboard", response=dict, summary="Mission dashboard figures")
 def mission(request: HttpRequest, programme_id: int) -> dict[str, Any]:
-    programme = planning_selectors.programme_detail(request.user, programme_id)
-    data = selectors.mission_dashboard(request.user, programme)
+    programme = planning_selectors.programme_detail(agent(request), programme_id)
+    data = selectors.mission_dashboard(agent(request), programme)
     return {
         "programme": programme.pk,
         "totals": data["totals"],
@@ -100,7 +100,7 @@ def mission(request: HttpRequest, programme_id: int) -> dict[str, Any]:
 
 
 def _synthesisable(request: HttpRequest, programme_id: int) -> Any:
-    programme = planning_selectors.programme_detail(request.user, programme_id)
+    programme = planning_selectors.programme_detail(agent(request), programme_id)
     try:
         services.check_synthesisable(programme)
     except ValidationError as exc:
@@ -116,7 +116,7 @@ def synthesis(request: HttpRequest, programme_id: int, format: str = "json") -> 
         raise HttpError(400, f"unknown format {format[:20]!r}: json, pdf, docx or xlsx")
     programme = _synthesisable(request, programme_id)
     with translation.override(request.GET.get("language") or translation.get_language() or "fr"):
-        report = report_for(request.user, programme, language=translation.get_language() or "fr")
+        report = report_for(agent(request), programme, language=translation.get_language() or "fr")
         if format != "json":
             data = renderers.render(report, format)
             services.record_export(
@@ -235,7 +235,7 @@ def compile_syntheses(request: HttpRequest, payload: CompilationIn) -> Status:
 
 def _own_job(request: HttpRequest, job_id: int) -> ReportJob:
     job = get_visible_or_404(ReportJob.objects.all(), request.user, pk=job_id)
-    if not job.readable_by(request.user):
+    if not job.readable_by(agent(request)):
         raise Http404("not found")
     return job
 

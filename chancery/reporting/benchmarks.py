@@ -14,9 +14,12 @@ import os
 import statistics
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 TARGET_MS = 300.0
 
@@ -54,7 +57,7 @@ def _measure(client: Any, url: str, repeat: int) -> dict[str, Any]:
     }
 
 
-def _signed_in(client: Any, user: Any) -> Any:
+def _signed_in(client: Any, user: User) -> Any:
     """A session as after a complete sign-in (second factor passed), as a browser would hold."""
     from chancery.accounts.middleware import SESSION_SECOND_FACTOR, SESSION_SEEN, SESSION_STARTED
 

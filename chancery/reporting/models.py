@@ -12,13 +12,18 @@ syntheses, or a synthesis file) with its progress; its result file is sealed the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from chancery.accounts.access import signed_in
 from chancery.core.gate import RestrictedQuerySet
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+    from chancery.core.types import Viewer
 
 
 class SynthesisStatus(models.TextChoices):
@@ -27,12 +32,13 @@ class SynthesisStatus(models.TextChoices):
 
 
 class SynthesisQuerySet(RestrictedQuerySet["Synthesis"]):
-    def visible_to(self, user: Any) -> SynthesisQuerySet:
+    def visible_to(self, user: Viewer | None) -> SynthesisQuerySet:
         """A synthesis is visible exactly when its programme is (items inside it are then
         filtered again per reader: see `chancery.reporting.synthesis.report_for`)."""
         from chancery.planning.models import Programme
 
-        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        user = signed_in(user)
+        if user is None:
             return self.none()._mark_gated()
         return self.filter(programme__in=Programme.objects.visible_to(user).values("pk"))._mark_gated()
 
@@ -99,12 +105,13 @@ class JobKind(models.TextChoices):
 
 
 class ReportJobQuerySet(RestrictedQuerySet["ReportJob"]):
-    def visible_to(self, user: Any) -> ReportJobQuerySet:
+    def visible_to(self, user: Viewer | None) -> ReportJobQuerySet:
         # A job and its file belong to the agent who asked for it (it was built through
         # their gate): nobody else reads it.
         # Its file stays readable only while their clearance still dominates what it contains
         # (a lowered clearance loses the old files too); compartments: see `readable_by`.
-        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        user = signed_in(user)
+        if user is None:
             return self.none()._mark_gated()
         return self.filter(owner_id=user.pk, classification__lte=user.clearance.level)._mark_gated()
 
@@ -145,7 +152,7 @@ class ReportJob(models.Model):
     def is_finished(self) -> bool:
         return self.status in (JobStatus.DONE, JobStatus.FAILED)
 
-    def readable_by(self, user: Any) -> bool:
+    def readable_by(self, user: User) -> bool:
         """The owner's clearance still dominates the file's marking (level and compartments)."""
         from chancery.core.classification import Marking
 

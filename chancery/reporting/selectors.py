@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
@@ -24,6 +24,9 @@ from chancery.correspondence.models import RELEASED_STATUSES, Dispatch, Routing,
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning.models import Achievement, Action, ActionStatus, AxisType, Indicator, Programme
 from chancery.reporting import figures, texts
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 OPEN_ROUTING = (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
 UNITS = "the units directory is open to every agent"
@@ -100,7 +103,7 @@ def ignored_message(ignored: Mapping[str, str]) -> str:
 # --------------------------------------------------------------------------- scoped querysets
 
 
-def programmes(user: Any, filters: Filters) -> QuerySet[Programme]:
+def programmes(user: User, filters: Filters) -> QuerySet[Programme]:
     """Programmes in the viewer's scope covering the year, within the region/mission."""
     qs = Programme.objects.visible_to(user).filter(year__lte=filters.year, end_year__gte=filters.year)
     if filters.region is not None:
@@ -113,7 +116,7 @@ def programmes(user: Any, filters: Filters) -> QuerySet[Programme]:
 UNDER_GATED_PROGRAMMES = "children of programmes read through the gate (their ids come from visible_to)"
 
 
-def _children(model: Any, user: Any, filters: Filters, programme_ids: list[int] | None) -> Any:
+def _children(model: Any, user: User, filters: Filters, programme_ids: list[int] | None) -> Any:
     """Rows of `model` under the viewer's programmes. With `programme_ids` (already read
     through the gate by the caller) the SQL is a plain IN list, cheaper to compile and plan
     than the gate's subquery repeated in every grouped query of a dashboard."""
@@ -122,28 +125,28 @@ def _children(model: Any, user: Any, filters: Filters, programme_ids: list[int] 
     return model.objects.visible_to(user).filter(programme__in=programmes(user, filters).values("pk"))
 
 
-def actions(user: Any, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Action]:
+def actions(user: User, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Action]:
     qs = _children(Action, user, filters, programme_ids)
     if filters.volet is not None:
         qs = qs.filter(axis__axis_type=filters.volet)
     return qs.exclude(status=ActionStatus.CANCELLED)
 
 
-def indicators(user: Any, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Indicator]:
+def indicators(user: User, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Indicator]:
     qs = _children(Indicator, user, filters, programme_ids)
     if filters.volet is not None:
         qs = qs.filter(axis__axis_type=filters.volet)
     return figures.with_status(qs, expected=figures.expected_share(filters.year, timezone.localdate()))
 
 
-def achievements(user: Any, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Achievement]:
+def achievements(user: User, filters: Filters, programme_ids: list[int] | None = None) -> QuerySet[Achievement]:
     qs = _children(Achievement, user, filters, programme_ids)
     if filters.volet is not None:
         qs = qs.filter(actions__axis__axis_type=filters.volet).distinct()
     return qs
 
 
-def attributions(user: Any, *, units: Any = None) -> QuerySet[Routing]:
+def attributions(user: User, *, units: Any = None) -> QuerySet[Routing]:
     """Attributions (*pour attribution*) of dispatches the viewer may read."""
     qs = Routing.objects.visible_to(user).filter(kind=RoutingKind.ACTION, dispatch__status__in=RELEASED_STATUSES)
     if units is not None:
@@ -220,7 +223,7 @@ def _sparklines(qs: Any) -> dict[int, list[float | None]]:
 # --------------------------------------------------------------------------- dashboards
 
 
-def overview(user: Any, filters: Filters) -> dict[str, Any]:
+def overview(user: User, filters: Filters) -> dict[str, Any]:
     """The region / ministry dashboard: totals, one row per region, one row per mission.
 
     A fixed number of queries (programmes, action counts and budgets ×3 groupings,
@@ -278,7 +281,7 @@ def overview(user: Any, filters: Filters) -> dict[str, Any]:
     }
 
 
-def mission_dashboard(user: Any, programme: Programme) -> dict[str, Any]:
+def mission_dashboard(user: User, programme: Programme) -> dict[str, Any]:
     """One programme (read through the gate by the caller): completion by volet, indicators
     with status, budget, upcoming and overdue actions, recent achievements, dispatches
     awaiting action by the mission and their age."""
@@ -347,7 +350,7 @@ def mission_dashboard(user: Any, programme: Programme) -> dict[str, Any]:
     }
 
 
-def _axes(user: Any, programme: Programme) -> Any:
+def _axes(user: User, programme: Programme) -> Any:
     from chancery.planning.models import Axis
 
     return (
@@ -363,7 +366,7 @@ def _percentile(values: list[float], share: float) -> float | None:
     return ordered[index]
 
 
-def correspondence(user: Any, filters: Filters) -> dict[str, Any]:
+def correspondence(user: User, filters: Filters) -> dict[str, Any]:
     """Volumes by sending unit and month, response times to attributions, overdue attributions.
 
     Volumes and overdue counts are grouped in SQL; response times fetch one column of

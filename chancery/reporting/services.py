@@ -35,11 +35,11 @@ class Conflict(Exception):
 # --------------------------------------------------------------------------- policy
 
 
-def can_view(user: Any, programme: Programme) -> bool:
+def can_view(user: User, programme: Programme) -> bool:
     return bool(programme.pk) and Programme.objects.visible_to(user).filter(pk=programme.pk).exists()
 
 
-def can(user: Any, action: str, programme: Programme, synthesis: Synthesis | None = None) -> bool:
+def can(user: User, action: str, programme: Programme, synthesis: Synthesis | None = None) -> bool:
     """`edit` the narratives (mission staff proposing the plan), `freeze` and `send` (the
     head of mission), for a programme the user may read; never once frozen for `edit`."""
     if not can_view(user, programme):
@@ -59,7 +59,7 @@ def can(user: Any, action: str, programme: Programme, synthesis: Synthesis | Non
     return False
 
 
-def permissions(user: Any, programme: Programme, synthesis: Synthesis | None) -> dict[str, bool]:
+def permissions(user: User, programme: Programme, synthesis: Synthesis | None) -> dict[str, bool]:
     return {action: can(user, action, programme, synthesis) for action in ("edit", "freeze", "send")}
 
 

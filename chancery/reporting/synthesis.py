@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +39,9 @@ from chancery.reporting import figures, sealed, texts
 from chancery.reporting.models import Synthesis
 from chancery.reporting.selectors import action_figures
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 SNAPSHOT_VERSION = 1
 
 
@@ -55,7 +58,7 @@ def _budgets(entry: dict[str, Any]) -> dict[str, dict[str, str]]:
     return {cur: {k: _money(v) for k, v in b.items()} for cur, b in sorted(entry.get("budgets", {}).items())}
 
 
-def build_snapshot(user: Any, programme: Programme, *, today: date | None = None) -> dict[str, Any]:
+def build_snapshot(user: User, programme: Programme, *, today: date | None = None) -> dict[str, Any]:
     """Everything the synthesis states, read through `user`'s gate (see module doc)."""
     today = today or timezone.localdate()
     gated_programme = Programme.objects.visible_to(user).filter(pk=programme.pk)
@@ -190,7 +193,7 @@ def _measurements_with_files(ids: list[int]) -> list[tuple[int, int]]:
     )
 
 
-def _dispatch_entries(user: Any, ids: set[int]) -> list[dict[str, Any]]:
+def _dispatch_entries(user: User, ids: set[int]) -> list[dict[str, Any]]:
     """The cited dispatches `user` may read (never one out of their scope, not even its reference)."""
     if not ids:
         return []
@@ -340,7 +343,7 @@ class Report:
         return rows
 
 
-def report_for(user: Any, programme: Programme, *, language: str = "fr") -> Report:
+def report_for(user: User, programme: Programme, *, language: str = "fr") -> Report:
     """The synthesis of `programme` as `user` may read it (the caller read the programme
     through the gate). Frozen: from the snapshot; otherwise built live (provisional)."""
     synthesis = Synthesis.objects.visible_to(user).filter(programme=programme).select_related("data_key").first()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.urls import reverse
@@ -22,6 +22,9 @@ from chancery.planning.models import Programme, ProgrammeStatus
 from chancery.reporting import renderers, sealed
 from chancery.reporting import synthesis as synth
 from chancery.reporting.models import JobKind, JobStatus, ReportJob
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 logger = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=10)
@@ -40,7 +43,7 @@ def _progress(job_id: int, done: int, total: int) -> None:
     )
 
 
-def compilation_programmes(user: Any, *, year: int, region: str | None) -> Any:
+def compilation_programmes(user: User, *, year: int, region: str | None) -> Any:
     """Programmes of a compilation: those the user may read for the year, approved or later."""
     qs = (
         Programme.objects.visible_to(user)

@@ -115,7 +115,7 @@ SORT_KEYS = {
 def overview(request: HttpRequest) -> HttpResponse:
     """The ministry dashboard; with `region=` the region dashboard (same figures, rolled up)."""
     filters = _filters(request)
-    data = selectors.overview(request.user, filters)
+    data = selectors.overview(agent(request), filters)
     rows = data["rows"]
     sort = request.GET.get("sort", "mission")
     descending = sort.startswith("-")
@@ -233,8 +233,8 @@ def _years() -> list[int]:
 
 @require_GET
 def mission(request: HttpRequest, programme_id: int) -> HttpResponse:
-    programme = planning_selectors.programme_detail(request.user, programme_id)
-    data = selectors.mission_dashboard(request.user, programme)
+    programme = planning_selectors.programme_detail(agent(request), programme_id)
+    data = selectors.mission_dashboard(agent(request), programme)
     filters = data["filters"]
     for axis in data["axes"]:
         axis["links"] = {
@@ -328,7 +328,7 @@ def _f(value: Any) -> float | None:
 @require_GET
 def correspondence(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
-    data = selectors.correspondence(request.user, filters)
+    data = selectors.correspondence(agent(request), filters)
     table = request.GET.get("table", "volumes")
     months = [str(m) for m in range(1, 13)]
     tables = {
@@ -390,13 +390,14 @@ def correspondence(request: HttpRequest) -> HttpResponse:
 @require_GET
 def records(request: HttpRequest, kind: str) -> HttpResponse:
     """The records behind a dashboard figure (same conditions as the figure)."""
+    user = agent(request)
     filters = _filters(request)
     today = timezone.localdate()
     bucket = request.GET.get("bucket", "")
     status = request.GET.get("status", "")
     headers: list[Any]
     if kind == "actions":
-        qs: Any = selectors.actions(request.user, filters)
+        qs: Any = selectors.actions(user, filters)
         if bucket:
             if bucket not in figures.ACTION_BUCKETS:
                 messages.warning(request, selectors.ignored_message({"bucket": bucket[:40]}))
@@ -422,7 +423,7 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
         links = [reverse("planning:action_edit", args=[a.programme_id, a.pk]) for a in items]
         programmes = [a.programme for a in items]
     elif kind == "indicators":
-        qs = selectors.indicators(request.user, filters)
+        qs = selectors.indicators(user, filters)
         if status:
             if status not in figures.INDICATOR_STATUSES:
                 messages.warning(request, selectors.ignored_message({"status": status[:40]}))
@@ -447,7 +448,7 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
         programmes = [i.programme for i in inds]
     elif kind == "achievements":
         achs = list(
-            selectors.achievements(request.user, filters)
+            selectors.achievements(user, filters)
             .select_related("programme__mission")
             .order_by("-date", "pk")[:1000]
         )
@@ -486,7 +487,7 @@ def records(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 def _programme(request: HttpRequest, programme_id: int) -> Programme:
-    return planning_selectors.programme_detail(request.user, programme_id)
+    return planning_selectors.programme_detail(agent(request), programme_id)
 
 
 def _refused(request: HttpRequest, programme: Programme, exc: ValidationError) -> HttpResponse:
@@ -495,13 +496,14 @@ def _refused(request: HttpRequest, programme: Programme, exc: ValidationError) -
 
 @require_http_methods(["GET", "POST"])
 def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
+    user = agent(request)
     programme = _programme(request, programme_id)
     try:
         services.check_synthesisable(programme)
     except ValidationError as exc:
         return _refused(request, programme, exc)
-    report = synth.report_for(request.user, programme, language=translation.get_language() or "fr")
-    permissions = services.permissions(request.user, programme, report.synthesis)
+    report = synth.report_for(user, programme, language=translation.get_language() or "fr")
+    permissions = services.permissions(user, programme, report.synthesis)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         if not permissions["edit"]:
@@ -510,7 +512,7 @@ def synthesis(request: HttpRequest, programme_id: int) -> HttpResponse:
         version = request.POST.get("lock_version", "")
         try:
             services.save_narratives(
-                user=agent(request),
+                user=user,
                 programme=programme,
                 narratives=narratives,
                 expected_version=int(version) if version.isdigit() else None,
@@ -581,7 +583,7 @@ def synthesis_download(request: HttpRequest, programme_id: int, output_format: s
         services.check_synthesisable(programme)
     except ValidationError as exc:
         return _refused(request, programme, exc)
-    report = synth.report_for(request.user, programme, language=translation.get_language() or "fr")
+    report = synth.report_for(agent(request), programme, language=translation.get_language() or "fr")
     data = renderers.render(report, output_format)
     services.record_export(
         user=agent(request),
@@ -621,7 +623,7 @@ def compile_view(request: HttpRequest) -> HttpResponse:
             )
             return redirect("reporting:job", job_id=job.pk)
     count = tasks.compilation_programmes(
-        request.user, year=filters.year, region=filters.region.code if filters.region else None
+        agent(request), year=filters.year, region=filters.region.code if filters.region else None
     ).count()
     return render(
         request,
@@ -638,7 +640,7 @@ def compile_view(request: HttpRequest) -> HttpResponse:
 
 def _job(request: HttpRequest, job_id: int) -> ReportJob:
     job = get_visible_or_404(ReportJob.objects.all(), request.user, pk=job_id)
-    if not job.readable_by(request.user):
+    if not job.readable_by(agent(request)):
         raise Http404("not found")
     return tasks.refresh_status(job)
 

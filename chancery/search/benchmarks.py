@@ -31,10 +31,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 from django.db import connection
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 CLEARED_CANDIDATES = ("security", "auditor", "director.dab", "inspect.sg5", "admin")
 SCOPED_USER = "counsellor.dakar"
@@ -149,7 +152,7 @@ def _time(queries: list[tuple[str, str]], make: Callable[[str], Callable[[], Any
     return samples
 
 
-def _searcher(user: Any) -> Callable[[str], Callable[[], Any]]:
+def _searcher(user: User) -> Callable[[str], Callable[[], Any]]:
     from chancery.search.selectors import search
 
     def make(q: str) -> Callable[[], Any]:

@@ -19,7 +19,7 @@ marking, tags, reference — all already stored in clear by their own apps) rema
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -27,8 +27,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chancery.accounts.access import signed_in
 from chancery.core.classification import Level
 from chancery.core.gate import RestrictedQuerySet
+
+if TYPE_CHECKING:
+    from chancery.core.types import Viewer
 
 
 class DocumentType(models.TextChoices):
@@ -40,14 +44,15 @@ class DocumentType(models.TextChoices):
 
 
 class SearchDocumentQuerySet(RestrictedQuerySet["SearchDocument"]):
-    def visible_to(self, user: Any) -> SearchDocumentQuerySet:
+    def visible_to(self, user: Viewer | None) -> SearchDocumentQuerySet:
         """Documents whose object `user` may read: each answers to its gating object's own
         `visible_to` (a dispatch for dispatches and their attachments, a programme for
         programmes, actions and achievements), so search never decides access itself."""
         from chancery.correspondence.models import Dispatch
         from chancery.planning.models import Programme
 
-        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        user = signed_in(user)
+        if user is None:
             return self.none()._mark_gated()
         # `IN (visible ids)`, not a correlated EXISTS per candidate: measured on both engines
         # (bench/results/search-30k.md), EXISTS was 3-4x slower on PostgreSQL for the widest
@@ -122,7 +127,7 @@ class ReindexState(models.Model):
 
 
 class SavedSearchQuerySet(RestrictedQuerySet["SavedSearch"]):
-    def visible_to(self, user: Any) -> SavedSearchQuerySet:
+    def visible_to(self, user: Viewer | None) -> SavedSearchQuerySet:
         if user is None or not getattr(user, "is_authenticated", False):
             return self.none()._mark_gated()
         return self.filter(owner_id=user.pk)._mark_gated()

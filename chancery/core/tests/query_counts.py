@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 MANY = 50  # a full page of the correspondence lists
 
@@ -31,7 +34,7 @@ class ListPage:
         return f"{self.username} {self.url if isinstance(self.url, str) else self.url.__name__}"
 
 
-def _client(page: ListPage, user: Any) -> Client:
+def _client(page: ListPage, user: User) -> Client:
     if page.api:
         from chancery.accounts.services import issue_api_token
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.http import HttpRequest, HttpResponse
@@ -12,8 +12,11 @@ from chancery.core.gate import GateBypassError, get_visible_or_404
 from chancery.core.middleware import GateEnforcementMiddleware
 from chancery.organisation.models import Unit
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
-def _serve(view: Any, user: Any) -> HttpResponse:
+
+def _serve(view: Any, user: User) -> HttpResponse:
     request = RequestFactory().get("/")
     request.user = user
     return GateEnforcementMiddleware(view)(request)

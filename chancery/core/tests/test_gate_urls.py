@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.apps import apps
@@ -32,6 +32,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from chancery.accounts.services import issue_api_token
 from conftest import sign_in
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 # Views anyone may reach without signing in (by URL name).
 PUBLIC_VIEWS = {
@@ -284,7 +287,7 @@ def seed_scopes(ministry: Any) -> None:
 # --- The walk ---------------------------------------------------------------------------
 
 
-def _client(user: Any, api: bool) -> Client:
+def _client(user: User, api: bool) -> Client:
     if api:
         return Client(raise_request_exception=True, HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
     return sign_in(Client(raise_request_exception=True), user)
@@ -321,7 +324,7 @@ def _gated(model: Any) -> bool:
 class Scope:
     """What one agent may see, per model (the ids `visible_to` gives), computed once per model."""
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: User) -> None:
         self.user = user
         self.ids: dict[Any, set[Any]] = {}
 

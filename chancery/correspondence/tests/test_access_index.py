@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -37,6 +37,9 @@ from chancery.correspondence.models import (
     clearance_q,
 )
 from chancery.correspondence.tests.domain_helpers import draft, sent
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +72,7 @@ WRITERS = [
 TARGETS = ["DAB/1", "DAB/2", "DG7/1", "DG3/1", "DAKAR", "LIMA", "SG/SEC"]
 
 
-def oracle_ids(user: Any) -> set[int]:
+def oracle_ids(user: User) -> set[int]:
     """The need-to-know gate as defined before the access index (kept as the test oracle)."""
     if not user.is_active:
         return set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client, override_settings
@@ -10,6 +10,9 @@ from django.test import Client, override_settings
 from chancery.accounts.services import issue_api_token
 from chancery.audit.models import AuditEvent
 from chancery.correspondence.tests.domain_helpers import PDF, sent
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +38,7 @@ ROLES = {
 }
 
 
-def api(user: Any) -> Client:
+def api(user: User) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
 
 

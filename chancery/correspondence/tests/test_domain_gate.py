@@ -3,7 +3,7 @@ know; threads show only what the reader may see; no write down."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -14,10 +14,13 @@ from chancery.correspondence import selectors, services
 from chancery.correspondence.models import Dispatch
 from chancery.correspondence.tests.domain_helpers import draft, sent
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 pytestmark = pytest.mark.django_db
 
 
-def _sees(user: Any, dispatch: Dispatch) -> bool:
+def _sees(user: User | AnonymousUser, dispatch: Dispatch) -> bool:
     return Dispatch.objects.visible_to(user).filter(pk=dispatch.pk).exists()
 
 

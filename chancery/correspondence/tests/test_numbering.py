@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.db import connection
@@ -14,6 +14,9 @@ from chancery.correspondence import services
 from chancery.correspondence.models import Dispatch, NumberCounter
 from chancery.correspondence.numbering import format_reference
 from chancery.correspondence.tests.domain_helpers import draft
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 THREADS = 6
 
@@ -92,7 +95,7 @@ def test_concurrent_draft_edits_one_wins(fresh_ministry: Any) -> None:
     d = draft(fresh_ministry)
     editors = [users["counsellor.dakar"], users["hom.dakar"]] * (THREADS // 2)
 
-    def edit(user: Any, n: int) -> Callable[[], int]:
+    def edit(user: User, n: int) -> Callable[[], int]:
         return lambda: (
             services.update_draft(actor=user, dispatch=d.pk, expected_version=1, subject=f"Version {n}").version
         )

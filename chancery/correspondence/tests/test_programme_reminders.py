@@ -5,7 +5,7 @@ done. Simulated days: the clock is passed in."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -14,6 +14,9 @@ from chancery.planning import services
 from chancery.planning.demo import sample_programme
 from chancery.planning.models import Programme
 from chancery.planning.reminders import send_programme_reminders
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +32,7 @@ def approved(ministry: Any) -> Programme:
     return programme
 
 
-def _told(user: Any, verb: str, programme: Programme) -> int:
+def _told(user: User, verb: str, programme: Programme) -> int:
     return Notification.objects.unrestricted("t").filter(
         recipient=user, verb=verb, target_id=str(programme.pk)
     ).count()

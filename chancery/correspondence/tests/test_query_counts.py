@@ -6,7 +6,7 @@ with few rows, seeds many more through the demo's bulk writer and the services, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chancery.core.classification import Level
 from chancery.core.tests.query_counts import MANY, ListPage, check_lists
@@ -14,14 +14,17 @@ from chancery.correspondence import selectors, services
 from chancery.correspondence.demo import write_correspondence
 from chancery.correspondence.models import Citation, Dispatch
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 _thread: dict[str, int] = {}  # the dispatch whose thread grows (chosen when seeding)
 
 
-def _thread_root(user: Any) -> str:
+def _thread_root(user: User) -> str:
     return f"/correspondence/dispatches/{_thread['root']}/"
 
 
-def _thread_size(user: Any) -> int:
+def _thread_size(user: User) -> int:
     root = selectors.dispatch_detail(user, _thread["root"], audit=False)
     found = selectors.thread(user, root)
     return len(found.cites) + len(found.cited_by)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,6 +16,9 @@ from chancery.imports.models import LetterImport
 
 from .conftest import SAMPLES_DIR
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 pytestmark = pytest.mark.django_db
 
 # An unclassified letter that the first importer registers as Confidentiel (a correction).
@@ -23,11 +26,11 @@ LETTER = "en-plan-2024-nairobi.txt"
 AS_CONFIDENTIAL = json.dumps({"classification": "confidential", "create_programme": False, "attribution": ["SG/4"]})
 
 
-def _api(user: Any) -> Client:
+def _api(user: User) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
 
 
-def _preview(user: Any, data: bytes) -> dict[str, Any]:
+def _preview(user: User, data: bytes) -> dict[str, Any]:
     response = _api(user).post("/api/v1/imports/letters", {"file": SimpleUploadedFile("letter.txt", data)})
     assert response.status_code == 201, response.content
     body: dict[str, Any] = response.json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,10 +15,13 @@ from chancery.imports.models import LetterImport
 
 from .conftest import SAMPLES_DIR, expected
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 pytestmark = pytest.mark.django_db
 
 
-def _client(user: Any) -> Client:
+def _client(user: User) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
 
 

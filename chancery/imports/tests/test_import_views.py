@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,6 +18,9 @@ from conftest import sign_in
 
 from .conftest import SAMPLES_DIR, dispatch_of, programme_of
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 pytestmark = pytest.mark.django_db
 
 UPLOAD = "/imports/letters/"
@@ -27,7 +30,7 @@ def _file(name: str, data: bytes | None = None) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data if data is not None else (SAMPLES_DIR / name).read_bytes())
 
 
-def _form_data(user: Any, row: LetterImport) -> dict[str, Any]:
+def _form_data(user: User, row: LetterImport) -> dict[str, Any]:
     """What the preview page's form submits untouched (its initial values)."""
     form = PreviewForm(preview=load_preview(actor=user, letter_import=row), directory=UnitDirectory.load())
     data: dict[str, Any] = {}

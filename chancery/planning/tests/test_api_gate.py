@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client
@@ -16,6 +16,9 @@ from chancery.core.classification import Level
 from chancery.planning import services
 from chancery.planning.demo import sample_programme
 from chancery.planning.models import Achievement, Action, Axis, Indicator, Programme, ProgrammeComment
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 YEAR = 2026
 
@@ -34,7 +37,7 @@ ROLES = {
 }
 
 
-def api_client(user: Any) -> Client:
+def api_client(user: User) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -17,18 +17,21 @@ from chancery.core.tests.query_counts import MANY, ListPage, check_lists
 from chancery.planning import demo, selectors, services
 from chancery.planning.models import Axis
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 _sample: dict[str, int] = {}  # the programme whose actions grow (made when seeding)
 
 
 def _in_sample(path: str) -> Any:
-    def url(user: Any) -> str:
+    def url(user: User) -> str:
         return path.format(id=_sample["id"])
 
     url.__name__ = path
     return url
 
 
-def _sample_actions(user: Any) -> int:
+def _sample_actions(user: User) -> int:
     return selectors.action_list(user, {"programme": _sample["id"]}).count()
 
 

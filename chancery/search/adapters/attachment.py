@@ -9,7 +9,7 @@ import io
 import logging
 import zipfile
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Prefetch
 from django.urls import reverse
@@ -21,6 +21,9 @@ from chancery.imports.extraction.reading import read_document
 from chancery.search.adapters.base import Adapter, Entry, Shown
 from chancery.search.adapters.dispatch import dispatch_entry
 from chancery.search.analysis import detect_language
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +127,7 @@ class AttachmentAdapter(Adapter):
             result.append(entry)
         return result
 
-    def visible(self, user: Any, ids: Iterable[int]) -> dict[int, Any]:
+    def visible(self, user: User, ids: Iterable[int]) -> dict[int, Any]:
         dispatches = (
             Dispatch.objects.visible_to(user)
             .select_related("sending_unit", "data_key")

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 
 @dataclass
@@ -66,7 +69,7 @@ class Adapter:
         """Entries for the existing objects among `ids` (missing ones are left out)."""
         raise NotImplementedError
 
-    def visible(self, user: Any, ids: Iterable[int]) -> dict[int, Any]:  # pragma: no cover - abstract
+    def visible(self, user: User, ids: Iterable[int]) -> dict[int, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def show(self, obj: Any, *, with_text: bool) -> Shown:  # pragma: no cover - abstract

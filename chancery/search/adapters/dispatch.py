@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 
@@ -12,6 +12,9 @@ from chancery.correspondence.models import Dispatch
 from chancery.imports.extraction.reading import html_to_text
 from chancery.search.adapters.base import Adapter, Entry, Shown
 from chancery.search.analysis import detect_language
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 
 def dispatch_entry(dispatch: Dispatch, object_id: int) -> Entry:
@@ -62,7 +65,7 @@ class DispatchAdapter(Adapter):
             result.append(entry)
         return result
 
-    def visible(self, user: Any, ids: Iterable[int]) -> dict[int, Any]:
+    def visible(self, user: User, ids: Iterable[int]) -> dict[int, Any]:
         rows = (
             Dispatch.objects.visible_to(user)
             .filter(pk__in=list(ids))

@@ -4,10 +4,13 @@ them and whether their words are protected (marked at least *Diffusion restreint
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chancery.core.classification import Level
 from chancery.search.adapters.base import Adapter, Entry
+
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
 
 
 def programme_compartments(programme: Any) -> tuple[str, ...]:
@@ -38,6 +41,6 @@ class PlanningAdapter(Adapter):
     def entry(self, obj: Any) -> Entry:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def visible(self, user: Any, ids: Iterable[int]) -> dict[int, Any]:
+    def visible(self, user: User, ids: Iterable[int]) -> dict[int, Any]:
         rows = self.model.objects.visible_to(user).filter(pk__in=list(ids)).select_related(*self.related)
         return {obj.pk: obj for obj in rows}

@@ -3,7 +3,7 @@ adding documents the reader may not read changes no number (nor word) they see."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client
@@ -13,12 +13,15 @@ from chancery.correspondence.tests.domain_helpers import draft, sent
 from chancery.search.indexing import reindex
 from chancery.search.selectors import search
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 pytestmark = pytest.mark.django_db
 
 QUERIES = ["gazoduc", "gaz*", "réunion", "from:DAKAR", "tag:ENERGY", "type:dispatch", "year:2026", "-réunion visite"]
 
 
-def _seen(user: Any, q: str) -> Any:
+def _seen(user: User, q: str) -> Any:
     results = search(user, q, per_page=50)
     return (
         results.total,

@@ -6,7 +6,7 @@ reader's scope with matching words change no suggestion and no facet value or co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.utils import timezone
@@ -19,10 +19,13 @@ from chancery.search.models import SearchDocument
 from chancery.search.selectors import FACET_SIZE, search, suggest
 from chancery.search.tests.test_permissions import _hidden_documents
 
+if TYPE_CHECKING:
+    from chancery.accounts.models import User
+
 pytestmark = pytest.mark.django_db
 
 
-def _suggested(user: Any, text: str) -> list[tuple[str, int, str | None, str]]:
+def _suggested(user: User, text: str) -> list[tuple[str, int, str | None, str]]:
     return [(h.doc_type, h.object_id, h.subject, h.reference) for h in suggest(user, text)]
 
 
