@@ -17,6 +17,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+# the server runs on its own SQLite data dir whatever DATABASE_URL says: once per `make test`
+pytestmark = pytest.mark.engine_independent
+
 CHANCERY = Path(sys.executable).parent / "chancery"
 PORT = int(os.environ.get("CHANCERY_TEST_SERVE_PORT", "8087"))
 

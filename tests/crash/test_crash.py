@@ -16,6 +16,9 @@ import pytest
 
 from chancery.backup.stress import crash_test
 
+# each test names its engine (its own data dir or a fresh PostgreSQL database): once per `make test`
+pytestmark = pytest.mark.engine_independent
+
 PORT = int(os.environ.get("CHANCERY_CRASH_TEST_PORT", "8147"))
 
 
