@@ -26,6 +26,10 @@ def _dispatch_words(*, protected: bool) -> set[str]:
         "citations", "attachments"
     )
     for d in dispatches:
+        if not protected:
+            # a letter's sender and the sender's own reference are metadata, in clear for every
+            # dispatch (SECURITY.md, "What Chancery does not promise")
+            found |= at_rest.words(d.sender_name) | at_rest.words(d.external_reference)
         if d.is_encrypted != protected:
             continue
         found |= at_rest.words(content.read_field(d, "subject")) | at_rest.words(content.read_field(d, "body"))
