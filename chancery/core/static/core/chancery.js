@@ -143,6 +143,9 @@ document.addEventListener("DOMContentLoaded", function () {
     var areas = document.querySelectorAll("textarea[data-rich-text]:not([data-editor-ready])");
     var assets = document.querySelector("[data-editor-assets]");
     if (!areas.length || !assets) { return; }
+    // Claimed now, not when Quill has loaded: a second call meanwhile (an htmx swap) must not
+    // build a second editor on the same field.
+    areas.forEach(function (textarea) { textarea.setAttribute("data-editor-ready", ""); });
     loadEditor(assets, function () { areas.forEach(function (textarea) { makeEditor(textarea, assets); }); });
   }
   initEditors();
