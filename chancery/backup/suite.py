@@ -131,6 +131,11 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--sends", type=int, default=80, help="dispatches sent by the 8 concurrent senders")
     parser.add_argument("--import-count", type=int, default=200, help="letters for the import figure (0: skip)")
     parser.add_argument("--pages", default="", help="only pages whose label contains one of these (comma-separated)")
+    parser.add_argument("--site", default="",
+                        help="measure a ministry generated earlier (its data dir) instead of generating one; its run "
+                             "replaces that engine's run in all.json (a million dispatches take long to generate)")
+    parser.add_argument("--site-database-url", default="",
+                        help="with --site: the site's PostgreSQL database (else the site is SQLite)")
 
 
 def _fetch(url: str, headers: dict[str, str]) -> tuple[float, int]:
@@ -213,7 +218,9 @@ def _sends(base: str, token: str, mission: dict[str, str], total: int) -> dict[s
             "gap_free": gapless, "errors": ledger.errors}
 
 
-def _engine_run(engine: str, url: str | None, options: dict[str, Any], say: Any, work: Path) -> dict[str, Any]:
+def _generated_site(engine: str, url: str | None, options: dict[str, Any], say: Any,
+                    work: Path) -> tuple[dict[str, str], float]:
+    """A fresh site with a generated ministry: its environment and the seconds generation took."""
     from chancery.backup import stress
 
     env = stress.site_env(work / "data", url)
@@ -226,7 +233,21 @@ def _engine_run(engine: str, url: str | None, options: dict[str, Any], say: Any,
     stress.chancery(env, "generate", "dispatches", "--count", str(options["dispatches"]), "--missions",
                     str(options["missions"]), "--years", str(options["years"]), "--no-reindex", "--no-progress",
                     timeout=24 * 3600)
-    generate_seconds = time.perf_counter() - started
+    return env, time.perf_counter() - started
+
+
+_COUNTS = r"""
+from chancery.correspondence.models import Dispatch
+from chancery.organisation.models import Unit
+print(Dispatch.objects.unrestricted("bench: site size").count(), Unit.objects.filter(kind="mission").count())
+"""
+
+
+def _engine_run(engine: str, env: dict[str, str], options: dict[str, Any], say: Any, work: Path,
+                generate_seconds: float | None) -> dict[str, Any]:
+    from chancery.backup import stress
+
+    dispatches, missions_count = (int(n) for n in stress.chancery(env, "shell", "-c", _COUNTS).split()[-2:])
     stress.chancery(env, "collectstatic", "--noinput", "-v0")
     wanted = [w.strip() for w in str(options.get("pages") or "").split(",") if w.strip()]
     pages = [(label, path) for label, path in PAGES if not wanted or any(w in label for w in wanted)]
@@ -236,10 +257,11 @@ def _engine_run(engine: str, url: str | None, options: dict[str, Any], say: Any,
     missions = stress.mission_tokens(env, missions=1)
     server = stress.Server(env, options["port"], workers=options["workers"], log=work / "server.log")
     levels = [int(c) for c in str(options["clients"]).split(",") if c.strip()]
-    record: dict[str, Any] = {"engine": engine, "dispatches": options["dispatches"], "missions": options["missions"],
-                              "generate_seconds": round(generate_seconds, 1),
-                              "generate_rate_per_s": round(options["dispatches"] / generate_seconds, 1),
-                              "pages": {}, "queries": site["queries"]}
+    record: dict[str, Any] = {"engine": engine, "dispatches": dispatches, "missions": missions_count,
+                              "generate_seconds": round(generate_seconds, 1) if generate_seconds else None,
+                              "generate_rate_per_s": round(options["dispatches"] / generate_seconds, 1)
+                              if generate_seconds else None,
+                              "site": options.get("site") or None, "pages": {}, "queries": site["queries"]}
     server.start()
     try:
         for role, _username in ROLES.items():
@@ -278,7 +300,9 @@ def _markdown(record: dict[str, Any]) -> str:
     lines = ["# `chancery bench all`", "", record["notes"], ""]
     for run in record["runs"]:
         lines += [f"## {run['engine']}: {run['dispatches']:,} dispatches, {run['missions']} missions",
-                  "", f"Generated in {run['generate_seconds']} s ({run['generate_rate_per_s']} dispatches/s).", "",
+                  "", f"Generated in {run['generate_seconds']} s ({run['generate_rate_per_s']} dispatches/s)."
+                  if run.get("generate_seconds") else
+                  f"Measured on a ministry generated earlier (`{run.get('site')}`; generation: generate.md).", "",
                   "| role | page | clients | p50 ms | p95 ms | p99 ms | req/s | floor p50 | ×floor p50 | ×floor p95 "
                   "| queries | errors |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for role, pages in run["pages"].items():
@@ -304,7 +328,19 @@ def _markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _earlier_runs() -> list[dict[str, Any]]:
+    """The runs of all.json as it stands (a --site run replaces only its own engine's)."""
+    from chancery.core.management.commands.bench import results_dir
+
+    path = results_dir() / "all.json"
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get("runs", []))
+    except (OSError, ValueError):
+        return []
+
+
 def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
+    from chancery.backup import stress
     from chancery.backup.benchmarks import _database, _engines, _say, _stop_on_sigterm
     from chancery.core.management.commands.bench import machine_info
 
@@ -314,10 +350,18 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
     say = _say(stdout)
     runs = []
     imported: dict[str, Any] = {}
-    for engine in _engines(options):
+    if options.get("site"):
+        engine = "postgresql" if options.get("site_database_url") else "sqlite"
+        env = stress.site_env(Path(options["site"]).resolve(), options.get("site_database_url") or None)
+        with tempfile.TemporaryDirectory(prefix="chancery-bench-all-") as work:
+            runs.append(_engine_run(engine, env, options, say, Path(work), None))
+        earlier = _earlier_runs()
+        runs = [*(r for r in earlier if r["engine"] != engine), *runs]
+    for engine in [] if options.get("site") else _engines(options):
         with tempfile.TemporaryDirectory(prefix="chancery-bench-all-") as work, \
                 _database(engine, options["postgres_url"]) as url:
-            runs.append(_engine_run(engine, url, options, say, Path(work)))
+            env, seconds = _generated_site(engine, url, options, say, Path(work))
+            runs.append(_engine_run(engine, env, options, say, Path(work), seconds))
     if options["import_count"]:
         from chancery.imports.benchmarks import _bench
 
@@ -333,7 +377,7 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         "command": "chancery bench all " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in options.items()
             if k in {"engine", "dispatches", "missions", "years", "clients", "requests", "sends", "import_count",
-                     "workers"}),
+                     "workers", "site"} and v),
         "notes": "Each page measured right after its floor (the login page GET) at the same concurrency, through "
                  "`chancery serve` (gunicorn) on loopback, the clients on the same machine; a request is a full "
                  "GET (page or JSON). Queries: Django's test client in a process of the site, after a warm-up.",
