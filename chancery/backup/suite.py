@@ -131,6 +131,9 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--sends", type=int, default=80, help="dispatches sent by the 8 concurrent senders")
     parser.add_argument("--import-count", type=int, default=200, help="letters for the import figure (0: skip)")
     parser.add_argument("--pages", default="", help="only pages whose label contains one of these (comma-separated)")
+    parser.add_argument("--crowd", default="",
+                        help="levels above 8 clients only for pages whose label contains one of these (e.g. inbox; "
+                             "default: every page)")
     parser.add_argument("--site", default="",
                         help="measure a ministry generated earlier (its data dir) instead of generating one; its run "
                              "replaces that engine's run in all.json (a million dispatches take long to generate)")
@@ -257,6 +260,7 @@ def _engine_run(engine: str, env: dict[str, str], options: dict[str, Any], say: 
     missions = stress.mission_tokens(env, missions=1)
     server = stress.Server(env, options["port"], workers=options["workers"], log=work / "server.log")
     levels = [int(c) for c in str(options["clients"]).split(",") if c.strip()]
+    crowd = [w.strip() for w in str(options.get("crowd") or "").split(",") if w.strip()]
     record: dict[str, Any] = {"engine": engine, "dispatches": dispatches, "missions": missions_count,
                               "generate_seconds": round(generate_seconds, 1) if generate_seconds else None,
                               "generate_rate_per_s": round(options["dispatches"] / generate_seconds, 1)
@@ -272,7 +276,8 @@ def _engine_run(engine: str, env: dict[str, str], options: dict[str, Any], say: 
                 if "None" in path:
                     continue
                 headers = bearer if path.startswith("/api/") else cookie
-                for clients in levels:
+                crowded = not crowd or any(w in label for w in crowd)
+                for clients in (c for c in levels if c <= 8 or crowded):
                     floor = _level(server.url + FLOOR, {}, clients, options["requests"])
                     page = _level(server.url + path, headers, clients, options["requests"])
                     page.update(floor_p50_ms=floor["p50_ms"], floor_p95_ms=floor["p95_ms"],
@@ -377,7 +382,7 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         "command": "chancery bench all " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in options.items()
             if k in {"engine", "dispatches", "missions", "years", "clients", "requests", "sends", "import_count",
-                     "workers", "site"} and v),
+                     "workers", "site", "crowd"} and v),
         "notes": "Each page measured right after its floor (the login page GET) at the same concurrency, through "
                  "`chancery serve` (gunicorn) on loopback, the clients on the same machine; a request is a full "
                  "GET (page or JSON). Queries: Django's test client in a process of the site, after a warm-up.",
