@@ -107,3 +107,33 @@ def run_tasks(db: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
         call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
 
     return run
+
+
+# --- The PostgreSQL part of `make test` --------------------------------------------------
+
+_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                      "live_server"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only", action="store_true",
+        help="deselect the tests that cannot reach the database (their result does not depend on the engine); "
+             "the PostgreSQL part of `make test` runs with it, after the SQLite part ran everything",
+    )
+
+
+def _reaches_database(item: pytest.Item) -> bool:
+    # pytest-django refuses database access to a test without one of these, so a test that
+    # has none gives the same result whatever DATABASE_URL names.
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & _DATABASE_FIXTURES) or item.get_closest_marker("django_db") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--database-tests-only"):
+        return
+    kept = [item for item in items if _reaches_database(item)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if not _reaches_database(item)])
+        items[:] = kept
