@@ -44,7 +44,12 @@ def _urls(user: Any) -> dict[str, str]:
         thread = visible.filter(pk__in=cited.values("cited_id"), citations__cited__isnull=False).first()
         encrypted = visible.filter(classification__gte=1).first()
         clear = visible.filter(classification=0, transmission="clear").first()
-    urls = {"home": "/", "inbox": "/correspondence/", "sent": "/correspondence/sent/", "review": "/correspondence/review/"}
+    urls = {
+        "home": "/",
+        "inbox": "/correspondence/",
+        "sent": "/correspondence/sent/",
+        "review": "/correspondence/review/",
+    }
     for name, row in (("detail-with-thread", thread), ("detail-encrypted", encrypted), ("detail-clear", clear)):
         if row is not None:
             urls[name] = f"/correspondence/dispatches/{row.pk}/"
