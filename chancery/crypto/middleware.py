@@ -4,17 +4,9 @@ page is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from django.http import HttpRequest, HttpResponse
-
+from chancery.core.scopes import ScopeMiddleware
 from chancery.crypto.services import key_scope
 
 
-class KeyScopeMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        with key_scope():
-            return self.get_response(request)
+class KeyScopeMiddleware(ScopeMiddleware):
+    scope = staticmethod(key_scope)

@@ -12,8 +12,8 @@ Typical use by an app that stores protected content:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from chancery.core.scopes import memory
 from chancery.crypto import keystore
 from chancery.crypto.envelope import (
     decrypt,
@@ -76,19 +77,11 @@ def new_data_key() -> tuple[DataKey, bytes]:
 _scope: ContextVar[dict[tuple[str, bytes], bytes] | None] = ContextVar("chancery_key_scope", default=None)
 
 
-@contextmanager
-def key_scope() -> Iterator[None]:
+def key_scope() -> AbstractContextManager[None]:
     """Unwrap each data key at most once inside the block (a page that lists fifty protected
     dispatches read the KEK file and unwrapped a key per row, and the same dispatch's key again
     for its thread and citations). Nested scopes share the outer one."""
-    if _scope.get() is not None:
-        yield
-        return
-    token = _scope.set({})
-    try:
-        yield
-    finally:
-        _scope.reset(token)
+    return memory(_scope)
 
 
 def unwrap(*, data_key: DataKey) -> bytes:
