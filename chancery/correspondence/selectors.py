@@ -261,9 +261,13 @@ def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | N
         qs = qs.filter(classification=level)
     if f.unit:
         code = f.unit.strip().upper()
-        # A semi-join rather than a join: no DISTINCT over whole rows, and the date order stays usable.
-        routed = Routing.objects.filter(unit__code=code).values("dispatch_id")
-        qs = qs.filter(Q(sending_unit__code=code) | Q(pk__in=routed))
+        # Semi-joins rather than a join: no DISTINCT over whole rows. The unit is named by id on both
+        # sides of the OR, so that each side walks its own index (dispatches sent by the unit, its
+        # routings) instead of the engine filtering the whole table row by row: at 100k dispatches
+        # the list of one mission went from 2.6 s to 30 ms (its capped count) and 215 to 55 ms (a page).
+        unit = Unit.objects.filter(code=code).values("pk")
+        routed = Routing.objects.filter(unit_id__in=unit).values("dispatch_id")
+        qs = qs.filter(Q(sending_unit_id__in=unit) | Q(pk__in=routed))
     if f.date_from:
         qs = qs.filter(dated__gte=f.date_from)
     if f.date_to:
