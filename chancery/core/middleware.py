@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 
 from chancery.core.db import optimize_sqlite
 from chancery.core.gate import enforcing
+from chancery.core.scopes import ScopeMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +81,10 @@ class HtmxMiddleware:
         return response
 
 
-class GateEnforcementMiddleware:
+class GateEnforcementMiddleware(ScopeMiddleware):
     """While a view runs, a restricted queryset read without visible_to() raises."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        with enforcing():
-            return self.get_response(request)
+    scope = staticmethod(enforcing)
 
 
 class DomainErrorMiddleware:

@@ -22,7 +22,7 @@ from chancery.accounts.access import signed_in
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
-from chancery.core.models import MarkedModel, TimeStampedModel
+from chancery.core.models import ChoiceLabels, MarkedModel, TimeStampedModel
 
 if TYPE_CHECKING:
     from chancery.accounts.models import User
@@ -387,7 +387,7 @@ class Citation(models.Model):
         return read_citation(self)
 
 
-class Routing(models.Model):
+class Routing(ChoiceLabels):
     """*Pour attribution* (kind=action) or *pour information* (kind=info) to one unit.
 
     Read routings only through a visible dispatch (selectors do); the table itself
@@ -444,6 +444,9 @@ class Routing(models.Model):
 
     @property
     def is_overdue(self) -> bool:
+        annotated = self.__dict__.get("overdue")  # the inbox's `overdue`, worked out in SQL for the same day
+        if annotated is not None:
+            return bool(annotated)
         return (
             self.kind == RoutingKind.ACTION
             and self.is_open

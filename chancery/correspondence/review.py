@@ -18,12 +18,17 @@ from chancery.accounts.models import User
 from chancery.accounts.roles import Capability
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
+from chancery.core.keyset import ordering
 from chancery.correspondence.models import RELEASED_STATUSES, Dispatch, DispatchQuerySet
 from chancery.correspondence.services import NotAllowed, _visible, change_marking
 from chancery.correspondence.workday_policy import can_review_declassification
 from chancery.correspondence.workflow_models import DeclassificationReview, ReviewDecision
 
 __all__ = ["decide", "review_queue"]
+
+
+# The queue's order (keyset pages, `core.keyset`): the oldest review date first.
+REVIEW_ORDER = [("declassify_on", False), ("id", False)]
 
 
 def review_queue(user: User) -> DispatchQuerySet:
@@ -35,7 +40,7 @@ def review_queue(user: User) -> DispatchQuerySet:
         .filter(status__in=RELEASED_STATUSES, declassify_on__lte=timezone.localdate(), classification__gt=0)
         .select_related("sending_unit", "data_key")
         .prefetch_related("compartments")
-        .order_by("declassify_on", "id")
+        .order_by(*ordering(REVIEW_ORDER))
     )
 
 

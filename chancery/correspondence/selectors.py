@@ -261,9 +261,13 @@ def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | N
         qs = qs.filter(classification=level)
     if f.unit:
         code = f.unit.strip().upper()
-        # A semi-join rather than a join: no DISTINCT over whole rows, and the date order stays usable.
-        routed = Routing.objects.filter(unit__code=code).values("dispatch_id")
-        qs = qs.filter(Q(sending_unit__code=code) | Q(pk__in=routed))
+        # Semi-joins rather than a join: no DISTINCT over whole rows. The unit is named by id on both
+        # sides of the OR, so that each side walks its own index (dispatches sent by the unit, its
+        # routings) instead of the engine filtering the whole table row by row: at 100k dispatches
+        # the list of one mission went from 2.6 s to 30 ms (its capped count) and 215 to 55 ms (a page).
+        unit = Unit.objects.filter(code=code).values("pk")
+        routed = Routing.objects.filter(unit_id__in=unit).values("dispatch_id")
+        qs = qs.filter(Q(sending_unit_id__in=unit) | Q(pk__in=routed))
     if f.date_from:
         qs = qs.filter(dated__gte=f.date_from)
     if f.date_to:
@@ -331,12 +335,20 @@ def my_routings(user: User, dispatch: Dispatch) -> list[Routing]:
     return [r for r in dispatch.routings.all() if r.unit_id in mine]
 
 
-def visible_citations(user: User | None, dispatch: Dispatch) -> list[Citation]:
+def visible_citations(
+    user: User | None, dispatch: Dispatch, *, known: Mapping[int, Dispatch] | None = None
+) -> list[Citation]:
     """The dispatch's *Réf*: external references, and cited dispatches the user can see
-    (a cited dispatch out of scope is left out, not shown as a hidden entry)."""
-    citations = list(Citation.objects.of_dispatch(dispatch).order_by("id"))
+    (a cited dispatch out of scope is left out, not shown as a hidden entry).
+
+    `known`: dispatches already read through the gate for this `user` (the thread's), not read
+    again; the citations themselves come from the dispatch's prefetch when it has one."""
+    citations = sorted(dispatch.citations.all(), key=lambda c: c.pk)
     cited_ids = [c.cited_id for c in citations if c.cited_id]
-    visible = {d.pk: d for d in visible_dispatches(user).filter(pk__in=cited_ids)}
+    visible = {pk: known[pk] for pk in cited_ids if known and pk in known}
+    unknown = [pk for pk in cited_ids if pk not in visible]
+    if unknown:
+        visible.update({d.pk: d for d in visible_dispatches(user).filter(pk__in=unknown)})
     result = []
     for citation in citations:
         if citation.cited_id is None:
@@ -403,9 +415,7 @@ def thread(user: User, dispatch: Dispatch) -> Thread:
     keeping only the dispatches the user may read: the walk does not go through a
     dispatch out of their scope, so nothing beyond it shows either."""
     get_visible_or_404(Dispatch.objects.all(), user, pk=dispatch.pk)
-    external = [
-        content.read_citation(c, dispatch) for c in Citation.objects.of_dispatch(dispatch).filter(cited__isnull=True)
-    ]
+    external = [content.read_citation(c, dispatch) for c in dispatch.citations.all() if c.cited_id is None]
     return Thread(
         root=dispatch,
         cites=_walk(user, dispatch, forward=True),

@@ -279,7 +279,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     thread = selectors.thread(user, dispatch)
     thread_dispatches = [e.dispatch for e in thread.cites + thread.cited_by]
     _with_subjects(thread_dispatches)
-    citations = selectors.visible_citations(user, dispatch)
+    citations = selectors.visible_citations(user, dispatch, known={e.dispatch.pk: e.dispatch for e in thread.cites})
     routings = list(dispatch.routings.all())
     assign_forms = [
         (r, AssignForm(agents=selectors.unit_members(user, r.unit), auto_id=f"assign-{r.pk}-%s"))

@@ -23,7 +23,7 @@ from chancery.core.downloads import file_download
 from chancery.correspondence import circuits, history, notes, packages, review, selectors
 from chancery.correspondence.forms import apply_errors
 from chancery.correspondence.models import DispatchStatus
-from chancery.correspondence.views import _back, _detail, _render, domain_errors, page_marking
+from chancery.correspondence.views import _back, _detail, _page, _render, domain_errors, page_marking
 from chancery.correspondence.workday_forms import (
     ApproveForm,
     NoteForm,
@@ -255,11 +255,14 @@ def download_package(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @require_capability(Capability.DOWNGRADE)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    rows = selectors.with_subjects(review.review_queue(agent(request))[:200])
+    # A page at a time (keyset): each row carries its decision form, the costliest part of the page.
+    page = _page(request, review.review_queue(agent(request)), review.REVIEW_ORDER)
+    rows = selectors.with_subjects(page.object_list)
     return _render(
         request,
         "correspondence/review_queue.html",
         {
+            "page": page,
             "rows": [(d, ReviewForm(auto_id=f"review-{d.pk}-%s")) for d in rows],
             "marking": page_marking(rows),
         },

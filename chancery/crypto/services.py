@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from chancery.core.scopes import memory
 from chancery.crypto import keystore
 from chancery.crypto.envelope import (
     decrypt,
@@ -35,6 +38,7 @@ from chancery.crypto.signing import generate_signing_key, public_key_of, sign, v
 
 __all__ = [
     "RotationReport",
+    "key_scope",
     "new_data_key",
     "retire_signing_key",
     "rotate_keys",
@@ -68,10 +72,29 @@ def new_data_key() -> tuple[DataKey, bytes]:
     return row, key
 
 
+# Inside `key_scope()` (a request: `chancery.crypto.middleware.KeyScopeMiddleware`), each
+# wrapped key is unwrapped once and each KEK file read once; forgotten when the scope ends.
+_scope: ContextVar[dict[tuple[str, bytes], bytes] | None] = ContextVar("chancery_key_scope", default=None)
+
+
+def key_scope() -> AbstractContextManager[None]:
+    """Unwrap each data key at most once inside the block (a page that lists fifty protected
+    dispatches read the KEK file and unwrapped a key per row, and the same dispatch's key again
+    for its thread and citations). Nested scopes share the outer one."""
+    return memory(_scope)
+
+
 def unwrap(*, data_key: DataKey) -> bytes:
     """The plain key of a DataKey row. Raises KeyUnavailable or DecryptionError."""
+    wrapped = bytes(data_key.wrapped_key)
+    cache = _scope.get()
+    if cache is not None and (data_key.kek_id, wrapped) in cache:
+        return cache[(data_key.kek_id, wrapped)]
     kek = keystore.get_kek(data_key.kek_id)
-    return unwrap_key(bytes(data_key.wrapped_key), kek)
+    plain = unwrap_key(wrapped, kek)
+    if cache is not None:
+        cache[(data_key.kek_id, wrapped)] = plain
+    return plain
 
 
 # --- rotation ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chancery.accounts.access import signed_in
 from chancery.core.gate import RestrictedQuerySet
+from chancery.core.models import ChoiceLabels
 
 if TYPE_CHECKING:
     from chancery.core.types import Viewer
@@ -79,7 +80,7 @@ class NotificationQuerySet(RestrictedQuerySet["Notification"]):
         return self.filter(read_at__isnull=True)
 
 
-class Notification(models.Model):
+class Notification(ChoiceLabels):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("recipient")
     )

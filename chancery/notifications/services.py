@@ -136,12 +136,16 @@ def mark_read(*, user: User, notification: Notification) -> Notification:
 
 def mark_target_read(*, user: User, target: models.Model) -> int:
     """The agent opened `target`: their notifications about it are read."""
-    return (
+    unread = (
         Notification.objects.visible_to(user)
         .unread()
         .filter(target_type=target._meta.label_lower, target_id=str(target.pk))
-        .update(read_at=timezone.now())
     )
+    # Most pages opened have nothing to mark: a read then, not a write (on SQLite an UPDATE,
+    # even of no row, waits for the write lock behind every other writer).
+    if not unread.exists():
+        return 0
+    return unread.update(read_at=timezone.now())
 
 
 def mark_all_read(*, user: User) -> int:

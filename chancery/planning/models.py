@@ -29,7 +29,7 @@ from chancery.accounts.access import signed_in
 from chancery.accounts.roles import Capability
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.locking import version_field
-from chancery.core.models import Compartment, MarkedModel, TimeStampedModel
+from chancery.core.models import ChoiceLabels, Compartment, MarkedModel, TimeStampedModel
 from chancery.planning.sealed import SealedQuerySetMixin, SealedTexts
 
 if TYPE_CHECKING:
@@ -439,7 +439,7 @@ class Objective(SealedTexts):
         return self.title
 
 
-class Action(TimeStampedModel, SealedTexts):
+class Action(ChoiceLabels, TimeStampedModel, SealedTexts):
     sealed_fields = ("title", "description", "risk_note")
 
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="actions")

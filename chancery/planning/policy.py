@@ -8,7 +8,7 @@ every write (`planning.services._require`), so a rule is written once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from chancery.accounts.models import User
@@ -32,6 +32,15 @@ def can_view(user: User, programme: Programme) -> bool:
     if memo is not None and memo[0] == getattr(user, "pk", None):
         return bool(memo[1])
     return bool(programme.pk) and Programme.objects.visible_to(user).filter(pk=programme.pk).exists()
+
+
+def read_through_gate(user: User, programmes: Iterable[Programme]) -> Iterator[Programme]:
+    """`programmes`, just read through `Programme.objects.visible_to(user)`, each remembered as
+    visible to `user`: the `can_*` questions asked of them then skip the gate query they would
+    otherwise make one by one (a list of 200 submitted programmes made 200 queries)."""
+    for programme in programmes:
+        programme._visible_memo = (user.pk, True)  # type: ignore[attr-defined]
+        yield programme
 
 
 def _holds_in_mission(user: User, capability: Capability, programme: Programme) -> bool:

@@ -43,6 +43,7 @@ from django.db import models, transaction
 from django.db.models import Q
 
 from chancery.core.classification import Level
+from chancery.core.scopes import ScopeMiddleware, memory
 from chancery.crypto import envelope
 
 SEALED_COLUMN = "sealed_texts"
@@ -55,28 +56,15 @@ _keys: ContextVar[dict[int, bytes] | None] = ContextVar("planning_text_keys", de
 # --------------------------------------------------------------------------- keys
 
 
-@contextlib.contextmanager
-def key_scope() -> Iterator[None]:
+def key_scope() -> contextlib.AbstractContextManager[None]:
     """Unwrap each programme's key at most once inside the block (a request, a command)."""
-    if _keys.get() is not None:
-        yield
-        return
-    token = _keys.set({})
-    try:
-        yield
-    finally:
-        _keys.reset(token)
+    return memory(_keys)
 
 
-class SealedTextsMiddleware:
+class SealedTextsMiddleware(ScopeMiddleware):
     """One key scope per request: keys unwrapped for a page are forgotten when it is sent."""
 
-    def __init__(self, get_response: Any) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: Any) -> Any:
-        with key_scope():
-            return self.get_response(request)
+    scope = staticmethod(key_scope)
 
 
 def _remember(programme_id: int, key: bytes) -> None:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -23,7 +23,7 @@ from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
 from chancery.core.gate import get_child_or_404, get_visible_or_404
 from chancery.core.lists import first
-from chancery.planning import sealed, services, versions
+from chancery.planning import policy, sealed, services, versions
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
     Achievement,
@@ -829,10 +829,23 @@ def progress_sheet(user: User, period: ReportingPeriod) -> dict[str, Any]:
     }
 
 
-def overdue_updates(user: User) -> list[dict[str, Any]]:
-    """Periods past their deadline with missing updates, in programmes `user` may read."""
+def _has_missing_updates() -> Exists:
+    """SQL, on a reporting period: an action of its programme still expected to report
+    (as `services.missing_updates` says) has no update for it."""
+    updated = _u(ProgressUpdate).filter(period_id=OuterRef(OuterRef("pk")), action_id=OuterRef("pk"))
+    expected = (
+        _u(Action)
+        .filter(programme_id=OuterRef("programme_id"))
+        .exclude(status__in=FINISHED_ACTION_STATUSES)
+        .exclude(start_date__gt=OuterRef("end"))
+    )
+    return Exists(expected.exclude(Exists(updated)))
+
+
+def overdue_updates(user: User, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Periods past their deadline with missing updates, in programmes `user` may read
+    (the first `limit`, oldest deadline first; only those periods' actions are read)."""
     today = timezone.localdate()
-    result = []
     qs = (
         ReportingPeriod.objects.visible_to(user)
         .filter(
@@ -840,9 +853,11 @@ def overdue_updates(user: User) -> list[dict[str, Any]]:
             deadline__lt=today,
             programme__status__in=[ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION],
         )
+        .filter(_has_missing_updates())
         .select_related("programme__mission")
-        .order_by("deadline")[:200]
+        .order_by("deadline", "pk")[:limit]
     )
+    result = []
     for period in qs:
         missing = services.missing_updates(period=period)
         if missing:
@@ -871,7 +886,14 @@ def home_panel(*, user: User) -> dict[str, Any] | None:
         .select_related("mission", "mission__hq_desk")
         .order_by("submitted_at")[:200]
     )
-    to_review = first((p for p in submitted if services.can_approve(user, p) or services.can_review(user, p)), 10)
+    to_review = first(
+        (
+            p
+            for p in policy.read_through_gate(user, submitted)
+            if services.can_approve(user, p) or services.can_review(user, p)
+        ),
+        10,
+    )
     my_actions = first(
         Action.objects.visible_to(user)
         .filter(lead_id=user.pk)
@@ -890,7 +912,7 @@ def home_panel(*, user: User) -> dict[str, Any] | None:
         "programmes": current,
         "to_review": to_review,
         "my_actions": my_actions,
-        "overdue": first(overdue_updates(user), 10),
+        "overdue": first(overdue_updates(user, limit=11), 10),
         "counts": counts,
     }
 

@@ -15,6 +15,7 @@ from chancery.crypto.envelope import associated_data, decrypt, encrypt, wrap_key
 from chancery.crypto.exceptions import KeyUnavailable, RotationError
 from chancery.crypto.models import DataKey, KeyRotation, SigningKey
 from chancery.crypto.services import (
+    key_scope,
     new_data_key,
     retire_signing_key,
     rotate_keys,
@@ -51,6 +52,28 @@ def test_new_data_key_round_trip() -> None:
     assert key not in bytes(row.wrapped_key)
     assert unwrap(data_key=row) == key
     assert base64.b64encode(key).decode() not in repr(row) + str(row)
+
+
+def test_key_scope_unwraps_each_key_once_and_forgets_it_after(data_dir: Path) -> None:
+    row, key = new_data_key()
+    other, other_key = new_data_key()
+    with key_scope():
+        assert unwrap(data_key=row) == key
+        for path in (data_dir / "keys").glob("kek-*.key"):
+            path.rename(path.with_suffix(".away"))
+        # Inside the scope the key already unwrapped is not read again (nor its KEK file) ...
+        assert unwrap(data_key=row) == key
+        with key_scope():  # a nested scope shares the outer one
+            assert unwrap(data_key=row) == key
+        # ... and a key not unwrapped yet still needs its KEK.
+        with pytest.raises(KeyUnavailable):
+            unwrap(data_key=other)
+    # Once the scope is over nothing is remembered.
+    with pytest.raises(KeyUnavailable):
+        unwrap(data_key=row)
+    for path in (data_dir / "keys").glob("kek-*.away"):
+        path.rename(path.with_suffix(".key"))
+    assert unwrap(data_key=other) == other_key
 
 
 def test_unwrap_without_kek_is_key_unavailable(data_dir: Path) -> None:
