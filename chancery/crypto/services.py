@@ -12,7 +12,7 @@ Typical use by an app that stores protected content:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -41,6 +41,7 @@ __all__ = [
     "sign_for",
     "signing_key_for",
     "unwrap",
+    "unwrap_many",
     "verify_signature",
 ]
 
@@ -72,6 +73,19 @@ def unwrap(*, data_key: DataKey) -> bytes:
     """The plain key of a DataKey row. Raises KeyUnavailable or DecryptionError."""
     kek = keystore.get_kek(data_key.kek_id)
     return unwrap_key(bytes(data_key.wrapped_key), kek)
+
+
+def unwrap_many(data_keys: Iterable[DataKey]) -> dict[int, bytes]:
+    """The plain keys of many DataKey rows (by row id), reading each KEK once: what bulk
+    readers (reindexing a million dispatches) use instead of one KEK read per row."""
+    keks: dict[str, Kek] = {}
+    plain: dict[int, bytes] = {}
+    for row in data_keys:
+        kek = keks.get(row.kek_id)
+        if kek is None:
+            kek = keks[row.kek_id] = keystore.get_kek(row.kek_id)
+        plain[row.pk] = unwrap_key(bytes(row.wrapped_key), kek)
+    return plain
 
 
 # --- rotation ---------------------------------------------------------------------------

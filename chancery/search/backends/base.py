@@ -11,7 +11,7 @@ without any change to views.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from chancery.search.query import Alternative
@@ -25,6 +25,13 @@ class SearchBackend(ABC):
     @abstractmethod
     def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
         """Store (or replace) the tokens of document `doc_id`."""
+
+    def write_many(self, rows: Sequence[tuple[int, str, str]], *, replacing: Collection[int] = ()) -> None:
+        """Store the tokens of many documents: (id, space-separated terms, space-separated
+        words). `replacing` names the ids that may already have tokens (the others are new:
+        an engine may skip looking for them). Engines override this with one batched write."""
+        for doc_id, terms, words in rows:
+            self.write(doc_id, terms=terms.split(), words=words.split())
 
     @abstractmethod
     def delete(self, doc_ids: Sequence[int]) -> None:

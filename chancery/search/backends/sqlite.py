@@ -7,7 +7,7 @@ letters and digits, each quoted, so nothing a user typed is ever parsed as FTS5 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -44,9 +44,10 @@ class SqliteBackend(SearchBackend):
                 [doc_id, " ".join(terms), " ".join(words)],
             )
 
-    def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
+    def write_many(self, rows: Sequence[tuple[int, str, str]], *, replacing: Collection[int] = ()) -> None:
         with connection.cursor() as cursor:
-            cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(r[0],) for r in rows])
+            if replacing:
+                cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(i,) for i in replacing])
             cursor.executemany("INSERT INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)", list(rows))
 
     def delete(self, doc_ids: Sequence[int]) -> None:
