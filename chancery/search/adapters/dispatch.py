@@ -148,6 +148,7 @@ class DispatchAdapter(Adapter):
             .select_related("sending_unit", "data_key")
             .prefetch_related("compartments")
         )
+        content.unlock_many(rows)  # each KEK read once for the page, not once per dispatch
         return {d.pk: d for d in rows}
 
     def show(self, obj: Any, *, with_text: bool) -> Shown:

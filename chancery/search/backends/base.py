@@ -47,6 +47,13 @@ class SearchBackend(ABC):
         """Ids of every matching document, best first (the caller keeps those the reader
         may read and stops when it has a page)."""
 
+    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        """A SELECT of `(id, rank)` for every matching document, a lower rank being a better
+        match (with its params): what `selectors.gated_pass` walks, best first, through the
+        gate. An engine with its own store would not implement it (its `ranked_page` and
+        `match` serve instead)."""
+        raise NotImplementedError
+
     def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
         """One page of the ids of `within` (a gated `SearchDocument` queryset) that match,
         best first. Engines in the main database override this to rank and gate in one SQL

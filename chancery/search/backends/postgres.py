@@ -103,6 +103,14 @@ class PostgresBackend(SearchBackend):
         )
         return rank, [queries[column] for column in sorted(queries)]
 
+    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        where, where_params = self.match(clauses)
+        rank, rank_params = self._rank(clauses)
+        return (
+            f"SELECT search_searchdocument.id AS id, -({rank}) AS rank FROM search_searchdocument WHERE {where}",  # noqa: S608
+            [*rank_params, *where_params],
+        )
+
     def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
         # The gated queryset already carries the match: rank it in the same statement.
         rank, rank_params = self._rank(clauses)

@@ -64,6 +64,13 @@ class SqliteBackend(SearchBackend):
             [expression(clauses)],
         )
 
+    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        # bm25() is negative, lower is better; stems weigh more than word prefixes.
+        return (
+            "SELECT rowid AS id, bm25(search_fts, 1.0, 0.3) AS rank FROM search_fts WHERE search_fts MATCH %s",
+            [expression(clauses)],
+        )
+
     def ranked(self, clauses: Clauses) -> Iterator[int]:
         with connection.cursor() as cursor:
             cursor.execute(
