@@ -319,6 +319,8 @@ def _markdown(runs: dict[str, Any]) -> str:
         "Latency in milliseconds over the fixed query set; Chancery = `selectors.search` (gate, count, facets,",
         "one page, snippets), bare engine = the same words as one hand-written engine expression (top 20 + count,",
         "no gate), Whoosh = the same documents' text in a Whoosh index (top 20 + count).",
+        'Chancery\'s total and facets count at most `selectors.COUNT_CAP` readable matches ("or more").',
+        "The machine may be shared: the load average of each run is listed below the table.",
         "",
         "| engine | dispatches | indexed documents | path | p50 | p95 | p99 | index size |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
