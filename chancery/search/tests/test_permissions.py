@@ -13,6 +13,7 @@ from chancery.correspondence.tests.domain_helpers import draft, sent
 from chancery.search import selectors
 from chancery.search.indexing import reindex
 from chancery.search.selectors import search
+from chancery.search.tests.conftest import sent_out_of_scope
 
 if TYPE_CHECKING:
     from chancery.accounts.models import User
@@ -45,16 +46,7 @@ def _hidden_documents(ministry: Any) -> None:
         tags=["ENERGY"],
     )
     # No need to know: between two other units.
-    sent(
-        ministry,
-        author="counsellor.lima",
-        head="hom.lima",
-        unit="LIMA",
-        routings=[("DAM/1", "action")],
-        subject="Gazoduc andin et réunion",
-        body="<p>Visite du gazoduc.</p>",
-        tags=["ENERGY"],
-    )
+    sent_out_of_scope(ministry, subject="Gazoduc andin et réunion", body="<p>Visite du gazoduc.</p>", tags=["ENERGY"])
     # A draft of another unit.
     draft(
         ministry,
@@ -132,15 +124,7 @@ def _xylophones(ministry: Any, readable: int) -> None:
     for n in range(readable):
         sent(ministry, subject=f"Xylophone numéro {n}", body="<p>Un xylophone.</p>")
     sent(ministry, author="hom.dakar", classification=2, subject="Xylophone secret", body="<p>Xylophone.</p>")
-    sent(
-        ministry,
-        author="counsellor.lima",
-        head="hom.lima",
-        unit="LIMA",
-        routings=[("DAM/1", "action")],
-        subject="Xylophone andin",
-        body="<p>Xylophone.</p>",
-    )
+    sent_out_of_scope(ministry, subject="Xylophone andin", body="<p>Xylophone.</p>")
     reindex()
 
 
