@@ -71,7 +71,9 @@ def extract_text(data: bytes, filename: str) -> str:
             return _xlsx_text(data)[:MAX_TEXT_CHARS] if _safe_zip(data) else ""
         document = read_document(data, filename, max_bytes=MAX_EXTRACT_BYTES)
     except ExtractionError as exc:
-        logger.info("attachment text not extracted: %s", exc.code if hasattr(exc, "code") else type(exc).__name__)
+        # Routine (a format without text, e.g. an image): the file is indexed by its name. At
+        # debug level, so that reindexing a million attachments does not print one line each.
+        logger.debug("attachment text not extracted: %s", exc.code if hasattr(exc, "code") else type(exc).__name__)
         return ""
     except Exception as exc:  # a hostile or broken file must not stop the indexing of others
         logger.warning("attachment text extraction failed: %s", type(exc).__name__)
