@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import nh3
 
 from chancery.crypto import envelope, keyed
-from chancery.crypto.services import new_data_key, unwrap
+from chancery.crypto.services import new_data_key, unwrap, unwrap_many
 
 if TYPE_CHECKING:
     from chancery.correspondence.models import Attachment, Citation, Dispatch
@@ -118,12 +118,23 @@ def plain_key(dispatch: Dispatch) -> bytes:
     return cached
 
 
-def read_field(dispatch: Dispatch, field: str) -> str:
-    """The clear `subject` or `body`, decrypting when stored encrypted."""
+def unlock_many(dispatches: Iterable[Dispatch]) -> None:
+    """Unwrap the data keys of many dispatches at once (each KEK read once) and keep each
+    on its instance, as `plain_key` does: for bulk readers (the search reindex). Load the
+    dispatches with `select_related("data_key")`."""
+    locked = [d for d in dispatches if d.data_key is not None and getattr(d, "_plain_key", None) is None]
+    plain = unwrap_many(d.data_key for d in locked if d.data_key is not None)
+    for dispatch in locked:
+        dispatch._plain_key = plain[int(dispatch.data_key_id or 0)]  # type: ignore[attr-defined]
+
+
+def read_field(dispatch: Dispatch, field: str, *, marking: str | None = None) -> str:
+    """The clear `subject` or `body`, decrypting when stored encrypted. A bulk reader that
+    already knows the dispatch's current `marking` text passes it (no compartment read)."""
     ciphertext = getattr(dispatch, f"{field}_ciphertext")
     if dispatch.data_key_id is None or ciphertext is None:
         return str(getattr(dispatch, field))
-    aad = field_aad(dispatch.pk, field, current_marking_text(dispatch))
+    aad = field_aad(dispatch.pk, field, marking if marking is not None else current_marking_text(dispatch))
     return envelope.decrypt(bytes(ciphertext), plain_key(dispatch), aad).decode("utf-8")
 
 

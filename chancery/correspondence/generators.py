@@ -15,6 +15,7 @@ Registered with the core `generate` command through `GENERATORS`.
 
 from __future__ import annotations
 
+import os
 from argparse import ArgumentParser
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,7 +57,9 @@ def rebuild_derived(*, search: bool = True, stdout: Any = None) -> None:
         from chancery.core.progress import ProgressBar
         from chancery.search.indexing import reindex
 
-        counts = reindex(restart=True, progress=ProgressBar().show, batch=500)
+        # Worker processes analyse while this one writes (the machine's cores, at most 2:
+        # the writes are one stream).
+        counts = reindex(restart=True, progress=ProgressBar().show, jobs=min(2, os.cpu_count() or 1))
         refresh_statistics()
         if stdout is not None:
             stdout.write("Search index rebuilt: " + ", ".join(f"{n} {t}" for t, n in counts.items()) + ".")

@@ -12,7 +12,7 @@ Typical use by an app that stores protected content:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -45,6 +45,7 @@ __all__ = [
     "sign_for",
     "signing_key_for",
     "unwrap",
+    "unwrap_many",
     "verify_signature",
 ]
 
@@ -94,6 +95,19 @@ def unwrap(*, data_key: DataKey) -> bytes:
     plain = unwrap_key(wrapped, kek)
     if cache is not None:
         cache[(data_key.kek_id, wrapped)] = plain
+    return plain
+
+
+def unwrap_many(data_keys: Iterable[DataKey]) -> dict[int, bytes]:
+    """The plain keys of many DataKey rows (by row id), reading each KEK once: what bulk
+    readers (reindexing a million dispatches) use instead of one KEK read per row."""
+    keks: dict[str, Kek] = {}
+    plain: dict[int, bytes] = {}
+    for row in data_keys:
+        kek = keks.get(row.kek_id)
+        if kek is None:
+            kek = keks[row.kek_id] = keystore.get_kek(row.kek_id)
+        plain[row.pk] = unwrap_key(bytes(row.wrapped_key), kek)
     return plain
 
 

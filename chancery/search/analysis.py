@@ -231,19 +231,25 @@ def is_stopword(folded: str) -> bool:
     return folded in ALL_STOPWORDS
 
 
+# Stop word -> the languages it belongs to (one dict probe per word of the sample).
+_STOPWORD_LANGUAGES: dict[str, tuple[str, ...]] = {
+    word: tuple(lang for lang in LATIN_LANGUAGES if word in STOPWORDS[lang])
+    for word in frozenset().union(*(STOPWORDS[lang] for lang in LATIN_LANGUAGES))
+}
+
+
 def detect_language(text: str) -> str:
     """'ar' for mostly Arabic script, else 'fr', 'en' or 'es' from stop-word counts."""
     sample = text[:20_000]
     arabic = len(_ARABIC_CHARS.findall(sample))
-    letters = sum(1 for ch in sample if ch.isalpha()) or 1
-    if arabic / letters > 0.3:
-        return "ar"
+    if arabic:
+        letters = sum(1 for ch in sample if ch.isalpha()) or 1
+        if arabic / letters > 0.3:
+            return "ar"
     scores = dict.fromkeys(LATIN_LANGUAGES, 0)
-    for match in WORD_RE.finditer(sample.lower()):
-        word = match.group()
-        for lang in LATIN_LANGUAGES:
-            if word in STOPWORDS[lang]:
-                scores[lang] += 1
+    for word in WORD_RE.findall(sample.lower()):
+        for lang in _STOPWORD_LANGUAGES.get(word, ()):
+            scores[lang] += 1
     best = max(LATIN_LANGUAGES, key=lambda lang: (scores[lang], lang == "fr"))
     return best if scores[best] else "fr"
 
@@ -260,14 +266,25 @@ class Analysed:
 MAX_TERMS = 16_000  # PostgreSQL keeps positions up to 16383: both engines index the same prefix
 
 
+@lru_cache(maxsize=400_000)
+def _indexed_form(word: str, language: str) -> tuple[str, str] | None:
+    """(folded word, stem) of one word as written, or None for a stop word: the per-word
+    work of `analyse`, cached because a corpus repeats its vocabulary (bulk indexing)."""
+    folded = fold(word)[:MAX_WORD]
+    if folded in ALL_STOPWORDS:
+        return None
+    return folded, stem(folded, language)
+
+
 def analyse(text: str, language: str) -> Analysed:
     terms: list[str] = []
     words: dict[str, None] = {}
-    for token in tokens(text):
-        if is_stopword(token.folded):
+    for word in WORD_RE.findall(text):
+        form = _indexed_form(word, language)
+        if form is None:
             continue
-        terms.append(stem(token.folded, language))
-        words[token.folded] = None
+        terms.append(form[1])
+        words[form[0]] = None
         if len(terms) >= MAX_TERMS:
             break
     return Analysed(terms, list(words))

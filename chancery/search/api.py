@@ -35,6 +35,7 @@ class FacetValueOut(Schema):
 class SearchOut(Schema):
     query: str
     total: int
+    total_capped: bool  # `total` counts the first matches only: there are at least that many
     page: int
     pages: int
     sort: str
@@ -53,6 +54,7 @@ def search_documents(request: HttpRequest, q: str = "", page: int = 1, sort: str
     return {
         "query": results.query.raw,
         "total": results.total,
+        "total_capped": results.capped,
         "page": results.page,
         "pages": results.pages,
         "sort": results.sort,

@@ -22,6 +22,7 @@ p50/p95/p99 in milliseconds and index sizes; the record of each engine is kept i
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import statistics
@@ -272,6 +273,7 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         search(cleared, q)
         _bare(q)()
     record: dict[str, Any] = {
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],  # a shared machine: say how loaded
         "engine": backend.name,
         "dispatches": dispatches,
         "documents": documents,
@@ -287,6 +289,7 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
     if not options["no_whoosh"]:
         record["whoosh"] = _whoosh(int(options["whoosh_limit"]), queries)
         say(f"whoosh: {record['whoosh']}")
+    record["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     record["query_kinds"] = dict(Counter(kind for kind, _q in queries))
     record["sample_queries"] = [q for _k, q in queries[:16]]
     return _merge(record)
@@ -316,6 +319,8 @@ def _markdown(runs: dict[str, Any]) -> str:
         "Latency in milliseconds over the fixed query set; Chancery = `selectors.search` (gate, count, facets,",
         "one page, snippets), bare engine = the same words as one hand-written engine expression (top 20 + count,",
         "no gate), Whoosh = the same documents' text in a Whoosh index (top 20 + count).",
+        'Chancery\'s total and facets count at most `selectors.COUNT_CAP` readable matches ("or more").',
+        "The machine may be shared: the load average of each run is listed below the table.",
         "",
         "| engine | dispatches | indexed documents | path | p50 | p95 | p99 | index size |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
@@ -335,6 +340,14 @@ def _markdown(runs: dict[str, Any]) -> str:
                 f"| {engine} | {run['dispatches']} | {w['documents']} | whoosh | {w['p50']} | {w['p95']} | "
                 f"{w['p99']} | {w['index_bytes'] / 1e6:.1f} MB |"
             )
+    lines += [""]
+    for engine, run in sorted(runs.items()):
+        machine = run.get("machine", {})
+        start, end = run.get("load_average_at_start"), run.get("load_average_at_end")
+        load = f"; load average (1, 5, 15 min) {start} at the start, {end} at the end" if start and end else ""
+        lines.append(
+            f"- {engine}: `{run.get('command', '')}`, {machine.get('date', '')}, {machine.get('cpus')} CPUs{load}."
+        )
     lines += ["", "Machine, date and command of each run: `search.json`.", ""]
     return "\n".join(lines)
 

@@ -7,23 +7,24 @@ and only keyed hashes are written; the clear text is never stored, logged or ret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Exists, Field, OuterRef
+from django.db import connection, connections, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from chancery.correspondence.content import TAG_PURPOSE
 from chancery.crypto import keyed
 from chancery.search import analysis
 from chancery.search.adapters import adapter, adapters
-from chancery.search.adapters.base import Entry
+from chancery.search.adapters.base import Adapter, Entry
 from chancery.search.backends import get_backend
 from chancery.search.models import DocumentType, ReindexState, SearchDocument
 from chancery.search.protection import Hasher
 
-BATCH = 200
+BATCH = 2000  # objects per committed batch: a few hundred ms of writing
 
 
 def tokens_for(entry: Entry, hasher: Hasher | None) -> tuple[list[str], list[str]]:
@@ -46,34 +47,26 @@ def _joined(values: Iterable[str]) -> str:
     return ("|" + "|".join(items) + "|")[:1000] if items else ""
 
 
-def _tags_index(entry: Entry) -> str:
+def _tags(entry: Entry) -> list[str]:
+    return list(dict.fromkeys(t.upper()[:60] for t in entry.tags))
+
+
+def _sealed_tags(entries: Sequence[Entry]) -> dict[str, str]:
+    """Keyed tokens of the tags of the protected entries of a batch (one key read, one
+    lookup of the sealed terms for the whole batch)."""
+    tags = [tag for entry in entries if entry.protected for tag in _tags(entry)]
+    return keyed.seal_terms(TAG_PURPOSE, tags) if tags else {}
+
+
+def _tags_index(entry: Entry, sealed: dict[str, str]) -> str:
     """The entry's tags; keyed tokens for a protected entry (as its dispatch's `tag_index`)."""
-    tags = list(dict.fromkeys(t.upper()[:60] for t in entry.tags))
+    tags = _tags(entry)
     if entry.protected and tags:
-        return _joined(keyed.seal_terms(TAG_PURPOSE, tags).values())
+        return _joined(sealed[tag] for tag in tags)
     return _joined(tags)
 
 
-def _document_fields(doc_type: str, entry: Entry) -> dict[str, object]:
-    return {
-        "dispatch_id": entry.dispatch_id,
-        "programme_id": entry.programme_id,
-        "unit_id": entry.unit_id,
-        "unit_code": entry.unit_code[:40],
-        "routed_index": _joined(entry.routed),
-        "tags_index": _tags_index(entry),
-        "author_id": entry.author_id,
-        "reference": entry.reference[:200],
-        "dated": entry.dated,
-        "year": entry.dated.year if entry.dated else None,
-        "classification": entry.classification,
-        "language": entry.language[:5],
-        "protected": entry.protected,
-        "indexed_at": timezone.now(),
-    }
-
-
-_UPDATED_FIELDS = [
+_FIELDS = [
     "dispatch_id",
     "programme_id",
     "unit_id",
@@ -91,28 +84,96 @@ _UPDATED_FIELDS = [
 ]
 
 
-def _update_documents(docs: Sequence[SearchDocument]) -> None:
-    """One prepared UPDATE run for the whole batch (a re-run of `chancery reindex`): much
-    cheaper than `bulk_update`'s CASE expressions or one `save()` per document."""
-    fields: list[Field[Any, Any]] = [SearchDocument._meta.get_field(name) for name in _UPDATED_FIELDS]  # type: ignore[misc]
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column or f.name)} = %s" for f in fields)
-    rows = [[f.get_db_prep_save(getattr(doc, f.attname), connection) for f in fields] + [doc.pk] for doc in docs]
+def _document_values(entry: Entry, sealed: dict[str, str], indexed_at: Any) -> list[Any]:
+    """The values of `_FIELDS` for an entry, ready for the database (see `_write_documents`)."""
+    return [
+        entry.dispatch_id,
+        entry.programme_id,
+        entry.unit_id,
+        entry.unit_code[:40],
+        _joined(entry.routed),
+        _tags_index(entry, sealed),
+        entry.author_id,
+        entry.reference[:200],
+        connection.ops.adapt_datefield_value(entry.dated),
+        entry.dated.year if entry.dated else None,
+        int(entry.classification),
+        entry.language[:5],
+        bool(entry.protected),
+        indexed_at,
+    ]
+
+
+def _write_documents(doc_type: str, entries: Sequence[Entry], sealed: dict[str, str]) -> tuple[list[int], set[int]]:
+    """Insert or update the `SearchDocument` rows of these entries with one prepared
+    statement each (executemany): the ORM's per-field preparation and model instances cost
+    more than the analysis at a million documents. Returns the document id of each entry
+    (in order) and the ids that already existed."""
+    existing = dict(
+        SearchDocument.objects.unrestricted("index maintenance")
+        .filter(doc_type=doc_type, object_id__in=[e.object_id for e in entries])
+        .values_list("object_id", "pk")
+    )
+    indexed_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    quote = connection.ops.quote_name
+    updates: list[list[Any]] = []
+    inserts: list[list[Any]] = []
+    for entry in entries:
+        values = _document_values(entry, sealed, indexed_at)
+        pk = existing.get(entry.object_id)
+        if pk is None:
+            inserts.append([doc_type, entry.object_id, *values])
+        else:
+            updates.append([*values, pk])
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE search_searchdocument SET {assignments} WHERE id = %s",  # noqa: S608 - column names only
-            rows,
+        if updates:
+            assignments = ", ".join(f"{quote(name)} = %s" for name in _FIELDS)
+            cursor.executemany(
+                f"UPDATE search_searchdocument SET {assignments} WHERE id = %s",  # noqa: S608 - column names only
+                updates,
+            )
+        if inserts:
+            columns = ", ".join(quote(name) for name in ["doc_type", "object_id", *_FIELDS])
+            marks = ", ".join(["%s"] * (len(_FIELDS) + 2))
+            cursor.executemany(
+                f"INSERT INTO search_searchdocument ({columns}) VALUES ({marks})",  # noqa: S608 - column names only
+                inserts,
+            )
+    ids = dict(existing)
+    if inserts:
+        ids.update(
+            SearchDocument.objects.unrestricted("index maintenance")
+            .filter(doc_type=doc_type, object_id__in=[row[1] for row in inserts])
+            .values_list("object_id", "pk")
         )
+    return [ids[e.object_id] for e in entries], set(existing.values())
+
+
+# An analysed object: its entry (text dropped) and its engine rows' terms and words.
+Analysed = tuple[Entry, str, str]
+
+
+def analyse_objects(doc_type: str, ids: Sequence[int]) -> list[Analysed]:
+    """Read and analyse these objects (decrypt, normalise, stem, hash when protected):
+    everything but the writes, so that `chancery reindex --jobs` runs it in worker
+    processes. The clear text is dropped from each entry once analysed."""
+    entries = adapter(doc_type).entries(ids)
+    hasher = Hasher() if any(e.protected for e in entries) else None
+    analysed: list[Analysed] = []
+    for entry in entries:
+        terms, words = tokens_for(entry, hasher)
+        entry.text = ""
+        analysed.append((entry, " ".join(terms), " ".join(words)))
+    return analysed
 
 
 @transaction.atomic
-def index_objects(doc_type: str, ids: Iterable[int]) -> list[int]:
-    """(Re)index these objects of one type; returns the ids of the documents written."""
-    wanted = sorted({int(i) for i in ids})
-    if not wanted:
-        return []
-    entries = adapter(doc_type).entries(wanted)
+def write_analysed(doc_type: str, ids: Sequence[int], analysed: Sequence[Analysed]) -> list[int]:
+    """Write the index of these objects from their analysis (`analyse_objects`); objects
+    of `ids` it does not hold no longer exist and are forgotten. Returns the document ids."""
+    entries = [entry for entry, _terms, _words in analysed]
     found = {e.object_id for e in entries}
-    gone = [i for i in wanted if i not in found]
+    gone = [i for i in ids if i not in found]
     backend = get_backend()
     if gone:
         stale = list(
@@ -122,45 +183,25 @@ def index_objects(doc_type: str, ids: Iterable[int]) -> list[int]:
         )
         backend.delete(stale)
         SearchDocument.objects.unrestricted("index maintenance").filter(pk__in=stale).delete()
-    hasher = Hasher() if any(e.protected for e in entries) else None
-    existing = dict(
-        SearchDocument.objects.unrestricted("index maintenance")
-        .filter(doc_type=doc_type, object_id__in=found)
-        .values_list("object_id", "pk")
-    )
-    rows: list[tuple[int, str, str]] = []
-    new_docs: list[SearchDocument] = []
-    written: list[int] = []
-    updated: list[SearchDocument] = []
-    for entry in entries:
-        fields = _document_fields(doc_type, entry)
-        pk = existing.get(entry.object_id)
-        doc = SearchDocument(pk=pk, doc_type=doc_type, object_id=entry.object_id, **fields)
-        doc._entry = entry  # type: ignore[attr-defined]
-        new_docs.append(doc)
-        if pk is not None:
-            updated.append(doc)
-    if updated:
-        _update_documents(updated)
-    created = [d for d in new_docs if d.pk is None]
-    if created:
-        SearchDocument.objects.bulk_create(created)
-    for doc in new_docs:
-        entry = doc._entry  # type: ignore[attr-defined]
-        terms, words = tokens_for(entry, hasher)
-        rows.append((doc.pk, " ".join(terms), " ".join(words)))
-        written.append(doc.pk)
-    _write_rows(backend, rows)
-    return written
+    if not entries:
+        return []
+    doc_ids, replacing = _write_documents(doc_type, entries, _sealed_tags(entries))
+    rows = [(doc_id, terms, words) for doc_id, (_entry, terms, words) in zip(doc_ids, analysed, strict=True)]
+    # Only documents that were already there may have engine rows to replace.
+    backend.write_many(rows, replacing=replacing)
+    return doc_ids
 
 
-def _write_rows(backend: object, rows: Sequence[tuple[int, str, str]]) -> None:
-    write_many = getattr(backend, "write_many", None)
-    if write_many is not None:
-        write_many(rows)
-        return
-    for doc_id, terms, words in rows:
-        backend.write(doc_id, terms=terms.split(), words=words.split())  # type: ignore[attr-defined]
+def index_objects(doc_type: str, ids: Iterable[int]) -> list[int]:
+    """(Re)index these objects of one type; returns the ids of the documents written.
+
+    Built for batches (`chancery reindex` passes thousands): the adapter reads them in a
+    few queries, the tags of protected entries are sealed together, and the documents and
+    the engine's rows are written with one prepared statement each."""
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return []
+    return write_analysed(doc_type, wanted, analyse_objects(doc_type, wanted))
 
 
 @transaction.atomic
@@ -175,17 +216,40 @@ def remove_objects(doc_type: str, ids: Iterable[int]) -> None:
 Progress = Callable[[str, int, int], None]
 
 
+def _analyse_job(job: tuple[str, list[int]]) -> tuple[list[int], list[Analysed]]:
+    """A worker process's share of `reindex(jobs=…)`: one batch, read and analysed."""
+    doc_type, ids = job
+    return ids, analyse_objects(doc_type, ids)
+
+
+def _batches(the_adapter: Adapter, after: int, batch: int) -> Iterator[list[int]]:
+    while ids := the_adapter.all_ids(after, batch):
+        yield ids
+        after = ids[-1]
+
+
 def reindex(
-    *, types: Sequence[str] | None = None, restart: bool = False, progress: Progress | None = None, batch: int = BATCH
+    *,
+    types: Sequence[str] | None = None,
+    restart: bool = False,
+    progress: Progress | None = None,
+    batch: int = BATCH,
+    jobs: int = 1,
 ) -> dict[str, int]:
     """Index every object of these types, in id order, one committed batch at a time.
 
     The position reached is saved with each batch (`ReindexState`), so an interrupted run
     resumes where it stopped; `restart` begins again from the first object. The server
-    keeps serving meanwhile: each batch is a short transaction, and documents not yet
-    re-indexed keep answering from their previous version.
+    keeps serving meanwhile: each batch is a short transaction (its reading and analysis
+    happen before it), and documents not yet re-indexed keep answering from their
+    previous version. With `jobs` > 1, worker processes read and analyse the next batches
+    while this process writes, in order, the batches they hand back.
     """
     counts: dict[str, int] = {}
+    if jobs > 1:
+        from chancery.search.protection import index_key
+
+        index_key()  # created here, once, rather than raced for by the workers
     for doc_type in types or [t.value for t in DocumentType]:
         the_adapter = adapters()[doc_type]
         state, _created = ReindexState.objects.get_or_create(doc_type=doc_type)
@@ -197,23 +261,39 @@ def reindex(
         total = the_adapter.count_after(0) if progress else 0
         done = total - the_adapter.count_after(state.last_object_id) if progress else 0
         counts[doc_type] = 0
-        while True:
-            ids = the_adapter.all_ids(state.last_object_id, batch)
-            if not ids:
-                break
-            with transaction.atomic():
-                index_objects(doc_type, ids)
-                _forget_missing(doc_type, state.last_object_id, ids[-1], ids)
-                state.last_object_id = ids[-1]
-                state.save(update_fields=["last_object_id"])
-            counts[doc_type] += len(ids)
-            done += len(ids)
-            if progress:
-                progress(doc_type, done, total)
+        if jobs > 1:
+            batches = list(_batches(the_adapter, state.last_object_id, batch))
+            connections.close_all()  # each worker opens its own connection
+            pool = multiprocessing.get_context("fork").Pool(jobs)
+            results: Iterator[tuple[list[int], list[Analysed]]] = pool.imap(
+                _analyse_job, [(doc_type, ids) for ids in batches]
+            )
+        else:
+            pool = None
+            results = (
+                (ids, analyse_objects(doc_type, ids)) for ids in _batches(the_adapter, state.last_object_id, batch)
+            )
+        try:
+            for ids, analysed in results:
+                with transaction.atomic():
+                    write_analysed(doc_type, ids, analysed)
+                    _forget_missing(doc_type, state.last_object_id, ids[-1], ids)
+                    state.last_object_id = ids[-1]
+                    state.save(update_fields=["last_object_id"])
+                counts[doc_type] += len(ids)
+                done += len(ids)
+                if progress:
+                    progress(doc_type, done, total)
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
         # Documents after the last object (deleted since) are forgotten.
         _forget_missing(doc_type, state.last_object_id, None, [])
         state.finished_at = timezone.now()
         state.save(update_fields=["finished_at"])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE search_searchdocument")  # the planner's view of a table just rewritten
     return counts
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -54,12 +54,16 @@ class SearchDocumentQuerySet(RestrictedQuerySet["SearchDocument"]):
         user = signed_in(user)
         if user is None:
             return self.none()._mark_gated()
-        # `IN (visible ids)`, not a correlated EXISTS per candidate: measured on both engines
-        # (bench/results/search-30k.md), EXISTS was 3-4x slower on PostgreSQL for the widest
-        # reader and mixed on SQLite. The cost left is the gate itself (see the access index).
-        dispatches = Dispatch.objects.visible_to(user).values("pk")
-        programmes = Programme.objects.visible_to(user).values("pk")
-        return self.filter(Q(dispatch_id__in=dispatches) | Q(programme_id__in=programmes))._mark_gated()
+        # A correlated EXISTS through each gating object's own `visible_to` (the dispatch
+        # gate is one indexed probe of the access index): a search evaluates it only for
+        # the documents that match, in rank order, and stops at its cap (see
+        # `selectors.gated_pass`), instead of first listing everything the reader may read
+        # (`IN (visible ids)`: the whole scope of a director at each search).
+        dispatches = Dispatch.objects.visible_to(user).filter(pk=OuterRef("dispatch_id"))
+        programmes = Programme.objects.visible_to(user).filter(pk=OuterRef("programme_id"))
+        return self.filter(
+            Q(Exists(dispatches), dispatch_id__isnull=False) | Q(Exists(programmes), programme_id__isnull=False)
+        )._mark_gated()
 
 
 class SearchDocument(models.Model):

@@ -62,6 +62,7 @@ class Hasher:
         self._key = key if key is not None else index_key()
         # Words repeat: each is hashed once per hasher (one hasher per batch or query).
         self._seen: dict[bytes, str] = {}
+        self._prefixes: dict[str, list[str]] = {}
 
     def _digest(self, kind: bytes, text: str) -> str:
         message = kind + text.encode("utf-8")
@@ -80,4 +81,9 @@ class Hasher:
         return self._digest(b"p:", prefix[:PREFIX_MAX])
 
     def word_prefixes(self, word: str) -> list[str]:
-        return [self.prefix(word[:n]) for n in range(PREFIX_MIN, min(len(word), PREFIX_MAX) + 1)]
+        found = self._prefixes.get(word)
+        if found is None:
+            found = [self.prefix(word[:n]) for n in range(PREFIX_MIN, min(len(word), PREFIX_MAX) + 1)]
+            if len(self._prefixes) < 200_000:
+                self._prefixes[word] = found
+        return found

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from chancery.accounts.models import User
 from chancery.core.classification import Level, Marking
 from chancery.correspondence.content import TAG_PURPOSE, tag_patterns
+from chancery.correspondence.models import gate_scope
 from chancery.crypto import keyed
 from chancery.search import analysis
 from chancery.search.adapters import adapter
@@ -72,6 +74,7 @@ class Results:
     pages: int = 0
     sort: str = "relevance"
     facets: list[Facet] = field(default_factory=list)
+    capped: bool = False  # `total` is the cap: there are at least that many (see COUNT_CAP)
 
     @property
     def marking(self) -> Marking | None:
@@ -185,15 +188,180 @@ def _facets(counters: dict[str, Counter[Any]]) -> list[Facet]:
     ]
 
 
-def _page_ids(qs: QuerySet[SearchDocument], clauses: list[list[Any]], sort: str, offset: int, limit: int) -> list[int]:
-    """One page of gated matches, ordered in SQL (the gate is part of the same statement)."""
+# The total and the facets count the reader's matches up to this many (the first of them
+# in the order of the results): beyond, "1,000 or more" (50 pages of PER_PAGE). Counting
+# every match of a very common word through the gate costs many times what ranking them
+# costs the engine. Nothing the reader may not read is ever counted.
+COUNT_CAP = 1000
+
+
+@dataclass
+class Pass:
+    """What one gated pass over the matches returns."""
+
+    ids: list[int]  # the page, in order
+    groups: list[tuple[Any, ...]]  # facet groups and their counts (_GROUP + count)
+    counted: int  # matches counted (at most the cap)
+    capped: bool  # there may be more
+    kept: int = 0  # readable matches kept (at most the cap)
+    ranked: int = 0  # matches the engine ranked for this pass
+
+
+_ORDER = {
+    # (direction of the sort key, of the id): relevance = rank (lower is better), then newest.
+    "relevance": ("ASC", "DESC"),
+    "date": ("DESC NULLS LAST", "DESC"),
+    "oldest": ("ASC NULLS FIRST", "ASC"),
+}
+
+
+# A reader whose need to know covers at most this many access-index rows has the candidates
+# of a search narrowed to the documents of those dispatches first (by index, once per
+# statement), before the gate: walking every match of a common word through the gate
+# would cost a counsellor more than ranking them costs the engine.
+NARROW_SCOPE = 5_000
+# A reader with a wider scope walks the best (this many × the cap) matches through the gate,
+# no more: the total and facets are then those of the readable ones among them ("or more").
+RANKED_DEPTH = 3
+
+
+def _narrowed(user: User | Any) -> tuple[str, list[Any]] | None:
+    """SQL of the ids of the documents within the reader's need to know (a superset of
+    what the gate lets through, from `correspondence.models.gate_scope`), or None when the
+    scope is wide or not in the access index."""
+    scope = gate_scope(user)
+    if scope is None or scope[: NARROW_SCOPE + 1].count() > NARROW_SCOPE:
+        return None
+    docs = SearchDocument.objects.unrestricted("narrowing only: the gate is applied after it").filter(
+        Q(dispatch_id__in=scope.values("dispatch_id")) | Q(programme_id__isnull=False)
+    )
+    sql, params = docs.values("id").query.sql_with_params()
+    return sql, list(params)
+
+
+def gated_pass(
+    user: User | Any,
+    query: Query,
+    *,
+    sort: str,
+    offset: int,
+    limit: int,
+    count: bool = True,
+    cap: int | None = None,
+) -> Pass:
+    """One page of the reader's matches, and (with `count`) the total and facet groups of
+    their first `cap` — in ONE statement, so the gate is evaluated once per candidate:
+
+    - relevance with words: the engine ranks the matches (`ranked_matches`, as the bare
+      engine does); the ranked list is walked best first, each candidate kept only when it
+      passes the filters and the gate (`SearchDocument.objects.visible_to`: each gating
+      object's own `visible_to`, a correlated indexed EXISTS), until `cap` are kept. A
+      reader with a small scope has the candidates narrowed first (`_narrowed`); a reader
+      with a wide one walks the best `RANKED_DEPTH × cap` matches (the counts are then
+      "or more" when there were more), all of them when those cannot fill the page;
+    - by date (or filters only): the same gated, filtered queryset, ordered by date in
+      SQL, the first `cap` kept;
+    then the page is cut from those kept and the facets grouped over them.
+    """
+    cap = max(cap or COUNT_CAP, offset + limit) if count else offset + limit
+    clauses = _clauses(query, Hasher(), query.must) if query.must else []
     if clauses and sort == "relevance":
-        return get_backend().ranked_page(clauses, qs, offset=offset, limit=limit)
-    if sort == "oldest":
-        order = [F("dated").asc(nulls_first=True), F("id").asc()]
-    else:
-        order = [F("dated").desc(nulls_last=True), F("id").desc()]
-    return list(qs.order_by(*order).values_list("id", flat=True)[offset : offset + limit])
+        narrowed = _narrowed(user)
+        depth = None if narrowed is not None else RANKED_DEPTH * cap
+        found = _relevance_pass(user, query, clauses, narrowed, depth, offset, limit, count, cap)
+        if depth is not None and found.ranked >= depth and found.kept < offset + limit:
+            # Too few readable ones among the best matches to fill the page: walk them all.
+            found = _relevance_pass(user, query, clauses, narrowed, None, offset, limit, count, cap)
+        elif count and depth is not None and found.ranked >= depth:
+            # Only the best `depth` matches were walked: the readable ones among them are
+            # exactly the best readable ones (the page is right), but there may be more.
+            found.capped = True
+        return found
+    key_direction, id_direction = _ORDER[sort if clauses else "date"]
+    qs = matching(user, query)[0]
+    ascending = key_direction.startswith("ASC")
+    dated = F("dated").asc(nulls_first=True) if ascending else F("dated").desc(nulls_last=True)
+    ordered = qs.order_by(dated, F("id").asc() if id_direction == "ASC" else F("id").desc())
+    kept_sql, kept_params = ordered.values("id", "dated")[:cap].query.sql_with_params()
+    kept = f"g AS MATERIALIZED (SELECT x.id AS id, x.dated AS k FROM ({kept_sql}) x)"  # noqa: S608 - ORM SQL
+    return _run_pass(kept, list(kept_params), sort if clauses else "date", offset, limit, count, cap, ranked=False)
+
+
+def _relevance_pass(
+    user: User | Any,
+    query: Query,
+    clauses: list[list[Any]],
+    narrowed: tuple[str, list[Any]] | None,
+    depth: int | None,
+    offset: int,
+    limit: int,
+    count: bool,
+    cap: int,
+) -> Pass:
+    ranked_sql, ranked_params = get_backend().ranked_matches(clauses)
+    within = filtered(user, query).extra(where=['"search_searchdocument"."id" = f.id'])
+    within_sql, within_params = within.order_by().values("id").query.sql_with_params()
+    params: list[Any] = [*ranked_params]
+    if narrowed is not None:
+        # Only the candidates within the reader's scope are gated and ranked (the unary
+        # `+` keeps the id list a filter: offered to FTS5 as rowid constraints, it would
+        # re-run the MATCH once per id); the kept ones are sorted by rank.
+        kept = (
+            f"g AS MATERIALIZED (SELECT f.id AS id, f.rank AS k FROM ({ranked_sql}) f "  # noqa: S608 - engine and ORM SQL
+            f"WHERE +f.id IN ({narrowed[0]}) AND EXISTS ({within_sql}) ORDER BY f.rank, f.id DESC LIMIT %s)"
+        )
+        params += [*narrowed[1], *within_params, cap]
+        return _run_pass(kept, params, "relevance", offset, limit, count, cap, ranked=False)
+    deepest = ""
+    if depth is not None:
+        deepest = " LIMIT %s"
+        params.append(depth)
+    kept = (
+        f"f AS MATERIALIZED ({ranked_sql} ORDER BY rank, id DESC{deepest}), "  # noqa: S608 - engine and ORM SQL
+        f"g AS MATERIALIZED (SELECT f.id AS id, f.rank AS k FROM f WHERE EXISTS ({within_sql}) LIMIT %s)"
+    )
+    params += [*within_params, cap]
+    return _run_pass(kept, params, "relevance", offset, limit, count, cap, ranked=True)
+
+
+def _run_pass(
+    kept: str, params: list[Any], sort: str, offset: int, limit: int, count: bool, cap: int, *, ranked: bool
+) -> Pass:
+    """The statement over `kept` (CTEs defining `g(id, k)`, the kept matches in order)."""
+    key_direction, id_direction = _ORDER[sort]
+    parts = [
+        "SELECT 0, p.id, p.n, NULL, NULL, NULL, NULL, NULL, NULL FROM "  # noqa: S608 - fixed SQL
+        f"(SELECT g.id AS id, ROW_NUMBER() OVER (ORDER BY g.k {key_direction}, g.id {id_direction}) AS n FROM g) p "
+        "WHERE p.n > %s AND p.n <= %s",
+        "SELECT 2, (SELECT COUNT(*) FROM g), "  # noqa: S608 - fixed SQL
+        + ("(SELECT COUNT(*) FROM f)" if ranked else "NULL")
+        + ", NULL, NULL, NULL, NULL, NULL, NULL",
+    ]
+    params = [*params, offset, offset + limit]
+    if count:
+        # First: PostgreSQL types the columns of a UNION from its branches left to right,
+        # and would type the other branches' NULLs as text.
+        columns = ", ".join(f"d.{column}" for column in _GROUP)
+        parts.insert(
+            0,
+            f"SELECT 1, NULL, NULL, {columns}, COUNT(*) FROM g "  # noqa: S608 - fixed column names
+            f"JOIN search_searchdocument d ON d.id = g.id GROUP BY {columns}",
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {kept} " + " UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    page = sorted((row[2], row[1]) for row in rows if row[0] == 0)
+    groups = [tuple(row[3:]) for row in rows if row[0] == 1]
+    sizes = next(row for row in rows if row[0] == 2)
+    kept_count, ranked_count = int(sizes[1]), int(sizes[2] or 0)
+    return Pass(
+        ids=[pk for _n, pk in page],
+        groups=groups,
+        counted=kept_count,
+        capped=count and kept_count >= cap,
+        kept=kept_count,
+        ranked=ranked_count,
+    )
 
 
 def snippet(text: str, stems: set[str], prefixes: Sequence[str], language: str) -> SafeString:
@@ -246,23 +414,25 @@ def search(
     results = Results(query=query, sort=sort)
     if query.is_empty:
         return results
-    qs, clauses = matching(user, query)
-    if with_facets:
-        groups = list(qs.order_by().values_list(*_GROUP).annotate(n=Count("id")))
-        results.total, counters = _facet_counters(groups)
-        results.facets = _facets(counters)
-    elif with_total:
-        results.total = qs.count()
-    if with_total or with_facets:
+    per_page = max(1, int(per_page))
+    requested = max(1, min(int(page or 1), MAX_PAGE))
+    counting = with_facets or with_total
+    found = gated_pass(user, query, sort=sort, offset=(requested - 1) * per_page, limit=per_page, count=counting)
+    if counting:
+        results.total, counters = _facet_counters(found.groups)
+        results.capped = found.capped
+        if with_facets:
+            results.facets = _facets(counters)
         results.pages = min(MAX_PAGE, (results.total + per_page - 1) // per_page)
-        results.page = max(1, min(int(page or 1), results.pages or 1))
+        results.page = max(1, min(requested, results.pages or 1))
         if not results.total:
             return results
+        if results.page != requested:  # asked beyond the last page: show the last one
+            offset = (results.page - 1) * per_page
+            found = gated_pass(user, query, sort=sort, offset=offset, limit=per_page, count=False)
     else:
-        results.page = max(1, min(int(page or 1), MAX_PAGE))
-    offset = (results.page - 1) * per_page
-    ids = _page_ids(qs, clauses, sort, offset, per_page)
-    results.hits = _hits(user, query, ids, with_snippets=with_snippets)
+        results.page = requested
+    results.hits = _hits(user, query, found.ids, with_snippets=with_snippets)
     return results
 
 
@@ -318,8 +488,7 @@ def matching_object_ids(user: User | Any, q: str, *, doc_type: str, limit: int =
     if not query.must:
         return []
     query.filters["type"] = [doc_type]
-    qs, clauses = matching(user, query)
-    ids = get_backend().ranked_page(clauses, qs, offset=0, limit=limit)
+    ids = gated_pass(user, query, sort="relevance", offset=0, limit=limit, count=False).ids
     docs = SearchDocument.objects.unrestricted("ids read through the gate").filter(pk__in=ids)
     found = dict(docs.values_list("id", "object_id"))
     return [found[i] for i in ids if i in found]

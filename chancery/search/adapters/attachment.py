@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 
 from chancery.correspondence import content
@@ -19,7 +19,7 @@ from chancery.correspondence.models import Attachment, Dispatch
 from chancery.imports.extraction.errors import ExtractionError
 from chancery.imports.extraction.reading import read_document
 from chancery.search.adapters.base import Adapter, Entry, Shown
-from chancery.search.adapters.dispatch import dispatch_entry
+from chancery.search.adapters.dispatch import dispatch_entry, load_dispatches, routed_codes
 from chancery.search.analysis import detect_language
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ def extract_text(data: bytes, filename: str) -> str:
             return _xlsx_text(data)[:MAX_TEXT_CHARS] if _safe_zip(data) else ""
         document = read_document(data, filename, max_bytes=MAX_EXTRACT_BYTES)
     except ExtractionError as exc:
-        logger.info("attachment text not extracted: %s", exc.code if hasattr(exc, "code") else type(exc).__name__)
+        # Routine (a format without text, e.g. an image): the file is indexed by its name. At
+        # debug level, so that reindexing a million attachments does not print one line each.
+        logger.debug("attachment text not extracted: %s", exc.code if hasattr(exc, "code") else type(exc).__name__)
         return ""
     except Exception as exc:  # a hostile or broken file must not stop the indexing of others
         logger.warning("attachment text extraction failed: %s", type(exc).__name__)
@@ -108,20 +110,16 @@ class AttachmentAdapter(Adapter):
                 pk__in=list(ids)
             )
         )
-        dispatch_ids = {a.dispatch_id for a in attachments}
-        dispatches = {
-            d.pk: d
-            for d in Dispatch.objects.unrestricted("search indexing reads every attachment's dispatch")
-            .filter(pk__in=dispatch_ids)
-            .select_related("sending_unit", "data_key")
-            .prefetch_related("compartments", "routings__unit")
-        }
+        loaded = load_dispatches({a.dispatch_id for a in attachments})
+        prefetch_related_objects(loaded, "compartments")  # the marking bound to each file and name
+        dispatches = {d.pk: d for d in loaded}
+        routed = routed_codes(dispatches)
         for attachment in attachments:
             dispatch = dispatches.get(attachment.dispatch_id)
             if dispatch is None:
                 continue
             name, text = _read(attachment, dispatch)
-            entry = dispatch_entry(dispatch, attachment.pk)
+            entry = dispatch_entry(dispatch, attachment.pk, routed.get(dispatch.pk, []))
             entry.text = f"{name}\n{text}"
             entry.language = detect_language(text or name)
             result.append(entry)

@@ -11,7 +11,7 @@ without any change to views.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from chancery.search.query import Alternative
@@ -26,6 +26,13 @@ class SearchBackend(ABC):
     def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
         """Store (or replace) the tokens of document `doc_id`."""
 
+    def write_many(self, rows: Sequence[tuple[int, str, str]], *, replacing: Collection[int] = ()) -> None:
+        """Store the tokens of many documents: (id, space-separated terms, space-separated
+        words). `replacing` names the ids that may already have tokens (the others are new:
+        an engine may skip looking for them). Engines override this with one batched write."""
+        for doc_id, terms, words in rows:
+            self.write(doc_id, terms=terms.split(), words=words.split())
+
     @abstractmethod
     def delete(self, doc_ids: Sequence[int]) -> None:
         """Forget these documents' tokens."""
@@ -39,6 +46,13 @@ class SearchBackend(ABC):
     def ranked(self, clauses: Clauses) -> Iterator[int]:
         """Ids of every matching document, best first (the caller keeps those the reader
         may read and stops when it has a page)."""
+
+    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        """A SELECT of `(id, rank)` for every matching document, a lower rank being a better
+        match (with its params): what `selectors.gated_pass` walks, best first, through the
+        gate. An engine with its own store would not implement it (its `ranked_page` and
+        `match` serve instead)."""
+        raise NotImplementedError
 
     def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
         """One page of the ids of `within` (a gated `SearchDocument` queryset) that match,

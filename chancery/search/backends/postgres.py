@@ -12,7 +12,7 @@ the same tokens (`&`, `|`, `<->` for phrases, `:*` for prefixes).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -60,20 +60,22 @@ class PostgresBackend(SearchBackend):
     def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
         self.write_many([(doc_id, " ".join(terms), " ".join(words))])
 
-    def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
+    def write_many(self, rows: Sequence[tuple[int, str, str]], *, replacing: Collection[int] = ()) -> None:
+        # The vectors are columns of the document row (new or not): one UPDATE ... FROM
+        # (VALUES ...) per 500 documents.
+        values = [
+            (doc_id, vector_literal(terms.split(), positions=True), vector_literal(words.split(), positions=False))
+            for doc_id, terms, words in rows
+        ]
         with connection.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE search_searchdocument SET terms_vector = %s::tsvector, words_vector = %s::tsvector "
-                "WHERE id = %s",
-                [
-                    (
-                        vector_literal(terms.split(), positions=True),
-                        vector_literal(words.split(), positions=False),
-                        doc_id,
-                    )
-                    for doc_id, terms, words in rows
-                ],
-            )
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                marks = ", ".join(["(%s::bigint, %s::tsvector, %s::tsvector)"] * len(chunk))
+                cursor.execute(
+                    "UPDATE search_searchdocument AS d SET terms_vector = v.t, words_vector = v.w "  # noqa: S608
+                    f"FROM (VALUES {marks}) AS v(id, t, w) WHERE d.id = v.id",
+                    [value for row in chunk for value in row],
+                )
 
     def delete(self, doc_ids: Sequence[int]) -> None:
         return None  # the vectors are columns of the document row, deleted with it
@@ -100,6 +102,14 @@ class PostgresBackend(SearchBackend):
             for column in sorted(queries)
         )
         return rank, [queries[column] for column in sorted(queries)]
+
+    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        where, where_params = self.match(clauses)
+        rank, rank_params = self._rank(clauses)
+        return (
+            f"SELECT search_searchdocument.id AS id, -({rank}) AS rank FROM search_searchdocument WHERE {where}",  # noqa: S608
+            [*rank_params, *where_params],
+        )
 
     def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
         # The gated queryset already carries the match: rank it in the same statement.

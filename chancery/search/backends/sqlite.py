@@ -7,7 +7,7 @@ letters and digits, each quoted, so nothing a user typed is ever parsed as FTS5 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -44,9 +44,10 @@ class SqliteBackend(SearchBackend):
                 [doc_id, " ".join(terms), " ".join(words)],
             )
 
-    def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
+    def write_many(self, rows: Sequence[tuple[int, str, str]], *, replacing: Collection[int] = ()) -> None:
         with connection.cursor() as cursor:
-            cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(r[0],) for r in rows])
+            if replacing:
+                cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(i,) for i in replacing])
             cursor.executemany("INSERT INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)", list(rows))
 
     def delete(self, doc_ids: Sequence[int]) -> None:
@@ -60,6 +61,13 @@ class SqliteBackend(SearchBackend):
     def match(self, clauses: Clauses) -> tuple[str, list[object]]:
         return (
             '"search_searchdocument"."id" IN (SELECT rowid FROM search_fts WHERE search_fts MATCH %s)',
+            [expression(clauses)],
+        )
+
+    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        # bm25() is negative, lower is better; stems weigh more than word prefixes.
+        return (
+            "SELECT rowid AS id, bm25(search_fts, 1.0, 0.3) AS rank FROM search_fts WHERE search_fts MATCH %s",
             [expression(clauses)],
         )
 

@@ -60,6 +60,14 @@ def build_corpus(ministry: Any) -> Corpus:
     return corpus
 
 
+def sent_out_of_scope(ministry: Any, **fields: Any) -> Dispatch:
+    """A dispatch between two units other than DAKAR's (LIMA → DAM/1): out of the scope of
+    DAKAR's and DAB's agents, whatever it says."""
+    return sent(
+        ministry, author="counsellor.lima", head="hom.lima", unit="LIMA", routings=[("DAM/1", "action")], **fields
+    )
+
+
 @pytest.fixture
 def corpus(ministry: Any) -> Corpus:
     return build_corpus(ministry)

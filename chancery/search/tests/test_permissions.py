@@ -10,8 +10,10 @@ from django.test import Client
 
 from chancery.accounts.services import issue_api_token
 from chancery.correspondence.tests.domain_helpers import draft, sent
+from chancery.search import selectors
 from chancery.search.indexing import reindex
 from chancery.search.selectors import search
+from chancery.search.tests.conftest import sent_out_of_scope
 
 if TYPE_CHECKING:
     from chancery.accounts.models import User
@@ -44,16 +46,7 @@ def _hidden_documents(ministry: Any) -> None:
         tags=["ENERGY"],
     )
     # No need to know: between two other units.
-    sent(
-        ministry,
-        author="counsellor.lima",
-        head="hom.lima",
-        unit="LIMA",
-        routings=[("DAM/1", "action")],
-        subject="Gazoduc andin et réunion",
-        body="<p>Visite du gazoduc.</p>",
-        tags=["ENERGY"],
-    )
+    sent_out_of_scope(ministry, subject="Gazoduc andin et réunion", body="<p>Visite du gazoduc.</p>", tags=["ENERGY"])
     # A draft of another unit.
     draft(
         ministry,
@@ -66,7 +59,22 @@ def _hidden_documents(ministry: Any) -> None:
     )
 
 
-def test_a_hidden_document_changes_no_number(ministry: Any, corpus: Any) -> None:
+# The plans `selectors.gated_pass` may choose for a reader: every one must keep the gate.
+PLANS = {
+    "narrowed": {"NARROW_SCOPE": 10**9},  # candidates narrowed to the reader's scope first
+    "ranked walk": {"NARROW_SCOPE": 0},  # the best matches walked through the gate
+    "shallow walk": {"NARROW_SCOPE": 0, "RANKED_DEPTH": 1, "COUNT_CAP": 1},  # walk cut short, then redone
+}
+
+
+@pytest.fixture(params=sorted(PLANS))
+def plan(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, value in PLANS[request.param].items():
+        monkeypatch.setattr(selectors, name, value)
+    return str(request.param)
+
+
+def test_a_hidden_document_changes_no_number(ministry: Any, corpus: Any, plan: str) -> None:
     reader = ministry.users["counsellor.dakar"]
     cleared = ministry.users["hom.dakar"]
     before = {q: _seen(reader, q) for q in QUERIES}
@@ -109,3 +117,31 @@ def test_showing_protected_snippets_is_audited_without_content(ministry: Any, co
     before = AuditEvent.objects.filter(action="search.read").count()
     client_for("hom.dakar").get("/search/", {"q": "reunion"})  # clear results: nothing to audit
     assert AuditEvent.objects.filter(action="search.read").count() == before
+
+
+def _xylophones(ministry: Any, readable: int) -> None:
+    """`readable` dispatches counsellor.dakar may read that say "xylophone", and two it may not."""
+    for n in range(readable):
+        sent(ministry, subject=f"Xylophone numéro {n}", body="<p>Un xylophone.</p>")
+    sent(ministry, author="hom.dakar", classification=2, subject="Xylophone secret", body="<p>Xylophone.</p>")
+    sent_out_of_scope(ministry, subject="Xylophone andin", body="<p>Xylophone.</p>")
+    reindex()
+
+
+def test_counts_are_capped_over_readable_matches_only(
+    ministry: Any, monkeypatch: pytest.MonkeyPatch, plan: str
+) -> None:
+    reader = ministry.users["counsellor.dakar"]
+    _xylophones(ministry, readable=2)
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    # Two readable and two hidden matches: under the cap of 3, exact, and the hidden ones not counted.
+    results = search(reader, "xylophone")
+    assert (results.total, results.capped) == (2, False)
+    assert sum(n for _v, _l, n in next(f for f in results.facets if f.name == "type").values) == 2
+    _xylophones(ministry, readable=2)
+    capped = search(reader, "xylophone", per_page=1)  # the cap is never below the page's end
+    # A walk cut short counts the readable ones among the best matches only: "or more".
+    expected = range(1, 4) if plan == "shallow walk" else range(3, 4)
+    assert capped.capped and capped.total in expected and capped.pages == capped.total
+    pages = [search(reader, "xylophone", per_page=1, page=n).hits for n in range(1, capped.total + 1)]
+    assert all(len(hits) == 1 and "Xylophone num" in hits[0].title for hits in pages)

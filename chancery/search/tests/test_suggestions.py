@@ -17,6 +17,7 @@ from chancery.correspondence.tests.domain_helpers import sent
 from chancery.search.indexing import reindex, stale_ids
 from chancery.search.models import SearchDocument
 from chancery.search.selectors import FACET_SIZE, search, suggest
+from chancery.search.tests.conftest import sent_out_of_scope
 from chancery.search.tests.test_permissions import _hidden_documents
 
 if TYPE_CHECKING:
@@ -75,16 +76,7 @@ def test_every_facet_value_is_counted_and_hidden_ones_are_not(ministry: Any, cor
     for i, tag in enumerate(tags):
         sent(ministry, subject=f"Inventaire numéro {i}", body="<p>Inventaire.</p>", tags=[tag, "INVENTORY"])
     # Out of the reader's scope (LIMA → DAM/1), with the same word and tags of its own.
-    sent(
-        ministry,
-        author="counsellor.lima",
-        head="hom.lima",
-        unit="LIMA",
-        routings=[("DAM/1", "action")],
-        subject="Inventaire andin",
-        body="<p>Inventaire.</p>",
-        tags=["HIDDENTAG", "INVENTORY"],
-    )
+    sent_out_of_scope(ministry, subject="Inventaire andin", body="<p>Inventaire.</p>", tags=["HIDDENTAG", "INVENTORY"])
     reindex()
     results = search(ministry.users["counsellor.dakar"], "inventaire")
     facets = {f.name: f.values for f in results.facets}

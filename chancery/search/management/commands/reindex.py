@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from chancery.core.progress import ProgressBar
-from chancery.search.indexing import catch_up, reindex
+from chancery.search.indexing import BATCH, catch_up, reindex
 from chancery.search.models import DocumentType
 
 
@@ -37,7 +37,15 @@ class Command(BaseCommand):
             help="only this document type (repeatable)",
         )
         parser.add_argument("--restart", action="store_true", help="ignore a previous interrupted run")
-        parser.add_argument("--batch-size", type=_positive_int, default=200, help="objects per transaction")
+        parser.add_argument(
+            "--batch-size", type=_positive_int, default=BATCH, help=f"objects per transaction (default {BATCH})"
+        )
+        parser.add_argument(
+            "--jobs",
+            type=_positive_int,
+            default=1,
+            help="worker processes reading and analysing batches while this one writes (default 1; at most the cores)",
+        )
         parser.add_argument(
             "--stale",
             action="store_true",
@@ -71,7 +79,11 @@ class Command(BaseCommand):
         progress = bar.show if bar is not None else None
 
         counts = reindex(
-            types=options["type"], restart=options["restart"], progress=progress, batch=options["batch_size"]
+            types=options["type"],
+            restart=options["restart"],
+            progress=progress,
+            batch=options["batch_size"],
+            jobs=options["jobs"],
         )
         summary = ", ".join(f"{n} {t}" for t, n in counts.items())
         self.stdout.write(f"Index rebuilt: {summary}.")
