@@ -510,7 +510,7 @@ def check_site(ledger: dict[str, Any]) -> dict[str, Any]:
     every = Attachment.objects.unrestricted("stress check: every stored file's name")
     names = set(every.values_list("storage_name", flat=True))
     root = storage.root()
-    on_disk = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    on_disk = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != storage.SWEPT_MARKER}
     missing = names - on_disk
     orphans = on_disk - names
     if missing:

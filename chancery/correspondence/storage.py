@@ -111,6 +111,9 @@ def exists(name: str) -> bool:
     return path_for(name).exists()
 
 
+SWEPT_MARKER = ".swept"  # in the store's root: the horizon of the last complete sweep
+
+
 def sweep(*, older_than_seconds: float) -> int:
     """Remove what interrupted writes left behind; returns how many files went.
 
@@ -118,6 +121,12 @@ def sweep(*, older_than_seconds: float) -> int:
     between leaves a complete file no attachment names, and a crash during the write a
     temporary file. Both are garbage once no write can still be in flight: files younger than
     `older_than_seconds` are kept (another server may be about to commit them).
+
+    Incremental: every file lives in its dispatch's directory, and creating, renaming or
+    removing a file there moves that directory's modification time forward. A complete sweep
+    records its horizon; the next one opens only the directories changed since (at a million
+    dispatches, a full walk held `chancery serve` for minutes). Without the record, or with
+    `older_than_seconds=0` after a crash test, every directory is opened.
     """
     import time
 
@@ -125,14 +134,29 @@ def sweep(*, older_than_seconds: float) -> int:
 
     horizon = time.time() - older_than_seconds
     directory = root()
-    every = Attachment.objects.unrestricted("orphan sweep: every stored file's name")
-    named = set(every.values_list("storage_name", flat=True))
+    marker = directory / SWEPT_MARKER
+    try:
+        since = float(marker.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        since = 0.0
+    changed: dict[int, str] = {}
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.isdigit() and entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime >= since:
+                changed[int(entry.name)] = entry.path
+    every = Attachment.objects.unrestricted("orphan sweep: the stored names of the changed directories' dispatches")
+    ids = sorted(changed)
+    named: set[str] = set()
+    for first in range(0, len(ids), 5000):
+        named.update(every.filter(dispatch_id__in=ids[first:first + 5000]).values_list("storage_name", flat=True))
     removed = 0
-    for path in directory.rglob("*"):
+    for path in (p for folder in changed.values() for p in Path(folder).iterdir()):
         if not path.is_file() or path.stat().st_mtime > horizon:
             continue
         relative = path.relative_to(directory).as_posix()
         if relative not in named and (_NAME_RE.match(relative) or path.name.endswith(".tmp")):
             path.unlink(missing_ok=True)
             removed += 1
+    # Files younger than the horizon were kept: the next sweep must reopen their directories.
+    _atomic_write(marker, repr(horizon).encode("ascii"))
     return removed
