@@ -12,11 +12,13 @@ a process configured for the site.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -93,6 +95,10 @@ class Server:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> None:
+        # Another server on the port would answer the readiness check below, and the run would
+        # measure (or fail against) a site that is not this one.
+        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, self.port), timeout=1):
+            raise RuntimeError(f"port {self.port} on {LOOPBACK} is already in use: stop what listens there")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "chancery.cli", "serve", "--bind", f"{LOOPBACK}:{self.port}",

@@ -246,6 +246,10 @@ def reindex(
     while this process writes, in order, the batches they hand back.
     """
     counts: dict[str, int] = {}
+    if connection.in_atomic_block:
+        # Worker processes would not see what this transaction wrote, and closing the
+        # connections for them would end it: inside a transaction, one process does it all.
+        jobs = 1
     if jobs > 1:
         from chancery.search.protection import index_key
 
