@@ -382,7 +382,9 @@ def _run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
         "command": "chancery bench all " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in options.items()
             if k in {"engine", "dispatches", "missions", "years", "clients", "requests", "sends", "import_count",
-                     "workers", "site", "crowd"} and v),
+                     "workers", "site", "crowd"} and v
+            # a measured site was generated earlier: the generation's options are not this run's
+            and not (options.get("site") and k in {"engine", "dispatches", "missions", "years"})),
         "notes": "Each page measured right after its floor (the login page GET) at the same concurrency, through "
                  "`chancery serve` (gunicorn) on loopback, the clients on the same machine; a request is a full "
                  "GET (page or JSON). Queries: Django's test client in a process of the site, after a warm-up.",
