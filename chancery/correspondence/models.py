@@ -550,8 +550,13 @@ class Routing(ChoiceLabels):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.fill_sort_keys()
+        keys = {"open_rank", "due_key"}
+        cached = self._state.fields_cache.get("dispatch")
+        if self.sent_at is None and cached is not None and cached.sent_at is not None:
+            self.sent_at = cached.sent_at  # a routing added to a dispatch already released
+            keys.add("sent_at")
         if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "open_rank", "due_key"}
+            kwargs["update_fields"] = {*kwargs["update_fields"], *keys}
         super().save(*args, **kwargs)
 
     def __str__(self) -> str:
