@@ -37,6 +37,28 @@ class CappedCount:
         return self.value
 
 
+class CappedInt(int):
+    """A count taken up to a cap, usable as an int (the cap itself when there are more): for
+    counters shown beside other figures. `more`: there are more rows than the value says; a
+    template shows it as `{{ n }}{% if n.more %}+{% endif %}`."""
+
+    more: bool
+
+    def __new__(cls, value: int, more: bool = False) -> CappedInt:
+        number = super().__new__(cls, value)
+        number.more = more
+        return number
+
+    def __add__(self, other: Any) -> CappedInt:
+        return CappedInt(int(self) + int(other), self.more or bool(getattr(other, "more", False)))
+
+
+def capped_int(queryset: QuerySet[Any], cap: int | None = None) -> CappedInt:
+    """`capped_count` as a `CappedInt`."""
+    counted = capped_count(queryset, cap)
+    return CappedInt(counted.value, counted.more)
+
+
 def capped_count(queryset: QuerySet[Any], cap: int | None = None) -> CappedCount:
     """How many rows, counted up to `cap` (default `COUNT_CAP`; one bounded query)."""
     cap = COUNT_CAP if cap is None else cap

@@ -270,6 +270,13 @@ class CountsOut(Schema):
     overdue: int
     unread: int
     total: int
+    more: list[str] = Field(
+        [], description="the counts taken only up to 1,000: there are more (the value is 1,000)"
+    )
+
+    @staticmethod
+    def resolve_more(obj: dict[str, Any]) -> list[str]:
+        return sorted(name for name, value in obj.items() if getattr(value, "more", False))
 
 
 # --- helpers -----------------------------------------------------------------------------

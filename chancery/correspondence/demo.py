@@ -735,6 +735,7 @@ class _Writer:
             assert spec.obj is not None
             for r in spec.routings:
                 answer = r.answer.obj if r.answer is not None else None
+                open_rank, due_key = Routing.sort_keys(r.kind, r.status, r.due_date)
                 row = new_row(
                     Routing,
                     dispatch_id=spec.obj.pk,
@@ -742,6 +743,9 @@ class _Writer:
                     kind=r.kind,
                     due_date=r.due_date,
                     status=r.status,
+                    open_rank=open_rank,
+                    due_key=due_key,
+                    sent_at=spec.obj.sent_at,
                     acknowledged_by_id=_pk(r.acknowledged_by),
                     acknowledged_at=r.acknowledged_at,
                     assigned_to_id=_pk(r.assigned_to),
@@ -782,19 +786,25 @@ class _Writer:
         still = []
         for pk, r in self.open_routings:
             if r.answer is not None and r.answer.obj is not None:
-                updates.append(
-                    Routing(
-                        pk=pk,
-                        answer_id=r.answer.obj.pk,
-                        answered_at=r.answered_at,
-                        status=r.status,
-                        acknowledged_at=r.acknowledged_at,
-                        acknowledged_by=r.acknowledged_by,
-                    )
+                routing = Routing(
+                    pk=pk,
+                    answer_id=r.answer.obj.pk,
+                    answered_at=r.answered_at,
+                    status=r.status,
+                    kind=r.kind,
+                    due_date=r.due_date,
+                    acknowledged_at=r.acknowledged_at,
+                    acknowledged_by=r.acknowledged_by,
                 )
+                routing.fill_sort_keys()
+                updates.append(routing)
             else:
                 still.append((pk, r))
-        update_rows(Routing, updates, ["answer", "answered_at", "status", "acknowledged_at", "acknowledged_by"])
+        update_rows(
+            Routing,
+            updates,
+            ["answer", "answered_at", "status", "acknowledged_at", "acknowledged_by", "open_rank", "due_key"],
+        )
         self.open_routings = still
 
     def _attachments(

@@ -14,15 +14,14 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Case, Count, DateField, IntegerField, Prefetch, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level
 from chancery.core.gate import get_visible_or_404
-from chancery.core.keyset import ordering
+from chancery.core.keyset import CappedInt, capped_int, ordering
 from chancery.core.lists import first
 from chancery.correspondence import content, policy
 from chancery.correspondence.models import (
@@ -37,6 +36,7 @@ from chancery.correspondence.models import (
     RoutingKind,
     RoutingStatus,
     clearance_q,
+    narrow_scope_q,
 )
 from chancery.organisation.models import Unit
 
@@ -44,17 +44,14 @@ if TYPE_CHECKING:
     from chancery.accounts.models import User
 
 UNSENT_STATUSES = (DispatchStatus.DRAFT, DispatchStatus.VALIDATED, DispatchStatus.SUBMITTED)
-OPEN_ACTION = (RoutingStatus.PENDING, RoutingStatus.ACKNOWLEDGED, RoutingStatus.ASSIGNED)
 # Orders of the paged lists ([(field, descending)], ending with a unique field): keyset pages.
-INBOX_ORDER = [("overdue", True), ("open_rank", True), ("due_key", False), ("dispatch__sent_at", True), ("id", True)]
+# The inbox: open routings first, by due date (information copies have none), newest first. Its
+# keys are stored on the routing and indexed per unit (see `Routing.open_rank`): overdue
+# attributions come first without a key of their own, being the open ones due earliest.
+INBOX_ORDER = [("open_rank", True), ("due_key", False), ("sent_at", True), ("id", True)]
 OUTBOX_ORDER = [("sent_at", True), ("id", True)]
 DRAFTS_ORDER = [("updated_at", True), ("id", True)]
 SEARCH_ORDER = [("dated", True), ("id", True)]
-NO_DUE_DATE = date(9999, 12, 31)  # routings without a due date sort after every dated one
-# What the inbox lists by default (`status="open"`).
-OPEN_ROUTINGS = Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION) | Q(
-    kind=RoutingKind.INFO, status=RoutingStatus.UNREAD
-)
 THREAD_MAX_DEPTH = 10
 THREAD_MAX_NODES = 200
 
@@ -110,45 +107,46 @@ def _my_unit_ids(user: User, unit: Unit | int | str | None) -> list[int]:
     return [wanted] if wanted in ids else []
 
 
+def _overdue(today: date) -> Q:
+    """Open attributions whose due date has passed (on the inbox's stored keys: `due_key` is
+    an attribution's due date, and no information copy's, so the index range serves it)."""
+    return Q(open_rank=1, kind=RoutingKind.ACTION, due_key__lt=today)
+
+
 def inbox(
     user: User, unit: Unit | int | str | None = None, status: str | None = None, overdue_only: bool = False
 ) -> QuerySet[Routing]:
     """Routings (attribution and information) of sent dispatches to the user's units
-    (or to one of them, `unit`), overdue attributions first, then open ones, newest first.
+    (or to one of them, `unit`), open ones first, earliest due date first (so overdue
+    attributions lead), then newest first (`INBOX_ORDER`).
 
     `status`: a routing status, or `open` (attributions not answered/closed, unread
     copies). Each routing has `dispatch` (+ sending unit) preloaded and an `overdue` flag.
     Equivalent to the gate: a member of a routed unit reads a sent dispatch whenever
     their clearance dominates its marking (tested against `visible_to`).
+
+    One unit's rows are read in the order of its index (`corr_routing_inbox`): a page costs
+    its rows whatever the unit's volume. (With several units the engine still sorts their rows.)
     """
     unit_ids = _my_unit_ids(user, unit)
     if not unit_ids or not user.is_active:
         return Routing.objects.unrestricted("inbox of an agent without a unit: no row").none()
     today = timezone.localdate()
-    overdue = Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION, due_date__lt=today)
     qs = Routing.objects.unrestricted(
         "inbox: the gate's routed-unit branch written out for speed (clearance and released status below)"
     ).filter(
         clearance_q(user, "dispatch__"),
-        unit_id__in=unit_ids,
+        Q(unit_id=unit_ids[0]) if len(unit_ids) == 1 else Q(unit_id__in=unit_ids),
         dispatch__status__in=RELEASED_STATUSES,
     )
     if status == "open":
-        qs = qs.filter(OPEN_ROUTINGS)
+        qs = qs.filter(open_rank=1)  # = OPEN_ROUTINGS (the table's check constraint)
     elif status:
         qs = qs.filter(status=status)
     if overdue_only:
-        qs = qs.filter(overdue)
+        qs = qs.filter(_overdue(today))
     return (
-        qs.annotate(
-            overdue=Case(When(overdue, then=Value(1)), default=Value(0), output_field=IntegerField()),
-            open_rank=Case(
-                When(Q(status__in=OPEN_ACTION) | Q(status=RoutingStatus.UNREAD), then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            due_key=Coalesce("due_date", Value(NO_DUE_DATE), output_field=DateField()),
-        )
+        qs.annotate(overdue=Case(When(_overdue(today), then=Value(1)), default=Value(0), output_field=IntegerField()))
         .select_related(
             "dispatch", "dispatch__sending_unit", "dispatch__author", "dispatch__data_key", "unit", "assigned_to"
         )
@@ -176,26 +174,26 @@ def drafts(user: User, unit: Unit | int | str | None = None) -> DispatchQuerySet
     )
 
 
-def inbox_counts(user: User, *, with_open: bool = False) -> dict[str, int]:
+def inbox_counts(user: User, *, with_open: bool = False) -> dict[str, CappedInt]:
     """For the inbox counter: `unacknowledged` attributions, `overdue` attributions,
     `unread` copies, and `total` = unacknowledged + unread; `with_open`: also `open` (what the
-    inbox lists by default: attributions not answered or closed, unread copies), in the same
-    query. Through the gate."""
+    inbox lists by default: attributions not answered or closed, unread copies). Through the
+    gate (the inbox's rows), each counted up to `keyset.COUNT_CAP` (`CappedInt.more` beyond):
+    one bounded query each, on the unit's indexes, whatever the unit's volume."""
     if not getattr(user, "is_authenticated", False):
-        return {"unacknowledged": 0, "overdue": 0, "unread": 0, "total": 0} | ({"open": 0} if with_open else {})
-    today = timezone.localdate()
-    counts = (
-        inbox(user)
-        .order_by()
-        .aggregate(
-            unacknowledged=Count("id", filter=Q(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING)),
-            overdue=Count("id", filter=Q(kind=RoutingKind.ACTION, status__in=OPEN_ACTION, due_date__lt=today)),
-            unread=Count("id", filter=Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)),
-            **({"open": Count("id", filter=OPEN_ROUTINGS)} if with_open else {}),
+        zero = CappedInt(0)
+        return {"unacknowledged": zero, "overdue": zero, "unread": zero, "total": zero} | (
+            {"open": zero} if with_open else {}
         )
-    )
-    result = {k: int(v or 0) for k, v in counts.items()}
+    rows = inbox(user).order_by()
+    result = {
+        "unacknowledged": capped_int(rows.filter(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING)),
+        "overdue": capped_int(rows.filter(_overdue(timezone.localdate()))),
+        "unread": capped_int(rows.filter(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)),
+    }
     result["total"] = result["unacknowledged"] + result["unread"]
+    if with_open:
+        result["open"] = capped_int(rows.filter(open_rank=1))
     return result
 
 
@@ -251,7 +249,17 @@ def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | N
     """Visible dispatches matching the filters (direction, unit, status, classification,
     date range on the letter date, tag, q), newest first. Unknown values match nothing."""
     f = filters if isinstance(filters, SearchFilters) else SearchFilters.from_mapping(filters or {})
-    qs = visible_dispatches(user)
+    # The sending unit and the author come in their own queries, not joined: with those inner
+    # joins SQLite started from the units table and sorted the reader's whole scope (1.5 s for a
+    # desk officer at 100k dispatches) instead of walking the date index (9 ms).
+    qs = (
+        Dispatch.objects.visible_to(user)
+        .select_related("data_key")
+        .prefetch_related("sending_unit", "author", "compartments")
+    )
+    narrow = narrow_scope_q(user)
+    if narrow is not None:
+        qs = qs.filter(narrow)  # a narrow reader's list starts from their access rows (the gate still decides)
     if f.direction:
         qs = qs.filter(direction=f.direction)
     if f.status:

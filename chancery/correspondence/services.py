@@ -250,18 +250,20 @@ def _raise(errors: dict[str, list[str]]) -> None:
 
 def _set_routings(dispatch: Dispatch, routings: list[tuple[Unit, str, date | None]]) -> None:
     Routing.objects.of_dispatch(dispatch).delete()
-    Routing.objects.bulk_create(
-        [
-            Routing(
-                dispatch=dispatch,
-                unit=unit,
-                kind=kind,
-                due_date=due,
-                status=RoutingStatus.PENDING if kind == RoutingKind.ACTION else RoutingStatus.UNREAD,
-            )
-            for unit, kind, due in routings
-        ]
-    )
+    rows = [
+        Routing(
+            dispatch=dispatch,
+            unit=unit,
+            kind=kind,
+            due_date=due,
+            status=RoutingStatus.PENDING if kind == RoutingKind.ACTION else RoutingStatus.UNREAD,
+            sent_at=dispatch.sent_at,
+        )
+        for unit, kind, due in routings
+    ]
+    for row in rows:
+        row.fill_sort_keys()  # bulk_create does not call save()
+    Routing.objects.bulk_create(rows)
     access_index.sync_dispatches([dispatch.pk])  # bulk_create sends no post_save
 
 
@@ -741,6 +743,8 @@ def _release(dispatch: Dispatch, actor: User, *, now: Any) -> None:
         dispatch.dated = timezone.localdate(now) if timezone.is_aware(now) else now.date()
     sign_dispatch(dispatch)
     dispatch.save()
+    # The inbox's order key, in the same transaction (see `Routing.sent_at`).
+    Routing.objects.of_dispatch(dispatch).update(sent_at=dispatch.sent_at)
 
 
 @transaction.atomic

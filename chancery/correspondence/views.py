@@ -145,7 +145,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     query = {k: str(v) for k, v in data.items()} if data else {"status": "open"}
     page = _page(request, routings, selectors.INBOX_ORDER, count=not default, query=query)
     if default:
-        page.total = CappedCount(value=counts["open"], more=False)
+        page.total = CappedCount(value=int(counts["open"]), more=counts["open"].more)
     rows = list(page.object_list)
     _with_subjects(r.dispatch for r in rows)
     context = {

@@ -43,3 +43,17 @@ def draft(
 def sent(ministry: Any, *, head: str = "hom.dakar", **kwargs: Any) -> Dispatch:
     dispatch = draft(ministry, **kwargs)
     return services.send_dispatch(actor=ministry.users[head], dispatch=dispatch)
+
+
+def inbox_keys_out_of_step() -> list[int]:
+    """Ids of the routings whose stored inbox keys (`open_rank`, `due_key`, `sent_at`) disagree
+    with their kind, status, due date and their dispatch's `sent_at` (expected: none)."""
+    from chancery.correspondence.models import Routing
+
+    rows = Routing.objects.unrestricted("test: every routing's keys").select_related("dispatch")
+    return [
+        r.pk
+        for r in rows
+        if (r.open_rank, r.due_key) != Routing.sort_keys(r.kind, r.status, r.due_date)
+        or r.sent_at != r.dispatch.sent_at
+    ]

@@ -10,8 +10,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
+from chancery.correspondence import models as correspondence_models
 from chancery.correspondence import selectors, services
-from chancery.correspondence.models import Dispatch
+from chancery.correspondence.models import OPEN_ROUTINGS, Dispatch, Routing
 from chancery.correspondence.tests.domain_helpers import draft, sent
 
 if TYPE_CHECKING:
@@ -131,9 +132,41 @@ def test_inbox_matches_the_gate(ministry: Any) -> None:
             for d in Dispatch.objects.visible_to(user).filter(routings__unit_id__in=mine, status__in=["sent", "closed"])
         }
         assert inbox_ids == expected, name
+        # the open rows (read by the stored `open_rank`) are the gate's open routings, counted alike
+        open_ids = {r.dispatch_id for r in selectors.inbox(user, status="open")}
+        open_routings = Routing.objects.unrestricted("test").filter(OPEN_ROUTINGS, unit_id__in=mine)
+        expected_open = {
+            d.pk
+            for d in Dispatch.objects.visible_to(user).filter(
+                pk__in=open_routings.values("dispatch_id"), status__in=["sent", "closed"]
+            )
+        }
+        assert open_ids == expected_open, name
+        assert selectors.inbox_counts(user, with_open=True)["open"] == len(selectors.inbox(user, status="open")), name
     assert len(selectors.inbox(u["desk.dab1"])) == 2  # not the secret one
     assert selectors.inbox_counts(u["desk.dab1"]) == {"unacknowledged": 1, "overdue": 0, "unread": 1, "total": 2}
     assert selectors.inbox_counts(u["director.dab"])["total"] == 0  # oversight is not an inbox
+
+
+@pytest.mark.parametrize("factor", [10**9, 0], ids=["from the access rows", "walking the order"])
+def test_dispatch_list_matches_the_gate_whichever_way_it_is_read(ministry: Any, monkeypatch: Any, factor: int) -> None:
+    """`search_dispatches` (the API list) starts from the reader's access rows when their scope
+    is narrow (`narrow_scope_q`), else walks its order: the same rows either way, the gate's."""
+    u = ministry.users
+    sent(ministry, routings=[("DAB/1", "action"), ("DG7/1", "info")])
+    sent(ministry, author="hom.dakar", classification=3, routings=[("DAB/1", "action")])
+    sent(ministry, author="desk.dab1", unit="DAB/1", head="head.dab1", routings=[("DAKAR", "action")])
+    draft(ministry, routings=[("DAB/1", "action")])
+    monkeypatch.setattr(correspondence_models, "NARROW_FACTOR", factor)
+    for name in ("counsellor.dakar", "desk.dab1", "director.dab", "clerk.sgbo", "security", "hom.lima", "sg"):
+        user = u[name]
+        expected = {d.pk for d in Dispatch.objects.visible_to(user)}
+        assert {d.pk for d in selectors.search_dispatches(user)} == expected, name
+        routed = {d.pk for d in Dispatch.objects.visible_to(user).filter(routings__unit__code="DAB/1")}
+        assert {d.pk for d in selectors.search_dispatches(user, {"unit": "DAB/1"})} >= routed, name
+        if name not in ("security",) and factor:
+            # narrow enough to start from the access rows (security officers' review is outside the index)
+            assert correspondence_models.narrow_scope_q(user) is not None, name
 
 
 def test_thread_shows_only_visible_parts(ministry: Any) -> None:

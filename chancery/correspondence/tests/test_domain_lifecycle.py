@@ -13,7 +13,7 @@ from chancery.audit.models import AuditEvent
 from chancery.correspondence import selectors, services
 from chancery.correspondence.models import Dispatch, DispatchStatus, Routing, RoutingStatus
 from chancery.correspondence.signatures import verify_dispatch
-from chancery.correspondence.tests.domain_helpers import PDF, draft, sent
+from chancery.correspondence.tests.domain_helpers import PDF, draft, inbox_keys_out_of_step, sent
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +25,12 @@ def test_full_lifecycle(ministry: Any) -> None:
     # the routed units do not see a draft
     assert not Dispatch.objects.visible_to(users["desk.dab1"]).filter(pk=d.pk).exists()
 
+    assert inbox_keys_out_of_step() == []  # a draft's routings: no sent_at yet
     d = services.validate_dispatch(actor=users["hom.dakar"], dispatch=d)
     assert d.status == DispatchStatus.VALIDATED and d.validated_by == users["hom.dakar"]
     d = services.send_dispatch(actor=users["hom.dakar"], dispatch=d)
     assert d.status == DispatchStatus.SENT
+    assert inbox_keys_out_of_step() == []  # sent_at copied onto the routings when released
     assert d.reference == f"DAKAR/{d.year}/0001" and d.number == 1
     assert verify_dispatch(d).valid
 
@@ -58,6 +60,9 @@ def test_full_lifecycle(ministry: Any) -> None:
     services.close_routing(actor=desk, dispatch=d, unit="DAB/1")
     d.refresh_from_db()
     assert d.status == DispatchStatus.CLOSED
+    # every step (acknowledge, assign, answer, read, close) kept the inbox's stored keys in step
+    assert inbox_keys_out_of_step() == []
+    assert not Routing.objects.of_dispatch(d).filter(open_rank=1).exists()
     actions = set(AuditEvent.objects.filter(object_id=str(d.pk)).values_list("action", flat=True))
     assert {"correspondence.sent", "correspondence.acknowledged", "correspondence.assigned"} <= actions
 
@@ -186,9 +191,10 @@ def test_inbox_puts_overdue_first_and_counts_them(ministry: Any) -> None:
     desk = ministry.users["desk.dab1"]
     on_time = sent(ministry, subject="Statistiques consulaires")
     late = sent(ministry, subject="Foire commerciale")
-    Routing.objects.filter(dispatch=late, kind=RoutingKind.ACTION).update(
-        due_date=timezone.localdate() - datetime.timedelta(days=3)
-    )
+    three_days_ago = timezone.localdate() - datetime.timedelta(days=3)
+    # the stored inbox key moves with the due date (the table's check constraint)
+    late_routings = Routing.objects.filter(dispatch=late, kind=RoutingKind.ACTION)
+    late_routings.update(due_date=three_days_ago, due_key=three_days_ago)
     inbox = list(selectors.inbox(desk))
     assert [r.dispatch_id for r in inbox] == [late.pk, on_time.pk]
     assert inbox[0].overdue == 1 and inbox[0].is_overdue  # type: ignore[attr-defined]

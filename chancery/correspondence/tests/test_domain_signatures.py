@@ -82,7 +82,7 @@ def test_tampered_hash_and_row_still_caught_by_signature(ministry: Any) -> None:
 
 def test_tampered_routing_and_attachment_hash_rows(ministry: Any) -> None:
     d = sent(ministry, attachments=[("a.txt", b"original")])
-    d.routings.update(due_date="2030-01-01")
+    d.routings.filter(kind="action").update(due_date="2030-01-01", due_key="2030-01-01")  # keys kept consistent
     assert not verify_dispatch(d).valid
     d2 = sent(ministry, attachments=[("a.txt", b"original")])
     attachment = Attachment.objects.get(dispatch=d2)

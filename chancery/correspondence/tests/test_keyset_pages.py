@@ -107,3 +107,66 @@ def test_capped_count_counts_only_what_the_reader_may_read(letters: Any) -> None
     assert exact < Dispatch.objects.unrestricted("test").count()
     assert keyset.capped_count(visible, cap=exact + 10) == keyset.CappedCount(value=exact, more=False)
     assert keyset.capped_count(visible, cap=exact - 1) == keyset.CappedCount(value=exact - 1, more=True)
+
+
+def _api_walk(client: Client, url: str, key: Any) -> list[Any]:
+    """`key` of every item of an API list, following its `Link` rel="next" cursors."""
+    ids: list[Any] = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        ids += [key(item) for item in response.json()["items"]]
+        links = dict(
+            (part.split(">")[1].split('"')[1], part.split(">")[0].strip().lstrip("<"))
+            for part in response.get("Link", "").split(",")
+            if part.strip()
+        )
+        url = links.get("next", "")
+    return ids
+
+
+@pytest.mark.parametrize("username", ["counsellor.dakar", "desk.dab1"])
+def test_api_cursors_walk_the_inbox_and_the_dispatches(letters: Any, username: str) -> None:
+    """The whole inbox (every status: open first, by due date, newest first, on the routing's
+    stored keys) and the dispatch list (a narrow reader's from their access rows) page by
+    cursor through exactly the gated rows, in order."""
+    from chancery.accounts.services import issue_api_token
+    from chancery.correspondence.models import RoutingKind, RoutingStatus
+
+    user = letters.users[username]
+    for routing in list(selectors.inbox(user))[1:9:2]:  # some settled: the inbox lists them after the open ones
+        routing.status = RoutingStatus.CLOSED if routing.kind == RoutingKind.ACTION else RoutingStatus.READ
+        routing.save()  # the stored keys follow
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
+    inbox = list(selectors.inbox(user))
+    if username == "desk.dab1":
+        assert len({r.open_rank for r in inbox}) == 2, "open and settled routings both listed"
+    assert all(r.sent_at is not None for r in inbox)  # released: copied from the dispatch
+    assert inbox == sorted(inbox, key=lambda r: (-r.open_rank, r.due_key, -r.sent_at.timestamp(), -r.pk))  # type: ignore[union-attr]
+    walked = _api_walk(client, "/api/v1/inbox?limit=7", lambda item: (item["dispatch"]["id"], item["routing"]["unit"]))
+    assert walked == [(r.dispatch_id, r.unit.code) for r in inbox]
+    dispatches = [d.pk for d in selectors.search_dispatches(user)]
+    assert len(dispatches) > 2  # several pages of 2
+    assert _api_walk(client, "/api/v1/dispatches?limit=2", lambda item: item["id"]) == dispatches
+
+
+def test_inbox_counters_are_capped_and_say_so(letters: Any, monkeypatch: Any) -> None:
+    from chancery.accounts.services import issue_api_token
+
+    user = letters.users["desk.dab1"]
+    exact = selectors.inbox_counts(user, with_open=True)
+    assert exact["open"] > 3 and not exact["open"].more
+    monkeypatch.setattr(keyset, "COUNT_CAP", 3)
+    capped = selectors.inbox_counts(user, with_open=True)
+    assert capped["open"] == 3 and capped["open"].more
+    for name in ("unacknowledged", "overdue", "unread"):
+        assert capped[name] == min(exact[name], 3) and capped[name].more == (exact[name] > 3), name
+    client = sign_in(Client(), user)
+    response = client.get("/correspondence/")
+    page = response.content.decode()
+    if capped["unacknowledged"].more:
+        assert "<strong>3+</strong>" in page
+    assert response.context["page"].total == keyset.CappedCount(3, True)  # the default view's: the open counter
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
+    body = api.get("/api/v1/inbox/counts").json()
+    assert set(body["more"]) == {n for n in ("unacknowledged", "overdue", "unread", "total") if capped[n].more}

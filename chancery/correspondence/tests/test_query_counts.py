@@ -69,6 +69,8 @@ PAGES = [
     ListPage(
         "director.dab", "/api/v1/dispatches?limit=100", lambda u: selectors.search_dispatches(u).count(), api=True
     ),
+    # a narrower reader (their scope a few hundred of 1,500): the list starts from their access rows (`narrow_scope_q`)
+    ListPage("desk.dab1", "/api/v1/dispatches?limit=100", lambda u: selectors.search_dispatches(u).count(), api=True),
     ListPage(
         "director.dab",
         "/api/v1/dispatches?limit=100&unit=DAB%2F1",
