@@ -9,6 +9,8 @@ dispatch). Every read of the `Dispatch` table passes through `visible_to(user)`.
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -134,19 +136,26 @@ def _review_branch(user: User) -> Q | None:
     return None
 
 
+def _need_to_know_branches(user: User) -> list[Q]:
+    """The conditions on access-index rows giving `user` need to know, one per kind of row
+    (each served by its own index): them, one of their units, or (rows marked `oversee`) a
+    unit under one of their oversight subtrees."""
+    unit_ids = sorted({m.unit_id for m in user.active_memberships()})
+    oversight_paths = sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE) if u.path})
+    overseen_units = _subtree_unit_ids(user, oversight_paths)
+    branches = [Q(user_id=user.pk)]
+    if unit_ids:
+        branches.append(Q(unit_id__in=unit_ids))
+    if overseen_units:
+        branches.append(Q(oversee=True, unit_id__in=overseen_units))
+    return branches
+
+
 def need_to_know_rows(user: User) -> QuerySet[DispatchAccess]:
     """The access-index rows (`DispatchAccess`, see `access_index`) giving `user` need to know:
     a row naming one of their units, or them, or (rows marked `oversee`) a unit under one of
     their oversight subtrees."""
-    unit_ids = sorted({m.unit_id for m in user.active_memberships()})
-    oversight_paths = sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE) if u.path})
-    overseen_units = _subtree_unit_ids(user, oversight_paths)
-    who = Q(user_id=user.pk)
-    if unit_ids:
-        who |= Q(unit_id__in=unit_ids)
-    if overseen_units:
-        who |= Q(oversee=True, unit_id__in=overseen_units)
-    return DispatchAccess.objects.filter(who)
+    return DispatchAccess.objects.filter(reduce(or_, _need_to_know_branches(user)))
 
 
 def need_to_know_exists(user: User, outer: str = "pk") -> Exists:
@@ -156,16 +165,17 @@ def need_to_know_exists(user: User, outer: str = "pk") -> Exists:
     return Exists(need_to_know_rows(user).filter(dispatch_id=OuterRef(outer)))
 
 
-def gate_scope(user: Viewer | None) -> QuerySet[DispatchAccess] | None:
+def gate_scope(user: Viewer | None) -> list[QuerySet[DispatchAccess]] | None:
     """Access-index rows naming every dispatch `user` may read (a superset of the gate:
-    clearance is not checked here), or None when the gate has a branch outside the index
-    (security officers' review of declassifiable dispatches). A caller whose reader has a
-    small scope may drive a query from these rows by index; it must still apply
-    `visible_to`, which alone decides."""
+    clearance is not checked here), as one queryset per kind of row — their union is the
+    scope; listing them through one OR would scan the whole index — or None when the gate
+    has a branch outside the index (security officers' review of declassifiable
+    dispatches). A caller whose reader has a small scope may drive a query from these rows
+    by index; it must still apply `visible_to`, which alone decides."""
     user = signed_in(user)
     if user is None or _review_branch(user) is not None:
         return None
-    return need_to_know_rows(user)
+    return [DispatchAccess.objects.filter(branch) for branch in _need_to_know_branches(user)]
 
 
 class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):

@@ -12,8 +12,10 @@ and very common terms; drawn deterministically from the corpus's own clear subje
 a fully cleared agent and as a narrowly scoped one, through:
 1. Chancery: `selectors.search` — the search page's code path without HTTP (gate, filters,
    count, facets, one page of results, snippets decrypted on the fly);
-2. the bare engine: the same words written by hand as one FTS5 / tsquery expression, top 20
-   by rank and the count, with no gate, no facets and no snippets (the floor);
+2. the bare engine: the same words written by hand as one FTS5 / tsquery expression, with
+   the same bounded strategy (the newest `selectors.COUNT_CAP` matches, in the engine's
+   order, and only those ranked): top 20 by rank and their count, with no gate, no facets
+   and no snippets (the floor);
 3. Whoosh, indexing the same documents' clear text in a temporary directory (the peer).
 p50/p95/p99 in milliseconds and index sizes; the record of each engine is kept in
 `bench/results/search.json` beside the other engine's, and both go to `search.md`.
@@ -164,6 +166,7 @@ def _searcher(user: User) -> Callable[[str], Callable[[], Any]]:
 
 def _bare(q: str) -> Callable[[], Any]:
     """The same words as one hand-written engine expression (clear tokens only, no gate)."""
+    from chancery.search import selectors
     from chancery.search.backends import get_backend
     from chancery.search.backends.postgres import _column_queries
     from chancery.search.backends.sqlite import expression
@@ -182,26 +185,37 @@ def _bare(q: str) -> Callable[[], Any]:
     if not clauses:
         return lambda: None
     backend = get_backend().name
+    # The same bounded strategy as Chancery's (`selectors._window`): the newest `window`
+    # matches, in the engine's own order, and only those ranked; the count is theirs.
+    window = selectors.COUNT_CAP
 
     def run() -> Any:
         with connection.cursor() as cursor:
             if backend == "sqlite":
                 match = expression(clauses)
-                cursor.execute("SELECT rowid FROM search_fts WHERE search_fts MATCH %s ORDER BY rank LIMIT 20", [match])
+                newest = "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH %s ORDER BY rowid DESC LIMIT %s"
+                cursor.execute(
+                    f"WITH c AS MATERIALIZED ({newest}) "  # noqa: S608 - fixed SQL
+                    "SELECT rowid FROM search_fts WHERE search_fts MATCH %s AND rowid >= (SELECT MIN(id) FROM c) "
+                    "ORDER BY bm25(search_fts, 1.0, 0.3) LIMIT 20",
+                    [match, window, match],
+                )
                 cursor.fetchall()
-                cursor.execute("SELECT count(*) FROM search_fts WHERE search_fts MATCH %s", [match])
+                cursor.execute(f"SELECT count(*) FROM ({newest})", [match, window])  # noqa: S608 - fixed SQL
                 cursor.fetchall()
             else:
                 queries = _column_queries(clauses)
                 where = " AND ".join(f"{c}_vector @@ %s::tsquery" for c in sorted(queries))
                 params = [queries[c] for c in sorted(queries)]
+                newest = f"SELECT id FROM search_searchdocument WHERE {where} ORDER BY id DESC LIMIT %s"  # noqa: S608
                 cursor.execute(
-                    f"SELECT id FROM search_searchdocument WHERE {where} "  # noqa: S608 - fixed column names
-                    "ORDER BY ts_rank_cd(terms_vector, %s::tsquery) DESC LIMIT 20",
-                    [*params, queries.get("terms", queries.get("words"))],
+                    f"WITH c AS MATERIALIZED ({newest}) "  # noqa: S608 - fixed column names
+                    "SELECT d.id FROM search_searchdocument d JOIN c ON c.id = d.id "
+                    "ORDER BY ts_rank_cd(d.terms_vector, %s::tsquery) DESC LIMIT 20",
+                    [*params, window, queries.get("terms", queries.get("words"))],
                 )
                 cursor.fetchall()
-                cursor.execute(f"SELECT count(*) FROM search_searchdocument WHERE {where}", params)  # noqa: S608
+                cursor.execute(f"SELECT count(*) FROM ({newest}) c", [*params, window])  # noqa: S608
                 cursor.fetchall()
 
     return run
@@ -319,7 +333,8 @@ def _markdown(runs: dict[str, Any]) -> str:
         "Latency in milliseconds over the fixed query set; Chancery = `selectors.search` (gate, count, facets,",
         "one page, snippets), bare engine = the same words as one hand-written engine expression (top 20 + count,",
         "no gate), Whoosh = the same documents' text in a Whoosh index (top 20 + count).",
-        'Chancery\'s total and facets count at most `selectors.COUNT_CAP` readable matches ("or more").',
+        "Chancery ranks the reader's newest `selectors.COUNT_CAP` readable matches (all of them when fewer),",
+        'and its total and facets count those ("or more"); the bare engine does the same by hand, without the gate.',
         "The machine may be shared: the load average of each run is listed below the table.",
         "",
         "| engine | dispatches | indexed documents | path | p50 | p95 | p99 | index size |",

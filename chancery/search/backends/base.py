@@ -54,6 +54,20 @@ class SearchBackend(ABC):
         `match` serve instead)."""
         raise NotImplementedError
 
+    def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        """A SELECT of `id` for every matching document (with its params), which the caller
+        walks newest (highest id) first under a LIMIT: the engine must be able to give its
+        matches in that order without ranking, sorting or even counting them all (a very
+        common word matches most of the corpus). An engine with its own store would not
+        implement it."""
+        raise NotImplementedError
+
+    def ranked_among(self, clauses: Clauses, candidates: str) -> tuple[str, list[object]]:
+        """A SELECT of `(id, rank)` (a lower rank being a better match, with its params) of
+        the matching documents among `candidates` — the name of a CTE with an `id` column,
+        a few thousand ids at most: the engine ranks these only, not every match."""
+        raise NotImplementedError
+
     def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
         """One page of the ids of `within` (a gated `SearchDocument` queryset) that match,
         best first. Engines in the main database override this to rank and gate in one SQL

@@ -111,6 +111,20 @@ class PostgresBackend(SearchBackend):
             [*rank_params, *where_params],
         )
 
+    def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        # Walked by the primary key backwards (or from the GIN index's bitmap for a rarer
+        # word): PostgreSQL's planner picks; either way nothing is ranked.
+        where, where_params = self.match(clauses)
+        return f"SELECT search_searchdocument.id AS id FROM search_searchdocument WHERE {where}", where_params  # noqa: S608
+
+    def ranked_among(self, clauses: Clauses, candidates: str) -> tuple[str, list[object]]:
+        rank, rank_params = self._rank(clauses)
+        return (
+            f"SELECT search_searchdocument.id AS id, -({rank}) AS rank FROM search_searchdocument "  # noqa: S608
+            f"WHERE search_searchdocument.id IN (SELECT id FROM {candidates})",
+            [*rank_params],
+        )
+
     def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:
         # The gated queryset already carries the match: rank it in the same statement.
         rank, rank_params = self._rank(clauses)
