@@ -10,7 +10,7 @@ Snippets are cut from the clear text decrypted on the fly for these objects only
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -27,6 +27,7 @@ from chancery.correspondence.models import gate_scope
 from chancery.crypto import keyed
 from chancery.search import analysis
 from chancery.search.adapters import adapter
+from chancery.search.adapters.base import Shown
 from chancery.search.backends import get_backend
 from chancery.search.models import DocumentType, SearchDocument
 from chancery.search.protection import Hasher
@@ -83,6 +84,12 @@ class Results:
             return None
         level = max(h.classification for h in self.hits)
         return Marking.of(level, {c for h in self.hits for c in h.compartments})
+
+    @property
+    def approximate(self) -> bool:
+        """Ranked among the reader's newest matches only (see `_window`): say so, and invite
+        a narrower search."""
+        return self.capped and self.sort == "relevance" and bool(self.query.must)
 
     @property
     def has_next(self) -> bool:
@@ -243,8 +250,13 @@ def _narrowed(user: User | Any) -> tuple[str, list[Any]] | None:
     from chancery.planning.models import Programme
 
     scope = gate_scope(user)
-    if scope is None or sum(rows[: NARROW_SCOPE + 1].count() for rows in scope) > NARROW_SCOPE:
+    if scope is None:
         return None
+    budget = NARROW_SCOPE  # each kind of row counted by index, no further than what is left
+    for rows in scope:
+        budget -= rows[: budget + 1].count()
+        if budget < 0:
+            return None
     documents = SearchDocument.objects.unrestricted("narrowing only: the gate is applied after it")
     parts = [documents.filter(dispatch_id__in=rows.values("dispatch_id")).values("id") for rows in scope]
     parts.append(documents.filter(programme_id__in=Programme.objects.visible_to(user).values("pk")).values("id"))
@@ -445,22 +457,27 @@ def search(
     return results
 
 
-def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool) -> list[Hit]:
-    # `ids` come from the gated query; each object is fetched again through its own gate below.
+def _shown(user: User | Any, ids: list[int], *, with_text: bool) -> Iterator[tuple[SearchDocument, Shown]]:
+    """The documents of `ids` (from the gated query), in order, each with its object as the
+    reader sees it; objects are fetched again through their own gate, once per type."""
     docs = {d.pk: d for d in SearchDocument.objects.unrestricted("ids read through the gate").filter(pk__in=ids)}
     by_type: dict[str, list[SearchDocument]] = defaultdict(list)
     for doc in docs.values():
         by_type[doc.doc_type].append(doc)
     # Once per type, in bulk, through the type's gate (and its keys unwrapped together).
     objects = {t: adapter(t).page(user, type_docs) for t, type_docs in by_type.items()}
-    stems, prefixes = query.highlight_words()
-    hits: list[Hit] = []
     for pk in ids:
         found = docs.get(pk)
         obj = objects.get(found.doc_type, {}).get(found.object_id) if found else None
         if found is None or obj is None:
             continue  # gone or out of scope since it was indexed: never shown
-        shown = adapter(found.doc_type).show(obj, with_text=with_snippets)
+        yield found, adapter(found.doc_type).show(obj, with_text=with_text)
+
+
+def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool) -> list[Hit]:
+    stems, prefixes = query.highlight_words()
+    hits: list[Hit] = []
+    for found, shown in _shown(user, ids, with_text=with_snippets):
         language = found.language or "fr"
         text = shown.text or ""
         cut = snippet(text, stems, prefixes, language) if with_snippets else mark_safe("")
@@ -533,3 +550,41 @@ def suggest(user: User | Any, text: str, *, limit: int = SUGGESTIONS) -> list[Hi
         if len(hits) >= limit:
             break
     return hits[:limit]
+
+
+COMPLETIONS = 5
+COMPLETION_SOURCES = 20  # documents whose words complete the one being typed
+
+
+def complete(user: User | Any, text: str, *, limit: int = COMPLETIONS) -> list[str]:
+    """Whole words completing the last word `user` is typing (`visi` → `visite`,
+    `visiteurs`), most frequent first.
+
+    The index cannot offer them: its vocabulary holds the words of every document, and a
+    protected document's words only as keyed hashes, which cannot be completed (and must
+    not be: a completion would reveal a word of a document the reader may not read). So
+    the words come from the text of the reader's own best matches for the prefix — the
+    documents `search` returns through the gate, read (decrypted) as their results are —
+    and nothing else: a hidden document changes no completion.
+    """
+    text = " ".join(str(text or "").split())[:200]
+    last = text.rsplit(" ", 1)[-1]
+    if len(last) < 2 or not last.isalnum():
+        return []
+    prefix = analysis.fold(last)
+    query = parse(f"{text}*")
+    if not query.must:
+        return []
+    ids = gated_pass(user, query, sort="relevance", offset=0, limit=COMPLETION_SOURCES, count=False).ids
+    documents: Counter[str] = Counter()  # folded word -> documents holding it
+    written: dict[str, Counter[str]] = defaultdict(Counter)  # folded word -> its written forms
+    for _doc, shown in _shown(user, ids, with_text=True):
+        seen: set[str] = set()
+        for part in (shown.title, shown.subject or "", shown.text[:SNIPPET_SCAN]):
+            for token in analysis.tokens(part):
+                if len(token.folded) > len(prefix) and token.folded.startswith(prefix):
+                    seen.add(token.folded)
+                    written[token.folded][token.text.lower()] += 1
+        documents.update(seen)
+    ranked = sorted(documents, key=lambda word: (-documents[word], word))
+    return [written[word].most_common(1)[0][0] for word in ranked[:limit]]
