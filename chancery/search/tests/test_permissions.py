@@ -143,5 +143,6 @@ def test_counts_are_capped_over_readable_matches_only(
     # Four readable matches: the newest three (readable ones only: the window never holds a
     # hidden document) are ranked and counted, "or more".
     assert capped.capped and capped.total == 3 and capped.pages == 3
+    assert capped.approximate and not search(reader, "xylophone", sort="date").approximate
     pages = [search(reader, "xylophone", per_page=1, page=n).hits for n in range(1, capped.total + 1)]
     assert all(len(hits) == 1 and "Xylophone num" in hits[0].title for hits in pages)
