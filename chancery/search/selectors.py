@@ -241,8 +241,13 @@ NARROW_SCOPE = 10_000
 # "or more": refine the search (or sort by date) for the older ones.
 # The window is made of readable documents only, so a hidden document changes neither which
 # documents are ranked nor any count.
-def _window(offset: int, limit: int) -> int:
-    return max(COUNT_CAP, offset + limit)
+def _window(offset: int, limit: int, size: int | None = None) -> int:
+    return max(size or COUNT_CAP, offset + limit)
+
+
+# Type-aheads (suggestions, completions, the citation field) rank the best of the reader's
+# newest this many matches: they show a handful, count nothing, and run at each keystroke.
+TYPEAHEAD_WINDOW = 200
 
 
 def _narrowed(user: User | Any) -> tuple[str, list[Any]] | None:
@@ -256,10 +261,12 @@ def _narrowed(user: User | Any) -> tuple[str, list[Any]] | None:
     scope = gate_scope(user)
     if scope is None:
         return None
-    budget = NARROW_SCOPE  # each kind of row counted by index, no further than what is left
-    for rows in scope:
-        budget -= rows[: budget + 1].count()
-        if budget < 0:
+    # Each kind of row counted by its index, no further than the threshold, in one statement.
+    counts = [rows.values("pk")[: NARROW_SCOPE + 1].query.sql_with_params() for rows in scope]
+    total = " + ".join(f"(SELECT COUNT(*) FROM ({sql}) s{i})" for i, (sql, _params) in enumerate(counts))  # noqa: S608 - ORM SQL
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {total}", [p for _sql, params in counts for p in params])
+        if int(cursor.fetchone()[0]) > NARROW_SCOPE:
             return None
     documents = SearchDocument.objects.unrestricted("narrowing only: the gate is applied after it")
     parts = [documents.filter(dispatch_id__in=rows.values("dispatch_id")).values("id") for rows in scope]
@@ -277,6 +284,7 @@ def gated_pass(
     limit: int,
     count: bool = True,
     cap: int | None = None,
+    window: int | None = None,
 ) -> Pass:
     """One page of the reader's matches, and (with `count`) the total and facet groups of
     their first `cap` — in ONE statement, so the gate is evaluated once per candidate:
@@ -293,8 +301,8 @@ def gated_pass(
     clauses = _clauses(query, Hasher(), query.must) if query.must else []
     if clauses and sort == "relevance":
         # The page must not depend on whether it is counted: the window is the same.
-        window = _window(offset, limit)
-        return _relevance_pass(user, query, clauses, _narrowed(user), window, offset, limit, count)
+        size = _window(offset, limit, window)
+        return _relevance_pass(user, query, clauses, _narrowed(user), size, offset, limit, count)
     cap = max(cap or COUNT_CAP, offset + limit) if count else offset + limit
     key_direction, id_direction = _ORDER[sort if clauses else "date"]
     qs = matching(user, query)[0]
@@ -432,8 +440,11 @@ def search(
     with_facets: bool = True,
     with_snippets: bool = True,
     with_total: bool = True,
+    window: int | None = None,
 ) -> Results:
-    """The search page and the API: one page of results, the total and the facets."""
+    """The search page and the API: one page of results, the total and the facets.
+    `window`: how many of the reader's newest matches a relevance search ranks (see
+    `_window`; the count's cap by default, less for type-aheads)."""
     query = parse(q)
     sort = sort if sort in SORTS else "relevance"
     results = Results(query=query, sort=sort)
@@ -442,7 +453,8 @@ def search(
     per_page = max(1, int(per_page))
     requested = max(1, min(int(page or 1), MAX_PAGE))
     counting = with_facets or with_total
-    found = gated_pass(user, query, sort=sort, offset=(requested - 1) * per_page, limit=per_page, count=counting)
+    offset = (requested - 1) * per_page
+    found = gated_pass(user, query, sort=sort, offset=offset, limit=per_page, count=counting, window=window)
     if counting:
         results.total, counters = _facet_counters(found.groups)
         results.capped = found.capped
@@ -454,7 +466,7 @@ def search(
             return results
         if results.page != requested:  # asked beyond the last page: show the last one
             offset = (results.page - 1) * per_page
-            found = gated_pass(user, query, sort=sort, offset=offset, limit=per_page, count=False)
+            found = gated_pass(user, query, sort=sort, offset=offset, limit=per_page, count=False, window=window)
     else:
         results.page = requested
     results.hits = _hits(user, query, found.ids, with_snippets=with_snippets)
@@ -519,7 +531,7 @@ def matching_object_ids(user: User | Any, q: str, *, doc_type: str, limit: int =
     if not query.must:
         return []
     query.filters["type"] = [doc_type]
-    ids = gated_pass(user, query, sort="relevance", offset=0, limit=limit, count=False).ids
+    ids = gated_pass(user, query, sort="relevance", offset=0, limit=limit, count=False, window=TYPEAHEAD_WINDOW).ids
     docs = SearchDocument.objects.unrestricted("ids read through the gate").filter(pk__in=ids)
     found = dict(docs.values_list("id", "object_id"))
     return [found[i] for i in ids if i in found]
@@ -548,7 +560,10 @@ def suggest(user: User | Any, text: str, *, limit: int = SUGGESTIONS) -> list[Hi
     if " " not in text and any(c.isdigit() or c == "/" for c in text) and '"' not in text:
         tries.insert(0, f'ref:"{text}"')
     for q in tries:
-        for hit in search(user, q, per_page=limit, with_facets=False, with_snippets=False, with_total=False).hits:
+        found = search(
+            user, q, per_page=limit, with_facets=False, with_snippets=False, with_total=False, window=TYPEAHEAD_WINDOW
+        )
+        for hit in found.hits:
             if all((h.doc_type, h.object_id) != (hit.doc_type, hit.object_id) for h in hits):
                 hits.append(hit)
         if len(hits) >= limit:
@@ -579,7 +594,10 @@ def complete(user: User | Any, text: str, *, limit: int = COMPLETIONS) -> list[s
     query = parse(f"{text}*")
     if not query.must:
         return []
-    ids = gated_pass(user, query, sort="relevance", offset=0, limit=COMPLETION_SOURCES, count=False).ids
+    sources = gated_pass(
+        user, query, sort="relevance", offset=0, limit=COMPLETION_SOURCES, count=False, window=TYPEAHEAD_WINDOW
+    )
+    ids = sources.ids
     documents: Counter[str] = Counter()  # folded word -> documents holding it
     written: dict[str, Counter[str]] = defaultdict(Counter)  # folded word -> its written forms
     for _doc, shown in _shown(user, ids, with_text=True):
