@@ -147,7 +147,9 @@ class User(AbstractUser):
         return any(u.pk == unit.pk for u in units)
 
     def forget_cached_rights(self) -> None:
-        for attr in ("_clearance_cache", "_memberships_cache"):
+        # every per-instance cache the gate keeps on the agent (the oversight subtree too: a unit
+        # moved under another region changes what a director oversees)
+        for attr in ("_clearance_cache", "_memberships_cache", "_corr_subtree_cache"):
             if hasattr(self, attr):
                 delattr(self, attr)
 

@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chancery.accounts.access import agent
@@ -229,7 +229,11 @@ def drafts(request: HttpRequest) -> HttpResponse:
 @require_GET
 def sent(request: HttpRequest) -> HttpResponse:
     return _dispatch_list(
-        request, queryset=selectors.outbox(agent(request)), order=selectors.OUTBOX_ORDER, title=_("Sent"), kind="sent"
+        request,
+        queryset=selectors.outbox(agent(request)),
+        order=selectors.OUTBOX_ORDER,
+        title=pgettext("mailbox", "Sent"),  # the list (plural), not a dispatch's status
+        kind="sent",
     )
 
 

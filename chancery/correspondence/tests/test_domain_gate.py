@@ -189,3 +189,19 @@ def test_no_write_down(ministry: Any) -> None:
 def test_cannot_mark_above_own_clearance(ministry: Any) -> None:
     with pytest.raises(ValidationError):
         draft(ministry, classification=2)  # counsellor.dakar is cleared 1
+
+
+def test_forgetting_cached_rights_forgets_the_oversight_subtree(ministry: Any) -> None:
+    """An agent object reused after a reorganisation (a long-lived task, a test) re-reads the
+    units it oversees once its rights are forgotten: the subtree cache goes with them."""
+    from chancery.organisation import services as organisation
+    from chancery.organisation.models import Unit
+
+    u = ministry.users
+    director = u["director.dg7"]
+    d = sent(ministry, routings=[("DAB/1", "action")])
+    assert not _sees(director, d)  # fills the cache with DG7's subtree, without DAB/1
+    desk = Unit.objects.unrestricted("test").get(code="DAB/1")
+    organisation.update_unit(actor=u["admin"], unit=desk, parent=Unit.objects.unrestricted("test").get(code="DG7"))
+    director.forget_cached_rights()
+    assert _sees(director, d)  # DAB/1 is now under the region they oversee

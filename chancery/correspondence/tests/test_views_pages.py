@@ -243,3 +243,13 @@ def test_a_step_that_is_someone_elses_says_whose(world, client_for, settings):
     assert "the head of unit (DAKAR) validates the draft" in page.content.decode()
     head = client_for("hom.dakar").get(reverse("correspondence:detail", args=[world.draft.pk])).content.decode()
     assert "whose-step" not in head  # the head of mission has the button instead
+
+
+def test_the_sent_list_is_named_in_the_plural_in_french(world, client_for):
+    """The list of sent dispatches is "Envoyées" (the mailbox), while a dispatch's status stays
+    "Envoyée": one English word, two French ones (translation context "mailbox")."""
+    client = client_for("counsellor.dakar")
+    client.cookies["chancery_language"] = "fr"
+    body = client.get(reverse("correspondence:sent")).content.decode()
+    assert "<title>Envoyées" in body or ">Envoyées<" in body
+    assert "Envoyée<" in body  # the status of the dispatches listed
