@@ -47,13 +47,6 @@ class SearchBackend(ABC):
         """Ids of every matching document, best first (the caller keeps those the reader
         may read and stops when it has a page)."""
 
-    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
-        """A SELECT of `(id, rank)` for every matching document, a lower rank being a better
-        match (with its params): what `selectors.gated_pass` walks, best first, through the
-        gate. An engine with its own store would not implement it (its `ranked_page` and
-        `match` serve instead)."""
-        raise NotImplementedError
-
     def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
         """A SELECT of `id` for every matching document (with its params), which the caller
         walks newest (highest id) first under a LIMIT: the engine must be able to give its

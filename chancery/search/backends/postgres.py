@@ -103,14 +103,6 @@ class PostgresBackend(SearchBackend):
         )
         return rank, [queries[column] for column in sorted(queries)]
 
-    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
-        where, where_params = self.match(clauses)
-        rank, rank_params = self._rank(clauses)
-        return (
-            f"SELECT search_searchdocument.id AS id, -({rank}) AS rank FROM search_searchdocument WHERE {where}",  # noqa: S608
-            [*rank_params, *where_params],
-        )
-
     def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
         # Walked by the primary key backwards (or from the GIN index's bitmap for a rarer
         # word): PostgreSQL's planner picks; either way nothing is ranked.
