@@ -14,10 +14,18 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.width = width
         self.started = time.monotonic()
+        self.label: str | None = None
+        self.shown = self.started  # when the line was last drawn
 
     def show(self, label: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.label is not None and label != self.label:
+            # A new line (`chancery reindex`: the next type) is timed from the end of the
+            # previous one: its rate is its own, not the whole run's.
+            self.started = self.shown
+        self.label, self.shown = label, now
         filled = int(self.width * done / total) if total else self.width
-        elapsed = max(time.monotonic() - self.started, 1e-6)
+        elapsed = max(now - self.started, 1e-6)
         rate = done / elapsed
         eta = f", {(total - done) / rate / 60:.1f} min left" if rate and done < total else ""
         bar = "#" * filled + "-" * (self.width - filled)

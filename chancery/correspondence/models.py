@@ -9,9 +9,9 @@ dispatch). Every read of the `Dispatch` table passes through `visible_to(user)`.
 
 from __future__ import annotations
 
-import operator
 from datetime import date
 from functools import reduce
+from operator import or_
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -149,26 +149,26 @@ def _review_branch(user: User) -> Q | None:
     return None
 
 
-def _need_to_know_parts(user: User) -> list[Q]:
-    """Conditions on the access index's rows giving `user` need to know, one per way (each on
-    its own index): rows naming them, rows of their units, rows marked `oversee` of units under
-    one of their oversight subtrees."""
+def _need_to_know_branches(user: User) -> list[Q]:
+    """The conditions on access-index rows giving `user` need to know, one per kind of row
+    (each served by its own index): them, one of their units, or (rows marked `oversee`) a
+    unit under one of their oversight subtrees."""
     unit_ids = sorted({m.unit_id for m in user.active_memberships()})
     oversight_paths = sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE) if u.path})
     overseen_units = _subtree_unit_ids(user, oversight_paths)
-    parts = [Q(user_id=user.pk)]
+    branches = [Q(user_id=user.pk)]
     if unit_ids:
-        parts.append(Q(unit_id__in=unit_ids))
+        branches.append(Q(unit_id__in=unit_ids))
     if overseen_units:
-        parts.append(Q(oversee=True, unit_id__in=overseen_units))
-    return parts
+        branches.append(Q(oversee=True, unit_id__in=overseen_units))
+    return branches
 
 
 def need_to_know_rows(user: User) -> QuerySet[DispatchAccess]:
     """The access-index rows (`DispatchAccess`, see `access_index`) giving `user` need to know:
     a row naming one of their units, or them, or (rows marked `oversee`) a unit under one of
     their oversight subtrees."""
-    return DispatchAccess.objects.filter(reduce(operator.or_, _need_to_know_parts(user)))
+    return DispatchAccess.objects.filter(reduce(or_, _need_to_know_branches(user)))
 
 
 def need_to_know_exists(user: User, outer: str = "pk") -> Exists:
@@ -178,16 +178,17 @@ def need_to_know_exists(user: User, outer: str = "pk") -> Exists:
     return Exists(need_to_know_rows(user).filter(dispatch_id=OuterRef(outer)))
 
 
-def gate_scope(user: Viewer | None) -> QuerySet[DispatchAccess] | None:
+def gate_scope(user: Viewer | None) -> list[QuerySet[DispatchAccess]] | None:
     """Access-index rows naming every dispatch `user` may read (a superset of the gate:
-    clearance is not checked here), or None when the gate has a branch outside the index
-    (security officers' review of declassifiable dispatches). A caller whose reader has a
-    small scope may drive a query from these rows by index; it must still apply
-    `visible_to`, which alone decides."""
+    clearance is not checked here), as one queryset per kind of row — their union is the
+    scope; listing them through one OR would scan the whole index — or None when the gate
+    has a branch outside the index (security officers' review of declassifiable
+    dispatches). A caller whose reader has a small scope may drive a query from these rows
+    by index; it must still apply `visible_to`, which alone decides."""
     user = signed_in(user)
     if user is None or _review_branch(user) is not None:
         return None
-    return need_to_know_rows(user)
+    return [DispatchAccess.objects.filter(branch) for branch in _need_to_know_branches(user)]
 
 
 # A list of dispatches in its own order (date, id) is read one of two ways. Walking the order's
@@ -205,19 +206,18 @@ def narrow_scope_q(user: Viewer | None) -> Q | None:
     decides), when their scope is narrow enough for a list to start from them (see
     `NARROW_FACTOR`); else None. Each way of need to know is a separate `IN` (each on its own
     index: one OR over the table made the engine scan it). Costs a few bounded index counts."""
-    user = signed_in(user)
-    if user is None or _review_branch(user) is not None:
+    parts = gate_scope(user)
+    if parts is None:
         return None
     largest = Dispatch.objects.unrestricted("the table's size, for the planner's choice").order_by("-pk")
     top = largest.values_list("pk", flat=True).first() or 0
     limit = int((NARROW_FACTOR * top) ** 0.5)
-    parts = [DispatchAccess.objects.filter(part) for part in _need_to_know_parts(user)]
     size = 0
     for rows in parts:
         size += rows[: limit + 1].count()
         if size > limit:
             return None
-    return reduce(operator.or_, [Q(pk__in=rows.values("dispatch_id")) for rows in parts])
+    return reduce(or_, [Q(pk__in=rows.values("dispatch_id")) for rows in parts])
 
 
 class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):

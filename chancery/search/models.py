@@ -59,10 +59,12 @@ class SearchDocumentQuerySet(RestrictedQuerySet["SearchDocument"]):
         # the documents that match, in rank order, and stops at its cap (see
         # `selectors.gated_pass`), instead of first listing everything the reader may read
         # (`IN (visible ids)`: the whole scope of a director at each search).
+        # Programmes are a few hundred: their gate is listed once per statement (an indexed
+        # probe per candidate then), not re-evaluated (a join and path tests) per candidate.
         dispatches = Dispatch.objects.visible_to(user).filter(pk=OuterRef("dispatch_id"))
-        programmes = Programme.objects.visible_to(user).filter(pk=OuterRef("programme_id"))
+        programmes = Programme.objects.visible_to(user).values("pk")
         return self.filter(
-            Q(Exists(dispatches), dispatch_id__isnull=False) | Q(Exists(programmes), programme_id__isnull=False)
+            Q(Exists(dispatches), dispatch_id__isnull=False) | Q(programme_id__in=programmes)
         )._mark_gated()
 
 

@@ -10,7 +10,7 @@ Snippets are cut from the clear text decrypted on the fly for these objects only
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -27,6 +27,7 @@ from chancery.correspondence.models import gate_scope
 from chancery.crypto import keyed
 from chancery.search import analysis
 from chancery.search.adapters import adapter
+from chancery.search.adapters.base import Shown
 from chancery.search.backends import get_backend
 from chancery.search.models import DocumentType, SearchDocument
 from chancery.search.protection import Hasher
@@ -83,6 +84,12 @@ class Results:
             return None
         level = max(h.classification for h in self.hits)
         return Marking.of(level, {c for h in self.hits for c in h.compartments})
+
+    @property
+    def approximate(self) -> bool:
+        """Ranked among the reader's newest matches only (see `_window`): say so, and invite
+        a narrower search."""
+        return self.capped and self.sort == "relevance" and bool(self.query.must)
 
     @property
     def has_next(self) -> bool:
@@ -204,7 +211,6 @@ class Pass:
     counted: int  # matches counted (at most the cap)
     capped: bool  # there may be more
     kept: int = 0  # readable matches kept (at most the cap)
-    ranked: int = 0  # matches the engine ranked for this pass
 
 
 _ORDER = {
@@ -217,25 +223,55 @@ _ORDER = {
 
 # A reader whose need to know covers at most this many access-index rows has the candidates
 # of a search narrowed to the documents of those dispatches first (by index, once per
-# statement), before the gate: walking every match of a common word through the gate
-# would cost a counsellor more than ranking them costs the engine.
-NARROW_SCOPE = 5_000
-# A reader with a wider scope walks the best (this many × the cap) matches through the gate,
-# no more: the total and facets are then those of the readable ones among them ("or more").
-RANKED_DEPTH = 3
+# statement), before the gate: walking the matches of a common word through the gate until
+# the window is full would cost a counsellor (who reads a few thousandths of the corpus)
+# hundreds of thousands of gate probes. Listing the scope costs about a microsecond a row,
+# a gate probe a few: at 100,000 dispatches a reader of 17,500 (director.dab) is faster
+# walked (50 ms of CPU against 75 for "poste"), a reader of 536 narrowed (55 against 300);
+# at a million, a counsellor's 5,000 rows must still be narrowed.
+NARROW_SCOPE = 10_000
+# Very common words. Ranking every match of a word that most documents hold ("poste":
+# 80 % of the corpus) costs the engine itself more than a search may take, whatever the
+# gate. So a search ranks a bounded candidate set, as real engines do for top-k: the reader's
+# newest matches (highest document id: the order the engine stores them in, so walking them
+# costs about one step per candidate and nothing is sorted), walked through the filters and
+# the gate until `_window` readable ones (the count's cap) are kept; only those are ranked.
+# With fewer readable matches than that, every one is ranked: the results are exact. With
+# more, the page holds the best of the reader's newest `_window` matches, and the total says
+# "or more": refine the search (or sort by date) for the older ones.
+# The window is made of readable documents only, so a hidden document changes neither which
+# documents are ranked nor any count.
+def _window(offset: int, limit: int, size: int | None = None) -> int:
+    return max(size or COUNT_CAP, offset + limit)
+
+
+# Type-aheads (suggestions, completions, the citation field) rank the best of the reader's
+# newest this many matches: they show a handful, count nothing, and run at each keystroke.
+TYPEAHEAD_WINDOW = 200
 
 
 def _narrowed(user: User | Any) -> tuple[str, list[Any]] | None:
     """SQL of the ids of the documents within the reader's need to know (a superset of
-    what the gate lets through, from `correspondence.models.gate_scope`), or None when the
-    scope is wide or not in the access index."""
+    what the gate lets through: the documents of the dispatches of `gate_scope`, and of the
+    programmes the reader may read), or None when the scope is wide or not in the access
+    index. Built as a UNION of indexed lookups, one per kind of access row: an OR would
+    scan the access index and the whole index of documents at every search."""
+    from chancery.planning.models import Programme
+
     scope = gate_scope(user)
-    if scope is None or scope[: NARROW_SCOPE + 1].count() > NARROW_SCOPE:
+    if scope is None:
         return None
-    docs = SearchDocument.objects.unrestricted("narrowing only: the gate is applied after it").filter(
-        Q(dispatch_id__in=scope.values("dispatch_id")) | Q(programme_id__isnull=False)
-    )
-    sql, params = docs.values("id").query.sql_with_params()
+    # Each kind of row counted by its index, no further than the threshold, in one statement.
+    counts = [rows.values("pk")[: NARROW_SCOPE + 1].query.sql_with_params() for rows in scope]
+    total = " + ".join(f"(SELECT COUNT(*) FROM ({sql}) s{i})" for i, (sql, _params) in enumerate(counts))  # noqa: S608 - ORM SQL
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {total}", [p for _sql, params in counts for p in params])
+        if int(cursor.fetchone()[0]) > NARROW_SCOPE:
+            return None
+    documents = SearchDocument.objects.unrestricted("narrowing only: the gate is applied after it")
+    parts = [documents.filter(dispatch_id__in=rows.values("dispatch_id")).values("id") for rows in scope]
+    parts.append(documents.filter(programme_id__in=Programme.objects.visible_to(user).values("pk")).values("id"))
+    sql, params = parts[0].union(*parts[1:], all=True).query.sql_with_params()
     return sql, list(params)
 
 
@@ -248,35 +284,26 @@ def gated_pass(
     limit: int,
     count: bool = True,
     cap: int | None = None,
+    window: int | None = None,
 ) -> Pass:
     """One page of the reader's matches, and (with `count`) the total and facet groups of
     their first `cap` — in ONE statement, so the gate is evaluated once per candidate:
 
-    - relevance with words: the engine ranks the matches (`ranked_matches`, as the bare
-      engine does); the ranked list is walked best first, each candidate kept only when it
-      passes the filters and the gate (`SearchDocument.objects.visible_to`: each gating
-      object's own `visible_to`, a correlated indexed EXISTS), until `cap` are kept. A
-      reader with a small scope has the candidates narrowed first (`_narrowed`); a reader
-      with a wide one walks the best `RANKED_DEPTH × cap` matches (the counts are then
-      "or more" when there were more), all of them when those cannot fill the page;
+    - relevance with words: the reader's newest matches are walked through the filters and
+      the gate (`SearchDocument.objects.visible_to`: each gating object's own `visible_to`,
+      a correlated indexed EXISTS) until `_window` are kept, then the engine ranks those
+      (see the note above); a reader with a small scope has the candidates narrowed first
+      (`_narrowed`);
     - by date (or filters only): the same gated, filtered queryset, ordered by date in
       SQL, the first `cap` kept;
     then the page is cut from those kept and the facets grouped over them.
     """
-    cap = max(cap or COUNT_CAP, offset + limit) if count else offset + limit
     clauses = _clauses(query, Hasher(), query.must) if query.must else []
     if clauses and sort == "relevance":
-        narrowed = _narrowed(user)
-        depth = None if narrowed is not None else RANKED_DEPTH * cap
-        found = _relevance_pass(user, query, clauses, narrowed, depth, offset, limit, count, cap)
-        if depth is not None and found.ranked >= depth and found.kept < offset + limit:
-            # Too few readable ones among the best matches to fill the page: walk them all.
-            found = _relevance_pass(user, query, clauses, narrowed, None, offset, limit, count, cap)
-        elif count and depth is not None and found.ranked >= depth:
-            # Only the best `depth` matches were walked: the readable ones among them are
-            # exactly the best readable ones (the page is right), but there may be more.
-            found.capped = True
-        return found
+        # The page must not depend on whether it is counted: the window is the same.
+        size = _window(offset, limit, window)
+        return _relevance_pass(user, query, clauses, _narrowed(user), size, offset, limit, count)
+    cap = max(cap or COUNT_CAP, offset + limit) if count else offset + limit
     key_direction, id_direction = _ORDER[sort if clauses else "date"]
     qs = matching(user, query)[0]
     ascending = key_direction.startswith("ASC")
@@ -284,7 +311,7 @@ def gated_pass(
     ordered = qs.order_by(dated, F("id").asc() if id_direction == "ASC" else F("id").desc())
     kept_sql, kept_params = ordered.values("id", "dated")[:cap].query.sql_with_params()
     kept = f"g AS MATERIALIZED (SELECT x.id AS id, x.dated AS k FROM ({kept_sql}) x)"  # noqa: S608 - ORM SQL
-    return _run_pass(kept, list(kept_params), sort if clauses else "date", offset, limit, count, cap, ranked=False)
+    return _run_pass(kept, list(kept_params), sort if clauses else "date", offset, limit, count, cap)
 
 
 def _relevance_pass(
@@ -292,50 +319,41 @@ def _relevance_pass(
     query: Query,
     clauses: list[list[Any]],
     narrowed: tuple[str, list[Any]] | None,
-    depth: int | None,
+    window: int,
     offset: int,
     limit: int,
     count: bool,
-    cap: int,
 ) -> Pass:
-    ranked_sql, ranked_params = get_backend().ranked_matches(clauses)
+    backend = get_backend()
+    newest_sql, newest_params = backend.newest_matches(clauses)
     within = filtered(user, query).extra(where=['"search_searchdocument"."id" = f.id'])
     within_sql, within_params = within.order_by().values("id").query.sql_with_params()
-    params: list[Any] = [*ranked_params]
+    params: list[Any] = [*newest_params]
+    scope = ""
     if narrowed is not None:
-        # Only the candidates within the reader's scope are gated and ranked (the unary
-        # `+` keeps the id list a filter: offered to FTS5 as rowid constraints, it would
-        # re-run the MATCH once per id); the kept ones are sorted by rank.
-        kept = (
-            f"g AS MATERIALIZED (SELECT f.id AS id, f.rank AS k FROM ({ranked_sql}) f "  # noqa: S608 - engine and ORM SQL
-            f"WHERE +f.id IN ({narrowed[0]}) AND EXISTS ({within_sql}) ORDER BY f.rank, f.id DESC LIMIT %s)"
-        )
-        params += [*narrowed[1], *within_params, cap]
-        return _run_pass(kept, params, "relevance", offset, limit, count, cap, ranked=False)
-    deepest = ""
-    if depth is not None:
-        deepest = " LIMIT %s"
-        params.append(depth)
+        # Only the candidates within the reader's scope reach the gate (the unary `+` keeps
+        # the id list a filter: offered to FTS5 as rowid constraints, it would re-run the
+        # MATCH once per id).
+        scope = f"+f.id IN ({narrowed[0]}) AND "
+        params += narrowed[1]
+    ranked_sql, ranked_params = backend.ranked_among(clauses, "c")
     kept = (
-        f"f AS MATERIALIZED ({ranked_sql} ORDER BY rank, id DESC{deepest}), "  # noqa: S608 - engine and ORM SQL
-        f"g AS MATERIALIZED (SELECT f.id AS id, f.rank AS k FROM f WHERE EXISTS ({within_sql}) LIMIT %s)"
+        f"c AS MATERIALIZED (SELECT f.id AS id FROM ({newest_sql}) f "  # noqa: S608 - engine and ORM SQL
+        f"WHERE {scope}EXISTS ({within_sql}) ORDER BY f.id DESC LIMIT %s), "
+        f"g AS MATERIALIZED (SELECT r.id AS id, r.rank AS k FROM ({ranked_sql}) r)"
     )
-    params += [*within_params, cap]
-    return _run_pass(kept, params, "relevance", offset, limit, count, cap, ranked=True)
+    params += [*within_params, window, *ranked_params]
+    return _run_pass(kept, params, "relevance", offset, limit, count, window)
 
 
-def _run_pass(
-    kept: str, params: list[Any], sort: str, offset: int, limit: int, count: bool, cap: int, *, ranked: bool
-) -> Pass:
+def _run_pass(kept: str, params: list[Any], sort: str, offset: int, limit: int, count: bool, cap: int) -> Pass:
     """The statement over `kept` (CTEs defining `g(id, k)`, the kept matches in order)."""
     key_direction, id_direction = _ORDER[sort]
     parts = [
         "SELECT 0, p.id, p.n, NULL, NULL, NULL, NULL, NULL, NULL FROM "  # noqa: S608 - fixed SQL
         f"(SELECT g.id AS id, ROW_NUMBER() OVER (ORDER BY g.k {key_direction}, g.id {id_direction}) AS n FROM g) p "
         "WHERE p.n > %s AND p.n <= %s",
-        "SELECT 2, (SELECT COUNT(*) FROM g), "  # noqa: S608 - fixed SQL
-        + ("(SELECT COUNT(*) FROM f)" if ranked else "NULL")
-        + ", NULL, NULL, NULL, NULL, NULL, NULL",
+        "SELECT 2, (SELECT COUNT(*) FROM g), NULL, NULL, NULL, NULL, NULL, NULL, NULL",
     ]
     params = [*params, offset, offset + limit]
     if count:
@@ -353,34 +371,49 @@ def _run_pass(
     page = sorted((row[2], row[1]) for row in rows if row[0] == 0)
     groups = [tuple(row[3:]) for row in rows if row[0] == 1]
     sizes = next(row for row in rows if row[0] == 2)
-    kept_count, ranked_count = int(sizes[1]), int(sizes[2] or 0)
+    kept_count = int(sizes[1])
     return Pass(
         ids=[pk for _n, pk in page],
         groups=groups,
         counted=kept_count,
         capped=count and kept_count >= cap,
         kept=kept_count,
-        ranked=ranked_count,
     )
+
+
+# A snippet is cut from the first this many characters of a document: enough for the
+# densest run of matches of any ordinary text, and a long attachment's text costs no more.
+SNIPPET_SCAN = 20_000
 
 
 def snippet(text: str, stems: set[str], prefixes: Sequence[str], language: str) -> SafeString:
     """About SNIPPET_WORDS words of `text` around the densest run of matches, matches marked."""
     if not text:
         return mark_safe("")
-    found = list(analysis.tokens(text[:200_000]))
+    found = list(analysis.tokens(text[:SNIPPET_SCAN]))
     if not found:
         return mark_safe("")
+    hits: dict[str, bool] = {}  # per distinct word: a text repeats its vocabulary
 
-    def hit(token: analysis.Token) -> bool:
-        if any(token.folded.startswith(p) for p in prefixes):
-            return True
-        return bool(stems) and analysis.stem(token.folded, language) in stems
+    def hit(folded: str) -> bool:
+        known = hits.get(folded)
+        if known is None:
+            known = any(folded.startswith(p) for p in prefixes) or (
+                bool(stems) and analysis.stem(folded, language) in stems
+            )
+            hits[folded] = known
+        return known
 
-    marks = [i for i, token in enumerate(found) if hit(token)]
+    marks = [i for i, token in enumerate(found) if hit(token.folded)]
     start = 0
     if marks:
-        best = max(marks, key=lambda i: sum(1 for j in marks if i <= j < i + SNIPPET_WORDS))
+        # The window of SNIPPET_WORDS words holding the most marks (two pointers: linear).
+        best, most, last = marks[0], 0, 0
+        for first, position in enumerate(marks):
+            while last < len(marks) and marks[last] < position + SNIPPET_WORDS:
+                last += 1
+            if last - first > most:
+                best, most = position, last - first
         start = max(0, best - 5)
     end = min(len(found), start + SNIPPET_WORDS)
     chosen = set(marks)
@@ -392,7 +425,7 @@ def snippet(text: str, stems: set[str], prefixes: Sequence[str], language: str) 
         word = escape(text[token.start : token.end])
         pieces.append(f"<mark>{word}</mark>" if index in chosen else word)
         cursor = token.end
-    if end < len(found):
+    if end < len(found) or len(text) > SNIPPET_SCAN:
         pieces.append(" …")
     return mark_safe(" ".join("".join(pieces).split()))  # noqa: S308 - every piece of text is escaped
 
@@ -407,8 +440,11 @@ def search(
     with_facets: bool = True,
     with_snippets: bool = True,
     with_total: bool = True,
+    window: int | None = None,
 ) -> Results:
-    """The search page and the API: one page of results, the total and the facets."""
+    """The search page and the API: one page of results, the total and the facets.
+    `window`: how many of the reader's newest matches a relevance search ranks (see
+    `_window`; the count's cap by default, less for type-aheads)."""
     query = parse(q)
     sort = sort if sort in SORTS else "relevance"
     results = Results(query=query, sort=sort)
@@ -417,7 +453,8 @@ def search(
     per_page = max(1, int(per_page))
     requested = max(1, min(int(page or 1), MAX_PAGE))
     counting = with_facets or with_total
-    found = gated_pass(user, query, sort=sort, offset=(requested - 1) * per_page, limit=per_page, count=counting)
+    offset = (requested - 1) * per_page
+    found = gated_pass(user, query, sort=sort, offset=offset, limit=per_page, count=counting, window=window)
     if counting:
         results.total, counters = _facet_counters(found.groups)
         results.capped = found.capped
@@ -429,28 +466,34 @@ def search(
             return results
         if results.page != requested:  # asked beyond the last page: show the last one
             offset = (results.page - 1) * per_page
-            found = gated_pass(user, query, sort=sort, offset=offset, limit=per_page, count=False)
+            found = gated_pass(user, query, sort=sort, offset=offset, limit=per_page, count=False, window=window)
     else:
         results.page = requested
     results.hits = _hits(user, query, found.ids, with_snippets=with_snippets)
     return results
 
 
-def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool) -> list[Hit]:
-    # `ids` come from the gated query; each object is fetched again through its own gate below.
+def _shown(user: User | Any, ids: list[int], *, with_text: bool) -> Iterator[tuple[SearchDocument, Shown]]:
+    """The documents of `ids` (from the gated query), in order, each with its object as the
+    reader sees it; objects are fetched again through their own gate, once per type."""
     docs = {d.pk: d for d in SearchDocument.objects.unrestricted("ids read through the gate").filter(pk__in=ids)}
-    by_type: dict[str, list[int]] = defaultdict(list)
+    by_type: dict[str, list[SearchDocument]] = defaultdict(list)
     for doc in docs.values():
-        by_type[doc.doc_type].append(doc.object_id)
-    objects = {t: adapter(t).visible(user, object_ids) for t, object_ids in by_type.items()}
-    stems, prefixes = query.highlight_words()
-    hits: list[Hit] = []
+        by_type[doc.doc_type].append(doc)
+    # Once per type, in bulk, through the type's gate (and its keys unwrapped together).
+    objects = {t: adapter(t).page(user, type_docs) for t, type_docs in by_type.items()}
     for pk in ids:
         found = docs.get(pk)
         obj = objects.get(found.doc_type, {}).get(found.object_id) if found else None
         if found is None or obj is None:
             continue  # gone or out of scope since it was indexed: never shown
-        shown = adapter(found.doc_type).show(obj, with_text=with_snippets)
+        yield found, adapter(found.doc_type).show(obj, with_text=with_text)
+
+
+def _hits(user: User | Any, query: Query, ids: list[int], *, with_snippets: bool) -> list[Hit]:
+    stems, prefixes = query.highlight_words()
+    hits: list[Hit] = []
+    for found, shown in _shown(user, ids, with_text=with_snippets):
         language = found.language or "fr"
         text = shown.text or ""
         cut = snippet(text, stems, prefixes, language) if with_snippets else mark_safe("")
@@ -488,7 +531,7 @@ def matching_object_ids(user: User | Any, q: str, *, doc_type: str, limit: int =
     if not query.must:
         return []
     query.filters["type"] = [doc_type]
-    ids = gated_pass(user, query, sort="relevance", offset=0, limit=limit, count=False).ids
+    ids = gated_pass(user, query, sort="relevance", offset=0, limit=limit, count=False, window=TYPEAHEAD_WINDOW).ids
     docs = SearchDocument.objects.unrestricted("ids read through the gate").filter(pk__in=ids)
     found = dict(docs.values_list("id", "object_id"))
     return [found[i] for i in ids if i in found]
@@ -517,9 +560,53 @@ def suggest(user: User | Any, text: str, *, limit: int = SUGGESTIONS) -> list[Hi
     if " " not in text and any(c.isdigit() or c == "/" for c in text) and '"' not in text:
         tries.insert(0, f'ref:"{text}"')
     for q in tries:
-        for hit in search(user, q, per_page=limit, with_facets=False, with_snippets=False, with_total=False).hits:
+        found = search(
+            user, q, per_page=limit, with_facets=False, with_snippets=False, with_total=False, window=TYPEAHEAD_WINDOW
+        )
+        for hit in found.hits:
             if all((h.doc_type, h.object_id) != (hit.doc_type, hit.object_id) for h in hits):
                 hits.append(hit)
         if len(hits) >= limit:
             break
     return hits[:limit]
+
+
+COMPLETIONS = 5
+COMPLETION_SOURCES = 20  # documents whose words complete the one being typed
+
+
+def complete(user: User | Any, text: str, *, limit: int = COMPLETIONS) -> list[str]:
+    """Whole words completing the last word `user` is typing (`visi` → `visite`,
+    `visiteurs`), most frequent first.
+
+    The index cannot offer them: its vocabulary holds the words of every document, and a
+    protected document's words only as keyed hashes, which cannot be completed (and must
+    not be: a completion would reveal a word of a document the reader may not read). So
+    the words come from the text of the reader's own best matches for the prefix — the
+    documents `search` returns through the gate, read (decrypted) as their results are —
+    and nothing else: a hidden document changes no completion.
+    """
+    text = " ".join(str(text or "").split())[:200]
+    last = text.rsplit(" ", 1)[-1]
+    if len(last) < 2 or not last.isalnum():
+        return []
+    prefix = analysis.fold(last)
+    query = parse(f"{text}*")
+    if not query.must:
+        return []
+    sources = gated_pass(
+        user, query, sort="relevance", offset=0, limit=COMPLETION_SOURCES, count=False, window=TYPEAHEAD_WINDOW
+    )
+    ids = sources.ids
+    documents: Counter[str] = Counter()  # folded word -> documents holding it
+    written: dict[str, Counter[str]] = defaultdict(Counter)  # folded word -> its written forms
+    for _doc, shown in _shown(user, ids, with_text=True):
+        seen: set[str] = set()
+        for part in (shown.title, shown.subject or "", shown.text[:SNIPPET_SCAN]):
+            for token in analysis.tokens(part):
+                if len(token.folded) > len(prefix) and token.folded.startswith(prefix):
+                    seen.add(token.folded)
+                    written[token.folded][token.text.lower()] += 1
+        documents.update(seen)
+    ranked = sorted(documents, key=lambda word: (-documents[word], word))
+    return [written[word].most_common(1)[0][0] for word in ranked[:limit]]

@@ -17,7 +17,7 @@ from chancery.core.gate import get_visible_or_404
 from chancery.search import saved as saved_services
 from chancery.search.forms import SaveSearchForm
 from chancery.search.models import SavedSearch
-from chancery.search.selectors import FACET_SIZE, Results, search, suggest
+from chancery.search.selectors import FACET_SIZE, Results, complete, search, suggest
 
 FACET_LABELS = {
     "type": _("Type"),
@@ -95,7 +95,11 @@ def suggestions(request: HttpRequest) -> HttpResponse:
     """The header box's type-ahead (a fragment): documents the reader may read, as they type."""
     q = request.GET.get("q", "")[:200]
     hits = suggest(request.user, q)
-    context = {"q": q.strip(), "hits": hits, "search_url": _link(q, "relevance")}
+    typed = " ".join(q.split())
+    stem = typed[: len(typed) - len(typed.rsplit(" ", 1)[-1])]
+    # Whole words completing the one being typed, from the reader's readable matches only.
+    completions = [(word, _link(stem + word, "relevance")) for word in complete(request.user, typed)]
+    context = {"q": q.strip(), "hits": hits, "completions": completions, "search_url": _link(q, "relevance")}
     return render(request, "search/_suggestions.html", context)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Prefetch, prefetch_related_objects
@@ -125,16 +125,21 @@ class AttachmentAdapter(Adapter):
             result.append(entry)
         return result
 
-    def visible(self, user: User, ids: Iterable[int]) -> dict[int, Any]:
-        dispatches = (
+    def page(self, user: User, docs: Sequence[Any]) -> dict[int, Any]:
+        # An attachment is read through its dispatch: the page's dispatches are fetched
+        # through the dispatch gate (one query, keys unwrapped together), and under each only
+        # the page's attachments of that dispatch (its reverse relation, bound to the gated
+        # instance). Going through `Attachment.objects.visible_to` would list every dispatch
+        # the reader may read for twenty attachments.
+        wanted = Prefetch("attachments", queryset=Attachment.objects.filter(pk__in=[d.object_id for d in docs]))
+        dispatches = list(
             Dispatch.objects.visible_to(user)
+            .filter(pk__in=sorted({d.dispatch_id for d in docs if d.dispatch_id is not None}))
             .select_related("sending_unit", "data_key")
-            .prefetch_related("compartments")
+            .prefetch_related("compartments", wanted)
         )
-        # The attachment is read through its dispatch: only attachments of dispatches the
-        # gate returns, each joined to that gated dispatch instance.
-        rows = Attachment.objects.visible_to(user).filter(pk__in=list(ids))
-        return {a.pk: a for a in rows.prefetch_related(Prefetch("dispatch", queryset=dispatches))}
+        content.unlock_many(dispatches)
+        return {a.pk: a for dispatch in dispatches for a in dispatch.attachments.all()}
 
     def show(self, obj: Any, *, with_text: bool) -> Shown:
         dispatch = obj.dispatch

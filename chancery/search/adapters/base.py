@@ -8,7 +8,7 @@ but shows results only for objects fetched through the owning model's `visible_t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -70,7 +70,13 @@ class Adapter:
         raise NotImplementedError
 
     def visible(self, user: User, ids: Iterable[int]) -> dict[int, Any]:  # pragma: no cover - abstract
+        """The objects of `ids` that `user` may read (through the model's own gate), by id."""
         raise NotImplementedError
+
+    def page(self, user: User, docs: Sequence[Any]) -> dict[int, Any]:
+        """The objects of a results page's index documents (`SearchDocument` rows of this
+        type) that `user` may read, by object id: fetched together, through their gate."""
+        return self.visible(user, [doc.object_id for doc in docs])
 
     def show(self, obj: Any, *, with_text: bool) -> Shown:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -31,6 +31,8 @@ def programme_entry(programme: Any, object_id: int) -> Entry:
 class PlanningAdapter(Adapter):
     model: ClassVar[Any]
     related: ClassVar[tuple[str, ...]] = ("programme__mission",)
+    # The programme's compartments (the banner of a results page), read with the page.
+    compartments: ClassVar[str] = "programme__compartments"
 
     def _rows(self) -> Any:
         return self.model.objects.unrestricted("search indexing reads every planning object; results are gated")
@@ -43,4 +45,4 @@ class PlanningAdapter(Adapter):
 
     def visible(self, user: User, ids: Iterable[int]) -> dict[int, Any]:
         rows = self.model.objects.visible_to(user).filter(pk__in=list(ids)).select_related(*self.related)
-        return {obj.pk: obj for obj in rows}
+        return {obj.pk: obj for obj in rows.prefetch_related(self.compartments)}

@@ -22,6 +22,7 @@ class ProgrammeAdapter(PlanningAdapter):
     doc_type = "programme"
     model = Programme
     related = ("mission",)
+    compartments = "compartments"
 
     def entry(self, obj: Any) -> Entry:
         title, summary = programme_texts(obj)

@@ -47,11 +47,18 @@ class SearchBackend(ABC):
         """Ids of every matching document, best first (the caller keeps those the reader
         may read and stops when it has a page)."""
 
-    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
-        """A SELECT of `(id, rank)` for every matching document, a lower rank being a better
-        match (with its params): what `selectors.gated_pass` walks, best first, through the
-        gate. An engine with its own store would not implement it (its `ranked_page` and
-        `match` serve instead)."""
+    def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        """A SELECT of `id` for every matching document (with its params), which the caller
+        walks newest (highest id) first under a LIMIT: the engine must be able to give its
+        matches in that order without ranking, sorting or even counting them all (a very
+        common word matches most of the corpus). An engine with its own store would not
+        implement it."""
+        raise NotImplementedError
+
+    def ranked_among(self, clauses: Clauses, candidates: str) -> tuple[str, list[object]]:
+        """A SELECT of `(id, rank)` (a lower rank being a better match, with its params) of
+        the matching documents among `candidates` — the name of a CTE with an `id` column,
+        a few thousand ids at most: the engine ranks these only, not every match."""
         raise NotImplementedError
 
     def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:

@@ -103,12 +103,18 @@ class PostgresBackend(SearchBackend):
         )
         return rank, [queries[column] for column in sorted(queries)]
 
-    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+    def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        # Walked by the primary key backwards (or from the GIN index's bitmap for a rarer
+        # word): PostgreSQL's planner picks; either way nothing is ranked.
         where, where_params = self.match(clauses)
+        return f"SELECT search_searchdocument.id AS id FROM search_searchdocument WHERE {where}", where_params  # noqa: S608
+
+    def ranked_among(self, clauses: Clauses, candidates: str) -> tuple[str, list[object]]:
         rank, rank_params = self._rank(clauses)
         return (
-            f"SELECT search_searchdocument.id AS id, -({rank}) AS rank FROM search_searchdocument WHERE {where}",  # noqa: S608
-            [*rank_params, *where_params],
+            f"SELECT search_searchdocument.id AS id, -({rank}) AS rank FROM search_searchdocument "  # noqa: S608
+            f"WHERE search_searchdocument.id IN (SELECT id FROM {candidates})",
+            [*rank_params],
         )
 
     def ranked_page(self, clauses: Clauses, within: Any, *, offset: int, limit: int) -> list[int]:

@@ -64,10 +64,20 @@ class SqliteBackend(SearchBackend):
             [expression(clauses)],
         )
 
-    def ranked_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
-        # bm25() is negative, lower is better; stems weigh more than word prefixes.
+    def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+        # FTS5 walks a term's doclist in rowid order, either way: `ORDER BY id DESC LIMIT n`
+        # over this reads about n entries, ranks nothing and sorts nothing.
+        return "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH %s", [expression(clauses)]
+
+    def ranked_among(self, clauses: Clauses, candidates: str) -> tuple[str, list[object]]:
+        # bm25() is negative, lower is better; stems weigh more than word prefixes. It
+        # exists only in the statement that MATCHes: the match is run again, held to
+        # the candidates' rowid range (FTS5 seeks it in each doclist), and only the
+        # candidates are kept (`+` keeps the list a filter, not one MATCH per id).
         return (
-            "SELECT rowid AS id, bm25(search_fts, 1.0, 0.3) AS rank FROM search_fts WHERE search_fts MATCH %s",
+            "SELECT rowid AS id, bm25(search_fts, 1.0, 0.3) AS rank FROM search_fts "  # noqa: S608 - a CTE name
+            f"WHERE search_fts MATCH %s AND rowid >= (SELECT MIN(id) FROM {candidates}) "
+            f"AND +rowid IN (SELECT id FROM {candidates})",
             [expression(clauses)],
         )
 

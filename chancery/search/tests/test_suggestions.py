@@ -16,7 +16,7 @@ from chancery.correspondence.models import Dispatch
 from chancery.correspondence.tests.domain_helpers import sent
 from chancery.search.indexing import reindex, stale_ids
 from chancery.search.models import SearchDocument
-from chancery.search.selectors import FACET_SIZE, search, suggest
+from chancery.search.selectors import FACET_SIZE, complete, search, suggest
 from chancery.search.tests.conftest import sent_out_of_scope
 from chancery.search.tests.test_permissions import _hidden_documents
 
@@ -41,6 +41,17 @@ def test_suggestions_complete_the_word_being_typed(ministry: Any, corpus: Any) -
     assert suggest(cleared, "t") == []  # too short to ask
 
 
+def test_the_word_being_typed_is_completed_from_readable_documents_only(ministry: Any, corpus: Any) -> None:
+    cleared = ministry.users["hom.dakar"]
+    # A word of the protected body: offered whole to a reader cleared for it, from the
+    # document's own (decrypted) text — the index holds it only as keyed hashes.
+    assert complete(cleared, "transsah") == ["transsaharien"]
+    assert complete(ministry.users["counsellor.dakar"], "transsah") == []
+    # Accents folded as in search; the word as written; most frequent first.
+    assert complete(ministry.users["counsellor.dakar"], "cultu")[:2] == ["culturelle"]
+    assert complete(cleared, "t") == [] and complete(cleared, "visit*") == []
+
+
 def test_suggestions_match_a_reference_as_typed(ministry: Any, corpus: Any) -> None:
     reference = corpus.clear.reference
     found = _suggested(ministry.users["counsellor.dakar"], reference)
@@ -51,13 +62,16 @@ def test_a_hidden_document_changes_no_suggestion(ministry: Any, corpus: Any) -> 
     reader = ministry.users["counsellor.dakar"]
     cleared = ministry.users["hom.dakar"]
     texts = ["gazod", "gazoduc", "reun", "visit"]
-    before = {t: _suggested(reader, t) for t in texts}
+    before = {t: (_suggested(reader, t), complete(reader, t)) for t in texts}
     before_cleared = _suggested(cleared, "gazod")
+    words_cleared = complete(cleared, "secr")
     _hidden_documents(ministry)
     reindex()
-    assert {t: _suggested(reader, t) for t in texts} == before
+    assert {t: (_suggested(reader, t), complete(reader, t)) for t in texts} == before
     # The seeded documents do match: a reader cleared for one of them is offered it.
     assert len(_suggested(cleared, "gazod")) == len(before_cleared) + 1
+    assert "secrète" in complete(cleared, "secr") and "secrète" not in words_cleared
+    assert "secrète" not in complete(reader, "secr")
 
 
 def test_suggestion_fragment_for_the_header_box(client_for: Any, corpus: Any) -> None:
@@ -66,6 +80,7 @@ def test_suggestion_fragment_for_the_header_box(client_for: Any, corpus: Any) ->
     assert response.status_code == 200
     assert 'role="listbox"' in body and "Négociations secrètes sur le gazoduc" in body
     assert corpus.protected.reference in body
+    assert "transsaharien</span>" in body and "q=transsaharien" in body  # the completed word, and its search
     other = client_for("counsellor.lima").get("/search/suggest/", {"q": "transsah"}).content.decode()
     assert "Négociations" not in other and corpus.protected.reference not in other
     assert client_for("hom.dakar").get("/search/suggest/", {"q": ""}).content.decode().strip() == ""
