@@ -130,7 +130,40 @@ def _reaches_database(item: pytest.Item) -> bool:
     return bool(names & _DATABASE_FIXTURES) or item.get_closest_marker("django_db") is not None
 
 
+# --- Scheduling on two workers ---------------------------------------------------------
+# The longest tests (node id prefixes, longest first; from `--durations`). They run first: with
+# `--dist worksteal` (Makefile) a worker that runs out of work takes the end of the other's
+# queue, so short tests fill the gaps and no long test ends a part alone on one worker.
+LONG_RUNNING = (
+    "tests/crash/",
+    "chancery/backup/tests/test_backup.py::test_sqlite_to_postgresql_and_back",
+    "chancery/core/tests/test_api_fuzz.py",
+    "tests/test_serve.py",
+    "chancery/backup/tests/test_backup.py",
+    "chancery/core/tests/test_gate_urls.py::test_every_view_goes_through_the_gate_for_every_role",
+    "tests/browser/test_accessibility.py",
+    "tests/browser/test_working_day_journey.py",
+    "tests/browser/test_new_user_journeys.py::test_journey_c",
+    "chancery/planning/tests/test_texts_at_rest.py",
+    "tests/test_cli.py",
+    "chancery/correspondence/tests/test_query_counts.py",
+    "tests/browser/test_planning_journey.py",
+    "tests/browser/test_correspondence_journey.py",
+    "tests/browser/test_reporting_journey.py",
+    "chancery/planning/tests/test_query_counts.py",
+    "chancery/correspondence/tests/test_demo_at_rest.py",
+    "chancery/correspondence/tests/test_domain_demo.py",
+)
+
+
+def _long_running_rank(item: pytest.Item) -> int:
+    return next((rank for rank, prefix in enumerate(LONG_RUNNING) if item.nodeid.startswith(prefix)),
+                len(LONG_RUNNING))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-django's (stable) sort by kind of database use, which must win
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_long_running_rank)  # stable: the others keep their order
     if not config.getoption("--database-tests-only"):
         return
     kept = [item for item in items if _reaches_database(item)]

@@ -72,10 +72,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         static_build.start()
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from tests.browser import static_build
 
-    static_build.stop()
+    static_build.stop(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
 # --- Fixtures -------------------------------------------------------------------------------------
@@ -177,7 +177,11 @@ def enrol_totp(username: str) -> str:
 
 
 def fresh_totp_code(username: str) -> str:
-    """The authenticator's current code, waiting for the next step if this one was already used."""
+    """A code the server accepts now: the current step's, else the next step's (an authenticator
+    whose clock runs up to one step ahead, which the server's drift window accepts), waiting for
+    the next step only when both were already used. A journey that signs the same agent in twice
+    within 30 seconds so goes on without sleeping, and the replay refusal still decides: a step
+    at or below the last one used is never offered."""
     import pyotp
 
     user = _user(username)
@@ -185,8 +189,9 @@ def fresh_totp_code(username: str) -> str:
     while True:
         now = time.time()
         step = int(now) // totp.interval
-        if step > user.totp_last_step:
-            return totp.at(now)
+        for candidate in (step, step + 1):
+            if candidate > user.totp_last_step:
+                return totp.at(candidate * totp.interval)
         time.sleep(totp.interval - (now % totp.interval) + 0.2)
 
 

@@ -15,6 +15,11 @@
 Parameters are mapped per route: `id`/`pk` name the model of the path segment before them
 (`/api/v1/actions/{id}` is an action), the others are read from URL_PARAMETER_MODELS. A new URL,
 model or parameter is covered without editing this test; an unknown parameter fails it.
+
+A route is a URL pattern: Django Ninja registers one pattern per operation name, so the names of
+the operations sharing a path (`api:get_action`, `api:update_action`, `api:delete_action`) are one
+route here, walked once. The same view answers all of them and every method is tried on it, so
+walking it once per name sent exactly the same requests again.
 """
 
 from __future__ import annotations
@@ -102,6 +107,11 @@ class Route:
     regex: str
     parameters: tuple[str, ...]
     is_api: bool
+    names: tuple[str, ...] = ()  # every URL name of this pattern (Ninja: one per operation on the path)
+
+    @property
+    def public(self) -> bool:
+        return set(self.names) <= PUBLIC_VIEWS  # a pattern is public only if all its names are
 
 
 def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str, Any]]:
@@ -115,12 +125,15 @@ def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterato
 
 
 def routes() -> list[Route]:
-    found = []
+    """Every URL pattern once, with all the names it answers to."""
+    names: dict[str, list[str]] = {}
     for name, regex, _pattern in _walk(get_resolver().url_patterns):
-        if regex.startswith("static/"):
-            continue
+        if not regex.startswith("static/"):
+            names.setdefault(regex, []).append(name or regex)
+    found = []
+    for regex, its_names in names.items():
         parameters = tuple(re.findall(r"\(\?P<(\w+)>", regex))
-        found.append(Route(name or regex, regex, parameters, regex.startswith("api/")))
+        found.append(Route(its_names[0], regex, parameters, regex.startswith("api/"), tuple(its_names)))
     return found
 
 
@@ -141,7 +154,7 @@ ALL_ROUTES = routes()
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("route", [r for r in ALL_ROUTES if r.name not in PUBLIC_VIEWS], ids=lambda r: r.name)
+@pytest.mark.parametrize("route", [r for r in ALL_ROUTES if not r.public], ids=lambda r: r.name)
 def test_anonymous_visitors_are_turned_away(route: Route) -> None:
     values = _missing_values(route)
     client = Client(raise_request_exception=True)
@@ -191,7 +204,11 @@ def parameter_model(route: Route, parameter: str) -> tuple[str, str] | None:
 def test_every_url_parameter_maps_to_a_model() -> None:
     unknown = sorted({(r.name, p) for r in ALL_ROUTES for p in r.parameters if parameter_model(r, p) is None})
     assert not unknown, f"map these URL parameters to a model so the gate walk covers them: {unknown}"
-    assert parameter_model(next(r for r in ALL_ROUTES if r.name == "api:get_action"), "id") == ("planning.Action", "pk")
+    get_action = next(r for r in ALL_ROUTES if "api:get_action" in r.names)
+    assert parameter_model(get_action, "id") == ("planning.Action", "pk")
+    # Operations sharing a path are one route: walked once, under all their names.
+    assert next(r for r in ALL_ROUTES if "api:delete_action" in r.names).names == (
+        "api:get_action", "api:update_action", "api:delete_action")
 
 
 # --- Seeding: objects in and out of every role's scope --------------------------------------
@@ -404,7 +421,7 @@ def test_every_view_goes_through_the_gate_for_every_role(ministry: Any, username
     checked = {"hidden": 0, "visible": 0, "detail": 0, "foreign": 0}
     for route in ALL_ROUTES:
         client = api if route.is_api else html
-        if route.name in PUBLIC_VIEWS:
+        if route.public:
             continue
         if not route.parameters:
             response = client.get(_fill(route.regex, {}))
@@ -442,7 +459,7 @@ def test_every_view_goes_through_the_gate_for_every_role(ministry: Any, username
         response = client.get(path)
         assert response.status_code < 500, f"GET {path} as {username}: {response.status_code}"
         checked["visible"] += 1
-        if DETAIL_NAMES.search(route.name):
+        if any(DETAIL_NAMES.search(name) for name in route.names):
             assert response.status_code == 200, f"GET {path} as {username} (may see it): {response.status_code}"
             if route.is_api:
                 assert response.json(), path
