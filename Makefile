@@ -36,13 +36,13 @@ lint: install
 	CHANCERY_DATA_DIR=$(TEST_DATA_DIR) $(BIN)/chancery makemigrations --check --dry-run -v0
 
 test-sqlite: messages
-	CHANCERY_TEST_POSTGRES_URL=$(PG_URL) $(PYTEST) -n 2 --dist worksteal -m "not browser" -q
+	CHANCERY_TEST_POSTGRES_URL=$(PG_URL) $(PYTEST) -n 2 -m "not browser" -q
 
 # In CI (CI=true) PostgreSQL must answer; elsewhere the run is skipped with a visible message.
 test-postgres: messages
 	@if DATABASE_URL=$(PG_URL) $(BIN)/python scripts/postgres-available.py; then \
 		echo "== PostgreSQL run ($(PG_URL))"; \
-		DATABASE_URL=$(PG_URL) $(PYTEST) -n 2 --dist worksteal -m "not browser and not engine_independent and not walked_once" --database-tests-only -q; \
+		DATABASE_URL=$(PG_URL) $(PYTEST) -n 2 -m "not browser and not engine_independent and not walked_once" --database-tests-only -q; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL is required in CI and is not reachable: failing." >&2; exit 1; \
 	else \

@@ -131,9 +131,11 @@ def _reaches_database(item: pytest.Item) -> bool:
 
 
 # --- Scheduling on two workers ---------------------------------------------------------
-# The longest tests (node id prefixes, longest first; from `--durations`). They run first: with
-# `--dist worksteal` (Makefile) a worker that runs out of work takes the end of the other's
-# queue, so short tests fill the gaps and no long test ends a part alone on one worker.
+# The longest tests (node id prefixes, longest first; from `--durations`). They run first, within
+# pytest-django's order by kind of database use (which must win: a transactional test flushes the
+# database, so plain database tests must not follow it on a worker; this is also why only the
+# browser part, all transactional, may use `--dist worksteal`), so that short tests fill the gaps
+# and no long test ends a part alone on one worker.
 LONG_RUNNING = (
     "tests/crash/",
     "chancery/backup/tests/test_backup.py::test_sqlite_to_postgresql_and_back",
