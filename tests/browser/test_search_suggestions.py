@@ -32,12 +32,17 @@ def test_header_suggestions_keyboard_rtl_phone(page: Page, live_server: Any, fre
     box.press_sequentially("التعاو", delay=30)  # the word being typed is completed
     options = page.locator("#header-search-suggestions [role=option]")
     options.first.wait_for(state="visible")
-    assert "الاجتماعات الثنائية" in options.first.inner_text()
-    assert corpus.arabic.reference in options.first.inner_text()
+    # First the completed word (from what this reader may read), then the matching documents.
+    assert "التعاون" in page.locator("#header-search-completion-1").inner_text()
+    hit = page.locator("#header-search-option-1")
+    assert "الاجتماعات الثنائية" in hit.inner_text()
+    assert corpus.arabic.reference in hit.inner_text()
     assert box.get_attribute("aria-expanded") == "true"
     listed = page.locator("#header-search-suggestions").bounding_box()
     assert listed is not None and listed["x"] >= 0 and listed["x"] + listed["width"] <= 390
     screenshot(page, "search-suggestions-ar-390")
+    box.press("ArrowDown")
+    assert box.get_attribute("aria-activedescendant") == "header-search-completion-1"
     box.press("ArrowDown")
     assert box.get_attribute("aria-activedescendant") == "header-search-option-1"
     box.press("Enter")
