@@ -21,7 +21,7 @@ from chancery.search import analysis
 from chancery.search.adapters import adapter, adapters
 from chancery.search.adapters.base import Adapter, Entry
 from chancery.search.backends import get_backend
-from chancery.search.models import DocumentType, ReindexState, SearchDocument
+from chancery.search.models import DocumentType, ReindexState, SearchDocument, document_key
 from chancery.search.protection import Hasher
 
 BATCH = 2000  # objects per committed batch: a few hundred ms of writing
@@ -104,27 +104,38 @@ def _document_values(entry: Entry, sealed: dict[str, str], indexed_at: Any) -> l
     ]
 
 
-def _write_documents(doc_type: str, entries: Sequence[Entry], sealed: dict[str, str]) -> tuple[list[int], set[int]]:
+def _write_documents(doc_type: str, entries: Sequence[Entry], sealed: dict[str, str]) -> list[int]:
     """Insert or update the `SearchDocument` rows of these entries with one prepared
     statement each (executemany): the ORM's per-field preparation and model instances cost
-    more than the analysis at a million documents. Returns the document id of each entry
-    (in order) and the ids that already existed."""
+    more than the analysis at a million documents. Each document's id is its recency key
+    (`models.document_key`): a document whose date changed is renumbered. Returns the document id of each entry
+    (in order)."""
     existing = dict(
         SearchDocument.objects.unrestricted("index maintenance")
         .filter(doc_type=doc_type, object_id__in=[e.object_id for e in entries])
         .values_list("object_id", "pk")
     )
-    indexed_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = timezone.now()
+    indexed_at = connection.ops.adapt_datetimefield_value(now)
+    today = timezone.localdate(now)
     quote = connection.ops.quote_name
     updates: list[list[Any]] = []
     inserts: list[list[Any]] = []
+    ids = dict(existing)
+    moves: list[tuple[int, int]] = []
     for entry in entries:
         values = _document_values(entry, sealed, indexed_at)
+        key = document_key(doc_type, entry.object_id, entry.dated, today=today)
         pk = existing.get(entry.object_id)
         if pk is None:
-            inserts.append([doc_type, entry.object_id, *values])
-        else:
-            updates.append([*values, pk])
+            ids[entry.object_id] = key
+            inserts.append([key, doc_type, entry.object_id, *values])
+            continue
+        if key != pk and entry.dated is not None:  # its date changed (an undated one keeps its first day)
+            moves.append((key, pk))
+            pk = ids[entry.object_id] = key
+        updates.append([*values, pk])
+    move_documents(moves)
     with connection.cursor() as cursor:
         if updates:
             assignments = ", ".join(f"{quote(name)} = %s" for name in _FIELDS)
@@ -133,20 +144,24 @@ def _write_documents(doc_type: str, entries: Sequence[Entry], sealed: dict[str, 
                 updates,
             )
         if inserts:
-            columns = ", ".join(quote(name) for name in ["doc_type", "object_id", *_FIELDS])
-            marks = ", ".join(["%s"] * (len(_FIELDS) + 2))
+            columns = ", ".join(quote(name) for name in ["id", "doc_type", "object_id", *_FIELDS])
+            marks = ", ".join(["%s"] * (len(_FIELDS) + 3))
             cursor.executemany(
                 f"INSERT INTO search_searchdocument ({columns}) VALUES ({marks})",  # noqa: S608 - column names only
                 inserts,
             )
-    ids = dict(existing)
-    if inserts:
-        ids.update(
-            SearchDocument.objects.unrestricted("index maintenance")
-            .filter(doc_type=doc_type, object_id__in=[row[1] for row in inserts])
-            .values_list("object_id", "pk")
-        )
-    return [ids[e.object_id] for e in entries], set(existing.values())
+    return [ids[e.object_id] for e in entries]
+
+
+def move_documents(moves: Sequence[tuple[int, int]]) -> None:
+    """Renumber documents ((new id, old id) pairs): their rows, their engine rows and the
+    saved searches' record of them (a document keeps being announced once)."""
+    if not moves:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany("UPDATE search_searchdocument SET id = %s WHERE id = %s", list(moves))
+        cursor.executemany("UPDATE search_savedsearchmatch SET document_id = %s WHERE document_id = %s", list(moves))
+    get_backend().move(moves)
 
 
 # An analysed object: its entry (text dropped) and its engine rows' terms and words.
@@ -185,10 +200,10 @@ def write_analysed(doc_type: str, ids: Sequence[int], analysed: Sequence[Analyse
         SearchDocument.objects.unrestricted("index maintenance").filter(pk__in=stale).delete()
     if not entries:
         return []
-    doc_ids, replacing = _write_documents(doc_type, entries, _sealed_tags(entries))
-    rows = [(doc_id, terms, words) for doc_id, (_entry, terms, words) in zip(doc_ids, analysed, strict=True)]
-    # Only documents that were already there may have engine rows to replace.
-    backend.write_many(rows, replacing=replacing)
+    doc_ids = _write_documents(doc_type, entries, _sealed_tags(entries))
+    backend.write_many(
+        [(doc_id, terms, words) for doc_id, (_entry, terms, words) in zip(doc_ids, analysed, strict=True)]
+    )
     return doc_ids
 
 

@@ -19,6 +19,7 @@ marking, tags, reference — all already stored in clear by their own apps) rema
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -41,6 +42,38 @@ class DocumentType(models.TextChoices):
     ACTION = "action", _("Action")
     ACHIEVEMENT = "achievement", _("Achievement")
     PROGRAMME = "programme", _("Programme")
+
+
+# Document ids are recency keys: the object's date in the high bits, then its type and id.
+# The engines store a term's matches in document-id order (FTS5's doclists, the primary key
+# on PostgreSQL), and a search ranks the reader's newest matches by walking that order
+# backwards (`selectors._window`): so "newest" must mean the most recent objects, whatever
+# order they were indexed in (after a full reindex, attachments come after every dispatch).
+# Deterministic and computed in Python, so parallel indexing processes never race for a
+# sequence. A document whose date changes is renumbered (`indexing.move_documents`); one
+# without a date keeps the day it was first indexed.
+_TYPE_CODES = {"dispatch": 0, "attachment": 1, "action": 2, "achievement": 3, "programme": 4}
+_OBJECT_BITS = 29  # objects of one type: up to 536 million
+_TYPE_BITS = 3
+
+
+def document_key(doc_type: str, object_id: int, dated: date | None, *, today: date | None = None) -> int:
+    """The id of the document of this object: a key ordered by `dated` (a document without a
+    date counts as of `today`, the day it is first indexed). Below 2**53 (exact
+    in every JSON reader) for dates before the year 5741."""
+    if not 0 < object_id < 1 << _OBJECT_BITS:
+        raise ValueError(f"{doc_type} {object_id}: object id out of the index key's range")
+    day = (dated or today or timezone.localdate()).toordinal()
+    return (day << (_OBJECT_BITS + _TYPE_BITS)) | (_TYPE_CODES[doc_type] << _OBJECT_BITS) | object_id
+
+
+def key_range(first: date | None, last: date | None) -> tuple[int | None, int | None]:
+    """The document ids [low, high) of the documents dated from `first` to `last` (either
+    open): a date filter the engine applies while it walks its matches. Undated documents
+    in the range are still refused by the `dated` filter itself."""
+    low = first.toordinal() << (_OBJECT_BITS + _TYPE_BITS) if first else None
+    high = (last.toordinal() + 1) << (_OBJECT_BITS + _TYPE_BITS) if last else None
+    return low, high
 
 
 class SearchDocumentQuerySet(RestrictedQuerySet["SearchDocument"]):
@@ -73,7 +106,7 @@ class SearchDocument(models.Model):
     structures (see the module note); the columns here are metadata already stored in
     clear by the owning app, never protected text."""
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField(primary_key=True)  # `document_key`, never a sequence
     doc_type = models.CharField(max_length=12, choices=DocumentType.choices)
     object_id = models.PositiveBigIntegerField()
     # The object that decides who may read this one (exactly one is set).

@@ -29,7 +29,7 @@ from chancery.search import analysis
 from chancery.search.adapters import adapter
 from chancery.search.adapters.base import Shown
 from chancery.search.backends import get_backend
-from chancery.search.models import DocumentType, SearchDocument
+from chancery.search.models import DocumentType, SearchDocument, key_range
 from chancery.search.protection import Hasher
 from chancery.search.query import Query, alternatives, parse
 
@@ -233,8 +233,9 @@ NARROW_SCOPE = 10_000
 # Very common words. Ranking every match of a word that most documents hold ("poste":
 # 80 % of the corpus) costs the engine itself more than a search may take, whatever the
 # gate. So a search ranks a bounded candidate set, as real engines do for top-k: the reader's
-# newest matches (highest document id: the order the engine stores them in, so walking them
-# costs about one step per candidate and nothing is sorted), walked through the filters and
+# newest matches (highest document id, which is a recency key — `models.document_key` —
+# and the order the engine stores them in, so walking them costs about one step per
+# candidate and nothing is sorted), walked through the filters and
 # the gate until `_window` readable ones (the count's cap) are kept; only those are ranked.
 # With fewer readable matches than that, every one is ranked: the results are exact. With
 # more, the page holds the best of the reader's newest `_window` matches, and the total says
@@ -289,32 +290,44 @@ def gated_pass(
     """One page of the reader's matches, and (with `count`) the total and facet groups of
     their first `cap` — in ONE statement, so the gate is evaluated once per candidate:
 
-    - relevance with words: the reader's newest matches are walked through the filters and
-      the gate (`SearchDocument.objects.visible_to`: each gating object's own `visible_to`,
-      a correlated indexed EXISTS) until `_window` are kept, then the engine ranks those
-      (see the note above); a reader with a small scope has the candidates narrowed first
-      (`_narrowed`);
-    - by date (or filters only): the same gated, filtered queryset, ordered by date in
-      SQL, the first `cap` kept;
+    - with words: the reader's matches are walked in the engine's order (newest first;
+      oldest first for "oldest") through the filters and the gate
+      (`SearchDocument.objects.visible_to`: each gating object's own `visible_to`, a
+      correlated indexed EXISTS) until `_window` (relevance) or `cap` (by date) are kept;
+      by relevance the engine ranks those (see the note above); a reader with a small
+      scope has the candidates narrowed first (`_narrowed`);
+    - filters only: the gated, filtered queryset ordered by date in SQL, the first `cap` kept;
     then the page is cut from those kept and the facets grouped over them.
     """
     clauses = _clauses(query, Hasher(), query.must) if query.must else []
-    if clauses and sort == "relevance":
-        # The page must not depend on whether it is counted: the window is the same.
-        size = _window(offset, limit, window)
-        return _relevance_pass(user, query, clauses, _narrowed(user), size, offset, limit, count)
     cap = max(cap or COUNT_CAP, offset + limit) if count else offset + limit
-    key_direction, id_direction = _ORDER[sort if clauses else "date"]
+    if clauses:
+        # Relevance: the page must not depend on whether it is counted, the window is the
+        # same. By date, the walk is the order itself: the first `cap` are exact.
+        size = _window(offset, limit, window) if sort == "relevance" else cap
+        return _walk_pass(user, query, clauses, _narrowed(user), size, offset, limit, count, sort)
+    key_direction, id_direction = _ORDER["date"]
     qs = matching(user, query)[0]
     ascending = key_direction.startswith("ASC")
     dated = F("dated").asc(nulls_first=True) if ascending else F("dated").desc(nulls_last=True)
     ordered = qs.order_by(dated, F("id").asc() if id_direction == "ASC" else F("id").desc())
     kept_sql, kept_params = ordered.values("id", "dated")[:cap].query.sql_with_params()
     kept = f"g AS MATERIALIZED (SELECT x.id AS id, x.dated AS k FROM ({kept_sql}) x)"  # noqa: S608 - ORM SQL
-    return _run_pass(kept, list(kept_params), sort if clauses else "date", offset, limit, count, cap)
+    return _run_pass(kept, list(kept_params), "date", offset, limit, count, cap)
 
 
-def _relevance_pass(
+def _key_range(query: Query) -> tuple[int | None, int | None]:
+    """The document ids the query's date filters allow (see `models.key_range`)."""
+    first: date | None = query.filters.get("after")
+    last: date | None = query.filters.get("before")
+    year = query.filters.get("year")
+    if year is not None and 1 <= int(year) < 9999:
+        first = max(first or date.min, date(int(year), 1, 1))
+        last = min(last or date.max, date(int(year), 12, 31))
+    return key_range(first, last)
+
+
+def _walk_pass(
     user: User | Any,
     query: Query,
     clauses: list[list[Any]],
@@ -323,27 +336,43 @@ def _relevance_pass(
     offset: int,
     limit: int,
     count: bool,
+    sort: str,
 ) -> Pass:
+    """The matches walked in the engine's order — document ids, i.e. recency keys
+    (`models.document_key`), newest first or, for "oldest", oldest first — through the
+    filters and the gate until `window` are kept; then ranked (relevance) or kept in that
+    order (by date: an id orders documents by their date, then by type and object)."""
     backend = get_backend()
     newest_sql, newest_params = backend.newest_matches(clauses)
     within = filtered(user, query).extra(where=['"search_searchdocument"."id" = f.id'])
     within_sql, within_params = within.order_by().values("id").query.sql_with_params()
     params: list[Any] = [*newest_params]
+    # A date filter bounds the walk itself (ids are recency keys): the engine seeks the
+    # range in each term's list instead of stepping through every newer or older match.
     scope = ""
+    for bound, operator in zip(_key_range(query), (">=", "<"), strict=True):
+        if bound is not None:
+            scope += f"f.id {operator} %s AND "
+            params.append(bound)
     if narrowed is not None:
         # Only the candidates within the reader's scope reach the gate (the unary `+` keeps
         # the id list a filter: offered to FTS5 as rowid constraints, it would re-run the
         # MATCH once per id).
-        scope = f"+f.id IN ({narrowed[0]}) AND "
+        scope += f"+f.id IN ({narrowed[0]}) AND "
         params += narrowed[1]
-    ranked_sql, ranked_params = backend.ranked_among(clauses, "c")
+    walk = "ASC" if sort == "oldest" else "DESC"
+    if sort == "relevance":
+        ranked_sql, ranked_params = backend.ranked_among(clauses, "c")
+        ordered = f"SELECT r.id AS id, r.rank AS k FROM ({ranked_sql}) r"  # noqa: S608 - engine SQL
+    else:
+        ordered, ranked_params = "SELECT c.id AS id, c.id AS k FROM c", []
     kept = (
         f"c AS MATERIALIZED (SELECT f.id AS id FROM ({newest_sql}) f "  # noqa: S608 - engine and ORM SQL
-        f"WHERE {scope}EXISTS ({within_sql}) ORDER BY f.id DESC LIMIT %s), "
-        f"g AS MATERIALIZED (SELECT r.id AS id, r.rank AS k FROM ({ranked_sql}) r)"
+        f"WHERE {scope}EXISTS ({within_sql}) ORDER BY f.id {walk} LIMIT %s), "
+        f"g AS MATERIALIZED ({ordered})"
     )
     params += [*within_params, window, *ranked_params]
-    return _run_pass(kept, params, "relevance", offset, limit, count, window)
+    return _run_pass(kept, params, sort, offset, limit, count, window)
 
 
 def _run_pass(kept: str, params: list[Any], sort: str, offset: int, limit: int, count: bool, cap: int) -> Pass:

@@ -11,7 +11,7 @@ without any change to views.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chancery.search.query import Alternative
@@ -26,16 +26,20 @@ class SearchBackend(ABC):
     def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
         """Store (or replace) the tokens of document `doc_id`."""
 
-    def write_many(self, rows: Sequence[tuple[int, str, str]], *, replacing: Collection[int] = ()) -> None:
-        """Store the tokens of many documents: (id, space-separated terms, space-separated
-        words). `replacing` names the ids that may already have tokens (the others are new:
-        an engine may skip looking for them). Engines override this with one batched write."""
+    def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        """Store (or replace) the tokens of many documents: (id, space-separated terms,
+        space-separated words). Engines override this with one batched write."""
         for doc_id, terms, words in rows:
             self.write(doc_id, terms=terms.split(), words=words.split())
 
     @abstractmethod
     def delete(self, doc_ids: Sequence[int]) -> None:
         """Forget these documents' tokens."""
+
+    def move(self, moves: Sequence[tuple[int, int]]) -> None:
+        """Carry these documents' tokens to their new ids ((new, old) pairs): the document
+        rows themselves are renumbered by the caller (`indexing.move_documents`)."""
+        return None  # an engine keeping its tokens in the document row has nothing to move
 
     @abstractmethod
     def match(self, clauses: Clauses) -> tuple[str, list[object]]:
@@ -49,7 +53,7 @@ class SearchBackend(ABC):
 
     def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
         """A SELECT of `id` for every matching document (with its params), which the caller
-        walks newest (highest id) first under a LIMIT: the engine must be able to give its
+        walks in id order (newest first: ids are recency keys) under a LIMIT: the engine must be able to give its
         matches in that order without ranking, sorting or even counting them all (a very
         common word matches most of the corpus). An engine with its own store would not
         implement it."""

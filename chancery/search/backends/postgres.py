@@ -12,7 +12,7 @@ the same tokens (`&`, `|`, `<->` for phrases, `:*` for prefixes).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -60,7 +60,7 @@ class PostgresBackend(SearchBackend):
     def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
         self.write_many([(doc_id, " ".join(terms), " ".join(words))])
 
-    def write_many(self, rows: Sequence[tuple[int, str, str]], *, replacing: Collection[int] = ()) -> None:
+    def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
         # The vectors are columns of the document row (new or not): one UPDATE ... FROM
         # (VALUES ...) per 500 documents.
         values = [

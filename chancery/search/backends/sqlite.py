@@ -7,7 +7,7 @@ letters and digits, each quoted, so nothing a user typed is ever parsed as FTS5 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -37,22 +37,23 @@ class SqliteBackend(SearchBackend):
     name = "sqlite"
 
     def write(self, doc_id: int, *, terms: Sequence[str], words: Sequence[str]) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM search_fts WHERE rowid = %s", [doc_id])
-            cursor.execute(
-                "INSERT INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)",
-                [doc_id, " ".join(terms), " ".join(words)],
-            )
+        self.write_many([(doc_id, " ".join(terms), " ".join(words))])
 
-    def write_many(self, rows: Sequence[tuple[int, str, str]], *, replacing: Collection[int] = ()) -> None:
+    def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        # FTS5 replaces a row of the same rowid (and its index entries) in place: a document
+        # re-indexed under its key (`models.document_key`) needs no separate delete.
         with connection.cursor() as cursor:
-            if replacing:
-                cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(i,) for i in replacing])
-            cursor.executemany("INSERT INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)", list(rows))
+            cursor.executemany(
+                "INSERT OR REPLACE INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)", list(rows)
+            )
 
     def delete(self, doc_ids: Sequence[int]) -> None:
         with connection.cursor() as cursor:
             cursor.executemany("DELETE FROM search_fts WHERE rowid = %s", [(i,) for i in doc_ids])
+
+    def move(self, moves: Sequence[tuple[int, int]]) -> None:
+        with connection.cursor() as cursor:
+            cursor.executemany("UPDATE search_fts SET rowid = %s WHERE rowid = %s", list(moves))
 
     def drop_all(self) -> None:
         with connection.cursor() as cursor:
