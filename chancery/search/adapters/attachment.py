@@ -99,9 +99,10 @@ class AttachmentAdapter(Adapter):
     doc_type = "attachment"
 
     def _rows(self) -> Any:
-        dispatches = Dispatch.objects.unrestricted("search indexing reads every attachment's dispatch")
-        every = Attachment.objects.unrestricted("search indexing reads every attachment; results are gated")
-        return every.select_related("dispatch").filter(dispatch__in=dispatches.values("pk"))
+        # Every attachment has its dispatch (a cascading foreign key): a `dispatch IN (every
+        # dispatch)` test here made SQLite walk all dispatches for each batch of ids
+        # (seconds at a million, 200 times over for a reindex).
+        return Attachment.objects.unrestricted("search indexing reads every attachment; results are gated")
 
     def entries(self, ids: Iterable[int]) -> list[Entry]:
         result = []
