@@ -15,7 +15,7 @@ from operator import or_
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -191,6 +191,20 @@ def gate_scope(user: Viewer | None) -> list[QuerySet[DispatchAccess]] | None:
     return [DispatchAccess.objects.filter(branch) for branch in _need_to_know_branches(user)]
 
 
+def narrow_gate_scope(user: Viewer | None, limit: int) -> list[QuerySet[DispatchAccess]] | None:
+    """`gate_scope` when its rows number at most `limit`, else None: each kind of row counted
+    by its own index and no further than the limit, all in one statement."""
+    parts = gate_scope(user)
+    if parts is None:
+        return None
+    counts = [rows.values("pk")[: limit + 1].query.sql_with_params() for rows in parts]
+    total = " + ".join(f"(SELECT COUNT(*) FROM ({sql}) s{i})" for i, (sql, _params) in enumerate(counts))  # noqa: S608 - ORM SQL
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {total}", [p for _sql, params in counts for p in params])
+        size = int(cursor.fetchone()[0])
+    return parts if size <= limit else None
+
+
 # A list of dispatches in its own order (date, id) is read one of two ways. Walking the order's
 # index and checking each row against the gate costs (rows wanted) × (dispatches / the reader's
 # scope): cheap for a wide scope, ruinous for a narrow one (a counsellor reading 0.5 % of the
@@ -206,17 +220,11 @@ def narrow_scope_q(user: Viewer | None) -> Q | None:
     decides), when their scope is narrow enough for a list to start from them (see
     `NARROW_FACTOR`); else None. Each way of need to know is a separate `IN` (each on its own
     index: one OR over the table made the engine scan it). Costs a few bounded index counts."""
-    parts = gate_scope(user)
-    if parts is None:
-        return None
     largest = Dispatch.objects.unrestricted("the table's size, for the planner's choice").order_by("-pk")
     top = largest.values_list("pk", flat=True).first() or 0
-    limit = int((NARROW_FACTOR * top) ** 0.5)
-    size = 0
-    for rows in parts:
-        size += rows[: limit + 1].count()
-        if size > limit:
-            return None
+    parts = narrow_gate_scope(user, int((NARROW_FACTOR * top) ** 0.5))
+    if parts is None:
+        return None
     return reduce(or_, [Q(pk__in=rows.values("dispatch_id")) for rows in parts])
 
 

@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from chancery.accounts.models import User
 from chancery.core.classification import Level, Marking
 from chancery.correspondence.content import TAG_PURPOSE, tag_patterns
-from chancery.correspondence.models import gate_scope
+from chancery.correspondence.models import narrow_gate_scope
 from chancery.crypto import keyed
 from chancery.search import analysis
 from chancery.search.adapters import adapter
@@ -259,16 +259,9 @@ def _narrowed(user: User | Any) -> tuple[str, list[Any]] | None:
     scan the access index and the whole index of documents at every search."""
     from chancery.planning.models import Programme
 
-    scope = gate_scope(user)
+    scope = narrow_gate_scope(user, NARROW_SCOPE)
     if scope is None:
         return None
-    # Each kind of row counted by its index, no further than the threshold, in one statement.
-    counts = [rows.values("pk")[: NARROW_SCOPE + 1].query.sql_with_params() for rows in scope]
-    total = " + ".join(f"(SELECT COUNT(*) FROM ({sql}) s{i})" for i, (sql, _params) in enumerate(counts))  # noqa: S608 - ORM SQL
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {total}", [p for _sql, params in counts for p in params])
-        if int(cursor.fetchone()[0]) > NARROW_SCOPE:
-            return None
     documents = SearchDocument.objects.unrestricted("narrowing only: the gate is applied after it")
     parts = [documents.filter(dispatch_id__in=rows.values("dispatch_id")).values("id") for rows in scope]
     parts.append(documents.filter(programme_id__in=Programme.objects.visible_to(user).values("pk")).values("id"))
