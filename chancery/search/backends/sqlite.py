@@ -42,9 +42,12 @@ class SqliteBackend(SearchBackend):
     def write_many(self, rows: Sequence[tuple[int, str, str]]) -> None:
         # FTS5 replaces a row of the same rowid (and its index entries) in place: a document
         # re-indexed under its key (`models.document_key`) needs no separate delete.
+        # In rowid order: FTS5 flushes its pending terms to a new segment whenever a rowid is
+        # not above the previous one of the transaction — one segment per row for a batch in
+        # object order but keyed by date (a reindex ran at 90 rows/s instead of 800).
         with connection.cursor() as cursor:
             cursor.executemany(
-                "INSERT OR REPLACE INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)", list(rows)
+                "INSERT OR REPLACE INTO search_fts (rowid, terms, words) VALUES (%s, %s, %s)", sorted(rows)
             )
 
     def delete(self, doc_ids: Sequence[int]) -> None:
@@ -53,7 +56,7 @@ class SqliteBackend(SearchBackend):
 
     def move(self, moves: Sequence[tuple[int, int]]) -> None:
         with connection.cursor() as cursor:
-            cursor.executemany("UPDATE search_fts SET rowid = %s WHERE rowid = %s", list(moves))
+            cursor.executemany("UPDATE search_fts SET rowid = %s WHERE rowid = %s", sorted(moves))  # see write_many
 
     def drop_all(self) -> None:
         with connection.cursor() as cursor:
