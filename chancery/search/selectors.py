@@ -104,8 +104,9 @@ def _clauses(query: Query, hasher: Hasher | None, which: Sequence[Any]) -> list[
     return [alternatives(clause, hasher) for clause in which]
 
 
-def filtered(user: User | Any, query: Query) -> QuerySet[SearchDocument]:
-    """Visible documents meeting the query's filters and exclusions (not yet its words)."""
+def filtered(user: User | Any, query: Query, *, exclusions: bool = True) -> QuerySet[SearchDocument]:
+    """Visible documents meeting the query's filters and (unless the caller's engine walk
+    applies them: `exclusions=False`) its exclusions; not yet its words."""
     qs: QuerySet[SearchDocument] = SearchDocument.objects.visible_to(user)
     filters = query.filters
     if "type" in filters:
@@ -130,7 +131,7 @@ def filtered(user: User | Any, query: Query) -> QuerySet[SearchDocument]:
         qs = qs.filter(year=filters["year"])
     if "classification" in filters:
         qs = qs.filter(classification=filters["classification"])
-    if query.must_not:
+    if query.must_not and exclusions:
         backend = get_backend()
         hasher = Hasher()
         for clause in _clauses(query, hasher, query.must_not):
@@ -336,8 +337,9 @@ def _walk_pass(
     filters and the gate until `window` are kept; then ranked (relevance) or kept in that
     order (by date: an id orders documents by their date, then by type and object)."""
     backend = get_backend()
-    newest_sql, newest_params = backend.newest_matches(clauses)
-    within = filtered(user, query).extra(where=['"search_searchdocument"."id" = f.id'])
+    excluded = _clauses(query, Hasher(), query.must_not)
+    newest_sql, newest_params = backend.newest_matches(clauses, excluded)
+    within = filtered(user, query, exclusions=False).extra(where=['"search_searchdocument"."id" = f.id'])
     within_sql, within_params = within.order_by().values("id").query.sql_with_params()
     params: list[Any] = [*newest_params]
     # A date filter bounds the walk itself (ids are recency keys): the engine seeks the

@@ -51,11 +51,12 @@ class SearchBackend(ABC):
         """Ids of every matching document, best first (the caller keeps those the reader
         may read and stops when it has a page)."""
 
-    def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
-        """A SELECT of `id` for every matching document (with its params), which the caller
-        walks in id order (newest first: ids are recency keys) under a LIMIT: the engine must be able to give its
-        matches in that order without ranking, sorting or even counting them all (a very
-        common word matches most of the corpus). An engine with its own store would not
+    def newest_matches(self, clauses: Clauses, excluded: Clauses = ()) -> tuple[str, list[object]]:
+        """A SELECT of `id` for every document matching `clauses` and none of `excluded`
+        (with its params), which the caller walks in id order (newest first: ids are recency
+        keys) under a LIMIT: the engine must be able to give its matches in that order
+        without ranking, sorting or even counting them all (a very common word matches most
+        of the corpus, and may be the excluded one). An engine with its own store would not
         implement it."""
         raise NotImplementedError
 

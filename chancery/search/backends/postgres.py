@@ -103,10 +103,15 @@ class PostgresBackend(SearchBackend):
         )
         return rank, [queries[column] for column in sorted(queries)]
 
-    def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+    def newest_matches(self, clauses: Clauses, excluded: Clauses = ()) -> tuple[str, list[object]]:
         # Walked by the primary key backwards (or from the GIN index's bitmap for a rarer
-        # word): PostgreSQL's planner picks; either way nothing is ranked.
+        # word): PostgreSQL's planner picks; either way nothing is ranked. An exclusion is
+        # tested on each row walked.
         where, where_params = self.match(clauses)
+        for clause in excluded:
+            sql, params = self.match([clause])
+            where += f" AND NOT ({sql})"
+            where_params = [*where_params, *params]
         return f"SELECT search_searchdocument.id AS id FROM search_searchdocument WHERE {where}", where_params  # noqa: S608
 
     def ranked_among(self, clauses: Clauses, candidates: str) -> tuple[str, list[object]]:

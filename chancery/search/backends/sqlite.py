@@ -68,10 +68,14 @@ class SqliteBackend(SearchBackend):
             [expression(clauses)],
         )
 
-    def newest_matches(self, clauses: Clauses) -> tuple[str, list[object]]:
+    def newest_matches(self, clauses: Clauses, excluded: Clauses = ()) -> tuple[str, list[object]]:
         # FTS5 walks a term's doclist in rowid order, either way: `ORDER BY id DESC LIMIT n`
-        # over this reads about n entries, ranks nothing and sorts nothing.
-        return "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH %s", [expression(clauses)]
+        # over this reads about n entries, ranks nothing and sorts nothing. An exclusion is
+        # FTS5's own NOT, evaluated along the same walk (the excluded word's list is only
+        # sought where the walk is); outside the MATCH, `NOT IN (its matches)` listed every
+        # document holding the excluded word first (a second for a common one at a million).
+        match = f"({expression(clauses)})" + "".join(f" NOT ({expression([clause])})" for clause in excluded)
+        return "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH %s", [match]
 
     def ranked_among(self, clauses: Clauses, candidates: str) -> tuple[str, list[object]]:
         # bm25() is negative, lower is better; stems weigh more than word prefixes. It

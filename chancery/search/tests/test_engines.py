@@ -29,6 +29,10 @@ TABLE: list[tuple[str, set[str]]] = [
     ('"pourparlers discrets"', {"protected"}),
     ("gazoduc -brouillon", {"protected"}),
     ("-gazoduc -reunion -visite", {"english", "arabic"}),
+    ("gazoduc -transsaharien", {"draft"}),  # a protected word (a keyed hash) excluded
+    ("gazoduc -transsah* -brouillon", set()),
+    ('gaz* -"pourparlers discrets"', {"draft"}),
+    ("gazoduc -brouillon after:2000-01-01", {"protected"}),
     ("acuerdo comercial", {"spanish"}),
     ("meeting agreement", {"english"}),
     ("اجتماع", {"arabic"}),
