@@ -729,7 +729,10 @@ class DispatchAccess(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["dispatch", "unit", "oversee"], name="corr_access_dispatch"),
+            # Covering the gate's probe (`need_to_know_exists`: one dispatch, its units,
+            # oversight, named users): answered from the index alone, no table row read per
+            # candidate (a search walks thousands; 20 % of a rare word's search at 1M).
+            models.Index(fields=["dispatch", "unit", "oversee", "user"], name="corr_access_cover"),
             models.Index(fields=["unit", "dispatch"], name="corr_access_unit"),
             models.Index(fields=["user", "dispatch"], name="corr_access_user"),
         ]
