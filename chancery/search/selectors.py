@@ -350,10 +350,9 @@ def _walk_pass(
             scope += f"f.id {operator} %s AND "
             params.append(bound)
     if narrowed is not None:
-        # Only the candidates within the reader's scope reach the gate (the unary `+` keeps
-        # the id list a filter: offered to FTS5 as rowid constraints, it would re-run the
-        # MATCH once per id).
-        scope += f"+f.id IN ({narrowed[0]}) AND "
+        # Only the candidates within the reader's scope reach the gate (see
+        # `SearchBackend.filter_column`: a filter, never the engine's own constraint).
+        scope += f"{backend.filter_column('f.id')} IN ({narrowed[0]}) AND "
         params += narrowed[1]
     walk = "ASC" if sort == "oldest" else "DESC"
     if sort == "relevance":

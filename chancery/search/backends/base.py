@@ -60,6 +60,11 @@ class SearchBackend(ABC):
         implement it."""
         raise NotImplementedError
 
+    def filter_column(self, column: str) -> str:
+        """`column` written so that a condition on it stays a filter of the walk (e.g. `IN`
+        a list of ids) and is not handed to the engine as a constraint of its own."""
+        return column
+
     def ranked_among(self, clauses: Clauses, candidates: str) -> tuple[str, list[object]]:
         """A SELECT of `(id, rank)` (a lower rank being a better match, with its params) of
         the matching documents among `candidates` — the name of a CTE with an `id` column,
