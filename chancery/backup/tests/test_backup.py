@@ -24,6 +24,11 @@ from django.core.management import CommandError, call_command
 from chancery.backup.archive import MANIFEST, read_manifest
 from chancery.correspondence.tests.domain_helpers import PDF, sent
 
+# Run once, in the SQLite part of `make test` (which is given CHANCERY_TEST_POSTGRES_URL): the
+# restores go onto both engines there, and the round trip SQLite -> PostgreSQL -> SQLite backs up a
+# PostgreSQL database on its way; a second run from PostgreSQL would repeat the same paths.
+pytestmark = pytest.mark.engine_independent
+
 PASSPHRASE = "a long enough passphrase"
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -9,7 +9,10 @@ from django.urls import reverse
 from chancery.audit.models import AuditEvent
 from chancery.correspondence.tests.views_helpers import PDF, build_world
 
-pytestmark = pytest.mark.django_db
+# What each role's pages show (content, banners, fragments): rendering over the selectors, whose
+# queries run on both engines in their own tests and in the gate walk, which renders every page on
+# PostgreSQL too. Run once, in the SQLite part of `make test`.
+pytestmark = [pytest.mark.django_db, pytest.mark.engine_independent]
 
 ROLES = ["hom.dakar", "counsellor.dakar", "clerk.dakar", "clerk.sgbo", "desk.dab1", "head.dab1", "director.dab",
          "desk.dg76", "plan.sg4", "security", "auditor", "counsellor.lima"]

@@ -21,6 +21,11 @@ from chancery.planning.models import (
     ReportingPeriod,
 )
 
+# What each role's planning pages show: rendering over the selectors, whose queries run on both
+# engines in their own tests and in the gate walk (every page, on PostgreSQL too). Run once, in the
+# SQLite part of `make test`.
+pytestmark = pytest.mark.engine_independent
+
 YEAR = 2026
 
 
