@@ -15,7 +15,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -93,7 +94,10 @@ def programme_list(user: User, filters: Mapping[str, Any] | None = None) -> Quer
         qs = sealed.text_filter(
             qs, text, ("title",), also=Q(mission__code__icontains=text) | Q(mission__city__icontains=text)
         )
-    return qs.annotate(action_count=Count("actions", distinct=True)).order_by("-year", "mission__code")
+    # Counted per listed programme (a correlated count on the action's programme index), not by
+    # joining every action of every visible programme and grouping before the page is cut.
+    actions = _u(Action).filter(programme_id=OuterRef("pk")).order_by().values("programme_id").annotate(n=Count("pk"))
+    return qs.annotate(action_count=Coalesce(Subquery(actions.values("n")), 0)).order_by("-year", "mission__code")
 
 
 def programme_detail(user: User, pk: int | str) -> Programme:

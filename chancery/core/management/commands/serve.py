@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from gunicorn.glogging import Logger
 
 # The access log names the path only: no query string (search terms, filters, tokens in links
@@ -92,6 +92,9 @@ class Command(BaseCommand):
             def load(self) -> Any:
                 return application
 
+        # The workers are forked from this process: none may inherit its database connections
+        # (persistent ones would be shared between processes).
+        connections.close_all()
         self.stdout.write(f"Chancery on http://{options['bind']}/")
         try:
             Server().run()
