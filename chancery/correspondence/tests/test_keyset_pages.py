@@ -7,11 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from chancery.core import keyset
 from chancery.correspondence import selectors, views
 from chancery.correspondence.demo import write_correspondence
+from chancery.correspondence.models import RoutingKind, RoutingStatus
 from conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -154,8 +158,21 @@ def test_inbox_counters_are_capped_and_say_so(letters: Any, monkeypatch: Any) ->
     from chancery.accounts.services import issue_api_token
 
     user = letters.users["desk.dab1"]
-    exact = selectors.inbox_counts(user, with_open=True)
+    with CaptureQueriesContext(connection) as queries:
+        exact = selectors.inbox_counts(user, with_open=True)
     assert exact["open"] > 3 and not exact["open"].more
+    rows = list(selectors.inbox(user))
+    today = timezone.localdate()
+    by_hand = {  # counted from the inbox's own rows, one by one
+        "unacknowledged": sum(r.kind == RoutingKind.ACTION and r.status == RoutingStatus.PENDING for r in rows),
+        "overdue": sum(r.open_rank == 1 and r.kind == RoutingKind.ACTION and r.due_key < today for r in rows),
+        "unread": sum(r.kind == RoutingKind.INFO and r.status == RoutingStatus.UNREAD for r in rows),
+        "open": sum(r.open_rank == 1 for r in rows),
+    }
+    assert exact == by_hand | {"total": by_hand["unacknowledged"] + by_hand["unread"]}
+    assert by_hand["unacknowledged"] and by_hand["open"] > by_hand["unacknowledged"]  # not all of one kind
+    counting = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counting) == 1, "under the cap, the open routings are counted in one pass"
     monkeypatch.setattr(keyset, "COUNT_CAP", 3)
     capped = selectors.inbox_counts(user, with_open=True)
     assert capped["open"] == 3 and capped["open"].more
