@@ -216,6 +216,18 @@ def test_a_notification_about_a_dispatch_out_of_scope_leaves_no_trace(ministry):
     assert [n.target_type for n in notifications_for(user=agent)] == ["organisation.unit"]
 
 
+def test_a_gated_target_whose_key_is_not_a_number_counts_as_unreadable(ministry):
+    """The gate probes the target by its numeric key: a key that is not one (never written by the
+    application) is not cast (PostgreSQL would refuse the query) and the row is not shown."""
+    from chancery.notifications.selectors import unread_count
+
+    agent = ministry.users["desk.dab1"]
+    _notify(ministry, ["desk.dab1"])  # about a unit: always readable
+    for label in ("correspondence.dispatch", "planning.programme"):
+        Notification.objects.create(recipient=agent, verb=Verb.OTHER, target_type=label, target_id="12a", url="/")
+    assert unread_count(user=agent) == 1
+
+
 def test_a_notification_names_the_reference_the_sender_and_the_subject(ministry, client_for, settings,
                                                                         django_capture_on_commit_callbacks):
     """Issue 8: "Une dépêche a été adressée à votre unité…" said neither which nor from whom."""
