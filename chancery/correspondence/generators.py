@@ -99,6 +99,10 @@ def _run(options: dict[str, Any], stdout: Any) -> None:
     if not Unit.objects.unrestricted("emptiness check").exists():
         raise CommandError("the database holds no ministry; run `chancery demo --organisation-only` first")
     started = time.monotonic()
+    from chancery.correspondence.models import Dispatch
+
+    latest = Dispatch.objects.unrestricted("first id of the load").order_by("-pk").values_list("pk", flat=True)
+    first_dispatch_id = (latest.first() or 0) + 1
     ministry = load_ministry()
     if options.get("missions"):
         with transaction.atomic():
@@ -128,6 +132,9 @@ def _run(options: dict[str, Any], stdout: Any) -> None:
         else:
             stdout.write(f"{done}/{total} dispatches written")
     seconds = time.monotonic() - started
+    from chancery.correspondence import storage
+
+    storage.mark_bulk_load_swept(first_dispatch_id=first_dispatch_id)
     stdout.write(f"Generated {done} dispatches in {seconds / 60:.1f} min ({done / max(seconds, 1e-6):.0f}/s).")
     if not options.get("no_programmes"):
         _programmes(ministry, seed=int(options["seed"]), stdout=stdout)

@@ -114,6 +114,42 @@ def exists(name: str) -> bool:
 SWEPT_MARKER = ".swept"  # in the store's root: the horizon of the last complete sweep
 
 
+def _swept_since(directory: Path) -> float:
+    try:
+        return float((directory / SWEPT_MARKER).read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _changed_directories(directory: Path, since: float) -> dict[int, str]:
+    """The dispatch directories modified at or after `since` (id → path)."""
+    changed: dict[int, str] = {}
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.isdigit() and entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime >= since:
+                changed[int(entry.name)] = entry.path
+    return changed
+
+
+def mark_bulk_load_swept(*, first_dispatch_id: int) -> bool:
+    """After a bulk load whose every file is named by a committed row (`chancery generate`,
+    which writes whole batches in transactions): record that the directories it created need
+    no sweep, so that the next server start does not open a million of them. Only when every
+    directory changed since the last complete sweep is one of the load's (dispatch ids from
+    `first_dispatch_id`): another writer's leftovers stay for the sweep. Returns whether the
+    record moved."""
+    import time
+
+    directory = root()
+    started = time.time()
+    changed = _changed_directories(directory, _swept_since(directory))
+    if any(dispatch_id < first_dispatch_id for dispatch_id in changed):
+        return False
+    # Directories changed from `started` on (a write beginning now) are reopened by the next sweep.
+    _atomic_write(directory / SWEPT_MARKER, repr(started).encode("ascii"))
+    return True
+
+
 def sweep(*, older_than_seconds: float) -> int:
     """Remove what interrupted writes left behind; returns how many files went.
 
@@ -135,15 +171,7 @@ def sweep(*, older_than_seconds: float) -> int:
     horizon = time.time() - older_than_seconds
     directory = root()
     marker = directory / SWEPT_MARKER
-    try:
-        since = float(marker.read_text(encoding="ascii"))
-    except (OSError, ValueError):
-        since = 0.0
-    changed: dict[int, str] = {}
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.name.isdigit() and entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime >= since:
-                changed[int(entry.name)] = entry.path
+    changed = _changed_directories(directory, _swept_since(directory))
     every = Attachment.objects.unrestricted("orphan sweep: the stored names of the changed directories' dispatches")
     ids = sorted(changed)
     named: set[str] = set()

@@ -8,6 +8,8 @@ with the same seed and end date give the same references and subjects.
 from __future__ import annotations
 
 import io
+import os
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -120,3 +122,33 @@ def test_programmes_for_the_missions_without_one(ministry: Any) -> None:
     assert count >= 2
     _programmes(small, seed=5, stdout=io.StringIO())
     assert Programme.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_generation_records_its_directories_as_swept_unless_another_changed(ministry: Any) -> None:
+    """A server start after a million generated dispatches must not open every directory again,
+    and a file another writer left behind must still be swept."""
+    from chancery.correspondence import storage
+    from chancery.correspondence.tests.domain_helpers import PDF, draft
+
+    root = storage.root()
+    earlier = draft(ministry, attachments=[("rapport.pdf", PDF)])
+    orphan = root / storage.new_name(earlier.pk)
+    orphan.write_bytes(b"left by a crash")
+    old = time.time() - 7200
+    os.utime(orphan, (old, old))
+
+    _generate("--no-programmes", "--no-reindex")
+    generated = [p for p in root.iterdir() if p.name.isdigit() and int(p.name) > earlier.pk]
+    assert generated, "the generator wrote no attachment"
+    # The earlier dispatch's directory changed since the last sweep (there was none): no record.
+    assert not (root / storage.SWEPT_MARKER).exists()
+    assert storage.sweep(older_than_seconds=600) == 1
+    assert not orphan.exists()
+    assert storage.sweep(older_than_seconds=0) == 0  # the store is clean up to now
+
+    _generate("--no-programmes", "--no-reindex", "--seed", "6")
+    since = float((root / storage.SWEPT_MARKER).read_text(encoding="ascii"))
+    newer = [p for p in root.iterdir() if p.name.isdigit() and p.stat().st_mtime >= since]
+    assert newer == [], "the next sweep would reopen the generated directories"
+    assert len([p for p in root.iterdir() if p.name.isdigit()]) > len(generated) + 1
