@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -75,7 +76,8 @@ def new_data_key() -> tuple[DataKey, bytes]:
 
 # Inside `key_scope()` (a request: `chancery.crypto.middleware.KeyScopeMiddleware`), each
 # wrapped key is unwrapped once and each KEK file read once; forgotten when the scope ends.
-_scope: ContextVar[dict[tuple[str, bytes], bytes] | None] = ContextVar("chancery_key_scope", default=None)
+# Keys: (kek id, wrapped key) → plain data key; (kek id, b"") → the KEK itself.
+_scope: ContextVar[dict[tuple[str, bytes], Any] | None] = ContextVar("chancery_key_scope", default=None)
 
 
 def key_scope() -> AbstractContextManager[None]:
@@ -89,12 +91,14 @@ def unwrap(*, data_key: DataKey) -> bytes:
     """The plain key of a DataKey row. Raises KeyUnavailable or DecryptionError."""
     wrapped = bytes(data_key.wrapped_key)
     cache = _scope.get()
-    if cache is not None and (data_key.kek_id, wrapped) in cache:
-        return cache[(data_key.kek_id, wrapped)]
-    kek = keystore.get_kek(data_key.kek_id)
-    plain = unwrap_key(wrapped, kek)
-    if cache is not None:
-        cache[(data_key.kek_id, wrapped)] = plain
+    if cache is None:
+        return unwrap_key(wrapped, keystore.get_kek(data_key.kek_id))
+    if (data_key.kek_id, wrapped) in cache:
+        return cast(bytes, cache[(data_key.kek_id, wrapped)])
+    kek = cache.get((data_key.kek_id, b""))
+    if kek is None:
+        kek = cache[(data_key.kek_id, b"")] = keystore.get_kek(data_key.kek_id)
+    plain = cache[(data_key.kek_id, wrapped)] = unwrap_key(wrapped, kek)
     return plain
 
 
