@@ -187,3 +187,21 @@ def test_inbox_counters_are_capped_and_say_so(letters: Any, monkeypatch: Any) ->
     api = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
     body = api.get("/api/v1/inbox/counts").json()
     assert set(body["more"]) == {n for n in ("unacknowledged", "overdue", "unread", "total") if capped[n].more}
+
+
+@pytest.mark.parametrize("username", ["desk.dab1", "director.dab"])
+def test_a_page_read_by_keys_is_the_page_of_the_gated_list(letters: Any, username: str) -> None:
+    """`keyset.page_rows` sorts keys, then reads the rows by key: the same rows in the same
+    order as the gated list itself, with what the list preloads (no query per row)."""
+    user = letters.users[username]
+    listed = selectors.search_dispatches(user)
+    order = keyset.ordering(selectors.SEARCH_ORDER)
+    expected = [row.pk for row in listed.order_by(*order)[3:13]]
+    assert len(expected) == 10
+    assert selectors.narrow_scope_q(user) is not None  # read from the reader's access rows, sorted
+    rows = keyset.page_rows(listed, order, 3, 13)
+    assert [row.pk for row in rows] == expected
+    with CaptureQueriesContext(connection) as queries:
+        for row in rows:
+            _ = (row.sending_unit.code, row.data_key_id and row.data_key.kek_id, list(row.compartments.all()))
+    assert len(queries) == 0
