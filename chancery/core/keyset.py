@@ -147,7 +147,7 @@ def page_rows(queryset: QuerySet[Any], order_by: list[str], start: int, stop: in
         return []
     manager = queryset.model._default_manager
     by_key = (
-        manager.unrestricted("the rows of the keys just read through the gate")  # type: ignore[attr-defined]
+        manager.unrestricted("the rows of the keys just read through the gate")
         if hasattr(manager, "unrestricted") else manager.all()
     ).filter(pk__in=keys)
     by_key.query.select_related = queryset.query.select_related
