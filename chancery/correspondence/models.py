@@ -15,7 +15,7 @@ from operator import or_
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -197,12 +197,10 @@ def narrow_gate_scope(user: Viewer | None, limit: int) -> list[QuerySet[Dispatch
     parts = gate_scope(user)
     if parts is None:
         return None
-    counts = [rows.values("pk")[: limit + 1].query.sql_with_params() for rows in parts]
-    total = " + ".join(f"(SELECT COUNT(*) FROM ({sql}) s{i})" for i, (sql, _params) in enumerate(counts))  # noqa: S608 - ORM SQL
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {total}", [p for _sql, params in counts for p in params])
-        size = int(cursor.fetchone()[0])
-    return parts if size <= limit else None
+    from chancery.core.keyset import capped_counts
+
+    counted = capped_counts({str(i): rows for i, rows in enumerate(parts)}, cap=limit)
+    return parts if sum(counted.values()) <= limit and not any(n.more for n in counted.values()) else None
 
 
 # A list of dispatches in its own order (date, id) is read one of two ways. Walking the order's

@@ -14,15 +14,14 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
 from chancery.accounts.roles import Capability
-from chancery.core import keyset
 from chancery.core.classification import Level
 from chancery.core.gate import get_visible_or_404
-from chancery.core.keyset import CappedInt, capped_int, ordering
+from chancery.core.keyset import CappedInt, capped_counts, ordering
 from chancery.core.lists import first
 from chancery.correspondence import content, policy
 from chancery.correspondence.models import (
@@ -179,44 +178,23 @@ def inbox_counts(user: User, *, with_open: bool = False) -> dict[str, CappedInt]
     """For the inbox counter: `unacknowledged` attributions, `overdue` attributions,
     `unread` copies, and `total` = unacknowledged + unread; `with_open`: also `open` (what the
     inbox lists by default: attributions not answered or closed, unread copies). Through the
-    gate (the inbox's rows), each counted up to `keyset.COUNT_CAP` (`CappedInt.more` beyond):
-    one bounded query over the open routings when they are fewer than the cap, else one bounded
-    query each, on the unit's indexes, whatever the unit's volume."""
+    gate (the inbox's rows), each counted up to `keyset.COUNT_CAP` (`CappedInt.more` beyond) on
+    the unit's indexes, whatever the unit's volume: all in one statement."""
     if not getattr(user, "is_authenticated", False):
         zero = CappedInt(0)
         return {"unacknowledged": zero, "overdue": zero, "unread": zero, "total": zero} | (
             {"open": zero} if with_open else {}
         )
     rows = inbox(user).order_by()
-    unacknowledged = Q(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING)
-    overdue = _overdue(timezone.localdate())
-    unread = Q(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD)
-    # Every counter counts open routings (an unacknowledged or overdue attribution, an unread copy):
-    # while they are fewer than the cap, one pass over them counts everything exactly.
-    window = rows.filter(open_rank=1).values("pk")[: keyset.COUNT_CAP + 1]
-    tally = (
-        Routing.objects.unrestricted("inbox counters: the open routings of the inbox's gated rows just above")
-        .filter(pk__in=window)
-        .aggregate(
-            open=Count("pk"),
-            unacknowledged=Count("pk", filter=unacknowledged),
-            overdue=Count("pk", filter=overdue),
-            unread=Count("pk", filter=unread),
-        )
-    )
-    if tally["open"] <= keyset.COUNT_CAP:
-        result = {name: CappedInt(tally[name]) for name in ("unacknowledged", "overdue", "unread")}
-        open_count = CappedInt(tally["open"])
-    else:
-        result = {
-            "unacknowledged": capped_int(rows.filter(unacknowledged)),
-            "overdue": capped_int(rows.filter(overdue)),
-            "unread": capped_int(rows.filter(unread)),
-        }
-        open_count = CappedInt(keyset.COUNT_CAP, more=True)
-    result["total"] = result["unacknowledged"] + result["unread"]
+    counters = {
+        "unacknowledged": rows.filter(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING),
+        "overdue": rows.filter(_overdue(timezone.localdate())),
+        "unread": rows.filter(kind=RoutingKind.INFO, status=RoutingStatus.UNREAD),
+    }
     if with_open:
-        result["open"] = open_count
+        counters["open"] = rows.filter(open_rank=1)
+    result = capped_counts(counters)
+    result["total"] = result["unacknowledged"] + result["unread"]
     return result
 
 

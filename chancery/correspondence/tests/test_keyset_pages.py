@@ -172,7 +172,7 @@ def test_inbox_counters_are_capped_and_say_so(letters: Any, monkeypatch: Any) ->
     assert exact == by_hand | {"total": by_hand["unacknowledged"] + by_hand["unread"]}
     assert by_hand["unacknowledged"] and by_hand["open"] > by_hand["unacknowledged"]  # not all of one kind
     counting = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
-    assert len(counting) == 1, "under the cap, the open routings are counted in one pass"
+    assert len(counting) == 1, "every counter in one statement"
     monkeypatch.setattr(keyset, "COUNT_CAP", 3)
     capped = selectors.inbox_counts(user, with_open=True)
     assert capped["open"] == 3 and capped["open"].more
