@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
@@ -121,6 +122,17 @@ if _database_url:
     }
     if _db.engine.endswith("sqlite3"):
         DATABASES["default"] = {"ENGINE": _db.engine, "NAME": _db.name}
+    else:
+        # A page's queries are small and many run at once: parallel workers (whose start-up cost
+        # more than the query: a desk officer's inbox counters 81 -> 29 ms at 1M) and JIT
+        # compilation (tens of ms, paid whenever a plan's cost estimate is high) only slow them.
+        _session = (
+            f"-c max_parallel_workers_per_gather={env_int('CHANCERY_PG_PARALLEL_WORKERS', 0, minimum=0)}"
+            f" -c jit={'on' if env_bool('CHANCERY_PG_JIT', False) else 'off'}"
+        )
+        _options: dict[str, Any] = dict(_db.options or {})
+        _options["options"] = f"{_options['options']} {_session}" if _options.get("options") else _session
+        DATABASES["default"]["OPTIONS"] = _options
 else:
     DATABASES = {
         "default": {

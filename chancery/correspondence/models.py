@@ -15,7 +15,7 @@ from operator import or_
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -223,7 +223,26 @@ def narrow_scope_q(user: Viewer | None) -> Q | None:
     parts = narrow_gate_scope(user, int((NARROW_FACTOR * top) ** 0.5))
     if parts is None:
         return None
+    if connection.vendor == "postgresql":
+        # PostgreSQL filters `IN (subquery)` as a hashed set while walking the order's index, to
+        # its limit: a mission agent's deep API page scanned 40 % of the table (400 ms at 1M). An
+        # array computed once drives the primary key instead (38 ms at any depth).
+        return reduce(or_, [Q(_AnyOfArray(models.F("pk"), _array(rows.values("dispatch_id")))) for rows in parts])
     return reduce(or_, [Q(pk__in=rows.values("dispatch_id")) for rows in parts])
+
+
+class _AnyOfArray(models.Func):
+    """`expression = ANY(array)` (PostgreSQL)."""
+
+    arg_joiner = " = ANY("
+    template = "(%(expressions)s))"
+    output_field = models.BooleanField()
+
+
+def _array(rows: QuerySet[Any]) -> Any:
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    return ArraySubquery(rows)
 
 
 class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):

@@ -90,3 +90,17 @@ def test_a_request_leaves_the_statistics_current(fresh_ministry: Any) -> None:
     assert client.get("/correspondence/sent/").status_code == 200
     # Memberships are read through their user index on every page.
     assert _analysed_rows("accounts_membership") > 0
+
+
+@pytest.mark.django_db
+def test_postgresql_sessions_plan_page_queries_without_parallel_workers_or_jit() -> None:
+    """Parallel workers and JIT compilation cost more than a page's queries (settings:
+    `CHANCERY_PG_PARALLEL_WORKERS`, `CHANCERY_PG_JIT`); the session has them off."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL session settings: run by the PostgreSQL part of make test")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        workers = cursor.fetchone()[0]
+        cursor.execute("SHOW jit")
+        jit = cursor.fetchone()[0]
+    assert (workers, jit) == ("0", "off")
