@@ -152,9 +152,11 @@ def page_rows(queryset: QuerySet[Any], order_by: list[str], start: int, stop: in
     When the engine has to sort the reader's candidates (a narrow scope read from its access
     rows, an offset), sorting keys instead of whole rows (bodies, ciphertexts, signatures) is
     what the sort costs: at a million dispatches a mission agent's API list went from 42 to 25 ms
-    of SQL on SQLite. The keys are read through the queryset given (the gate decided which);
-    the rows are then fetched by those keys alone (with the gate's conditions again, SQLite
-    planned the second read like the first). A queryset with annotations is read in one query."""
+    of SQL on SQLite. The keys are read through the queryset given: the gate decides which rows
+    are listed. The rows are then fetched by those keys alone, an instant later (with the gate's
+    conditions repeated, SQLite planned the second read like the first: 13 ms instead of 2); a
+    key whose row was deleted in between is skipped. A queryset with annotations is read in one
+    query."""
     ordered = queryset.order_by(*order_by)
     if ordered.query.annotations:
         return list(ordered[start:stop])
