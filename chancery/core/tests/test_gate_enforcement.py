@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 from chancery.core.gate import GateBypassError, get_visible_or_404
+from chancery.core.keyset import capped_counts
 from chancery.core.middleware import GateEnforcementMiddleware
 from chancery.organisation.models import Unit
 
@@ -32,8 +33,9 @@ def _serve(view: Any, user: User) -> HttpResponse:
         lambda user: Unit.objects.get(code="DAKAR"),
         lambda user: list(Unit.objects.get(code="RAFR").children.all()),
         lambda user: list(Unit.objects.values_list("code", flat=True)),
+        lambda user: capped_counts({"units": Unit.objects.filter(kind="mission")}),
     ],
-    ids=["list", "count", "exists", "get", "reverse-relation", "values_list"],
+    ids=["list", "count", "exists", "get", "reverse-relation", "values_list", "capped-counts"],
 )
 def test_a_view_that_forgets_the_gate_fails(ministry: Any, read: Any) -> None:
     def careless_view(request: HttpRequest) -> HttpResponse:
