@@ -94,13 +94,14 @@ def test_a_request_leaves_the_statistics_current(fresh_ministry: Any) -> None:
 
 @pytest.mark.django_db
 def test_postgresql_sessions_plan_page_queries_without_parallel_workers_or_jit() -> None:
-    """Parallel workers and JIT compilation cost more than a page's queries (settings:
-    `CHANCERY_PG_PARALLEL_WORKERS`, `CHANCERY_PG_JIT`); the session has them off."""
+    """Parallel workers, JIT compilation and a join order searched over eight relations cost more
+    than a page's queries (settings: `CHANCERY_PG_PARALLEL_WORKERS`, `CHANCERY_PG_JIT`,
+    `CHANCERY_PG_JOIN_COLLAPSE_LIMIT`); the session has them off, or at 6."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL session settings: run by the PostgreSQL part of make test")
+    values = []
     with connection.cursor() as cursor:
-        cursor.execute("SHOW max_parallel_workers_per_gather")
-        workers = cursor.fetchone()[0]
-        cursor.execute("SHOW jit")
-        jit = cursor.fetchone()[0]
-    assert (workers, jit) == ("0", "off")
+        for name in ("max_parallel_workers_per_gather", "jit", "join_collapse_limit"):
+            cursor.execute(f"SHOW {name}")
+            values.append(cursor.fetchone()[0])
+    assert values == ["0", "off", "6"]
