@@ -55,12 +55,6 @@ class CappedInt(int):
         return CappedInt(int(self) + int(other), self.more or bool(getattr(other, "more", False)))
 
 
-def capped_int(queryset: QuerySet[Any], cap: int | None = None) -> CappedInt:
-    """`capped_count` as a `CappedInt`."""
-    counted = capped_count(queryset, cap)
-    return CappedInt(counted.value, counted.more)
-
-
 def capped_count(queryset: QuerySet[Any], cap: int | None = None) -> CappedCount:
     """How many rows, counted up to `cap` (default `COUNT_CAP`; one bounded query)."""
     cap = COUNT_CAP if cap is None else cap
