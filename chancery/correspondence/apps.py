@@ -1,5 +1,13 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+
+def _repair_routing_marking(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    from chancery.correspondence import routing_marking
+
+    routing_marking.ensure_installed(using=using)
 
 
 class CorrespondenceConfig(AppConfig):
@@ -8,6 +16,9 @@ class CorrespondenceConfig(AppConfig):
     verbose_name = _("Correspondence")
 
     def ready(self) -> None:
-        from chancery.correspondence import access_index
+        from django.db.models.signals import post_migrate
+
+        from chancery.correspondence import access_index, checks  # noqa: F401  (registers the checks)
 
         access_index.connect()
+        post_migrate.connect(_repair_routing_marking, sender=self, dispatch_uid="routing_marking.repair")

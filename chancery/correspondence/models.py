@@ -27,6 +27,7 @@ from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.models import ChoiceLabels, MarkedModel, TimeStampedModel
 from chancery.core.validators import DATE_MAX
+from chancery.correspondence.routing_marking import CLOSED_LEVEL
 
 if TYPE_CHECKING:
     from chancery.accounts.models import User
@@ -116,6 +117,18 @@ def clearance_q(user: User, prefix: str = "") -> Q:
     clearance: Marking = user.clearance
     outer = f"{prefix}pk" if not prefix else f"{prefix.removesuffix('__')}_id"
     return Q(**{f"{prefix}classification__lte": clearance.level}) & ~Q(lacking_compartments_exists(user, outer))
+
+
+def routing_clearance_q(user: User) -> Q:
+    """SQL condition on routings: their dispatch is released (sent or closed) and the user's
+    clearance dominates its marking, read from the routing's copies of them (kept by the
+    database, `routing_marking`): the inbox index holds them, so a counter reads no other table
+    except for a compartmented dispatch when the user holds compartments."""
+    clearance: Marking = user.clearance
+    condition = Q(dispatch_released=True, dispatch_level__lte=clearance.level)
+    if not clearance.compartments:
+        return condition & Q(dispatch_has_compartments=False)
+    return condition & (Q(dispatch_has_compartments=False) | ~Q(lacking_compartments_exists(user, "dispatch_id")))
 
 
 def _subtree_unit_ids(user: User, paths: list[str]) -> list[int]:
@@ -489,6 +502,9 @@ class Citation(models.Model):
         return read_citation(self)
 
 
+_INBOX_FILTERS = ["kind", "dispatch_released", "dispatch_level", "dispatch_has_compartments", "dispatch"]
+
+
 class Routing(ChoiceLabels):
     """*Pour attribution* (kind=action) or *pour information* (kind=info) to one unit.
 
@@ -534,6 +550,13 @@ class Routing(ChoiceLabels):
     open_rank = models.PositiveSmallIntegerField(default=0, editable=False)  # 1: open (`OPEN_ROUTINGS`)
     due_key = models.DateField(default=NO_DUE_DATE, editable=False)  # an attribution's due date, else NO_DUE_DATE
     sent_at = models.DateTimeField(null=True, blank=True, editable=False)  # the dispatch's
+    # The dispatch's classification, whether it has compartments and whether it is released (sent
+    # or closed), copied by database triggers (`routing_marking`) so that the inbox and its
+    # counters check clearance and release on the routing index alone. Never set them: the
+    # triggers overwrite whatever is written; the defaults are the most closed values.
+    dispatch_level = models.PositiveSmallIntegerField(default=CLOSED_LEVEL, db_default=CLOSED_LEVEL, editable=False)
+    dispatch_has_compartments = models.BooleanField(default=True, db_default=True, editable=False)
+    dispatch_released = models.BooleanField(default=False, db_default=False, editable=False)
 
     objects = DispatchChildQuerySet.as_manager()
 
@@ -554,9 +577,14 @@ class Routing(ChoiceLabels):
         indexes = [
             # The inbox of one unit, whole or open only (`open_rank`), in its order; and (below)
             # one status of it: page after page by index, whatever the unit's volume.
-            models.Index(fields=["unit", "-open_rank", "due_key", "-sent_at", "-id"], name="corr_routing_inbox"),
+            # The trailing columns are what the inbox filters on (kind, release, marking): its
+            # counters read the index alone, without a probe of the table per routing.
             models.Index(
-                fields=["unit", "status", "-open_rank", "due_key", "-sent_at", "-id"], name="corr_routing_unit_status"
+                fields=["unit", "-open_rank", "due_key", "-sent_at", "-id", *_INBOX_FILTERS], name="corr_routing_inbox"
+            ),
+            models.Index(
+                fields=["unit", "status", "-open_rank", "due_key", "-sent_at", "-id", *_INBOX_FILTERS],
+                name="corr_routing_unit_status",
             ),
             models.Index(fields=["unit", "kind", "due_date"], name="corr_routing_unit_due"),
         ]

@@ -37,6 +37,7 @@ from chancery.correspondence.models import (
     RoutingStatus,
     clearance_q,
     narrow_scope_q,
+    routing_clearance_q,
 )
 from chancery.organisation.models import Unit
 
@@ -113,6 +114,21 @@ def _overdue(today: date) -> Q:
     return Q(open_rank=1, kind=RoutingKind.ACTION, due_key__lt=today)
 
 
+def _routed_to_me(user: User, unit: Unit | int | str | None = None) -> QuerySet[Routing]:
+    """Routings to the user's units (or to `unit`, one of them) of released dispatches whose
+    marking the user's clearance dominates: the gate's routed-unit branch, on the routings'
+    copies of their dispatch's marking and release (`routing_clearance_q`)."""
+    unit_ids = _my_unit_ids(user, unit)
+    if not unit_ids or not user.is_active:
+        return Routing.objects.unrestricted("inbox of an agent without a unit: no row").none()
+    return Routing.objects.unrestricted(
+        "inbox: the gate's routed-unit branch written out for speed (clearance and release on the routing's copies)"
+    ).filter(
+        routing_clearance_q(user),
+        Q(unit_id=unit_ids[0]) if len(unit_ids) == 1 else Q(unit_id__in=unit_ids),
+    )
+
+
 def inbox(
     user: User, unit: Unit | int | str | None = None, status: str | None = None, overdue_only: bool = False
 ) -> QuerySet[Routing]:
@@ -128,17 +144,10 @@ def inbox(
     One unit's rows are read in the order of its index (`corr_routing_inbox`): a page costs
     its rows whatever the unit's volume. (With several units the engine still sorts their rows.)
     """
-    unit_ids = _my_unit_ids(user, unit)
-    if not unit_ids or not user.is_active:
-        return Routing.objects.unrestricted("inbox of an agent without a unit: no row").none()
     today = timezone.localdate()
-    qs = Routing.objects.unrestricted(
-        "inbox: the gate's routed-unit branch written out for speed (clearance and released status below)"
-    ).filter(
-        clearance_q(user, "dispatch__"),
-        Q(unit_id=unit_ids[0]) if len(unit_ids) == 1 else Q(unit_id__in=unit_ids),
-        dispatch__status__in=RELEASED_STATUSES,
-    )
+    # The rows also check the dispatch itself (the copies' source): a belt to the braces that
+    # costs the rows shown only, since the copies filter first.
+    qs = _routed_to_me(user, unit).filter(clearance_q(user, "dispatch__"), dispatch__status__in=RELEASED_STATUSES)
     if status == "open":
         qs = qs.filter(open_rank=1)  # = OPEN_ROUTINGS (the table's check constraint)
     elif status:
@@ -185,7 +194,7 @@ def inbox_counts(user: User, *, with_open: bool = False) -> dict[str, CappedInt]
         return {"unacknowledged": zero, "overdue": zero, "unread": zero, "total": zero} | (
             {"open": zero} if with_open else {}
         )
-    rows = inbox(user).order_by()
+    rows = _routed_to_me(user)
     counters = {
         "unacknowledged": rows.filter(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING),
         "overdue": rows.filter(_overdue(timezone.localdate())),

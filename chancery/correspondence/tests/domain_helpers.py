@@ -57,3 +57,27 @@ def inbox_keys_out_of_step() -> list[int]:
         if (r.open_rank, r.due_key) != Routing.sort_keys(r.kind, r.status, r.due_date)
         or r.sent_at != r.dispatch.sent_at
     ]
+
+
+def inbox_counts_by_the_gate(user: Any) -> dict[str, int]:
+    """The inbox counters computed from the gate itself (`visible_to` on the dispatches, not the
+    routings' copies of their marking): the oracle of `selectors.inbox_counts`."""
+    from chancery.correspondence.models import RELEASED_STATUSES, Routing
+
+    mine = sorted({m.unit_id for m in user.active_memberships()})
+    readable = Dispatch.objects.visible_to(user).filter(status__in=RELEASED_STATUSES).values("pk")
+    rows = Routing.objects.unrestricted("test oracle: routings of dispatches read through the gate").filter(
+        unit_id__in=mine, dispatch_id__in=readable
+    )
+    return {
+        "unacknowledged": rows.filter(kind="action", status="pending").count(),
+        "unread": rows.filter(kind="info", status="unread").count(),
+        "open": rows.filter(open_rank=1).count(),
+    }
+
+
+def inbox_counts_now(user: Any) -> dict[str, int]:
+    from chancery.correspondence import selectors
+
+    counts = selectors.inbox_counts(user, with_open=True)
+    return {name: int(counts[name]) for name in ("unacknowledged", "unread", "open")}

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from chancery.accounts.roles import Capability
 from chancery.core.errors import DomainError
-from chancery.correspondence import access_index, circuits, services
+from chancery.correspondence import access_index, circuits, routing_marking, services
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
     CircuitStep,
@@ -36,7 +36,7 @@ from chancery.correspondence.models import (
     _subtree_unit_ids,
     clearance_q,
 )
-from chancery.correspondence.tests.domain_helpers import draft, sent
+from chancery.correspondence.tests.domain_helpers import draft, inbox_counts_by_the_gate, inbox_counts_now, sent
 
 if TYPE_CHECKING:
     from chancery.accounts.models import User
@@ -59,6 +59,7 @@ READERS = [
     "counsellor.lima",
     "clerk.sgbo",
     "security",
+    "security2",
     "sg",
     "admin",
     "auditor",
@@ -105,6 +106,9 @@ def _assert_consistent(ministry: Any) -> None:
     for name in READERS:
         user = ministry.users[name]
         assert set(Dispatch.objects.visible_to(user).values_list("pk", flat=True)) == oracle_ids(user), name
+        # the inbox counters read the routings' copies of the marking: they count what the gate lets through
+        assert inbox_counts_now(user) == inbox_counts_by_the_gate(user), name
+    assert routing_marking.drift() == 0
     maintained = _index_rows()
     access_index.rebuild_access_index()
     assert _index_rows() == maintained  # what every write kept equals a full rebuild
@@ -229,6 +233,22 @@ def op_remark(m: Any, rng: random.Random) -> None:
         )
 
 
+def op_compartment(m: Any, rng: random.Random) -> None:
+    """Raise a sent dispatch into a compartment (SG/SEC holds readers with and without it)."""
+    d = _some(rng, "sent")
+    if d is not None:
+        services.grant_access(
+            actor=m.users[_head_of(d.sending_unit.code)], dispatch=d, user=m.users["security"], reason="review"
+        )
+        services.change_marking(
+            actor=m.users["security"],
+            dispatch=d,
+            classification=rng.choice([1, 2, 3]),
+            compartments=rng.sample(["CRYPTO", "PERSONNEL"], rng.randint(1, 2)),
+            reason="compartmented",
+        )
+
+
 def op_delete_draft(m: Any, rng: random.Random) -> None:
     d = _some(rng, "draft")
     if d is not None and not d.circuit_steps.exists() and not d.replies.exists():
@@ -246,6 +266,7 @@ OPS = [
     op_circuit,
     op_close,
     op_remark,
+    op_compartment,
     op_delete_draft,
 ]
 REFUSALS = (DomainError, PermissionDenied, ValidationError, Http404)
