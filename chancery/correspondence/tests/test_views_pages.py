@@ -256,3 +256,31 @@ def test_the_sent_list_is_named_in_the_plural_in_french(world, client_for):
     body = client.get(reverse("correspondence:sent")).content.decode()
     assert "<title>Envoyées" in body or ">Envoyées<" in body
     assert "Envoyée<" in body  # the status of the dispatches listed
+
+
+def test_inbox_rows_escape_what_users_wrote(ministry, english):
+    """The inbox's rows are written in Python (`correspondence_rows`): whatever a sender or a
+    clerk typed comes out as text, and each row still says what the page promises."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chancery.correspondence import services
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    letter = services.register_incoming(
+        actor=ministry.users["clerk.sgbo"],
+        unit=ministry.units["SG/BO"],
+        sender_name='<b>Chambre</b> & "Co"',
+        subject="<script>alert(1)</script> Tarifs <img src=x onerror=steal()>",
+        routings=[services.RoutingSpec(unit="DAB/1", kind="action", due_date=yesterday)],
+    )
+    body = english("desk.dab1").get(reverse("correspondence:inbox")).content.decode()
+    assert "<script>alert(1)" not in body and "<img src=x" not in body and "<b>Chambre" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Tarifs &lt;img src=x onerror=steal()&gt;" in body
+    assert "&lt;b&gt;Chambre&lt;/b&gt; &amp; &quot;Co&quot;" in body
+    href = reverse("correspondence:detail", args=[letter.pk])
+    row = body[body.index(f'href="{href}"') - 200 : body.index(f'href="{href}"') + 1200]
+    assert '<tr class="overdue">' in row and f'<a class="reference" dir="ltr" href="{href}">{letter.reference}</a>' in row
+    assert "For action" in row and "Pending" in row and '<span class="overdue-label">Overdue</span>' in row
+    assert f'<time datetime="{yesterday.isoformat()}">' in row
