@@ -33,7 +33,7 @@ def escape(value: Any) -> str:
     """What `django.utils.html.escape` does (`html.escape` of `str`), without its lazy wrapper."""
     return _escape(str(value))
 
-_STATUS_CLASS = {
+_STATUS_CLASS: dict[str, str] = {
     RoutingStatus.PENDING: "text-bg-warning",
     RoutingStatus.UNREAD: "text-bg-warning",
     RoutingStatus.CLOSED: "text-bg-success",
@@ -88,7 +88,7 @@ class _InboxRows:
             if routing.assigned_to
             else ""
         )
-        subject = dispatch.subject_text  # type: ignore[attr-defined]  (set by `selectors.with_subjects`)
+        subject = dispatch.subject_text  # type: ignore[attr-defined]  # set by `selectors.with_subjects`
         level = int(dispatch.classification)
         return (
             f'<tr class="{"overdue" if overdue else ""}">\n'
