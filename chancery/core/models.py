@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.validators import RegexValidator
@@ -74,5 +75,36 @@ class MarkedModel(ChoiceLabels):
 
     @property
     def marking(self) -> Marking:
-        codes: list[str] = [c.code for c in self.compartments.all()] if self.pk else []
-        return Marking.of(self.classification, codes)
+        return Marking.of(self.classification, self.compartment_codes())
+
+    def compartment_codes(self) -> list[str]:
+        """The compartment codes, sorted: those `preload_compartment_codes` put on the instance
+        when a list loaded it, else read (through a prefetch when there is one)."""
+        preloaded: list[str] | None = self.__dict__.get("_compartment_codes")
+        if preloaded is not None:
+            return preloaded
+        return sorted(c.code for c in self.compartments.all()) if self.pk else []
+
+
+def preload_compartment_codes(objects: Iterable[MarkedModel]) -> None:
+    """Read the compartment codes of a list's objects (of one model) in one query.
+
+    What `prefetch_related("compartments")` does for `compartment_codes`, without its related
+    manager and queryset per object: for the 50 rows of a page that was 2.6 ms of a 25 ms inbox.
+    The codes are a snapshot of the list's read: for objects that are only shown."""
+    pending = [o for o in objects if o.pk is not None and "_compartment_codes" not in o.__dict__]
+    if not pending:
+        return
+    field = type(pending[0])._meta.get_field("compartments")
+    assert isinstance(field, models.ManyToManyField)
+    through = field.remote_field.through
+    assert through is not None
+    owner = field.m2m_field_name()
+    codes: dict[int, list[str]] = {o.pk: [] for o in pending}
+    rows = through._default_manager.filter(**{f"{owner}_id__in": list(codes)}).values_list(
+        f"{owner}_id", "compartment__code"
+    )
+    for pk, code in rows:
+        codes[pk].append(code)
+    for o in pending:
+        o.__dict__["_compartment_codes"] = sorted(codes[o.pk])

@@ -182,7 +182,7 @@ class DispatchOut(Schema):
 
     @staticmethod
     def resolve_compartments(obj: Dispatch) -> list[str]:
-        return sorted(c.code for c in obj.compartments.all())
+        return obj.compartment_codes()
 
     @staticmethod
     def resolve_subject(obj: Dispatch) -> str:
@@ -479,7 +479,9 @@ def list_inbox(
     request: HttpRequest, response: HttpResponse, unit: str = "", status: str = "", overdue_only: bool = False
 ) -> Any:
     """Routings to your units (overdue first)."""
-    return selectors.inbox(agent(request), unit=unit or None, status=status or None, overdue_only=overdue_only)
+    return selectors.inbox_in_full(
+        selectors.inbox(agent(request), unit=unit or None, status=status or None, overdue_only=overdue_only)
+    )
 
 
 @router.get("/inbox/counts", response=CountsOut)

@@ -85,10 +85,8 @@ def sanitise_body(html: str) -> str:
 
 
 def compartment_codes(dispatch: Dispatch) -> list[str]:
-    """The dispatch's compartment codes (uses a prefetch when there is one)."""
-    if dispatch.pk is None:
-        return []
-    return sorted(c.code for c in dispatch.compartments.all())
+    """The dispatch's compartment codes (preloaded by a list, or through a prefetch when there is one)."""
+    return dispatch.compartment_codes()
 
 
 def current_marking_text(dispatch: Dispatch) -> str:

@@ -61,7 +61,7 @@ def page_marking(dispatches: Iterable[Dispatch]) -> Marking | None:
     compartments: set[str] = set()
     for d in dispatches:
         level = max(level, d.classification)
-        compartments.update(c.code for c in d.compartments.all())
+        compartments.update(d.compartment_codes())
     return Marking.of(level, compartments)
 
 
