@@ -34,7 +34,12 @@ ROLES = {
     "desk officer": "desk.dab1",
     "director (region)": "director.dab",
     "registry clerk": "clerk.sgbo",
+    "security officer": "security",
 }
+# Pages only some readers have (their menu leads there; anyone else gets "forbidden", which
+# measures nothing), and the readers measured on those pages and their home page alone.
+ONLY_FOR = {"declassification review queue": {"security officer"}}
+SPECIALISTS = {"security officer"}
 FLOOR = "/accounts/login/"
 # (label, path template); {dispatch}, {thread}, {programme} come from the site's set-up.
 PAGES = [
@@ -42,7 +47,7 @@ PAGES = [
     ("inbox", "/correspondence/"),
     ("sent", "/correspondence/sent/"),
     ("drafts", "/correspondence/drafts/"),
-    ("registry (review queue)", "/correspondence/review/"),
+    ("declassification review queue", "/correspondence/review/"),
     ("dispatch detail with thread", "/correspondence/dispatches/{thread}/"),
     ("programme list", "/planning/"),
     ("programme document", "/planning/{programme}/"),
@@ -57,6 +62,15 @@ PAGES = [
     # the same depth through the `older` cursor of the Link header (what the API asks deep readers to follow)
     ("API dispatches, deep cursor", "/api/v1/dispatches?older={api_deep}"),
 ]
+
+
+def pages_of(role: str, pages: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pages measured for `role`: a specialist's own pages and home, else every page not
+    reserved to others (`ONLY_FOR`)."""
+    if role in SPECIALISTS:
+        return [(label, path) for label, path in pages if label == "home" or role in ONLY_FOR.get(label, ())]
+    return [(label, path) for label, path in pages if label not in ONLY_FOR or role in ONLY_FOR[label]]
+
 
 _SETUP = r"""
 import json, time
@@ -99,7 +113,7 @@ def deep(queryset, order, depth=2000):
     rows = list(queryset[depth:depth + 1]) or list(queryset.reverse()[:1])
     return _encode([_value(rows[0], name) for name, _desc in order]) if rows else ""
 
-roles, pages = json.loads(%(args)r)
+roles, pages_by_role = json.loads(%(args)r)
 out = {"sessions": {}, "tokens": {}, "ids": {}, "queries": {}}
 for label, username in roles.items():
     user = User.objects.unrestricted("bench").get(username=username)
@@ -130,7 +144,7 @@ with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
         client = Client()
         client.cookies[settings.SESSION_COOKIE_NAME] = out["sessions"][label]
         headers = {"HTTP_AUTHORIZATION": "Bearer " + out["tokens"][label]}
-        for page, template in pages:
+        for page, template in pages_by_role[label]:
             url = template.format(**out["ids"][label])
             if "None" in url:
                 continue
@@ -279,7 +293,8 @@ def _engine_run(engine: str, env: dict[str, str], options: dict[str, Any], say: 
     wanted = [w.strip() for w in str(options.get("pages") or "").split(",") if w.strip()]
     pages = [(label, path) for label, path in PAGES if not wanted or any(w in label for w in wanted)]
     say("sessions, tokens and query counts …")
-    site = json.loads(stress.chancery(env, "shell", "-c", _SETUP % {"args": json.dumps([ROLES, pages])})
+    args = json.dumps([ROLES, {role: pages_of(role, pages) for role in ROLES}])
+    site = json.loads(stress.chancery(env, "shell", "-c", _SETUP % {"args": args})
                       .strip().splitlines()[-1])
     missions = stress.mission_tokens(env, missions=1)
     server = stress.Server(env, options["port"], workers=options["workers"], log=work / "server.log")
@@ -295,7 +310,7 @@ def _engine_run(engine: str, env: dict[str, str], options: dict[str, Any], say: 
         for role, _username in ROLES.items():
             cookie = {"Cookie": f"chancery_session={site['sessions'][role]}"}
             bearer = {"Authorization": f"Bearer {site['tokens'][role]}", "Accept": "application/json"}
-            for label, template in pages:
+            for label, template in pages_of(role, pages):
                 path = template.format(**site["ids"][role])
                 if "None" in path:
                     continue

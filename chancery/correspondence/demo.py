@@ -55,6 +55,10 @@ from chancery.crypto.signing import canonical_bytes
 from chancery.organisation.models import Unit, UnitKind
 
 DEFAULT_COUNT = 2500
+# When the drafter set a dispatch's marking to be reviewed (`declassify_on`), in days after its
+# date: Confidentiel after ten years, Secret after twenty-five. Days rather than years, so that
+# every engine and Python compute the same date (a 29 February has no twin ten years on).
+REVIEW_AFTER_DAYS: dict[int, int] = {Level.CONFIDENTIAL: 3652, Level.SECRET: 9131}
 
 QUARTERS = ["premier trimestre", "deuxième trimestre", "troisième trimestre", "quatrième trimestre"]
 
@@ -627,7 +631,10 @@ class _Writer:
                 reference=spec.reference,
                 year=spec.year,
                 number=spec.number,
-                dated=spec.dated or timezone.localtime(spec.when).date(),
+                dated=(dated := spec.dated or timezone.localtime(spec.when).date()),
+                declassify_on=dated + timedelta(days=REVIEW_AFTER_DAYS[spec.level])
+                if spec.level in REVIEW_AFTER_DAYS
+                else None,
                 place="" if protected else spec.place[:100],
                 external_reference=spec.external_reference,
                 sender_name=spec.sender_name,

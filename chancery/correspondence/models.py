@@ -406,6 +406,12 @@ class Dispatch(MarkedModel, TimeStampedModel):
             models.Index(fields=["sending_unit", "-sent_at", "-id"], name="corr_dispatch_unit_sent"),
             models.Index(fields=["status", "classification", "-dated"], name="corr_dispatch_status_cls"),
             models.Index(fields=["direction", "-dated"], name="corr_dispatch_direction"),
+            # The declassification review queue (`review.REVIEW_ORDER`) and the gate's review branch:
+            # the dispatches due for review, in date order (without it the queue sorted 370,000
+            # protected dispatches at 1M: 550 ms). Not a partial index: SQLite keeps no statistics
+            # for an empty index, and `PRAGMA optimize` then re-analyses the whole table, sampled,
+            # after every request: the sampled figures misled the planner on every dispatch query.
+            models.Index(fields=["declassify_on", "id"], name="corr_dispatch_review"),
         ]
         constraints = [
             models.UniqueConstraint(

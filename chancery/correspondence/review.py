@@ -37,7 +37,14 @@ def review_queue(user: User) -> DispatchQuerySet:
         return Dispatch.objects.none()._mark_gated()
     return (
         Dispatch.objects.visible_to(user)
-        .filter(status__in=RELEASED_STATUSES, declassify_on__lte=timezone.localdate(), classification__gt=0)
+        # Both bounds of the review date: SQLite guesses a one-sided range keeps a quarter of the
+        # table and a two-sided one far less, so only the latter leads it to the queue's index
+        # (`corr_dispatch_review`) rather than sorting every protected dispatch (0.6 vs 600 ms at 1M).
+        .filter(
+            status__in=RELEASED_STATUSES,
+            declassify_on__range=(date.min, timezone.localdate()),
+            classification__gt=0,
+        )
         .select_related("sending_unit", "data_key")
         .prefetch_related("compartments")
         .order_by(*ordering(REVIEW_ORDER))

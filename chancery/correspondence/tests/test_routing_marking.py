@@ -142,3 +142,26 @@ def test_missing_triggers_are_reported_and_repaired(ministry: Any) -> None:
     assert routing_marking.drift() == 0
     assert _copies(d) == {(3, False, True)}
     assert routing_marking.ensure_installed() is False  # nothing to repair
+
+
+def test_trigger_lookups_stay_on_their_indexes() -> None:
+    """The triggers' lookups by dispatch use indexes at any table size: on PostgreSQL each
+    function is planned afresh at every call (a plan cached while a new site's tables were empty
+    scanned the whole routing table for every dispatch a bulk load wrote); on SQLite a trigger is
+    planned with its statement, and the lookup is by an indexed column."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT proname, proconfig FROM pg_proc WHERE proname = ANY(%s)",
+                [sorted(routing_marking.TRIGGERS["postgresql"])],
+            )
+            configs = dict(cursor.fetchall())
+            assert set(configs) == set(routing_marking.TRIGGERS["postgresql"])
+            assert all("plan_cache_mode=force_custom_plan" in (c or []) for c in configs.values()), configs
+        else:
+            cursor.execute(
+                "EXPLAIN QUERY PLAN UPDATE correspondence_routing SET dispatch_level = dispatch_level "
+                "WHERE dispatch_id = 1"
+            )
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "SEARCH correspondence_routing USING" in plan and "SCAN correspondence_routing" not in plan, plan

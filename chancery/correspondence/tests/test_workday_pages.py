@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from datetime import timedelta
 
@@ -139,9 +140,27 @@ def test_review_queue_page(ministry, client_for):
         declassify_on=timezone.localdate() - timedelta(days=3),
         subject="Ancien télégramme",
     )
+    other = sent(
+        ministry,
+        classification=Level.SECRET,
+        author="hom.dakar",
+        declassify_on=timezone.localdate() - timedelta(days=1),
+        subject="Autre télégramme",
+    )
     officer = client_for("security")
     page = officer.get("/correspondence/review/").content.decode()
     assert d.reference in page and "Ancien télégramme" in page
+    # One decision form per row (rendered once, stamped per row): each posts to its own dispatch,
+    # with its own field ids and the page's CSRF token.
+    forms = re.findall(r'<form method="post" action="([^"]+)" class="mt-2 review-form">(.*?)</form>', page, re.S)
+    assert [action for action, _ in forms] == [
+        f"/correspondence/dispatches/{d.pk}/review/",
+        f"/correspondence/dispatches/{other.pk}/review/",
+    ]
+    for (_, body), pk in zip(forms, (d.pk, other.pk), strict=True):
+        assert f'id="review-{pk}-reason"' in body and f'for="review-{pk}-reason"' in body
+        assert body.count('name="csrfmiddlewaretoken"') == 1
+    assert "__dispatch__" not in page
     assert client_for("desk.dab1").get("/correspondence/review/").status_code == 404
     officer.post(f"/correspondence/dispatches/{d.pk}/review/", {"decision": "refuse", "reason": ""})
     assert Dispatch.objects.unrestricted("t").get(pk=d.pk).declassify_on is not None
