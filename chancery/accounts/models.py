@@ -75,10 +75,22 @@ class User(AbstractUser):
 
     @property
     def clearance(self) -> Marking:
-        cached: Marking | None = getattr(self, "_clearance_cache", None)
+        return self._clearance()[0]
+
+    @property
+    def clearance_compartment_ids(self) -> list[int]:
+        """The ids of the compartments the agent is cleared for, sorted (what `clearance` names
+        by code): the gates compare compartment rows by id, no subquery on codes to compile."""
+        return self._clearance()[1]
+
+    def _clearance(self) -> tuple[Marking, list[int]]:
+        cached: tuple[Marking, list[int]] | None = getattr(self, "_clearance_cache", None)
         if cached is None:
-            codes = [c.code for c in self.clearance_compartments.all()] if self.pk else []
-            cached = Marking.of(self.clearance_level, codes)
+            compartments = list(self.clearance_compartments.all()) if self.pk else []
+            cached = (
+                Marking.of(self.clearance_level, [c.code for c in compartments]),
+                sorted(c.pk for c in compartments),
+            )
             self._clearance_cache = cached
         return cached
 

@@ -100,15 +100,14 @@ def marking_text(level: int, compartments: list[str] | tuple[str, ...] | frozens
 
 def lacking_compartments_exists(user: User, outer: str = "pk") -> Exists:
     """SQL: the dispatch at `outer` carries a compartment the user is not cleared for."""
-    from chancery.core.models import Compartment
-
     # "Not among the cleared ones" rather than "among the lacking ones": the same rows, but
     # SQL reads the dispatch's few compartment rows once instead of probing once per
-    # lacking compartment (the gate runs this for every candidate of a search).
-    cleared = Compartment.objects.filter(code__in=sorted(user.clearance.compartments)).values("pk")
-    return Exists(
-        Dispatch.compartments.through.objects.filter(dispatch_id=OuterRef(outer)).exclude(compartment__in=cleared)
-    )
+    # lacking compartment (the gate runs this for every candidate of a search). By id, not by
+    # a subquery on codes: every gated query compiles this (0.4 ms each), and most agents hold
+    # no compartment, for whom any compartment row is one too many.
+    rows = Dispatch.compartments.through.objects.filter(dispatch_id=OuterRef(outer))
+    cleared = user.clearance_compartment_ids
+    return Exists(rows.exclude(compartment_id__in=cleared) if cleared else rows)
 
 
 def clearance_q(user: User, prefix: str = "") -> Q:
