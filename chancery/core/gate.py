@@ -94,11 +94,25 @@ class RestrictedQuerySet(models.QuerySet[M]):
 
 
 def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Viewer | None, **lookup: Any) -> M:
-    """The single access function: same 404 for a missing and a forbidden object."""
+    """The single access function: same 404 for a missing and a forbidden object. The object
+    returned remembers whom it was read for (`read_through_gate`)."""
     try:
-        return queryset.visible_to(user).get(**lookup)
+        found = queryset.visible_to(user).get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:  # type: ignore[attr-defined]
         raise Http404("not found") from exc
+    found.__dict__[_READ_FOR] = getattr(user, "pk", None)
+    return found
+
+
+_READ_FOR = "_gate_read_for"
+
+
+def read_through_gate(obj: Any, user: Viewer | None) -> bool:
+    """`obj` is an instance `get_visible_or_404` returned for `user` in this request: a helper
+    handed it need not read it through the gate again (a second check of the same object cost a
+    page one more gated query to build and run)."""
+    pk = getattr(user, "pk", None)
+    return pk is not None and obj.__dict__.get(_READ_FOR) == pk
 
 
 def _path_to(model: type[models.Model], parent_model: type[models.Model], depth: int = 3) -> str:

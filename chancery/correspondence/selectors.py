@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level
-from chancery.core.gate import get_visible_or_404
+from chancery.core.gate import get_visible_or_404, read_through_gate
 from chancery.core.keyset import CappedInt, capped_counts, ordering
 from chancery.core.lists import first
 from chancery.core.models import preload_compartment_codes
@@ -476,7 +476,8 @@ def thread(user: User, dispatch: Dispatch) -> Thread:
     """What `dispatch` cites and what cites it, recursively (breadth first, bounded),
     keeping only the dispatches the user may read: the walk does not go through a
     dispatch out of their scope, so nothing beyond it shows either."""
-    get_visible_or_404(Dispatch.objects.all(), user, pk=dispatch.pk)
+    if not read_through_gate(dispatch, user):
+        get_visible_or_404(Dispatch.objects.all(), user, pk=dispatch.pk)
     external = [content.read_citation(c, dispatch) for c in dispatch.citations.all() if c.cited_id is None]
     return Thread(
         root=dispatch,

@@ -135,11 +135,15 @@ def mark_read(*, user: User, notification: Notification) -> Notification:
 
 
 def mark_target_read(*, user: User, target: models.Model) -> int:
-    """The agent opened `target`: their notifications about it are read."""
-    unread = (
-        Notification.objects.visible_to(user)
-        .unread()
-        .filter(target_type=target._meta.label_lower, target_id=str(target.pk))
+    """The agent opened `target`, read through its gate: their notifications about it are read.
+
+    Their own notifications about a target they have just read are theirs to see: the
+    notification gate's probe of every gated target kind (two gates to build and compile, the
+    costliest query of a dispatch's page) would only say so again."""
+    unread = Notification.objects.unrestricted(
+        "the agent's own notifications about a target they have just read through its gate"
+    ).filter(
+        recipient_id=user.pk, read_at__isnull=True, target_type=target._meta.label_lower, target_id=str(target.pk)
     )
     # Most pages opened have nothing to mark: a read then, not a write (on SQLite an UPDATE,
     # even of no row, waits for the write lock behind every other writer).

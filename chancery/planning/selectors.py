@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
-from chancery.core.gate import get_child_or_404, get_visible_or_404
+from chancery.core.gate import get_child_or_404, get_visible_or_404, read_through_gate
 from chancery.core.lists import first
 from chancery.planning import policy, sealed, services, versions
 from chancery.planning.models import (
@@ -251,7 +251,8 @@ def programme_document(user: User, programme: Programme) -> dict[str, Any]:
     comments (threads on the programme itself), totals (per currency), warnings
     (action id → date warnings), periods.
     """
-    programme = programme_detail(user, programme.pk)  # re-read through the gate
+    if not read_through_gate(programme, user):
+        programme = programme_detail(user, programme.pk)
     axes = list(_u(Axis).filter(programme=programme).select_related("axis_type").order_by("position", "pk"))
     objectives = list(_u(Objective).filter(axis__programme=programme).order_by("position", "pk"))
     actions = list(_actions_qs().filter(programme=programme).order_by("position", "pk"))

@@ -187,6 +187,25 @@ def test_thread_shows_only_visible_parts(ministry: Any) -> None:
         selectors.thread(u["hom.lima"], a)
 
 
+def test_an_object_read_for_one_agent_is_read_again_for_another(ministry: Any) -> None:
+    """`read_through_gate` spares a second check of an object `get_visible_or_404` returned for
+    the same agent in the same request, and only then: handed to another agent, or loaded any
+    other way, the object goes through the gate again."""
+    from chancery.core.gate import read_through_gate
+
+    u = ministry.users
+    d = sent(ministry, routings=[("DAB/1", "action")])
+    read = selectors.dispatch_detail(u["desk.dab1"], d.pk, audit=False)
+    assert read_through_gate(read, u["desk.dab1"])
+    assert not read_through_gate(read, u["hom.lima"]) and not read_through_gate(read, AnonymousUser())
+    assert not read_through_gate(Dispatch.objects.unrestricted("test").get(pk=d.pk), u["desk.dab1"])
+    selectors.thread(u["desk.dab1"], read)
+    with pytest.raises(Http404):
+        selectors.thread(u["hom.lima"], read)  # out of their scope, whoever read it before
+    with pytest.raises(Http404):
+        selectors.dispatch_detail(u["hom.lima"], d.pk, audit=False)
+
+
 def test_no_write_down(ministry: Any) -> None:
     u = ministry.users
     original = sent(ministry, author="hom.dakar", classification=2, routings=[("DAB/1", "action")])
