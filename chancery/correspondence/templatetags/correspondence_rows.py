@@ -63,6 +63,7 @@ class _InboxRows:
 
     def __init__(self) -> None:
         self.short_date = formats.get_format("SHORT_DATE_FORMAT")
+        self.dates: dict[date, str] = {}
         self.kinds = {value: str(label) for value, label in RoutingKind.choices}
         self.levels = {value: str(label) for value, label in Level.choices}
         self.overdue = escape(gettext("Overdue"))
@@ -70,7 +71,12 @@ class _InboxRows:
         self.href = reverse("correspondence:detail", args=[0]).rsplit("/0/", 1)
 
     def date(self, value: date) -> str:
-        return escape(dateformat.format(value, self.short_date))
+        # A page's 100 dates are a few distinct days: each formatted once (Django's formatter
+        # costs some 30 µs a call).
+        text = self.dates.get(value)
+        if text is None:
+            text = self.dates[value] = escape(dateformat.format(value, self.short_date))
+        return text
 
     def row(self, routing: Routing) -> str:
         dispatch = routing.dispatch
