@@ -22,7 +22,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-PAGES = ["home", "inbox", "sent", "review", "detail-with-thread", "detail-encrypted", "detail-clear"]
+PAGES = [
+    "home",
+    "inbox",
+    "sent",
+    "review",
+    "detail-with-thread",
+    "detail-encrypted",
+    "detail-clear",
+    "programme-document",
+    "notifications",
+]
 
 
 def _setup() -> None:
@@ -37,6 +47,7 @@ def _urls(user: Any) -> dict[str, str]:
     """The page addresses for this reader, chosen the same way every run (the newest of each kind)."""
     from chancery.core.gate import enforcing
     from chancery.correspondence.models import Citation, Dispatch
+    from chancery.planning.models import Programme
 
     with enforcing():
         visible = Dispatch.objects.visible_to(user).exclude(reference=None).order_by("-dated", "-id")
@@ -44,12 +55,16 @@ def _urls(user: Any) -> dict[str, str]:
         thread = visible.filter(pk__in=cited.values("cited_id"), citations__cited__isnull=False).first()
         encrypted = visible.filter(classification__gte=1).first()
         clear = visible.filter(classification=0, transmission="clear").first()
+        programme = Programme.objects.visible_to(user).order_by("-year", "mission__code").first()
     urls = {
         "home": "/",
         "inbox": "/correspondence/",
         "sent": "/correspondence/sent/",
         "review": "/correspondence/review/",
+        "notifications": "/notifications/",
     }
+    if programme is not None:
+        urls["programme-document"] = f"/planning/{programme.pk}/"
     for name, row in (("detail-with-thread", thread), ("detail-encrypted", encrypted), ("detail-clear", clear)):
         if row is not None:
             urls[name] = f"/correspondence/dispatches/{row.pk}/"

@@ -92,7 +92,15 @@ def preload_compartment_codes(objects: Iterable[MarkedModel]) -> None:
     What `prefetch_related("compartments")` does for `compartment_codes`, without its related
     manager and queryset per object: for the 50 rows of a page that was 2.6 ms of a 25 ms inbox.
     The codes are a snapshot of the list's read: for objects that are only shown."""
-    pending = [o for o in objects if o.pk is not None and "_compartment_codes" not in o.__dict__]
+    pending = []
+    for o in objects:
+        if o.pk is None or "_compartment_codes" in o.__dict__:
+            continue
+        prefetched = getattr(o, "_prefetched_objects_cache", {}).get("compartments")
+        if prefetched is not None:  # loaded with `prefetch_related("compartments")` already
+            o.__dict__["_compartment_codes"] = sorted(c.code for c in prefetched)
+        else:
+            pending.append(o)
     if not pending:
         return
     field = type(pending[0])._meta.get_field("compartments")

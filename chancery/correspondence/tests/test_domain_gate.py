@@ -257,3 +257,35 @@ def test_forgetting_cached_rights_forgets_the_oversight_subtree(ministry: Any) -
     organisation.update_unit(actor=u["admin"], unit=desk, parent=Unit.objects.unrestricted("test").get(code="DG7"))
     director.forget_cached_rights()
     assert _sees(director, d)  # DAB/1 is now under the region they oversee
+
+
+def test_compartment_codes_preloaded_for_a_list(ministry: Any) -> None:
+    """A list's compartment codes: one query for the page whatever its length, none when the
+    list was loaded with the compartments prefetched, and the same codes either way."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chancery.core.models import preload_compartment_codes
+
+    plain = sent(ministry, author="sg", unit="SG", head="sg", routings=[("SG/SEC", "action")])
+    caveated = sent(
+        ministry,
+        author="sg",
+        unit="SG",
+        head="sg",
+        classification=2,
+        compartments=["PERSONNEL", "CRYPTO"],
+        routings=[("SG/SEC", "action")],
+    )
+    ids = [plain.pk, caveated.pk]
+    rows = list(Dispatch.objects.unrestricted("test").filter(pk__in=ids).order_by("pk"))
+    with CaptureQueriesContext(connection) as queries:
+        preload_compartment_codes(rows)
+        codes = [d.compartment_codes() for d in rows]
+    assert codes == [[], ["CRYPTO", "PERSONNEL"]] and len(queries) == 1
+    prefetched = list(Dispatch.objects.unrestricted("test").filter(pk__in=ids).prefetch_related("compartments"))
+    with CaptureQueriesContext(connection) as queries:
+        preload_compartment_codes(prefetched)
+        assert sorted(d.compartment_codes() for d in prefetched) == [[], ["CRYPTO", "PERSONNEL"]]
+    assert len(queries) == 0
+    assert [d.marking.compartments for d in rows] == [frozenset(), frozenset({"CRYPTO", "PERSONNEL"})]
