@@ -130,9 +130,12 @@ for label, username in roles.items():
     latest = visible.order_by("-pk").values_list("pk", flat=True).first()
     encrypted, clear = twins(visible)
     unit = user.memberships.values_list("unit_id", flat=True).first()
-    programme = (Programme.objects.filter(mission_id=unit).values_list("pk", flat=True).first()
-                 or Programme.objects.filter(mission__hq_desk_id=unit).values_list("pk", flat=True).first()
-                 or Programme.objects.values_list("pk", flat=True).first())
+    # a programme the reader may open (their mission's, their desk's, else any in scope; none for a
+    # registry clerk, whose planning pages are then not measured: a 404 measures nothing)
+    programmes = Programme.objects.visible_to(user)  # newest year first, then the mission's code (the model's order)
+    programme = (programmes.filter(mission_id=unit).values_list("pk", flat=True).first()
+                 or programmes.filter(mission__hq_desk_id=unit).values_list("pk", flat=True).first()
+                 or programmes.values_list("pk", flat=True).first())
     out["ids"][label] = {"thread": thread or latest, "dispatch": latest, "encrypted": encrypted, "clear": clear,
                          "programme": programme,
                          "inbox_deep": deep(selectors.inbox(user, status="open"), selectors.INBOX_ORDER),
