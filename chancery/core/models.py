@@ -86,6 +86,16 @@ class MarkedModel(ChoiceLabels):
         return sorted(c.code for c in self.compartments.all()) if self.pk else []
 
 
+def uncleared_compartment_exists(rows: models.QuerySet[Any], user: Any) -> models.Exists:
+    """SQL: among `rows` (a marked object's compartment rows, correlated to the outer object) one
+    the user is not cleared for. By id, not by a subquery on codes: every gated query compiles
+    this (0.4 ms each); and for the many agents cleared for no compartment, any row is one too many.
+    "Not among the cleared ones" rather than "among the lacking ones": the same rows, but SQL
+    reads the object's few compartment rows once instead of probing once per lacking compartment."""
+    cleared = user.clearance_compartment_ids
+    return models.Exists(rows.exclude(compartment_id__in=cleared) if cleared else rows)
+
+
 def preload_compartment_codes(objects: Iterable[MarkedModel]) -> None:
     """Read the compartment codes of a list's objects (of one model) in one query.
 

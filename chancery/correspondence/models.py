@@ -100,14 +100,9 @@ def marking_text(level: int, compartments: list[str] | tuple[str, ...] | frozens
 
 def lacking_compartments_exists(user: User, outer: str = "pk") -> Exists:
     """SQL: the dispatch at `outer` carries a compartment the user is not cleared for."""
-    # "Not among the cleared ones" rather than "among the lacking ones": the same rows, but
-    # SQL reads the dispatch's few compartment rows once instead of probing once per
-    # lacking compartment (the gate runs this for every candidate of a search). By id, not by
-    # a subquery on codes: every gated query compiles this (0.4 ms each), and most agents hold
-    # no compartment, for whom any compartment row is one too many.
-    rows = Dispatch.compartments.through.objects.filter(dispatch_id=OuterRef(outer))
-    cleared = user.clearance_compartment_ids
-    return Exists(rows.exclude(compartment_id__in=cleared) if cleared else rows)
+    from chancery.core.models import uncleared_compartment_exists
+
+    return uncleared_compartment_exists(Dispatch.compartments.through.objects.filter(dispatch_id=OuterRef(outer)), user)
 
 
 def clearance_q(user: User, prefix: str = "") -> Q:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from chancery.accounts.models import Membership, User
 from chancery.accounts.roles import ROLE_CAPABILITIES, Capability
+from chancery.core.gate import read_through_gate
 from chancery.notifications.models import Notification, Verb
 
 logger = logging.getLogger(__name__)
@@ -135,16 +136,20 @@ def mark_read(*, user: User, notification: Notification) -> Notification:
 
 
 def mark_target_read(*, user: User, target: models.Model) -> int:
-    """The agent opened `target`, read through its gate: their notifications about it are read.
+    """The agent opened `target`: their notifications about it are read.
 
-    Their own notifications about a target they have just read are theirs to see: the
+    When `target` was read through its gate for this agent in this request
+    (`read_through_gate`), their own notifications about it are theirs to see: the
     notification gate's probe of every gated target kind (two gates to build and compile, the
-    costliest query of a dispatch's page) would only say so again."""
-    unread = Notification.objects.unrestricted(
-        "the agent's own notifications about a target they have just read through its gate"
-    ).filter(
-        recipient_id=user.pk, read_at__isnull=True, target_type=target._meta.label_lower, target_id=str(target.pk)
+    costliest query of a dispatch's page) would only say so again. Any other target goes
+    through the notification gate."""
+    mine = (
+        Notification.objects.unrestricted("the agent's own notifications about a target read through its gate")
+        .filter(recipient_id=user.pk)
+        if read_through_gate(target, user)
+        else Notification.objects.visible_to(user)
     )
+    unread = mine.unread().filter(target_type=target._meta.label_lower, target_id=str(target.pk))
     # Most pages opened have nothing to mark: a read then, not a write (on SQLite an UPDATE,
     # even of no row, waits for the write lock behind every other writer).
     if not unread.exists():

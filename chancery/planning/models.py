@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -29,7 +29,7 @@ from chancery.accounts.access import signed_in
 from chancery.accounts.roles import Capability
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.locking import version_field
-from chancery.core.models import ChoiceLabels, MarkedModel, TimeStampedModel
+from chancery.core.models import ChoiceLabels, MarkedModel, TimeStampedModel, uncleared_compartment_exists
 from chancery.planning.sealed import SealedQuerySetMixin, SealedTexts
 
 if TYPE_CHECKING:
@@ -186,10 +186,8 @@ class ProgrammeQuerySet(SealedQuerySetMixin, RestrictedQuerySet["Programme"]):
                 scope |= Q(mission__path__startswith=unit.path) | Q(mission__hq_desk__path__startswith=unit.path)
         clearance = user.clearance
         qs = self.filter(scope, classification__lte=clearance.level)
-        # a compartment the user is not cleared for (by id: see `lacking_compartments_exists`)
         rows = Programme.compartments.through.objects.filter(programme_id=OuterRef("pk"))
-        cleared = user.clearance_compartment_ids
-        qs = qs.exclude(Exists(rows.exclude(compartment_id__in=cleared) if cleared else rows))
+        qs = qs.exclude(uncleared_compartment_exists(rows, user))
         return qs._mark_gated()
 
     def for_mission(self, mission: Any) -> ProgrammeQuerySet:

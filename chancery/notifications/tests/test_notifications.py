@@ -216,6 +216,37 @@ def test_a_notification_about_a_dispatch_out_of_scope_leaves_no_trace(ministry):
     assert [n.target_type for n in notifications_for(user=agent)] == ["organisation.unit"]
 
 
+
+def test_marking_a_target_read_goes_through_the_gate_unless_the_target_was_just_read_through_it(ministry):
+    """`mark_target_read` skips the notification gate only for a target `get_visible_or_404`
+    returned for this agent: handed any other instance of a dispatch the agent may no longer
+    read, it leaves that notification as it is (unseen, as the gate keeps it)."""
+    from chancery.accounts.models import Membership
+    from chancery.accounts.services import end_membership
+    from chancery.correspondence import selectors
+    from chancery.correspondence.models import Dispatch
+    from chancery.correspondence.tests.views_helpers import build_world
+
+    world = build_world(ministry)
+    agent = ministry.users["desk.dab1"]
+    (row,) = services.notify(recipients=[agent], verb=Verb.DISPATCH_ATTRIBUTED, target=world.sent,
+                             url=reverse("correspondence:detail", args=[world.sent.pk]))
+    for membership in Membership.objects.filter(user=agent).active():
+        end_membership(actor=ministry.users["admin"], membership=membership)
+    agent.forget_cached_rights()
+    ungated = Dispatch.objects.unrestricted("test: an instance not read through the gate").get(pk=world.sent.pk)
+    assert services.mark_target_read(user=agent, target=ungated) == 0
+    row.refresh_from_db()
+    assert row.read_at is None
+
+    reader = ministry.users["head.dab1"]
+    (theirs,) = services.notify(recipients=[reader], verb=Verb.DISPATCH_ATTRIBUTED, target=world.sent,
+                                url=reverse("correspondence:detail", args=[world.sent.pk]))
+    read = selectors.dispatch_detail(reader, world.sent.pk, audit=False)
+    assert services.mark_target_read(user=reader, target=read) == 1
+    theirs.refresh_from_db()
+    assert theirs.read_at is not None
+
 def test_a_gated_target_whose_key_is_not_a_number_counts_as_unreadable(ministry):
     """The gate probes the target by its numeric key: a key that is not one (never written by the
     application) is not cast (PostgreSQL would refuse the query) and the row is not shown."""
