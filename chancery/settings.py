@@ -158,8 +158,12 @@ if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         # secure_delete: freed pages are zeroed, so a deleted or re-encrypted protected text does
         # not linger in the file (set here rather than left to how SQLite was built).
+        # mmap_size: reads map the file (up to this size; SQLite caps it at its build's limit)
+        # rather than copy pages into each connection's 2 MB cache: a list sorted from a
+        # reader's access rows reads rows all over a large file (a mission agent's API list at
+        # 1M dispatches: 40 -> 26-30 ms of SQL). 0 turns it off.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-        "PRAGMA secure_delete=ON;",
+        f"PRAGMA secure_delete=ON; PRAGMA mmap_size={env_int('CHANCERY_SQLITE_MMAP_MB', 8192, minimum=0) << 20};",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(CHANCERY_DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 

@@ -9,7 +9,8 @@ Django's test client (full middleware, view and template stack, one process): tw
 median and p95 of `--requests` timed requests beside the floor (the login page GET) and the SQL
 queries of one request; then one profiled request, written as text to
 `<out>/<page>-<role>-<label>.txt`, and a summary table to `<out>/summary-<label>.md`.
-The data dir is only read (the encrypted detail page audits the read, as it does for anyone).
+The data dir is only read (the encrypted detail page audits the read, as it does for anyone; the API
+pages issue each reader a token).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ PAGES = [
     "detail-clear",
     "programme-document",
     "notifications",
+    "api-dispatches",
+    "api-inbox",
 ]
 
 
@@ -62,6 +65,8 @@ def _urls(user: Any) -> dict[str, str]:
         "sent": "/correspondence/sent/",
         "review": "/correspondence/review/",
         "notifications": "/notifications/",
+        "api-dispatches": "/api/v1/dispatches",
+        "api-inbox": "/api/v1/inbox",
     }
     if programme is not None:
         urls["programme-document"] = f"/planning/{programme.pk}/"
@@ -69,6 +74,18 @@ def _urls(user: Any) -> dict[str, str]:
         if row is not None:
             urls[name] = f"/correspondence/dispatches/{row.pk}/"
     return urls
+
+
+def _api_client(username: str) -> Any:
+    """A test client sending a bearer token of `username` (the API's only authentication)."""
+    from django.test import Client
+
+    from chancery.accounts.models import User
+    from chancery.accounts.services import issue_api_token
+
+    user = User.objects.unrestricted("profile: the reader's token").get(username=username)
+    token = issue_api_token(user=user, name="profile", lifetime_days=1)
+    return Client(headers={"Authorization": f"Bearer {token}"})
 
 
 def _time(client: Any, url: str, count: int) -> tuple[list[float], list[float]]:
@@ -133,8 +150,11 @@ def main() -> None:
         for role, username in roles.items():
             user = User.objects.unrestricted("profile").get(username=username)
             urls = _urls(user)
-            client = _signed_in(username)
+            page_client, api_client = _signed_in(username), None
             for page in pages:
+                if page.startswith("api-"):
+                    api_client = api_client or _api_client(username)
+                client = api_client if page.startswith("api-") else page_client
                 url = urls.get(page)
                 if url is None:
                     lines.append(f"| {page} | {role} | – | – | – | – | – | – | – |")

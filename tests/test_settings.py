@@ -199,3 +199,28 @@ def test_the_cache_shared_by_several_servers_is_chosen_by_the_environment(tmp_pa
     assert shared.stdout.strip() == "django.core.cache.backends.db.DatabaseCache"
     wrong = _cache_backend(tmp_path, CHANCERY_CACHE="redis")
     assert wrong.returncode != 0 and "CHANCERY_CACHE must be one of" in wrong.stderr
+
+
+def _sqlite_mmap_size(tmp_path, **env):
+    """`PRAGMA mmap_size` of a fresh connection to the data dir's SQLite database."""
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'chancery.settings'; django.setup()\n"
+        "from django.db import connection\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('PRAGMA mmap_size'); print(c.fetchone()[0])"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CHANCERY_", "DATABASE_URL", "DJANGO_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, "CHANCERY_DATA_DIR": str(tmp_path), **env},
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip())
+
+
+def test_sqlite_reads_map_the_database_file_unless_turned_off(tmp_path):
+    # Mapped by default (SQLite may cap the size at its build's limit, never to nothing)...
+    assert _sqlite_mmap_size(tmp_path) > 0
+    assert _sqlite_mmap_size(tmp_path, CHANCERY_SQLITE_MMAP_MB="16") == 16 << 20
+    # ...and off when asked.
+    assert _sqlite_mmap_size(tmp_path, CHANCERY_SQLITE_MMAP_MB="0") == 0

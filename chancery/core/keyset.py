@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -302,6 +302,12 @@ def _api_pagination() -> Any:
 
         items_attribute = "items"
 
+        def __init__(self, *, prepare: Callable[[list[Any]], object] | None = None, **kwargs: Any) -> None:
+            # `prepare`: called with a page's rows before they are serialised (what they all
+            # need read in one query, e.g. their compartment codes).
+            super().__init__(**kwargs)
+            self.prepare = prepare
+
         def paginate_queryset(self, queryset: QuerySet[Any], pagination: Any, request: Any, **params: Any) -> Any:
             order = _queryset_order(queryset)
             total = capped_count(queryset)
@@ -319,6 +325,8 @@ def _api_pagination() -> Any:
                 names = [name for name, _d in order]
                 older = _encode([_value(rows[-1], n) for n in names]) if len(taken) > pagination.limit else None
                 newer = _encode([_value(rows[0], n) for n in names]) if rows else None
+            if self.prepare is not None:
+                self.prepare(rows)
             response = params.get("response")
             if response is not None:
                 query = {k: v for k, v in request.GET.items() if k not in ("offset", OLDER, NEWER)}

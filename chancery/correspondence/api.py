@@ -24,6 +24,7 @@ from chancery.accounts.access import agent
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
 from chancery.core.keyset import KeysetPagination
+from chancery.core.models import preload_compartment_codes
 from chancery.correspondence import content, selectors, services
 from chancery.correspondence.models import Attachment, Dispatch, Routing
 from chancery.organisation.models import Unit
@@ -326,7 +327,7 @@ def _result(request: HttpRequest, value: Any, *, status: int = 200, audit: bool 
 
 
 @router.get("/dispatches", response=list[DispatchOut])
-@paginate(KeysetPagination)
+@paginate(KeysetPagination, prepare=preload_compartment_codes)
 def list_dispatches(request: HttpRequest, response: HttpResponse, filters: Query[DispatchFilters]) -> Any:
     """Dispatches you may read, newest first (filters: direction, unit, status,
     classification, date range on the letter date, tag, q)."""
@@ -474,7 +475,7 @@ def download_attachment(request: HttpRequest, id: int, n: int) -> HttpResponse:
 
 
 @router.get("/inbox", response=list[InboxItemOut])
-@paginate(KeysetPagination)
+@paginate(KeysetPagination, prepare=lambda rows: preload_compartment_codes([r.dispatch for r in rows]))
 def list_inbox(
     request: HttpRequest, response: HttpResponse, unit: str = "", status: str = "", overdue_only: bool = False
 ) -> Any:

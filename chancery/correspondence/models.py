@@ -152,7 +152,9 @@ def _review_branch(user: User) -> Q | None:
     come, to review them (see `workflow_models`). It depends on today's date, so it is a
     condition on the dispatch row, not a row of the access index."""
     if user.has_capability(Capability.DOWNGRADE):
-        return Q(status__in=RELEASED_STATUSES, declassify_on__lte=timezone.localdate())
+        # A range with both ends: SQLite reads it from the review index (`corr_dispatch_review`),
+        # which `gate_scope` counts and lists by (a one-sided `<=` it did not).
+        return Q(status__in=RELEASED_STATUSES, declassify_on__range=(date.min, timezone.localdate()))
     return None
 
 
@@ -185,20 +187,26 @@ def need_to_know_exists(user: User, outer: str = "pk") -> Exists:
     return Exists(need_to_know_rows(user).filter(dispatch_id=OuterRef(outer)))
 
 
-def gate_scope(user: Viewer | None) -> list[QuerySet[DispatchAccess]] | None:
-    """Access-index rows naming every dispatch `user` may read (a superset of the gate:
-    clearance is not checked here), as one queryset per kind of row — their union is the
-    scope; listing them through one OR would scan the whole index — or None when the gate
-    has a branch outside the index (security officers' review of declassifiable
-    dispatches). A caller whose reader has a small scope may drive a query from these rows
-    by index; it must still apply `visible_to`, which alone decides."""
+def gate_scope(user: Viewer | None) -> list[QuerySet[Any]] | None:
+    """Rows naming every dispatch `user` may read in their `dispatch_id` (a superset of the
+    gate: clearance is not checked here), as one queryset per kind of row — their union is
+    the scope; listing them through one OR would scan the whole index: the reader's rows of
+    the access index, by kind, and for a security officer the dispatches due for review
+    (a condition on the dispatch row, read by its review index). None for nobody. A caller
+    whose reader has a small scope may drive a query from these rows by index; it must still
+    apply `visible_to`, which alone decides."""
     user = signed_in(user)
-    if user is None or _review_branch(user) is not None:
+    if user is None:
         return None
-    return [DispatchAccess.objects.filter(branch) for branch in _need_to_know_branches(user)]
+    parts: list[QuerySet[Any]] = [DispatchAccess.objects.filter(b) for b in _need_to_know_branches(user)]
+    review = _review_branch(user)
+    if review is not None:
+        due = Dispatch.objects.unrestricted("gate scope: the dispatches due for review, narrowed by the gate after")
+        parts.append(due.filter(review).annotate(dispatch_id=models.F("pk")))
+    return parts
 
 
-def narrow_gate_scope(user: Viewer | None, limit: int) -> list[QuerySet[DispatchAccess]] | None:
+def narrow_gate_scope(user: Viewer | None, limit: int) -> list[QuerySet[Any]] | None:
     """`gate_scope` when its rows number at most `limit`, else None: each kind of row counted
     by its own index and no further than the limit, all in one statement."""
     parts = gate_scope(user)
@@ -278,6 +286,25 @@ class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
         if review is not None:
             branches |= review
         return self.filter(clearance_q(user)).filter(branches)._mark_gated()
+
+    def sent_by_units_of(self, user: Viewer | None, unit_ids: list[int]) -> DispatchQuerySet:
+        """The released dispatches sent by `unit_ids` (units `user` is an active member of;
+        others are dropped) that `user` may read: `visible_to` restricted to them, written as
+        the gate's sending-unit branch. A sending unit's members always have need to know (its
+        row of the access index is written with the dispatch), so only clearance remains: the
+        list walks the unit's own index to its page. Through the EXISTS on the access index,
+        PostgreSQL guessed that 8 of a mission's 2,688 dispatches passed, and sorted them all
+        (16x the floor at 1M). Tested equal to `visible_to`."""
+        user = signed_in(user)
+        mine = {m.unit_id for m in user.active_memberships()} if user is not None else set()
+        units = sorted(mine.intersection(unit_ids))
+        if user is None or not units:
+            return self.none()._mark_gated()
+        return self.filter(
+            clearance_q(user),
+            Q(sending_unit_id=units[0]) if len(units) == 1 else Q(sending_unit_id__in=units),
+            status__in=RELEASED_STATUSES,
+        )._mark_gated()
 
     def released(self) -> DispatchQuerySet:
         return self.filter(status__in=RELEASED_STATUSES)

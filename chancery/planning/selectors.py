@@ -310,7 +310,11 @@ def programme_document(user: User, programme: Programme) -> dict[str, Any]:
             .order_by("-number")
         ),
         "baseline": baseline,
-        "diff": versions.compare_with_baseline(programme) if baseline else None,
+        "diff": versions.compare(
+            dict(baseline.snapshot), versions.snapshot_of(programme, axes, objectives, actions, indicators)
+        )
+        if baseline
+        else None,
         "comments": by_target.get(("programme", None), []),
         "totals": budget_totals(actions),
         "warnings": {a.pk: w for a in actions if (w := _warnings(a, programme))},

@@ -64,6 +64,9 @@ def test_compare_with_baseline_tells_every_kind_of_change(ministry: Any, approve
 
     diff = versions.compare_with_baseline(approved)
     assert diff is not None and not diff.is_empty
+    # The programme document compares the parts it has loaded (`snapshot_of`): the same diff.
+    document = selectors.programme_document(user, Programme.objects.unrestricted("t").get(pk=approved.pk))
+    assert document["diff"] == diff
     assert [a["id"] for a in diff.actions_added] == [added.pk]
     assert [a["id"] for a in diff.actions_removed] == [removed_id]
     assert [c.id for c in diff.actions_redated] == [redated.pk]
