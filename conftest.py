@@ -29,6 +29,16 @@ def data_dir(settings: Settings, tmp_path: Path) -> Path:
     return path
 
 
+# Argon2 with its cheapest parameters, for every password hashed or checked in the test process
+# (the live server of the browser tests included): the same algorithm and checks, without the
+# production cost (100 MB and about 0.2 s per hash), which every demo build and every sign-in
+# through the form paid. Servers the tests start as processes keep the production parameters.
+FAST_HASHERS = [
+    "chancery.accounts.tests.hashers.FastArgon2Hasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
     """The demo ministry's units and agents, built once per test database.
@@ -36,8 +46,11 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[No
     Tests run in transactions rolled back afterwards, so they all start from this state.
     Transactional tests (which flush the database) rebuild it with `fresh_ministry`.
     """
+    from django.conf import settings
+
     from chancery.organisation.demo import build_ministry
 
+    settings.PASSWORD_HASHERS = FAST_HASHERS  # for the whole session (see FAST_HASHERS)
     with django_db_blocker.unblock():
         build_ministry(seed=DEMO_SEED)
     yield

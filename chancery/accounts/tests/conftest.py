@@ -5,10 +5,7 @@ from typing import Any
 import pytest
 from pytest_django.fixtures import Settings
 
-FAST_HASHERS = [
-    "chancery.accounts.tests.hashers.FastArgon2Hasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-]
+from conftest import FAST_HASHERS
 
 
 @pytest.fixture(autouse=True)
