@@ -53,7 +53,11 @@ test-browser: messages
 	./scripts/ensure-chromium.sh
 	$(PYTEST) -n 2 --dist worksteal -m browser -q
 
-test: lint test-sqlite test-postgres test-browser
+# The four parts run two at a time (each part's output printed whole when it ends): each part
+# leaves a core idle part of the time (servers starting, subprocesses, the end of its run), and
+# the other part fills it. A failing part fails `make test`.
+test: install messages
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-sqlite test-postgres test-browser
 
 clean:
 	rm -rf $(VENV) var/test test-artifacts
