@@ -1,0 +1,73 @@
+"""HTML written in Python for the parts of pages repeated many times (rows, items, widgets), each
+value output as the template language outputs it.
+
+Through templates, an action of the programme document cost 2.5 ms (some sixty lookups, filters,
+includes, `{% url %}` and `{% csrf_token %}` per action and per comment): 35 of the 71 ms the demo's
+programme took to render. The helpers here are what the template language does for `{{ value }}`,
+and the filters those parts use, so that the HTML stays what the templates gave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+from django.template import defaultfilters
+from django.template.base import render_value_in_context
+from django.urls import reverse
+from django.utils.html import conditional_escape
+from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # not in the stubs
+
+# What `{{ value }}` reads of its context: autoescaped, localised and time-zone aware as configured.
+_CONTEXT: Any = SimpleNamespace(autoescape=True, use_l10n=None, use_tz=None)
+
+
+def as_text(value: Any) -> str:
+    """`{{ value }}`: localised and escaped (a safe string as it is)."""
+    return str(render_value_in_context(value, _CONTEXT))
+
+
+def date_text(value: Any, format_name: str) -> str:
+    """`{{ value|date:format_name }}` ("" for no date), in the current time zone."""
+    return str(defaultfilters.date(template_localtime(value), format_name))
+
+
+def number_text(value: Any, arg: str = "-2g") -> str:
+    """`{{ value|floatformat:arg }}`."""
+    return str(defaultfilters.floatformat(value, arg))
+
+
+def lines_text(value: Any) -> str:
+    """`{{ value|linebreaksbr }}`: escaped, each line break a `<br>`."""
+    return str(defaultfilters.linebreaksbr(value, autoescape=True))
+
+
+def first_of(*values: Any) -> str:
+    """`{% firstof a b %}`: the first true value, escaped."""
+    return next((str(conditional_escape(v)) for v in values if v), "")
+
+
+def csrf_input(token: Any) -> str:
+    """`{% csrf_token %}` with the page's token (the same masked token in every form of a page)."""
+    if not token or token == "NOTPROVIDED":  # noqa: S105 - what Django puts when no token is needed
+        return ""
+    return f'<input type="hidden" name="csrfmiddlewaretoken" value="{conditional_escape(token)}">'
+
+
+_SLOT = 987_654_321_987  # an id no object has, replaced in the reversed address
+
+
+def url_maker(viewname: str, *args: Any) -> Callable[..., str]:
+    """`{% url viewname *args %}` for many objects: the address is reversed once, with a slot for
+    each `None` in `args`, filled by the function returned (one `reverse` per call cost 50 µs)."""
+    slots = [i for i, arg in enumerate(args) if arg is None]
+    pattern = reverse(viewname, args=[_SLOT + i if arg is None else arg for i, arg in enumerate(args)])
+
+    def make(*values: Any) -> str:
+        url = pattern
+        for slot, value in zip(slots, values, strict=True):
+            url = url.replace(str(_SLOT + slot), str(int(value)), 1)
+        return str(conditional_escape(url))
+
+    return make
