@@ -139,12 +139,7 @@ class User(AbstractUser):
     def active_memberships(self) -> list[Membership]:
         cached: list[Membership] | None = getattr(self, "_memberships_cache", None)
         if cached is None:
-            cached = list(
-                Membership.objects.filter(user=self).active().select_related("unit").order_by("unit__path")
-            )
-            # A deputy holds, for the absence, the roles of the agents they stand in for
-            # (never beyond their own clearance: the gate checks it). Not transitive.
-            cached += delegated_memberships(self)
+            cached = held_memberships(self)
             self._memberships_cache = cached
         return cached
 
@@ -166,21 +161,28 @@ class User(AbstractUser):
                 delattr(self, attr)
 
 
-def delegated_memberships(deputy: User) -> list[Membership]:
-    """The active memberships of the agents absent today whose deputy is `deputy`; each
-    carries `delegated_from` (the absent agent)."""
-    if deputy.pk is None:
+def held_memberships(agent: User) -> list[Membership]:
+    """The agent's active memberships, then those of the agents absent today whose deputy they
+    are, each of these carrying `delegated_from` (the absent agent): in one query, since every
+    page reads them (menus, the gate). A deputy holds, for the absence, the roles of the agents
+    they stand in for (never beyond their own clearance: the gate checks it). Not transitive."""
+    if agent.pk is None:
         return []
-    today = timezone.localdate()
-    principals = {a.user_id: a.user for a in Absence.objects.on(today).filter(deputy=deputy).select_related("user")}
-    if not principals:
-        return []
+    principals = Absence.objects.on(timezone.localdate()).filter(deputy=agent).values("user_id")
     rows = list(
-        Membership.objects.filter(user_id__in=principals).active().select_related("unit").order_by("unit__path")
+        Membership.objects.filter(models.Q(user=agent) | models.Q(user_id__in=principals))
+        .active()
+        .select_related("unit")
+        .order_by("unit__path", "id")
     )
+    absent = {row.user_id for row in rows} - {agent.pk}
+    users = User.objects.unrestricted("the agents a deputy stands in for").in_bulk(absent) if absent else {}
     for row in rows:
-        row.delegated_from = principals[row.user_id]  # type: ignore[attr-defined]
-    return rows
+        if row.user_id == agent.pk:
+            row.user = agent
+        else:
+            row.delegated_from = row.user = users[row.user_id]  # type: ignore[attr-defined]
+    return sorted(rows, key=lambda row: row.user_id != agent.pk)  # their own first (a stable sort)
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
