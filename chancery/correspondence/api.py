@@ -331,7 +331,7 @@ def _result(request: HttpRequest, value: Any, *, status: int = 200, audit: bool 
 def list_dispatches(request: HttpRequest, response: HttpResponse, filters: Query[DispatchFilters]) -> Any:
     """Dispatches you may read, newest first (filters: direction, unit, status,
     classification, date range on the letter date, tag, q)."""
-    return selectors.search_dispatches(agent(request), filters.dict())
+    return selectors.dispatch_api_rows(selectors.search_dispatches(agent(request), filters.dict()))
 
 
 @router.get("/dispatches/{id}", response=DispatchDetailOut)
@@ -480,7 +480,7 @@ def list_inbox(
     request: HttpRequest, response: HttpResponse, unit: str = "", status: str = "", overdue_only: bool = False
 ) -> Any:
     """Routings to your units (overdue first)."""
-    return selectors.inbox_in_full(
+    return selectors.inbox_api_rows(
         selectors.inbox(agent(request), unit=unit or None, status=status or None, overdue_only=overdue_only)
     )
 
