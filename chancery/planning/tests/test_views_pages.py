@@ -314,3 +314,57 @@ def test_the_counsellor_is_told_who_submits_the_draft(client_for: Any, dakar: Pr
     counsellor = client_for("counsellor.dakar").get(f"/planning/{dakar.pk}/").content.decode()
     assert "the head of mission (DAKAR) submits the programme to headquarters" in counsellor
     assert "whose-step" not in client_for("hom.dakar").get(f"/planning/{dakar.pk}/").content.decode()
+
+
+def test_actions_and_comment_threads_escape_what_agents_wrote(client_for: Any, dakar: Programme, ministry: Any) -> None:
+    """The document's actions and comment threads are written in Python (`programme_items`):
+    whatever an agent typed comes out as text, threads nest, and every form posts to the
+    programme's comments with the page's CSRF token."""
+    import re
+
+    from django.urls import reverse
+
+    from chancery.planning.policy import permissions
+
+    u = ministry.users
+    action = Action.objects.unrestricted("test").filter(programme=dakar).order_by("pk").first()
+    assert action is not None
+    Action.objects.unrestricted("test").filter(pk=action.pk).update(
+        title='<script>alert(1)</script> Visit & "Co"', description="First <b>line</b>\nsecond", risk_note="R <i>x</i>"
+    )
+    services.submit_programme(user=u["hom.dakar"], programme=dakar)
+    root = services.comment(user=u["desk.dab1"], programme=dakar, body="Why <img src=x>?\nSay", target_type="action",
+                            target_id=action.pk)
+    reply = services.comment(user=u["counsellor.dakar"], programme=dakar, body="Because & so", parent=root)
+    page = client_for("desk.dab1").get(f"/planning/{dakar.pk}/").content.decode()
+
+    assert "<script>alert(1)" not in page and "<img src=x>" not in page and "<b>line" not in page
+    item = page[page.index(f'<li class="list-group-item" id="action-{action.pk}">'):]
+    item = item[: item.index("</details>\n</li>")]
+    assert '<h4 class="h6 mb-0 me-auto">&lt;script&gt;alert(1)&lt;/script&gt; Visit &amp; &quot;Co&quot;</h4>' in item
+    assert "First &lt;b&gt;line&lt;/b&gt;<br>second" in item and "R &lt;i&gt;x&lt;/i&gt;" in item
+    # The summary counts threads (one here, with its reply), as it did before.
+    assert '<details class="mt-1" open><summary class="small">1 comment</summary>' in item
+    # The reply sits in its parent's thread, after the parent.
+    parent_at = item.index(f'<article class="comment" id="comment-{root.pk}">')
+    assert item.index(f'<article class="comment" id="comment-{reply.pk}">') > parent_at
+    assert "Why &lt;img src=x&gt;?<br>Say" in item and "Because &amp; so" in item
+    assert item.count('<ul class="comment-thread">') == 2
+    # The desk officer may comment: a reply form under each comment and one to add a comment.
+    post = reverse("planning:comment_create", args=[dakar.pk])
+    assert item.count(f'action="{post}" hx-post="{post}"') == 3
+    tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page))
+    assert len(tokens) == 1 and item.count(f'name="csrfmiddlewaretoken" value="{tokens.pop()}"') == 3
+    assert f'<input type="hidden" name="target_id" value="{action.pk}">' in item
+    # Tools follow the reader's rights on the programme.
+    rights = permissions(u["desk.dab1"], dakar)
+    edit = reverse("planning:action_edit", args=[dakar.pk, action.pk])
+    assert (f'href="{edit}"' in item) == bool(rights["edit"])
+    assert ("?action=" in item) == bool(rights["record_progress"])
+
+
+def test_a_reader_who_may_not_comment_sees_no_form(client_for: Any, dakar: Programme, ministry: Any) -> None:
+    services.submit_programme(user=ministry.users["hom.dakar"], programme=dakar)
+    page = client_for("inspect.sg5").get(f"/planning/{dakar.pk}/").content.decode()
+    assert "No comments." in page and "csrfmiddlewaretoken" in page  # the sign-out form's only
+    assert 'name="target_type"' not in page and 'name="parent"' not in page
