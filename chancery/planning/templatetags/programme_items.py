@@ -124,6 +124,8 @@ class ActionItems(CommentThreads):
         self.permissions = permissions
         self.edit = url_maker("planning:action_edit", programme.pk, None)
         self.record = url_maker("planning:achievement_create", programme.pk)()
+        self.measurements = url_maker("planning:measurement_create", programme.pk, None)
+        self.indicator_edit = url_maker("planning:indicator_edit", programme.pk, None)
         self.labels = {
             "Priority": gettext("Priority"),
             "Dates": gettext("Dates"),
@@ -137,6 +139,19 @@ class ActionItems(CommentThreads):
             "Warning:": gettext("Warning:"),
             "Edit": gettext("Edit"),
             "Record an achievement": gettext("Record an achievement"),
+            "Indicators": gettext("Indicators"),
+            "Indicator": gettext("Indicator"),
+            "Baseline": gettext("Baseline"),
+            "Approved target": gettext("Approved target"),
+            "Revised target": gettext("Revised target"),
+            "Actual": gettext("Actual"),
+            "Tools": gettext("Tools"),
+            "lower is better": gettext("↓ lower is better"),
+            "higher is better": gettext("↑ higher is better"),
+            "latest": gettext("latest"),
+            "not measured": gettext("not measured"),
+            "Measurements": gettext("Measurements"),
+            "History": gettext("History"),
         }
         self.labels = {key: as_text(text) for key, text in self.labels.items()}  # `{% translate %}` escapes
         self.budget = [
@@ -212,6 +227,58 @@ class ActionItems(CommentThreads):
             "</details>\n</li>\n"
         )
 
+    def indicator_table(self, indicators: Iterable[Any]) -> str:
+        """The table of indicators (baseline, targets, latest actual) with their tools."""
+        label = self.labels
+        rows = []
+        for ind in indicators:
+            name = as_text(ind.label)
+            unit = f' <span class="text-body-secondary">({as_text(ind.unit)})</span>' if ind.unit else ""
+            better = label["lower is better"] if ind.direction == "decrease" else label["higher is better"]
+            source = f" · {as_text(ind.data_source)}" if ind.data_source else ""
+            baseline = target = revised = "—"
+            if ind.baseline_value is not None:
+                year = f' <span class="small">({as_text(ind.baseline_year)})</span>' if ind.baseline_year else ""
+                baseline = f"{number_text(ind.baseline_value)}{year}"
+            if ind.approved_target is not None:
+                year = f' <span class="small">({as_text(ind.target_year)})</span>' if ind.target_year else ""
+                target = f"{number_text(ind.approved_target)}{year}"
+            if ind.revised_target is not None:
+                revised = f"<strong>{number_text(ind.revised_target)}</strong>"
+            actual = label["not measured"]
+            if ind.latest:
+                actual = (
+                    f'{number_text(ind.actual_value)} <span class="small text-body-secondary">'
+                    f"({as_text(ind.get_aggregation_display())}; {label['latest']} "
+                    f"{date_text(ind.latest.period_end, 'SHORT_DATE_FORMAT')})</span>"
+                )
+            history = label["Measurements"] if self.permissions.get("record_progress") else label["History"]
+            edit = (
+                f'<a class="btn btn-sm btn-link" href="{self.indicator_edit(ind.pk)}">{label["Edit"]}'
+                f'<span class="visually-hidden"> — {name}</span></a>'
+                if self.permissions.get("edit")
+                else ""
+            )
+            rows.append(
+                f'\n<tr id="indicator-{as_text(ind.pk)}">\n'
+                f'<th scope="row" class="fw-normal text-wrap">{name}{unit}<br>'
+                f'<span class="small text-body-secondary">{better}{source}</span></th>\n'
+                f"<td>{baseline}</td>\n<td>{target}</td>\n<td>{revised}</td>\n<td>{actual}</td>\n"
+                '<td class="text-end text-nowrap no-print">\n'
+                f'  <a class="btn btn-sm btn-link" href="{self.measurements(ind.pk)}">{history}'
+                f'<span class="visually-hidden"> — {name}</span></a>\n  {edit}\n</td>\n</tr>\n'
+            )
+        headings = "".join(
+            f'<th scope="col">{label[key]}</th>\n'
+            for key in ("Indicator", "Baseline", "Approved target", "Revised target", "Actual")
+        )
+        return (
+            '<div class="table-responsive"><table class="table table-sm indicator-values align-middle">\n'
+            f'<caption class="visually-hidden">{label["Indicators"]}</caption>\n<thead><tr>\n{headings}'
+            f'<th scope="col"><span class="visually-hidden">{label["Tools"]}</span></th>\n</tr></thead>\n<tbody>\n'
+            f"{''.join(rows)}\n</tbody></table></div>\n"
+        )
+
 
 def _page_of(context: template.Context, kind: type[CommentThreads], *args: Any) -> Any:
     """One renderer per page (kept on the context's render state, shared by every tag of the page)."""
@@ -228,6 +295,13 @@ def action_items(context: template.Context, actions: Iterable[Any]) -> SafeStrin
     and comment threads (`programme`, `permissions` and `csrf_token` from the page)."""
     page = _page_of(context, ActionItems, context["permissions"])
     return mark_safe("".join(page.item(a) for a in actions))  # noqa: S308 - every value escaped above
+
+
+@register.simple_tag(takes_context=True)
+def indicator_table(context: template.Context, indicators: Iterable[Any]) -> SafeString:
+    """The table of indicators: baseline, approved and revised targets, latest actual, tools."""
+    page = _page_of(context, ActionItems, context["permissions"])
+    return mark_safe(page.indicator_table(indicators))  # noqa: S308 - every value escaped above
 
 
 @register.simple_tag(takes_context=True)

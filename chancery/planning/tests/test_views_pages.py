@@ -317,7 +317,7 @@ def test_the_counsellor_is_told_who_submits_the_draft(client_for: Any, dakar: Pr
 
 
 def test_actions_and_comment_threads_escape_what_agents_wrote(client_for: Any, dakar: Programme, ministry: Any) -> None:
-    """The document's actions and comment threads are written in Python (`programme_items`):
+    """The document's actions, indicator tables and comment threads are written in Python (`programme_items`):
     whatever an agent typed comes out as text, threads nest, and every form posts to the
     programme's comments with the page's CSRF token."""
     import re
@@ -361,6 +361,23 @@ def test_actions_and_comment_threads_escape_what_agents_wrote(client_for: Any, d
     edit = reverse("planning:action_edit", args=[dakar.pk, action.pk])
     assert (f'href="{edit}"' in item) == bool(rights["edit"])
     assert ("?action=" in item) == bool(rights["record_progress"])
+
+
+def test_indicator_tables_escape_labels_and_follow_the_rights(client_for: Any, dakar: Programme) -> None:
+    indicator = Indicator.objects.unrestricted("test").filter(programme=dakar).order_by("pk").first()
+    assert indicator is not None
+    Indicator.objects.unrestricted("test").filter(pk=indicator.pk).update(
+        label='Trade <b>"bilateral"</b>', unit="", direction="decrease", data_source="Customs & co", baseline_value=None
+    )
+    for username, may_edit in (("counsellor.dakar", True), ("desk.dab1", False)):
+        page = client_for(username).get(f"/planning/{dakar.pk}/").content.decode()
+        row = page[page.index(f'<tr id="indicator-{indicator.pk}">') :]
+        row = row[: row.index("</tr>")]
+        assert "<b>" not in row and "Trade &lt;b&gt;&quot;bilateral&quot;&lt;/b&gt;<br>" in row
+        assert "↓ lower is better · Customs &amp; co" in row and "<td>—</td>" in row
+        edit = f'href="/planning/{dakar.pk}/indicators/{indicator.pk}/edit/"'
+        assert (edit in row) == may_edit, username
+        assert f'href="/planning/{dakar.pk}/indicators/{indicator.pk}/measurements/"' in row
 
 
 def test_a_reader_who_may_not_comment_sees_no_form(client_for: Any, dakar: Programme, ministry: Any) -> None:
