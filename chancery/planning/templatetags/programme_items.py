@@ -2,9 +2,10 @@
 
 Through templates, each action (with its comment form and threads) cost about 2.5 ms, and the
 indicator tables 7 ms at a million dispatches: two thirds of the programme document's rendering
-(60 ms for a mission's 18 actions; 21 ms with the actions written here), which made it the slowest page. Built here
-with the helpers of `chancery.core.rendering`, each value is output as the template language would
-output it (escaped, localised); the addresses are reversed once per page.
+(60 ms for a mission's 18 actions; 21 ms with the actions written here), which made it the
+slowest page. Built here with the helpers of `chancery.core.rendering`, each value is output as
+the template language would output it (escaped, localised); the addresses are reversed once per
+page.
 """
 
 from __future__ import annotations
