@@ -72,6 +72,16 @@ def dispatch_body(dispatch: Dispatch) -> str:
     return content.read_field(dispatch, "body")
 
 
+def without_compartments_known(routings: Iterable[Routing]) -> None:
+    """Mark the dispatches of `routings` whose routing's copy of their marking says they have no
+    compartment (`dispatch_has_compartments`, kept by the database's triggers and read by the
+    gate) as having none: `with_subjects` then reads codes for the others only, and an inbox page
+    of dispatches without compartments makes no query for them."""
+    for routing in routings:
+        if not routing.dispatch_has_compartments:
+            routing.dispatch.__dict__.setdefault("_compartment_codes", [])
+
+
 def with_subjects(dispatches: Iterable[Dispatch]) -> list[Dispatch]:
     """The dispatches as a list, each with `subject_text` set and its compartment codes
     preloaded (for list templates and their page marking)."""
@@ -179,6 +189,7 @@ INBOX_ROW_FIELDS = (
     "kind",
     "status",
     "due_date",
+    "dispatch_has_compartments",
     "unit__code",
     "assigned_to__username",
     "assigned_to__first_name",

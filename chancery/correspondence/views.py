@@ -147,6 +147,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if default:
         page.total = CappedCount(value=int(counts["open"]), more=counts["open"].more)
     rows = list(page.object_list)
+    selectors.without_compartments_known(rows)
     _with_subjects(r.dispatch for r in rows)
     context = {
         "form": form,

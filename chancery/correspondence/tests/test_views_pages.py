@@ -285,3 +285,24 @@ def test_inbox_rows_escape_what_users_wrote(ministry, english):
     assert f'<a class="reference" dir="ltr" href="{href}">{letter.reference}</a>' in row
     assert "For action" in row and "Pending" in row and '<span class="overdue-label">Overdue</span>' in row
     assert f'<time datetime="{yesterday.isoformat()}">' in row
+
+
+def test_inbox_banner_names_the_compartments_of_the_rows_shown(ministry, english):
+    """A row's compartments come from its dispatch, read only for the rows whose routing says the
+    dispatch has some: the banner still names every compartment shown, and no other."""
+    from chancery.core.classification import Marking
+    from chancery.correspondence.tests.domain_helpers import sent
+
+    crypto = sent(
+        ministry, author="sg", unit="SG", head="sg", classification=2, compartments=["CRYPTO"],
+        routings=[("SG/SEC", "action")],
+    )
+    plain = sent(ministry, author="sg", unit="SG", head="sg", classification=1, routings=[("SG/SEC", "info")])
+    body = english("security").get(reverse("correspondence:inbox")).content.decode()
+    assert crypto.reference in body and plain.reference in body
+    banner = 'marking-banner marking-level-2 marking-top" role="note" aria-label="Classification marking">'
+    assert f'{banner}{Marking.of(2, ["CRYPTO"]).label()}</div>' in body
+    # Without the compartmented row on the page, no compartment in the banner.
+    unread = english("security").get(reverse("correspondence:inbox") + "?kind=info").content.decode()
+    assert plain.reference in unread and crypto.reference not in unread
+    assert "CRYPTO" not in unread and f">{Marking.of(1, []).label()}</div>" in unread
