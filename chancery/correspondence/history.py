@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from chancery.accounts.roles import Capability
@@ -78,10 +79,9 @@ def saw_draft(user: User, dispatch: Dispatch, unit_ids: set[int] | None = None) 
         unit_ids = {m.unit_id for m in user.active_memberships()}
     if dispatch.sending_unit_id in unit_ids:
         return True
-    return (
-        CircuitStep.objects.filter(dispatch=dispatch).filter(assignee_id=user.pk).exists()
-        or CircuitStep.objects.filter(dispatch=dispatch, assignee__isnull=True, unit_id__in=unit_ids).exists()
-    )
+    # Named on a step, or their unit's on a step for anyone of it: one EXISTS.
+    named_or_unit = Q(assignee_id=user.pk) | Q(assignee__isnull=True, unit_id__in=unit_ids)
+    return CircuitStep.objects.filter(named_or_unit, dispatch=dispatch).exists()
 
 
 def history(user: User, dispatch: Dispatch) -> list[HistoryEntry]:

@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -502,37 +502,31 @@ def _walk(user: User, root: Dispatch, forward: bool) -> list[ThreadEntry]:
     seen = {root.pk}
     frontier = [root.pk]
     depth = 0
+    # One query per level: the dispatches the frontier cites (or that cite it) that the user may
+    # read, each with the frontier dispatch it hangs from, in (dispatch, citation) order. The walk
+    # stops at anything else. (Compartments: read once for the whole thread by `with_subjects`.)
+    link = "incoming_citations" if forward else "citations"
+    parent = f"{link}__citing_id" if forward else f"{link}__cited_id"
     while frontier and depth < THREAD_MAX_DEPTH and len(entries) < THREAD_MAX_NODES:
         depth += 1
-        if forward:
-            links = Citation.objects.unrestricted(
-                "thread walk: links out of dispatches already read through the gate"
-            ).filter(citing_id__in=frontier, cited__isnull=False).values_list(
-                "citing_id", "cited_id"
-            )
-            pairs = [(a, b) for a, b in links]
-        else:
-            links = Citation.objects.unrestricted(
-                "thread walk: links into visible dispatches; the citing ones are gated just below"
-            ).filter(cited_id__in=frontier).values_list("cited_id", "citing_id")
-            pairs = [(a, b) for a, b in links]
-        candidates = {b for _a, b in pairs if b not in seen}
-        # Only what the user may read; the walk stops at anything else. (Compartments: read once
-        # for the whole thread by `with_subjects`, not once per level.)
-        visible = {
-            d.pk: d
-            for d in Dispatch.objects.visible_to(user).select_related("data_key").filter(pk__in=candidates)
-        }
+        level = (
+            Dispatch.objects.visible_to(user)
+            .filter(**{f"{parent}__in": frontier})
+            .exclude(pk__in=seen)
+            .annotate(thread_parent=F(parent))
+            .select_related("data_key")
+            .order_by("pk", f"{link}__id")
+        )
         next_frontier = []
-        for parent, child in sorted(pairs, key=lambda p: p[1]):
-            if child in visible and child not in seen:
-                seen.add(child)
-                entries.append(
-                    ThreadEntry(dispatch=visible[child], depth=depth, via=None if parent == root.pk else parent)
-                )
-                next_frontier.append(child)
-                if len(entries) >= THREAD_MAX_NODES:
-                    break
+        for child in level:
+            if child.pk in seen:  # cited by two dispatches of the frontier: hangs from the first
+                continue
+            seen.add(child.pk)
+            via = child.thread_parent  # type: ignore[attr-defined]  # annotated above
+            entries.append(ThreadEntry(dispatch=child, depth=depth, via=None if via == root.pk else via))
+            next_frontier.append(child.pk)
+            if len(entries) >= THREAD_MAX_NODES:
+                break
         frontier = next_frontier
     return entries
 

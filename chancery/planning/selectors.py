@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -782,11 +782,11 @@ def periods(user: User, programme: Programme) -> list[dict[str, Any]]:
     qs = (
         ReportingPeriod.objects.visible_to(user)
         .filter(programme=programme)
-        .annotate(updated=Count("updates", distinct=True))
+        .annotate(updated=Count("updates", distinct=True), missing_count=_missing_update_count())
         .order_by("start")
     )
     for period in qs:
-        missing = len(services.missing_updates(period=period))
+        missing = period.missing_count
         rows.append(
             {
                 "period": period,
@@ -838,9 +838,9 @@ def progress_sheet(user: User, period: ReportingPeriod) -> dict[str, Any]:
     }
 
 
-def _has_missing_updates() -> Exists:
-    """SQL, on a reporting period: an action of its programme still expected to report
-    (as `services.missing_updates` says) has no update for it."""
+def _missing_update_actions() -> QuerySet[Action]:
+    """SQL, on a reporting period: the actions of its programme still expected to report (as
+    `services.missing_updates` says) with no update for it."""
     updated = _u(ProgressUpdate).filter(period_id=OuterRef(OuterRef("pk")), action_id=OuterRef("pk"))
     expected = (
         _u(Action)
@@ -848,12 +848,23 @@ def _has_missing_updates() -> Exists:
         .exclude(status__in=FINISHED_ACTION_STATUSES)
         .exclude(start_date__gt=OuterRef("end"))
     )
-    return Exists(expected.exclude(Exists(updated)))
+    return expected.exclude(Exists(updated))
+
+
+def _has_missing_updates() -> Exists:
+    return Exists(_missing_update_actions())
+
+
+def _missing_update_count() -> Coalesce:
+    """SQL, on a reporting period: how many updates it misses (`services.missing_updates`)."""
+    missing = _missing_update_actions().order_by().values("programme_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(missing, output_field=IntegerField()), 0)
 
 
 def overdue_updates(user: User, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Periods past their deadline with missing updates, in programmes `user` may read
-    (the first `limit`, oldest deadline first; only those periods' actions are read)."""
+    """Periods past their deadline with missing updates, in programmes `user` may read (the
+    first `limit`, oldest deadline first), each with how many updates it misses: one query,
+    whatever the number of periods."""
     today = timezone.localdate()
     qs = (
         ReportingPeriod.objects.visible_to(user)
@@ -863,15 +874,14 @@ def overdue_updates(user: User, *, limit: int = 200) -> list[dict[str, Any]]:
             programme__status__in=[ProgrammeStatus.APPROVED, ProgrammeStatus.IN_EXECUTION],
         )
         .filter(_has_missing_updates())
+        .annotate(missing_count=_missing_update_count())
         .select_related("programme__mission")
         .order_by("deadline", "pk")[:limit]
     )
-    result = []
-    for period in qs:
-        missing = services.missing_updates(period=period)
-        if missing:
-            result.append({"period": period, "programme": period.programme, "missing": missing})
-    return result
+    return [
+        {"period": period, "programme": period.programme, "missing_count": period.missing_count}
+        for period in qs
+    ]
 
 
 # --------------------------------------------------------------------------- home

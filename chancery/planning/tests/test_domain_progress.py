@@ -145,6 +145,7 @@ def test_missing_and_overdue_updates(ministry: Any, approved: Programme) -> None
     overdue = selectors.overdue_updates(u["desk.dab1"])
     assert [o["period"].pk for o in overdue] == [past.pk]
     assert selectors.overdue_updates(u["hom.lima"]) == []
+    assert overdue[0]["missing_count"] == len(expected) - 1
     sheet = selectors.progress_sheet(u["counsellor.dakar"], past)
     assert sheet["overdue"] and sheet["editable"]
     assert sum(1 for r in sheet["rows"] if r["missing"]) == len(expected) - 1
@@ -260,3 +261,43 @@ def test_an_indicator_says_how_its_periods_add_up(ministry: Any, approved: Progr
                                 period_start=date(YEAR, 1, 1), value=55)
     document = selectors.programme_document(u["desk.dab1"], approved)
     assert next(i for i in document["indicators"] if i.pk == indicator.pk).actual_value == 55
+
+
+def test_missing_update_counts_take_one_query_whatever_the_periods(ministry: Any, approved: Programme) -> None:
+    """The home panel's overdue periods and the period list count each period's missing updates
+    in SQL (what `services.missing_updates` lists), in as many queries for three periods as for one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    u = ministry.users
+    desk = u["desk.dab1"]
+    actions = _actions(approved)
+
+    def period(quarter: int) -> ReportingPeriod:
+        start = date(YEAR, 3 * quarter - 2, 1)
+        end = date(YEAR, 3 * quarter + 1, 1) - timedelta(days=1) if quarter < 4 else date(YEAR, 12, 31)
+        return services.create_reporting_period(
+            user=u["hom.dakar"], programme=approved, period_type="quarter", start=start, end=end,
+            deadline=date.today() - timedelta(days=quarter))
+
+    def queries() -> tuple[int, int]:
+        counts = []
+        for read in (lambda: selectors.overdue_updates(desk), lambda: selectors.periods(desk, approved)):
+            desk.forget_cached_rights()
+            read()  # per-request caches (rights) filled first
+            with CaptureQueriesContext(connection) as ctx:
+                read()
+            counts.append(len(ctx.captured_queries))
+        return counts[0], counts[1]
+
+    first = period(1)
+    one = queries()
+    later = [period(2), period(3)]
+    before = len(services.missing_updates(period=later[0]))
+    services.record_progress_updates(user=u["counsellor.dakar"], period=later[0],
+                                     rows=[{"action": actions[0].pk, "progress": 10, "status": "in_progress"}])
+    assert queries() == one
+    expected = {p.pk: len(services.missing_updates(period=p)) for p in [first, *later]}
+    assert expected[later[0].pk] == before - 1 and all(expected.values())
+    assert {o["period"].pk: o["missing_count"] for o in selectors.overdue_updates(desk)} == expected
+    assert {r["period"].pk: r["missing"] for r in selectors.periods(desk, approved)} == expected
