@@ -55,9 +55,11 @@ test-browser: messages
 
 # The four parts run two at a time (each part's output printed whole when it ends): each part
 # leaves a core idle part of the time (servers starting, subprocesses, the end of its run), and
-# the other part fills it. A failing part fails `make test`.
+# the other part fills it. A failing part fails `make test`. Listed so that the two slots end
+# together: the SQLite part (the longest) then lint beside the PostgreSQL then browser parts
+# (lint first left the SQLite part running alone at the end).
 test: install messages
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-sqlite test-postgres test-browser
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres test-browser lint
 
 clean:
 	rm -rf $(VENV) var/test test-artifacts

@@ -34,15 +34,17 @@ def refresh_statistics(*, using: str = DEFAULT_DB_ALIAS) -> None:
         cursor.execute("ANALYZE")
 
 
-def optimize_sqlite(db: BaseDatabaseWrapper) -> None:
+def optimize_sqlite(db: BaseDatabaseWrapper) -> bool:
     """`PRAGMA optimize` on an open SQLite connection before it is closed: re-analyses (sampled)
     the tables this connection queried whose statistics are missing or out of date; costs
-    next to nothing when they are current. Not inside a transaction (a test's, or a caller's)."""
+    next to nothing when they are current. Not inside a transaction (a test's, or a caller's).
+    Whether it ran."""
     if db.vendor != "sqlite" or db.connection is None or db.in_atomic_block:
-        return
+        return False
     with db.cursor() as cursor:
         cursor.execute(f"PRAGMA analysis_limit={OPTIMIZE_ANALYSIS_LIMIT}")
         cursor.execute("PRAGMA optimize")
+    return True
 
 
 def analyse_after_migrate(sender: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:

@@ -82,18 +82,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def _serialized_database(django_db_setup: None, django_db_blocker: Any) -> str | None:
-    """The database as the migrations left it (pytest-django serializes it for serialized rollback)."""
+    """The database as the migrations and the demo ministry's set-up (`django_db_setup`) left it,
+    serialized once: serialized rollback restores it before every browser test, so that
+    ``fresh_ministry`` finds the ministry there instead of building it again through the services
+    (1.5 s a test)."""
     from django.db import connection
 
-    return getattr(connection, "_test_serialized_contents", None)
+    with django_db_blocker.unblock():
+        serialized = connection.creation.serialize_db_to_string()
+    connection._test_serialized_contents = serialized  # type: ignore[attr-defined]  # this connection's too
+    return serialized
 
 
 @pytest.fixture(autouse=True)
 def _migration_data_kept(django_db_serialized_rollback: None, _serialized_database: str | None) -> None:
     """Browser tests are transactional (the live server answers from another thread), so the
     database is flushed after each one, which also wipes the rows seeded by data migrations (the
-    default planning axes, …). Serialized rollback puts them back before every browser test, and
-    ``fresh_ministry`` rebuilds the demo organisation.
+    default planning axes, …) and the demo organisation. Serialized rollback puts both back before
+    every browser test (see ``_serialized_database``).
 
     Django keeps database connections per asyncio context, and Playwright's sync API runs an event
     loop: once the browser is up, tests get a new connection object that lacks the serialized copy
