@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from functools import reduce
 from operator import or_
@@ -73,8 +73,9 @@ def _remember(programme_id: int, key: bytes) -> None:
         cache[int(programme_id)] = key
 
 
-def load_keys(programme_ids: Iterable[int]) -> dict[int, bytes]:
-    """The clear data keys of these programmes (one query for those not in the scope yet)."""
+def load_keys(programme_ids: Iterable[int], *, loaded: Mapping[int, Any] | None = None) -> dict[int, bytes]:
+    """The clear data keys of these programmes (one query for those not in the scope yet, nor in
+    `loaded`: data keys already read with their programme, by programme id)."""
     from chancery.crypto.models import DataKey
     from chancery.crypto.services import unwrap
     from chancery.planning.models import Programme
@@ -82,6 +83,10 @@ def load_keys(programme_ids: Iterable[int]) -> dict[int, bytes]:
     cache = _keys.get()
     wanted = {int(pk) for pk in programme_ids}
     found = {pk: cache[pk] for pk in wanted if cache is not None and pk in cache}
+    for pk, data_key in (loaded or {}).items():
+        if pk in wanted and pk not in found:
+            found[pk] = unwrap(data_key=data_key)
+            _remember(pk, found[pk])
     missing = sorted(wanted - set(found))
     if missing:
         rows = (
@@ -340,11 +345,18 @@ def prime(rows: Iterable[Any]) -> None:
     """Open the sealed texts of freshly fetched rows, with the keys of their programmes loaded
     in one query (those already in the key scope cost none). A row whose programme is only
     reachable through a query (an objective through its axis) opens on first access."""
-    sealed = [row for row in _with_related(rows) if row.__dict__.get(SEALED_COLUMN)]
+    related = _with_related(rows)
+    sealed = [row for row in related if row.__dict__.get(SEALED_COLUMN)]
     if not sealed:
         return
     by_programme = [(row, row.sealed_programme_id(lazy=False)) for row in sealed]
-    keys = load_keys({pid for _row, pid in by_programme if pid is not None})
+    # Programmes read with `select_related("data_key")` bring their key: no query for those.
+    loaded = {
+        row.pk: row._state.fields_cache["data_key"]
+        for row in related
+        if row._meta.label_lower == "planning.programme" and row._state.fields_cache.get("data_key") is not None
+    }
+    keys = load_keys({pid for _row, pid in by_programme if pid is not None}, loaded=loaded)
     for row, pid in by_programme:
         if pid is not None and pid in keys and not (row.__dict__.get(_CLEAR) or {}).keys() >= set(row.sealed_fields):
             row.open_texts(keys[pid])

@@ -897,12 +897,15 @@ def home_panel(*, user: User) -> dict[str, Any] | None:
     programmes = Programme.objects.visible_to(user)
     year = timezone.localdate().year
     current = first(
-        programmes.filter(year__lte=year, end_year__gte=year).select_related("mission").order_by("mission__code"), 10
+        programmes.filter(year__lte=year, end_year__gte=year)
+        .select_related("mission", "data_key")  # the key opens the sealed titles: no query for it
+        .order_by("mission__code"),
+        10,
     )
     # Reviewing rights are per desk and region: check the oldest 200 submitted rather than all.
     submitted = (
         programmes.filter(status=ProgrammeStatus.SUBMITTED)
-        .select_related("mission", "mission__hq_desk")
+        .select_related("mission", "mission__hq_desk", "data_key")
         .order_by("submitted_at")[:200]
     )
     to_review = first(

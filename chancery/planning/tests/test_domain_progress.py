@@ -301,3 +301,16 @@ def test_missing_update_counts_take_one_query_whatever_the_periods(ministry: Any
     assert expected[later[0].pk] == before - 1 and all(expected.values())
     assert {o["period"].pk: o["missing_count"] for o in selectors.overdue_updates(desk)} == expected
     assert {r["period"].pk: r["missing"] for r in selectors.periods(desk, approved)} == expected
+    # The home panel says each count.
+    from django.test import Client
+    from django.urls import reverse
+
+    from conftest import sign_in
+
+    desk.forget_cached_rights()
+    page = sign_in(Client(), desk).get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for pk, n in expected.items():
+        link = reverse("planning:progress_update", args=[approved.pk, pk])
+        assert link in page
+        item = page[page.index(link):].split("</li>", 1)[0]
+        assert f"{n} missing update{'s' if n > 1 else ''}, due" in item, item
