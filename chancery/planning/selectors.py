@@ -102,7 +102,12 @@ def programme_list(user: User, filters: Mapping[str, Any] | None = None) -> Quer
 
 def programme_detail(user: User, pk: int | str) -> Programme:
     return get_visible_or_404(
-        Programme.objects.select_related("mission", "mission__hq_desk", "baseline_version"), user, pk=pk
+        # Who submitted and approved it: the programme's page names them.
+        Programme.objects.select_related(
+            "mission", "mission__hq_desk", "baseline_version", "submitted_by", "approved_by"
+        ),
+        user,
+        pk=pk,
     )
 
 
@@ -189,7 +194,9 @@ def carry_over_candidates(user: User, *, mission: Any, year: int) -> QuerySet[Pr
 def _actions_qs() -> Any:
     return (
         _u(Action)
-        .select_related("lead", "objective", "axis__axis_type")
+        # An objective's sealed title opens with its programme's key, reached through its axis:
+        # read with it (else one query per objective shown).
+        .select_related("lead", "objective__axis", "axis__axis_type")
         .prefetch_related(Prefetch("partner_units", queryset=_partner_units_qs()))
     )
 
@@ -254,7 +261,7 @@ def programme_document(user: User, programme: Programme) -> dict[str, Any]:
     if not read_through_gate(programme, user):
         programme = programme_detail(user, programme.pk)
     axes = list(_u(Axis).filter(programme=programme).select_related("axis_type").order_by("position", "pk"))
-    objectives = list(_u(Objective).filter(axis__programme=programme).order_by("position", "pk"))
+    objectives = list(_u(Objective).filter(axis__programme=programme).select_related("axis").order_by("position", "pk"))
     actions = list(_actions_qs().filter(programme=programme).order_by("position", "pk"))
     indicators = list(_u(Indicator).filter(programme=programme).order_by("position", "pk"))
     by_indicator: dict[int, list[Measurement]] = {}
@@ -358,7 +365,9 @@ def action_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySe
     """Actions `user` may read. Filters: programme, axis (id or axis-type key), status,
     priority, lead (id or username, "me"), mission (code), year, q, overdue (truthy)."""
     filters = filters or {}
-    qs = Action.objects.visible_to(user).select_related("programme__mission", "axis__axis_type", "objective", "lead")
+    qs = Action.objects.visible_to(user).select_related(
+        "programme__mission", "axis__axis_type", "objective__axis", "lead"
+    )
     if filters.get("programme"):
         qs = qs.filter(programme_id=filters["programme"])
     axis = filters.get("axis")
@@ -396,7 +405,7 @@ def actions_table(user: User, programme: Programme, filters: Mapping[str, Any] |
 
 def action_detail(user: User, pk: int | str, *, programme: Programme | None = None) -> Action:
     queryset = Action.objects.select_related(
-        "programme__mission", "axis__axis_type", "objective", "lead"
+        "programme__mission", "axis__axis_type", "objective__axis", "lead"
     ).prefetch_related(Prefetch("partner_units", queryset=_partner_units_qs()))
     if programme is not None:  # under its programme's URL: an action of another one is missing
         return get_child_or_404(programme, queryset, pk, user=user)
@@ -689,7 +698,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def indicator_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Indicator]:
     filters = filters or {}
-    qs = Indicator.objects.visible_to(user).select_related("programme__mission", "axis__axis_type", "objective")
+    qs = Indicator.objects.visible_to(user).select_related("programme__mission", "axis__axis_type", "objective__axis")
     if filters.get("programme"):
         qs = qs.filter(programme_id=filters["programme"])
     axis = filters.get("axis")

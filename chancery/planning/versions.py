@@ -65,7 +65,8 @@ def snapshot(programme: Programme) -> dict[str, Any]:
     """The whole programme as a JSON-serialisable dict."""
     axes = list(_objects(Axis).filter(programme=programme).select_related("axis_type").order_by("position", "pk"))
     objectives = list(
-        _objects(Objective).filter(axis__programme=programme).order_by("axis__position", "position", "pk")
+        _objects(Objective).filter(axis__programme=programme).select_related("axis")
+        .order_by("axis__position", "position", "pk")
     )
     actions = list(
         _objects(Action)

@@ -64,11 +64,13 @@ def _seed_many(ministry: Any) -> None:
     axis = Axis.objects.unrestricted("test data").filter(programme_id=_sample["id"]).order_by("position").first()
     assert axis is not None
     year = timezone.localdate().year + 1
+    # Objectives too (their sealed titles open with the programme's key, reached through the axis).
+    objectives = [services.create_objective(user=user, axis=axis, title=f"Objectif {n}") for n in range(5)]
     for n in range(MANY):
         services.create_action(
             user=user, programme=axis.programme, axis=axis, title=f"Action {n}", lead=user,
             start_date=date(year, 1 + n % 12, 1), end_date=date(year, 1 + n % 12, 20),
-            budget_requested=Decimal(100 + n), currency="EUR",
+            budget_requested=Decimal(100 + n), currency="EUR", objective=objectives[n % len(objectives)],
         )
 
 
