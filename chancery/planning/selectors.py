@@ -70,7 +70,12 @@ def programme_list(user: User, filters: Mapping[str, Any] | None = None) -> Quer
     """Programmes `user` may read. Filters: `mission` (id or code), `year`, `status`,
     `q` (title or mission code/city), `region` (code)."""
     filters = filters or {}
-    qs = Programme.objects.visible_to(user).select_related("mission", "mission__hq_desk", "baseline_version")
+    qs = (
+        Programme.objects.visible_to(user)
+        .select_related("mission", "mission__hq_desk", "baseline_version", "data_key")
+        # A list shows the baseline's number, not the whole programme it froze (11 KB of JSON a row).
+        .defer("baseline_version__snapshot")
+    )
     mission = filters.get("mission")
     if mission:
         mission_text = str(mission)
