@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_DATA_DIR := $(CURDIR)/var/test
 PYTEST := CHANCERY_DATA_DIR=$(TEST_DATA_DIR) $(BIN)/python -m pytest
+# What a test part needs first; `make test` does it once, before the parts (see `test`).
+TEST_SETUP ?= messages
 
 .PHONY: install messages makemessages run lint test test-sqlite test-postgres test-browser clean
 
@@ -35,11 +37,11 @@ lint: install
 	$(BIN)/mypy chancery
 	CHANCERY_DATA_DIR=$(TEST_DATA_DIR) $(BIN)/chancery makemigrations --check --dry-run -v0
 
-test-sqlite: messages
+test-sqlite: $(TEST_SETUP)
 	CHANCERY_TEST_POSTGRES_URL=$(PG_URL) $(PYTEST) -n 2 -m "not browser" -q
 
 # In CI (CI=true) PostgreSQL must answer; elsewhere the run is skipped with a visible message.
-test-postgres: messages
+test-postgres: $(TEST_SETUP)
 	@if DATABASE_URL=$(PG_URL) $(BIN)/python scripts/postgres-available.py; then \
 		echo "== PostgreSQL run ($(PG_URL))"; \
 		DATABASE_URL=$(PG_URL) $(PYTEST) -n 2 -m "not browser and not engine_independent and not walked_once" --database-tests-only -q; \
@@ -49,17 +51,18 @@ test-postgres: messages
 		echo "!! SKIPPED: the PostgreSQL run (no server at $(PG_URL)). CI runs it."; \
 	fi
 
-test-browser: messages
+test-browser: $(TEST_SETUP)
 	./scripts/ensure-chromium.sh
 	$(PYTEST) -n 2 --dist worksteal -m browser -q
 
 # The four parts run two at a time (each part's output printed whole when it ends): each part
 # leaves a core idle part of the time (servers starting, subprocesses, the end of its run), and
-# the other part fills it. A failing part fails `make test`. Listed so that the two slots end
-# together: the SQLite part (the longest) then lint beside the PostgreSQL then browser parts
-# (lint first left the SQLite part running alone at the end).
+# the other part fills it. A failing part fails `make test`. Started in this order so that the two
+# slots end together: the SQLite part (the longest) then lint, beside the PostgreSQL then browser
+# parts. The messages are compiled before (TEST_SETUP empty below): as a prerequisite of the parts
+# they kept both slots waiting, and make filled the free one with lint, first.
 test: install messages
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres test-browser lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target TEST_SETUP= test-sqlite test-postgres test-browser lint
 
 clean:
 	rm -rf $(VENV) var/test test-artifacts
