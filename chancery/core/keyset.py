@@ -345,3 +345,31 @@ def _api_pagination() -> Any:
 
 
 KeysetPagination = _api_pagination()
+
+
+def keyset_list(schema: Any, *, prepare: Callable[[list[Any]], object] | None = None) -> Callable[[Any], Any]:
+    """`@paginate(KeysetPagination, prepare=…)` for a list of `schema` rows (the schema of the
+    route's `response=list[…]`), its rows read into JSON by `plain_rows` instead of validated
+    one field at a time (see `chancery.core.plain_rows`). The view takes `response: HttpResponse`."""
+    from functools import wraps
+
+    from ninja.pagination import paginate
+
+    from chancery.core.plain_rows import plain_rows
+
+    def decorate(view: Any) -> Any:
+        paginated = paginate(KeysetPagination, prepare=prepare)(view)
+
+        @wraps(paginated)
+        def answer(request: Any, **kwargs: Any) -> Any:
+            result = paginated(request, **kwargs)
+            if not isinstance(result, dict):
+                return result
+            result["items"] = plain_rows(schema, result["items"])
+            from chancery.api import api
+
+            return api.create_response(request, result, temporal_response=kwargs["response"])
+
+        return answer
+
+    return decorate

@@ -17,13 +17,12 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
-from ninja.pagination import paginate
 from pydantic import Field
 
 from chancery.accounts.access import agent
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
-from chancery.core.keyset import KeysetPagination
+from chancery.core.keyset import keyset_list
 from chancery.core.models import preload_compartment_codes
 from chancery.correspondence import content, selectors, services
 from chancery.correspondence.models import Attachment, Dispatch, Routing
@@ -327,7 +326,7 @@ def _result(request: HttpRequest, value: Any, *, status: int = 200, audit: bool 
 
 
 @router.get("/dispatches", response=list[DispatchOut])
-@paginate(KeysetPagination, prepare=preload_compartment_codes)
+@keyset_list(DispatchOut, prepare=preload_compartment_codes)
 def list_dispatches(request: HttpRequest, response: HttpResponse, filters: Query[DispatchFilters]) -> Any:
     """Dispatches you may read, newest first (filters: direction, unit, status,
     classification, date range on the letter date, tag, q)."""
@@ -475,7 +474,7 @@ def download_attachment(request: HttpRequest, id: int, n: int) -> HttpResponse:
 
 
 @router.get("/inbox", response=list[InboxItemOut])
-@paginate(KeysetPagination, prepare=lambda rows: preload_compartment_codes([r.dispatch for r in rows]))
+@keyset_list(InboxItemOut, prepare=lambda rows: preload_compartment_codes([r.dispatch for r in rows]))
 def list_inbox(
     request: HttpRequest, response: HttpResponse, unit: str = "", status: str = "", overdue_only: bool = False
 ) -> Any:
