@@ -14,8 +14,13 @@ TEST_SETUP ?= messages
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Chancery needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# uv installs the same packages as pip about twice as fast on a clean clone (parallel downloads
+	@# and unpacking, bytecode compiled on both cores); pip does it where uv cannot be installed.
+	if $(BIN)/python -m pip install -q uv; then \
+		$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -e '.[dev]'; \
+	else \
+		$(BIN)/python -m pip install -q --upgrade pip && $(BIN)/python -m pip install -q -e '.[dev]'; \
+	fi
 	touch $(STAMP)
 
 install: $(STAMP)
