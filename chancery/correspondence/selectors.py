@@ -257,7 +257,13 @@ ROUTING_API_ROW_FIELDS = (  # `api.RoutingOut`, and the inbox's keyset keys
 def dispatch_api_rows(queryset: DispatchQuerySet) -> DispatchQuerySet:
     """`queryset` loading what a row of the API's dispatch list shows (`DISPATCH_API_ROW_FIELDS`;
     compartment codes: `preload_compartment_codes`)."""
-    return queryset.only(*DISPATCH_API_ROW_FIELDS)
+    from chancery.accounts.models import User
+
+    # Of the sending unit and the author, only the code and the username a row shows.
+    return queryset.only(*DISPATCH_API_ROW_FIELDS).prefetch_related(None).prefetch_related(
+        Prefetch("sending_unit", queryset=Unit._base_manager.only("code")),
+        Prefetch("author", queryset=User._base_manager.only("username")),
+    )
 
 
 def inbox_api_rows(queryset: QuerySet[Routing]) -> QuerySet[Routing]:
