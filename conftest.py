@@ -29,6 +29,15 @@ def data_dir(settings: Settings, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> None:
+    """What the application remembers per process about readers (whether a scope is narrow)
+    starts empty in each test: two tests' readers share ids, not data."""
+    from chancery.correspondence.models import forget_narrow_decisions
+
+    forget_narrow_decisions()
+
+
 # Argon2 with its cheapest parameters, for every password hashed or checked in the test process
 # (the live server of the browser tests included): the same algorithm and checks, without the
 # production cost (100 MB and about 0.2 s per hash), which every demo build and every sign-in

@@ -8,6 +8,7 @@ Each round runs each checkout in its own process (Django's test client, the whol
 template stack; an API page with a token when the third field is 1): three warm-ups, then the
 median of 12 requests per page, in wall time and in the process's CPU time (which other
 processes on a busy host disturb less). Printed: the medians over the rounds, before and after.
+Two configurations of one checkout: the same tree twice, with `AB_AFTER_ENV='{"NAME": "value"}'`.
 """
 
 import json
@@ -56,7 +57,10 @@ print("RESULT", json.dumps(out))
 res = {"before": [], "after": []}
 for _round in range(ROUNDS):
     for name, tree in (("before", BEFORE), ("after", AFTER)):
-        env = dict(os.environ, TREE=tree, PAGES=json.dumps(PAGES))
+        # AB_BEFORE_ENV / AB_AFTER_ENV (JSON objects): settings of one side only, to compare two
+        # configurations of one checkout (give the same tree twice).
+        extra = json.loads(os.environ.get(f"AB_{name.upper()}_ENV", "{}"))
+        env = dict(os.environ, TREE=tree, PAGES=json.dumps(PAGES), **extra)
         p = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, cwd=tree)
         line = [out for out in p.stdout.splitlines() if out.startswith("RESULT")]
         if not line:

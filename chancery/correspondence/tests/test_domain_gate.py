@@ -344,3 +344,34 @@ def test_compartment_codes_preloaded_for_a_list(ministry: Any) -> None:
         assert sorted(d.compartment_codes() for d in prefetched) == [[], ["CRYPTO", "PERSONNEL"]]
     assert len(queries) == 0
     assert [d.marking.compartments for d in rows] == [frozenset(), frozenset({"CRYPTO", "PERSONNEL"})]
+
+
+def test_a_remembered_narrow_or_wide_answer_never_changes_what_a_list_holds(ministry: Any, monkeypatch: Any) -> None:
+    """Whether a reader's scope is narrow is remembered a minute (`narrow_gate_scope`): it only
+    chooses how the list is read. Answers gone stale by a change of scope, either way, still list
+    exactly the gate's dispatches, and the remembered answer spares the count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chancery.accounts.services import add_membership, end_membership
+
+    u = ministry.users
+    sent(ministry, routings=[("DAB/1", "action")])
+    sent(ministry, author="desk.dab1", unit="DAB/1", head="head.dab1", routings=[("DG7/1", "action")])
+    sent(ministry, author="hom.lima", unit="LIMA", head="hom.lima", routings=[("DG7/1", "info")])
+    reader = u["counsellor.dakar"]
+    for factor in (10**9, 0):  # remembered as narrow, then (another limit) as wide
+        monkeypatch.setattr(correspondence_models, "NARROW_FACTOR", factor)
+        assert (correspondence_models.narrow_scope_q(reader) is not None) == bool(factor)
+        with CaptureQueriesContext(connection) as counted:
+            correspondence_models.narrow_scope_q(reader)
+        assert not any("COUNT(" in q["sql"] for q in counted.captured_queries)  # remembered, not counted again
+        # The scope grows, then shrinks back: the stale answer still lists what the gate lets through.
+        membership = add_membership(actor=u["admin.dsi"], user=reader, unit=ministry.units["DG7/1"], role="agent")
+        grown = {d.pk for d in Dispatch.objects.visible_to(reader)}
+        assert {d.pk for d in selectors.search_dispatches(reader)} == grown
+        end_membership(actor=u["admin.dsi"], membership=membership)
+        reader.forget_cached_rights()
+        shrunk = {d.pk for d in Dispatch.objects.visible_to(reader)}
+        assert shrunk < grown
+        assert {d.pk for d in selectors.search_dispatches(reader)} == shrunk
