@@ -259,7 +259,8 @@ def dispatch_api_rows(queryset: DispatchQuerySet) -> DispatchQuerySet:
     compartment codes: `preload_compartment_codes`)."""
     from chancery.accounts.models import User
 
-    # Of the sending unit and the author, only the code and the username a row shows.
+    # Of the sending unit and the author, only the code and the username a row shows (replacing
+    # `search_dispatches`' plain prefetch of both: Django refuses one lookup with two querysets).
     return queryset.only(*DISPATCH_API_ROW_FIELDS).prefetch_related(None).prefetch_related(
         Prefetch("sending_unit", queryset=Unit._base_manager.only("code")),
         Prefetch("author", queryset=User._base_manager.only("username")),
