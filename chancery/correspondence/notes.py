@@ -13,7 +13,7 @@ from chancery.accounts.models import User
 from chancery.audit.services import record_event
 from chancery.correspondence import protected_text
 from chancery.correspondence.content import sanitise_body
-from chancery.correspondence.models import Dispatch, Routing
+from chancery.correspondence.models import Dispatch
 from chancery.correspondence.services import NotAllowed, _visible
 from chancery.correspondence.workday_policy import can_manage_templates, can_note
 from chancery.correspondence.workflow_models import CircuitStep, DispatchNote, ReplyTemplate
@@ -30,8 +30,10 @@ def note_unit(user: User, dispatch: Dispatch) -> Unit | None:
     mine = {m.unit_id: m.unit for m in user.active_memberships()}
     if dispatch.sending_unit_id in mine:
         return mine[dispatch.sending_unit_id]
-    for unit_id in Routing.objects.of_dispatch(dispatch).filter(unit_id__in=mine).values_list("unit_id", flat=True):
-        return mine[unit_id]
+    # the dispatch's routings (prefetched by the dispatch page), in their order: kind, then unit code
+    for routing in dispatch.routings.all():
+        if routing.unit_id in mine:
+            return mine[routing.unit_id]
     for unit_id in CircuitStep.objects.filter(dispatch=dispatch, unit_id__in=mine).values_list("unit_id", flat=True):
         return mine[unit_id]
     return None

@@ -8,7 +8,7 @@ decrypt protected dispatches on the fly); never log what they return.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -504,32 +504,68 @@ class Thread:
     external_references: list[str] = field(default_factory=list)
 
 
-def _walk(user: User, root: Dispatch, forward: bool) -> list[ThreadEntry]:
+# Citations the thread's edge query reads at most (both directions): past it, the thread is
+# walked level by level through the gate instead (exact, one query per level).
+THREAD_MAX_EDGES = 2_000
+
+# (citation id, the dispatch an entry hangs from, the entry): one link of a thread's walk.
+Edge = tuple[int, int, int]
+# `levels(frontier, seen)`: a level of a thread's walk (see `_walk`).
+Levels = Callable[[list[int], set[int]], Iterable[tuple[Dispatch, int]]]
+
+
+def _citation_edges(root_pk: int) -> tuple[list[Edge], list[Edge]] | None:
+    """The citations within THREAD_MAX_DEPTH links of `root_pk`, what it cites (forward) and
+    what cites it (backward), as edges, in one recursive query; None past THREAD_MAX_EDGES.
+
+    Ids only, read without the gate: they are matched against the gated read of the thread's
+    dispatches (`_thread_levels`), and nothing of a dispatch outside it is used."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(Citation._meta.db_table)
+    # UNION (not UNION ALL) keeps one row per (link, depth): a cycle or a diamond of citations
+    # adds at most one row per link and level.
+    sql = f"""
+        WITH RECURSIVE forward_links(cid, parent, child, depth) AS (
+            SELECT id, citing_id, cited_id, 1 FROM {table} WHERE citing_id = %s AND cited_id IS NOT NULL
+            UNION
+            SELECT c.id, c.citing_id, c.cited_id, f.depth + 1 FROM {table} c
+            JOIN forward_links f ON c.citing_id = f.child WHERE f.depth < %s AND c.cited_id IS NOT NULL
+        ), backward_links(cid, parent, child, depth) AS (
+            SELECT id, cited_id, citing_id, 1 FROM {table} WHERE cited_id = %s
+            UNION
+            SELECT c.id, c.cited_id, c.citing_id, b.depth + 1 FROM {table} c
+            JOIN backward_links b ON c.cited_id = b.child WHERE b.depth < %s
+        )
+        SELECT DISTINCT 1, cid, parent, child FROM forward_links
+        UNION ALL
+        SELECT DISTINCT 0, cid, parent, child FROM backward_links
+        LIMIT %s"""  # noqa: S608 - the table's quoted name; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [root_pk, THREAD_MAX_DEPTH, root_pk, THREAD_MAX_DEPTH, THREAD_MAX_EDGES + 1])
+        rows = cursor.fetchall()
+    if len(rows) > THREAD_MAX_EDGES:
+        return None
+    forward = [(cid, parent, child) for is_forward, cid, parent, child in rows if is_forward]
+    backward = [(cid, parent, child) for is_forward, cid, parent, child in rows if not is_forward]
+    return forward, backward
+
+
+def _walk(root: Dispatch, levels: Levels) -> list[ThreadEntry]:
+    """Breadth first from `root`: `levels(frontier, seen)` gives the next level's readable
+    dispatches, each with the frontier dispatch it hangs from, in (dispatch, citation) order.
+    The walk stops at anything else."""
     entries: list[ThreadEntry] = []
     seen = {root.pk}
     frontier = [root.pk]
     depth = 0
-    # One query per level: the dispatches the frontier cites (or that cite it) that the user may
-    # read, each with the frontier dispatch it hangs from, in (dispatch, citation) order. The walk
-    # stops at anything else. (Compartments: read once for the whole thread by `with_subjects`.)
-    link = "incoming_citations" if forward else "citations"
-    parent = f"{link}__citing_id" if forward else f"{link}__cited_id"
     while frontier and depth < THREAD_MAX_DEPTH and len(entries) < THREAD_MAX_NODES:
         depth += 1
-        level = (
-            Dispatch.objects.visible_to(user)
-            .filter(**{f"{parent}__in": frontier})
-            .exclude(pk__in=seen)
-            .annotate(thread_parent=F(parent))
-            .select_related("data_key")
-            .order_by("pk", f"{link}__id")
-        )
         next_frontier = []
-        for child in level:
+        for child, via in levels(frontier, seen):
             if child.pk in seen:  # cited by two dispatches of the frontier: hangs from the first
                 continue
             seen.add(child.pk)
-            via = child.thread_parent  # type: ignore[attr-defined]  # annotated above
             entries.append(ThreadEntry(dispatch=child, depth=depth, via=None if via == root.pk else via))
             next_frontier.append(child.pk)
             if len(entries) >= THREAD_MAX_NODES:
@@ -538,17 +574,69 @@ def _walk(user: User, root: Dispatch, forward: bool) -> list[ThreadEntry]:
     return entries
 
 
+def _gated_levels(user: User, forward: bool) -> Levels:
+    """One query per level: the dispatches the frontier cites (or that cite it) that the user
+    may read. (Compartments: read once for the whole thread by `with_subjects`.)"""
+    link = "incoming_citations" if forward else "citations"
+    parent = f"{link}__citing_id" if forward else f"{link}__cited_id"
+
+    def levels(frontier: list[int], seen: set[int]) -> Iterable[tuple[Dispatch, int]]:
+        level = (
+            Dispatch.objects.visible_to(user)
+            .filter(**{f"{parent}__in": frontier})
+            .exclude(pk__in=seen)
+            .annotate(thread_parent=F(parent))
+            .select_related("data_key")
+            .order_by("pk", f"{link}__id")
+        )
+        return ((child, child.thread_parent) for child in level)  # type: ignore[attr-defined]
+
+    return levels
+
+
+def _known_levels(edges: list[Edge], readable: Mapping[int, Dispatch]) -> Levels:
+    """The same levels as `_gated_levels`, from the thread's edges and its dispatches already
+    read through the gate: no query."""
+
+    def levels(frontier: list[int], seen: set[int]) -> Iterable[tuple[Dispatch, int]]:
+        near = set(frontier)
+        links = sorted(
+            (child, cid, parent)
+            for cid, parent, child in edges
+            if parent in near and child in readable and child not in seen
+        )
+        return ((readable[child], parent) for child, _cid, parent in links)
+
+    return levels
+
+
 def thread(user: User, dispatch: Dispatch) -> Thread:
     """What `dispatch` cites and what cites it, recursively (breadth first, bounded),
     keeping only the dispatches the user may read: the walk does not go through a
-    dispatch out of their scope, so nothing beyond it shows either."""
+    dispatch out of their scope, so nothing beyond it shows either.
+
+    Two queries whatever the thread's depth: its citations' ids (`_citation_edges`), then its
+    dispatches the user may read, through the gate; a thread too large for that is walked one
+    gated query per level."""
     if not read_through_gate(dispatch, user):
         get_visible_or_404(Dispatch.objects.all(), user, pk=dispatch.pk)
     external = [content.read_citation(c, dispatch) for c in dispatch.citations.all() if c.cited_id is None]
+    edges = _citation_edges(dispatch.pk)
+    if edges is None:
+        forward_levels, backward_levels = _gated_levels(user, forward=True), _gated_levels(user, forward=False)
+    else:
+        forward, backward = edges
+        ids = {child for _cid, _parent, child in forward + backward} - {dispatch.pk}
+        readable = (
+            {d.pk: d for d in Dispatch.objects.visible_to(user).filter(pk__in=ids).select_related("data_key")}
+            if ids
+            else {}
+        )
+        forward_levels, backward_levels = _known_levels(forward, readable), _known_levels(backward, readable)
     return Thread(
         root=dispatch,
-        cites=_walk(user, dispatch, forward=True),
-        cited_by=_walk(user, dispatch, forward=False),
+        cites=_walk(dispatch, forward_levels),
+        cited_by=_walk(dispatch, backward_levels),
         external_references=external,
     )
 

@@ -242,6 +242,74 @@ def test_thread_shows_only_visible_parts(ministry: Any) -> None:
         selectors.thread(u["hom.lima"], a)
 
 
+def _thread_by_the_gate(user: User, root: Dispatch, links: list[tuple[int, int, int]], forward: bool) -> list[Any]:
+    """The oracle of `selectors.thread`: breadth first over `links` (citation id, citing, cited),
+    one `visible_to` check per dispatch met; each entry hangs from its lowest citation."""
+    entries, seen, frontier = [], {root.pk}, [root.pk]
+    depth = 0
+    while frontier:
+        depth += 1
+        found: dict[int, tuple[int, int]] = {}  # entry -> (citation id, the dispatch it hangs from)
+        for cid, citing, cited in links:
+            parent, child = (citing, cited) if forward else (cited, citing)
+            if parent in frontier and child not in seen and _sees(user, Dispatch(pk=child)):
+                found[child] = min(found.get(child, (cid, parent)), (cid, parent))
+        level = sorted(found)
+        entries += [(pk, depth, None if found[pk][1] == root.pk else found[pk][1]) for pk in level]
+        seen.update(level)
+        frontier = level
+    return entries
+
+
+def test_thread_read_in_two_queries_equals_a_walk_through_the_gate(
+    ministry: Any, monkeypatch: pytest.MonkeyPatch, django_assert_max_num_queries: Any
+) -> None:
+    """A thread with a diamond, a cycle and dispatches out of some readers' reach: the two-query
+    read (edges, then the readable dispatches) gives each reader what a walk checking every
+    dispatch at the gate gives, as does the level-by-level walk used past THREAD_MAX_EDGES."""
+    from chancery.correspondence.models import Citation
+
+    u = ministry.users
+    marks = [0, 1, 2, 0, 1, 0, 3, 0]
+    d = [
+        sent(ministry, author="hom.dakar", classification=level, transmission="clear" if level == 0 else "encrypted",
+             routings=[("DAB/1" if i % 3 else "DG7/1", "action")])
+        for i, level in enumerate(marks)
+    ]
+    pairs = [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (4, 5), (5, 3), (2, 6), (6, 7), (1, 7), (7, 0)]
+    Citation.objects.bulk_create([Citation(citing_id=d[a].pk, cited_id=d[b].pk) for a, b in pairs])
+    links = list(
+        Citation.objects.unrestricted("test: the thread's links")
+        .order_by("id")
+        .values_list("id", "citing_id", "cited_id")
+    )
+    readers = ["counsellor.dakar", "hom.dakar", "desk.dab1", "director.dab", "director.dg7", "head.dg71"]
+    compared, hidden, deepest = 0, False, 0
+    for name in readers:
+        for pk in Dispatch.objects.visible_to(u[name]).filter(pk__in=[x.pk for x in d]).values_list("pk", flat=True):
+            root = selectors.dispatch_detail(u[name], pk, audit=False)  # as the page reads it
+            expected = (
+                _thread_by_the_gate(u[name], root, links, forward=True),
+                _thread_by_the_gate(u[name], root, links, forward=False),
+            )
+            with django_assert_max_num_queries(2):
+                two_queries = selectors.thread(u[name], root)
+            with monkeypatch.context() as patched:
+                patched.setattr(selectors, "THREAD_MAX_EDGES", 0)
+                level_by_level = selectors.thread(u[name], root)
+            for found in (two_queries, level_by_level):
+                got = tuple(
+                    [(e.dispatch.pk, e.depth, e.via) for e in entries] for entries in (found.cites, found.cited_by)
+                )
+                assert got == expected, (name, root.pk)
+            compared += 1
+            hidden |= len({pk for pk, _depth, _via in expected[0] + expected[1]} | {pk}) < len(d)
+            deepest = max([deepest] + [depth for _pk, depth, _via in expected[0] + expected[1]])
+    # the readers see different parts of the thread (some of it is out of their reach), and the
+    # walks go several links deep: the comparison covers what it claims to
+    assert compared >= 20 and hidden and deepest >= 3, (compared, hidden, deepest)
+
+
 def test_an_object_read_for_one_agent_is_read_again_for_another(ministry: Any) -> None:
     """`read_through_gate` spares a second check of an object `get_visible_or_404` returned for
     the same agent in the same request, and only then: handed to another agent, or loaded any
