@@ -237,6 +237,11 @@ class CommentNode:
     replies: list[CommentNode] = field(default_factory=list)
 
 
+def comment_count(threads: Iterable[CommentNode]) -> int:
+    """How many comments the threads hold, replies included (what "n comments" counts)."""
+    return sum(1 + comment_count(node.replies) for node in threads)
+
+
 def comment_threads(
     user: User, programme: Programme, *, target_type: str | None = None, target_id: int | None = None
 ) -> list[CommentNode]:

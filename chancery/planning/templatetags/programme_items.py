@@ -26,8 +26,10 @@ from chancery.core.rendering import (
     number_text,
     url_maker,
 )
+from chancery.planning.selectors import comment_count
 
 register = template.Library()
+register.filter("comment_count", comment_count)
 
 
 class CommentThreads:
@@ -206,7 +208,7 @@ class ActionItems(CommentThreads):
                 f'<a class="btn btn-sm btn-outline-secondary" href="{self.record}?action={as_text(a.pk)}">'
                 f'{label["Record an achievement"]}<span class="visually-hidden"> — {title}</span></a>'
             )
-        n = len(a.comments)
+        n = comment_count(a.comments)
         # `{% blocktranslate count %}`: the translation as it is, the number as `{{ n }}`.
         comments = ngettext("%(n)s comment", "%(n)s comments", n) % {"n": as_text(n)}
         return (

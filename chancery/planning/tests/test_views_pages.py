@@ -343,8 +343,8 @@ def test_actions_and_comment_threads_escape_what_agents_wrote(client_for: Any, d
     item = item[: item.index("</details>\n</li>")]
     assert '<h4 class="h6 mb-0 me-auto">&lt;script&gt;alert(1)&lt;/script&gt; Visit &amp; &quot;Co&quot;</h4>' in item
     assert "First &lt;b&gt;line&lt;/b&gt;<br>second" in item and "R &lt;i&gt;x&lt;/i&gt;" in item
-    # The summary counts threads (one here, with its reply), as it did before.
-    assert '<details class="mt-1" open><summary class="small">1 comment</summary>' in item
+    # The summary counts the comments, replies included (one thread of two here).
+    assert '<details class="mt-1" open><summary class="small">2 comments</summary>' in item
     # The reply sits in its parent's thread, after the parent.
     parent_at = item.index(f'<article class="comment" id="comment-{root.pk}">')
     assert item.index(f'<article class="comment" id="comment-{reply.pk}">') > parent_at
@@ -361,6 +361,21 @@ def test_actions_and_comment_threads_escape_what_agents_wrote(client_for: Any, d
     edit = reverse("planning:action_edit", args=[dakar.pk, action.pk])
     assert (f'href="{edit}"' in item) == bool(rights["edit"])
     assert ("?action=" in item) == bool(rights["record_progress"])
+
+
+def test_comment_summaries_count_replies(client_for: Any, dakar: Programme, ministry: Any) -> None:
+    """An axis's "Comments on … (n)" counts every comment of its threads, replies included."""
+    u = ministry.users
+    axis = Axis.objects.unrestricted("test").filter(programme=dakar).order_by("pk").first()
+    assert axis is not None
+    services.submit_programme(user=u["hom.dakar"], programme=dakar)
+    root = services.comment(user=u["desk.dab1"], programme=dakar, body="Un point", target_type="axis", target_id=axis.pk)
+    reply = services.comment(user=u["counsellor.dakar"], programme=dakar, body="Une réponse", parent=root)
+    services.comment(user=u["desk.dab1"], programme=dakar, body="Suite", parent=reply)
+    page = client_for("desk.dab1").get(f"/planning/{dakar.pk}/").content.decode()
+    block = page[: page.index(f'id="comments-axis-{axis.pk}"')]
+    summary = block[block.rindex("<summary>") : block.rindex("</summary>")]
+    assert summary.endswith("(3)"), summary
 
 
 def test_indicator_tables_escape_labels_and_follow_the_rights(client_for: Any, dakar: Programme) -> None:
