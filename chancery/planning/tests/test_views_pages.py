@@ -369,7 +369,9 @@ def test_comment_summaries_count_replies(client_for: Any, dakar: Programme, mini
     axis = Axis.objects.unrestricted("test").filter(programme=dakar).order_by("pk").first()
     assert axis is not None
     services.submit_programme(user=u["hom.dakar"], programme=dakar)
-    root = services.comment(user=u["desk.dab1"], programme=dakar, body="Un point", target_type="axis", target_id=axis.pk)
+    root = services.comment(
+        user=u["desk.dab1"], programme=dakar, body="Un point", target_type="axis", target_id=axis.pk
+    )
     reply = services.comment(user=u["counsellor.dakar"], programme=dakar, body="Une réponse", parent=root)
     services.comment(user=u["desk.dab1"], programme=dakar, body="Suite", parent=reply)
     page = client_for("desk.dab1").get(f"/planning/{dakar.pk}/").content.decode()
