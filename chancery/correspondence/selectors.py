@@ -518,8 +518,8 @@ def _citation_edges(root_pk: int) -> tuple[list[Edge], list[Edge]] | None:
     """The citations within THREAD_MAX_DEPTH links of `root_pk`, what it cites (forward) and
     what cites it (backward), as edges, in one recursive query; None past THREAD_MAX_EDGES.
 
-    Ids only, read without the gate: they are matched against the gated read of the thread's
-    dispatches (`_thread_levels`), and nothing of a dispatch outside it is used."""
+    Ids only, read without the gate: `thread` keeps those its gated read of the dispatches
+    returns (`_known_levels`), and nothing of a dispatch outside it is used."""
     from django.db import connection
 
     table = connection.ops.quote_name(Citation._meta.db_table)
