@@ -302,6 +302,14 @@ def _encode(fmt: str, text: str, subject: str, rng: random.Random) -> bytes:
     return _docx(text)
 
 
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    # A fixed timestamp: the same seed must give the same bytes, whatever the clock says.
+    entry = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.external_attr = 0o600 << 16
+    return entry
+
+
 def _docx(text: str) -> bytes:
     w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
     paragraphs = "".join(
@@ -310,13 +318,13 @@ def _docx(text: str) -> bytes:
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
-            "[Content_Types].xml",
+            _zip_entry("[Content_Types].xml"),
             '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
             'wordprocessingml.document.main+xml"/></Types>',
         )
         archive.writestr(
-            "word/document.xml",
+            _zip_entry("word/document.xml"),
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="{w}"><w:body>'
             f"{paragraphs}</w:body></w:document>",
         )
