@@ -283,7 +283,7 @@ def _array(rows: QuerySet[Any]) -> Any:
 
 
 class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
-    def visible_to(self, user: Viewer | None) -> DispatchQuerySet:
+    def visible_to(self, user: Viewer | None, *, from_access_rows: bool = False) -> DispatchQuerySet:
         """Dispatches `user` may read: clearance dominates the marking AND need to know.
 
         Need to know (any of):
@@ -299,10 +299,21 @@ class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
         Registry clerks see the incoming dispatches they registered as members of the
         registering (= sending) unit. The first five come from the access index
         (`access_index`): one indexed EXISTS; one SQL query, no per-row Python.
+
+        `from_access_rows`, for a list: when the reader's scope is narrow (`narrow_scope_q`),
+        need to know (and the review branch) is written as membership of the dispatch in the
+        reader's rows (`id IN …`) instead of the EXISTS: the same condition, spelt so that the
+        list starts from those rows. Written as both, the engine started from the rows and then
+        probed the access index again for each of them (a third of a mission agent's API page on
+        PostgreSQL at 1M). Tested equal to the EXISTS form.
         """
         user = signed_in(user)
         if user is None:
             return self.none()._mark_gated()
+        if from_access_rows:
+            scope = narrow_scope_q(user)
+            if scope is not None:
+                return self.filter(clearance_q(user)).filter(scope)._mark_gated()
         branches = Q(need_to_know_exists(user))
         review = _review_branch(user)
         if review is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import random
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 from chancery.accounts.roles import Capability
 from chancery.core.errors import DomainError
 from chancery.correspondence import access_index, circuits, routing_marking, services
+from chancery.correspondence import models as correspondence_models
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
     CircuitStep,
@@ -35,6 +37,8 @@ from chancery.correspondence.models import (
     Routing,
     _subtree_unit_ids,
     clearance_q,
+    forget_narrow_decisions,
+    narrow_scope_q,
 )
 from chancery.correspondence.tests.domain_helpers import draft, inbox_counts_by_the_gate, inbox_counts_now, sent
 
@@ -106,6 +110,14 @@ def _assert_consistent(ministry: Any) -> None:
     for name in READERS:
         user = ministry.users[name]
         assert set(Dispatch.objects.visible_to(user).values_list("pk", flat=True)) == oracle_ids(user), name
+        # A list's form of the gate (need to know as membership of the reader's access rows), every
+        # reader's scope counted narrow for it: the same dispatches.
+        with mock.patch.object(correspondence_models, "NARROW_FACTOR", 10**9):
+            forget_narrow_decisions()
+            assert narrow_scope_q(user) is not None, name
+            listed = Dispatch.objects.visible_to(user, from_access_rows=True)
+            assert set(listed.values_list("pk", flat=True)) == oracle_ids(user), name
+        forget_narrow_decisions()
         # the inbox counters read the routings' copies of the marking: they count what the gate lets through
         assert inbox_counts_now(user) == inbox_counts_by_the_gate(user), name
     assert routing_marking.drift() == 0
