@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from chancery.accounts.models import User
+from chancery.core import gate
 from chancery.core.roles import Capability
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning.models import HQ_ACTION_STATUSES, Programme, ProgrammeStatus
@@ -31,6 +32,8 @@ def can_view(user: User, programme: Programme) -> bool:
     memo = getattr(programme, "_visible_memo", None)
     if memo is not None and memo[0] == getattr(user, "pk", None):
         return bool(memo[1])
+    if gate.read_through_gate(programme, user):  # `get_visible_or_404` returned it for them
+        return True
     return bool(programme.pk) and Programme.objects.visible_to(user).filter(pk=programme.pk).exists()
 
 

@@ -55,6 +55,16 @@ def _u(model: Any) -> Any:
     return model.objects.unrestricted(UNDER_GATED_PROGRAMME)
 
 
+def _children(model: Any, user: User, programme: Programme | None) -> Any:
+    """The rows of `model` (a programme's child: visible exactly when its programme is) `user`
+    may read: under `programme` when it was read through the gate for `user` in this request
+    (`read_through_gate`), else through the child's own gate (its programme subquery: a query to
+    build and run for what the caller already checked). The caller filters on the programme."""
+    if programme is not None and read_through_gate(programme, user):
+        return _u(model)
+    return model.objects.visible_to(user)
+
+
 # --------------------------------------------------------------------------- programmes
 
 
@@ -246,7 +256,7 @@ def comment_threads(
     user: User, programme: Programme, *, target_type: str | None = None, target_id: int | None = None
 ) -> list[CommentNode]:
     """Threads (roots with nested replies) on the programme, or on one axis/action."""
-    qs = ProgrammeComment.objects.visible_to(user).filter(programme=programme).select_related("author")
+    qs = _children(ProgrammeComment, user, programme).filter(programme=programme).select_related("author")
     if target_type:
         qs = qs.filter(target_type=target_type, target_id=target_id)
     nodes = {c.pk: CommentNode(c) for c in qs.order_by("created_at", "pk")}
@@ -747,7 +757,7 @@ def achievement_list(
     """Achievements `user` may read (of `programme` if given). Filters: kind, year, mission, q."""
     filters = filters or {}
     qs = (
-        Achievement.objects.visible_to(user)
+        _children(Achievement, user, programme)
         .select_related("programme__mission")
         .prefetch_related(
             Prefetch("actions", queryset=_u(Action).only("id", "title", "programme_id", "sealed_texts")),

@@ -52,6 +52,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from gunicorn.app.base import BaseApplication
 
+        from chancery.core.prefork import prepare_for_fork
         from chancery.core.staticfiles import collect_if_needed
         from chancery.correspondence import storage
 
@@ -93,7 +94,9 @@ class Command(BaseCommand):
                 return application
 
         # The workers are forked from this process: none may inherit its database connections
-        # (persistent ones would be shared between processes).
+        # (persistent ones would be shared between processes). What they all need is built here
+        # once and frozen out of the garbage collector's walks (`chancery.core.prefork`).
+        prepare_for_fork()
         connections.close_all()
         self.stdout.write(f"Chancery on http://{options['bind']}/")
         try:
