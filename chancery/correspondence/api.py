@@ -326,7 +326,7 @@ def _result(request: HttpRequest, value: Any, *, status: int = 200, audit: bool 
 
 
 @router.get("/dispatches", response=list[DispatchOut])
-@keyset_list(DispatchOut, prepare=preload_compartment_codes)
+@keyset_list(DispatchOut, prepare=selectors.prepare_dispatch_api_rows)
 def list_dispatches(request: HttpRequest, response: HttpResponse, filters: Query[DispatchFilters]) -> Any:
     """Dispatches you may read, newest first (filters: direction, unit, status,
     classification, date range on the letter date, tag, q)."""

@@ -255,15 +255,28 @@ ROUTING_API_ROW_FIELDS = (  # `api.RoutingOut`, and the inbox's keyset keys
 
 def dispatch_api_rows(queryset: DispatchQuerySet) -> DispatchQuerySet:
     """`queryset` loading what a row of the API's dispatch list shows (`DISPATCH_API_ROW_FIELDS`;
-    compartment codes: `preload_compartment_codes`)."""
+    the sending unit's code, the author's name and the compartment codes: `prepare_dispatch_api_rows`,
+    for the rows of the page only)."""
+    return queryset.only(*DISPATCH_API_ROW_FIELDS).prefetch_related(None)
+
+
+def prepare_dispatch_api_rows(dispatches: list[Dispatch]) -> None:
+    """What the rows of a page of the API's dispatch list show besides their own columns, each kind
+    in one query: the sending units' codes, the authors' names (the directory is open to agents,
+    and the rows were read through the gate), the compartment codes. Django's prefetch of the two
+    foreign keys wrote each as a tuple lookup (`(id) IN ((%s), …)`), built value by value: a tenth
+    of the list's time at a million dispatches."""
     from chancery.accounts.models import User
 
-    # Of the sending unit and the author, only the code and the username a row shows (replacing
-    # `search_dispatches`' plain prefetch of both: Django refuses one lookup with two querysets).
-    return queryset.only(*DISPATCH_API_ROW_FIELDS).prefetch_related(None).prefetch_related(
-        Prefetch("sending_unit", queryset=Unit._base_manager.only("code")),
-        Prefetch("author", queryset=User._base_manager.only("username")),
-    )
+    for relation, model, column in (
+        (Dispatch._meta.get_field("sending_unit"), Unit, "code"),
+        (Dispatch._meta.get_field("author"), User, "username"),
+    ):
+        ids = {getattr(d, relation.attname) for d in dispatches} - {None}
+        related = model._base_manager.only(column).in_bulk(ids) if ids else {}
+        for dispatch in dispatches:
+            relation.set_cached_value(dispatch, related.get(getattr(dispatch, relation.attname)))
+    preload_compartment_codes(dispatches)
 
 
 def inbox_api_rows(queryset: QuerySet[Routing]) -> QuerySet[Routing]:

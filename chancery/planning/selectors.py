@@ -932,19 +932,23 @@ def home_panel(*, user: User) -> dict[str, Any] | None:
         10,
     )
     # Reviewing rights are per desk and region: check the oldest 200 submitted rather than all.
-    submitted = (
-        programmes.filter(status=ProgrammeStatus.SUBMITTED)
-        .select_related("mission", "mission__hq_desk", "data_key")
-        .order_by("submitted_at")[:200]
-    )
-    to_review = first(
-        (
-            p
-            for p in policy.read_through_gate(user, submitted)
-            if services.can_approve(user, p) or services.can_review(user, p)
-        ),
-        10,
-    )
+    # Without a reviewing or approving role anywhere, nobody's submission is theirs to review
+    # (`can_review`, `can_approve`): no query (a mission agent's home, every time).
+    to_review = first([], 10)
+    if user.units_with(Capability.REVIEW_PROGRAMME) or user.units_with(Capability.APPROVE_PROGRAMME):
+        submitted = (
+            programmes.filter(status=ProgrammeStatus.SUBMITTED)
+            .select_related("mission", "mission__hq_desk", "data_key")
+            .order_by("submitted_at")[:200]
+        )
+        to_review = first(
+            (
+                p
+                for p in policy.read_through_gate(user, submitted)
+                if services.can_approve(user, p) or services.can_review(user, p)
+            ),
+            10,
+        )
     my_actions = first(
         Action.objects.visible_to(user)
         .filter(lead_id=user.pk)
