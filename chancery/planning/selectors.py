@@ -381,13 +381,17 @@ def budget_totals(actions: list[Action]) -> dict[str, dict[str, Decimal]]:
 # --------------------------------------------------------------------------- actions
 
 
-def action_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
-    """Actions `user` may read. Filters: programme, axis (id or axis-type key), status,
-    priority, lead (id or username, "me"), mission (code), year, q, overdue (truthy)."""
+def action_list(
+    user: User, filters: Mapping[str, Any] | None = None, *, programme: Programme | None = None
+) -> QuerySet[Action]:
+    """Actions `user` may read (of `programme` if given). Filters: programme, axis (id or axis-type
+    key), status, priority, lead (id or username, "me"), mission (code), year, q, overdue (truthy)."""
     filters = filters or {}
-    qs = Action.objects.visible_to(user).select_related(
+    qs = _children(Action, user, programme).select_related(
         "programme__mission", "axis__axis_type", "objective__axis", "lead"
     )
+    if programme is not None:
+        qs = qs.filter(programme=programme)
     if filters.get("programme"):
         qs = qs.filter(programme_id=filters["programme"])
     axis = filters.get("axis")
@@ -418,7 +422,7 @@ def action_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySe
 
 def actions_table(user: User, programme: Programme, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
     """The programme's actions for the filterable table (see `action_list` for filters)."""
-    return action_list(user, {**(filters or {}), "programme": programme.pk}).prefetch_related(
+    return action_list(user, filters, programme=programme).prefetch_related(
         Prefetch("partner_units", queryset=_partner_units_qs())
     )
 
@@ -452,9 +456,14 @@ def axis_detail(user: User, pk: int | str, *, programme: Programme | None = None
     return get_visible_or_404(queryset, user, pk=pk)
 
 
-def axis_list(user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Axis]:
+def axis_list(
+    user: User, filters: Mapping[str, Any] | None = None, *, programme: Programme | None = None
+) -> QuerySet[Axis]:
+    """Axes `user` may read (of `programme` if given). Filters: programme, mission, year, key."""
     filters = filters or {}
-    qs = Axis.objects.visible_to(user).select_related("axis_type", "programme__mission")
+    qs = _children(Axis, user, programme).select_related("axis_type", "programme__mission")
+    if programme is not None:
+        qs = qs.filter(programme=programme)
     if filters.get("programme"):
         qs = qs.filter(programme_id=filters["programme"])
     if filters.get("mission"):

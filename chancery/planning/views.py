@@ -85,7 +85,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 
 def _axes(user: User, programme: Programme) -> list[Axis]:
-    return list(selectors.axis_list(user, {"programme": programme.pk}))
+    return list(selectors.axis_list(user, programme=programme))
 
 
 def _objectives(user: User, programme: Programme) -> list[Objective]:
