@@ -142,3 +142,35 @@ def test_stats_and_permissions(ministry: Any, dakar: Programme) -> None:
     assert [m.code for m in selectors.missions_for_new_programme(ministry.users["hom.dakar"])] == ["DAKAR"]
     assert selectors.missions_for_new_programme(ministry.users["desk.dab1"]) == []
     assert [t.key for t in selectors.axis_types()][:3] == ["political", "economic", "cultural"]
+
+
+def test_a_programme_read_through_the_gate_vouches_for_its_children_to_that_reader_only(
+    ministry: Any, dakar: Programme
+) -> None:
+    """The programme's pages read its axes, actions, comments and achievements under it once the gate
+    returned it (`_children`): for the reader it was returned to, never for another one, nor for an
+    instance read around the gate."""
+    u = ministry.users
+    lima_head = u["hom.lima"]  # no right on Dakar's programme
+    services.comment(user=u["desk.dab1"], programme=dakar, body="Overall")
+    services.create_achievement(user=u["counsellor.dakar"], programme=dakar, kind="visit", title="A visit",
+                                date=date(YEAR, 3, 1))
+
+    def children(user: Any, programme: Programme) -> dict[str, int]:
+        return {
+            "axes": selectors.axis_list(user, programme=programme).count(),
+            "actions": selectors.action_list(user, programme=programme).count(),
+            "comments": len(selectors.comment_threads(user, programme)),
+            "achievements": selectors.achievement_list(user, programme).count(),
+        }
+
+    gated = selectors.programme_detail(u["desk.dab1"], dakar.pk)  # read through the gate for the desk officer
+    seen = children(u["desk.dab1"], gated)
+    assert seen == {"axes": 3, "actions": 6, "comments": 1, "achievements": 1}
+    # The same instance, marked for the desk officer, vouches for nothing to Lima's head of mission.
+    assert children(lima_head, gated) == {"axes": 0, "actions": 0, "comments": 0, "achievements": 0}
+    # Nor does an instance read around the gate, for anyone.
+    around = Programme.objects.unrestricted("test: read around the gate").get(pk=dakar.pk)
+    assert children(lima_head, around) == {"axes": 0, "actions": 0, "comments": 0, "achievements": 0}
+    assert children(u["desk.dab1"], around) == seen
+    assert selectors.programme_permissions(lima_head, gated)["view"] is False
