@@ -45,6 +45,10 @@ def enforcing() -> Iterator[None]:
 
 class RestrictedQuerySet(models.QuerySet[M]):
     _gated: bool = False
+    # The rows were narrowed to a bounded set before any order (a narrow reader's own rows of an
+    # access index): an engine reads them all to sort a page of them anyway, so a list may count
+    # them in the same statement (`keyset.page_rows_and_total`) rather than in a second one.
+    _bounded_scope: bool = False
 
     def visible_to(self, user: Viewer | None) -> Self:  # pragma: no cover - abstract
         raise NotImplementedError(f"{self.model.__name__} must implement visible_to(user)")
@@ -60,9 +64,15 @@ class RestrictedQuerySet(models.QuerySet[M]):
             raise ValueError("unrestricted() needs a reason")
         return self._mark_gated()
 
+    def _mark_bounded_scope(self) -> Self:
+        clone = self._chain()  # type: ignore[attr-defined]
+        clone._bounded_scope = True
+        return clone
+
     def _clone(self) -> Self:
         clone = super()._clone()  # type: ignore[misc]
         clone._gated = self._gated
+        clone._bounded_scope = self._bounded_scope
         return clone
 
     def _check_gate(self) -> None:

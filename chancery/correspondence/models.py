@@ -313,7 +313,7 @@ class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
         if from_access_rows:
             scope = narrow_scope_q(user)
             if scope is not None:
-                return self.filter(clearance_q(user)).filter(scope)._mark_gated()
+                return self.filter(clearance_q(user)).filter(scope)._mark_gated()._mark_bounded_scope()
         branches = Q(need_to_know_exists(user))
         review = _review_branch(user)
         if review is not None:

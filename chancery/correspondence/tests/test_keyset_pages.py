@@ -209,3 +209,60 @@ def test_a_page_read_by_keys_is_the_page_of_the_gated_list(letters: Any, usernam
         for row in rows:
             _ = (row.sending_unit.code, row.data_key_id and row.data_key.kek_id, row.compartment_codes())
     assert len(queries) == 0
+
+
+@pytest.mark.parametrize("username", ["desk.dab1", "director.dab", "clerk.sgbo"])
+def test_a_narrow_readers_api_list_is_counted_by_its_page_statement(
+    letters: Any, monkeypatch: Any, username: str
+) -> None:
+    """A narrow reader's list is read from their access rows and sorted whole
+    (`RestrictedQuerySet._bounded_scope`): on PostgreSQL the first page and an offset page count the
+    list in the statement that reads their keys (`keyset.page_rows_and_total`), with the same
+    count, capped the same way, as the count apart that a cursor's page still makes (and that
+    SQLite keeps for every page)."""
+    from chancery.accounts.services import issue_api_token
+    from chancery.correspondence import models as correspondence_models
+
+    monkeypatch.setattr(correspondence_models, "NARROW_FACTOR", 10**9)  # every scope narrow
+    correspondence_models.forget_narrow_decisions()
+    user = letters.users[username]
+    listed = selectors.search_dispatches(user)
+    assert listed._bounded_scope
+    everything = [d.pk for d in listed]
+    assert len(everything) > 6
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
+    for url, first in (("/api/v1/dispatches?limit=3", 0), ("/api/v1/dispatches?limit=3&offset=4", 4)):
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(url).json()
+        assert body["count"] == len(everything), url
+        assert [d["id"] for d in body["items"]] == everything[first : first + 3], url
+        counts_apart = [q for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+        assert len(counts_apart) == (0 if connection.vendor == "postgresql" else 1), url
+    past = client.get(f"/api/v1/dispatches?offset={len(everything) + 5}")
+    assert past.json() == {"items": [], "count": len(everything)}
+    after_cursor = client.get(client.get("/api/v1/dispatches?limit=3")["Link"].split(">")[0].lstrip("<"))
+    assert after_cursor.json()["count"] == len(everything)
+    monkeypatch.setattr(keyset, "COUNT_CAP", 5)
+    capped = client.get("/api/v1/dispatches?limit=3&offset=2")
+    assert capped.json()["count"] == 5 and capped["X-Count-More"] == "true"
+    assert [d["id"] for d in capped.json()["items"]] == everything[2:5]
+
+
+@pytest.mark.parametrize("in_one_statement", [True, False], ids=["counted with the keys", "counted apart"])
+def test_page_rows_and_total_agree_either_way(letters: Any, monkeypatch: Any, in_one_statement: bool) -> None:
+    """Both ways of counting a bounded list give its rows and its capped count, on either engine,
+    at every offset (past the end too)."""
+    from chancery.correspondence import models as correspondence_models
+
+    monkeypatch.setattr(correspondence_models, "NARROW_FACTOR", 10**9)
+    correspondence_models.forget_narrow_decisions()
+    listed = selectors.search_dispatches(letters.users["director.dab"])
+    order = ["-dated", "-id"]
+    everything = [d.pk for d in listed.order_by(*order)]
+    for start in (0, 5, len(everything) - 2, len(everything) + 3):
+        rows, total = keyset.page_rows_and_total(listed, order, start, start + 4, in_one_statement=in_one_statement)
+        assert [r.pk for r in rows] == everything[start : start + 4]
+        assert total == keyset.CappedCount(value=len(everything), more=False)
+    monkeypatch.setattr(keyset, "COUNT_CAP", 7)
+    _rows, capped = keyset.page_rows_and_total(listed, order, 0, 4, in_one_statement=in_one_statement)
+    assert capped == keyset.CappedCount(value=7, more=True)
