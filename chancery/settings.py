@@ -217,6 +217,7 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "chancery_session"
+SESSION_ENGINE = "chancery.accounts.sessions"  # Django's database sessions, read by a statement written once
 CSRF_COOKIE_NAME = "chancery_csrftoken"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "chancery.core.views.csrf_failure"

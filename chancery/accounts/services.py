@@ -22,6 +22,7 @@ from chancery.accounts.models import ApiToken, LoginThrottle, Membership, Recove
 from chancery.accounts.roles import Role
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
+from chancery.core.db import column, rows_by_key, rows_where
 from chancery.core.locking import claim_version
 from chancery.core.models import Compartment
 from chancery.organisation.models import Unit
@@ -356,13 +357,17 @@ def issue_api_token(*, user: User, name: str = "cli", lifetime_days: int | None 
 def user_for_token(token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=ApiToken.hash_token(token), revoked_at__isnull=True)
-        .first()
+    # every API request: statements written once (`chancery.core.db.rows_where`)
+    found = rows_where(
+        ApiToken, f"t.{column(ApiToken, 'token_hash')} = %s AND t.{column(ApiToken, 'revoked_at')} IS NULL",
+        [ApiToken.hash_token(token)],
     )
+    row = found[0] if found else None
     now = timezone.now()
-    if row is None or (row.expires_at and row.expires_at <= now) or not row.user.is_active:
+    if row is None or (row.expires_at and row.expires_at <= now):
+        return None
+    row.user = rows_by_key(User, [row.user_id]).get(row.user_id)
+    if row.user is None or not row.user.is_active:
         return None
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)

@@ -17,6 +17,7 @@ import functools
 import types
 import typing
 from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from typing import Any
 
 from ninja import Schema
@@ -26,7 +27,10 @@ Reader = Callable[[Any], Any]
 
 # DjangoGetter's own conversion of a value read (a manager or queryset to a list, a callable
 # called, a file to its URL): shared, so that both paths give the same value.
-_convert: Callable[[Any], Any] = functools.partial(DjangoGetter._convert_result, None)  # type: ignore[arg-type]
+_convert_any: Callable[[Any], Any] = functools.partial(DjangoGetter._convert_result, None)  # type: ignore[arg-type]
+# Values DjangoGetter's conversion returns as they are (none is a manager, queryset, callable or
+# file): most of a row's values, passed without the four isinstance checks.
+_PLAIN = frozenset({str, int, float, bool, type(None), date, datetime, list, dict})
 
 
 def _nested(annotation: Any) -> tuple[str, type[Schema]] | None:
@@ -51,11 +55,13 @@ def _reader(schema: type[Schema], name: str, annotation: Any) -> Reader:
         function = resolver._func
 
         def read(obj: Any) -> Any:
-            return _convert(function(obj))
+            value = function(obj)
+            return value if type(value) in _PLAIN else _convert_any(value)
     else:
 
         def read(obj: Any) -> Any:
-            return _convert(getattr(obj, name))
+            value = getattr(obj, name)
+            return value if type(value) in _PLAIN else _convert_any(value)
 
     nested = _nested(annotation)
     if nested is None:

@@ -22,7 +22,7 @@ from pydantic import Field
 from chancery.accounts.access import agent
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
-from chancery.core.keyset import keyset_list
+from chancery.core.keyset import Counted, keyset_list
 from chancery.core.models import preload_compartment_codes
 from chancery.correspondence import content, selectors, services
 from chancery.correspondence.models import Attachment, Dispatch, Routing
@@ -479,9 +479,9 @@ def list_inbox(
     request: HttpRequest, response: HttpResponse, unit: str = "", status: str = "", overdue_only: bool = False
 ) -> Any:
     """Routings to your units (overdue first)."""
-    return selectors.inbox_api_rows(
-        selectors.inbox(agent(request), unit=unit or None, status=status or None, overdue_only=overdue_only)
-    )
+    user, args = agent(request), (unit or None, status or None, overdue_only)
+    rows = selectors.inbox_api_rows(selectors.inbox(user, *args))
+    return Counted(rows=rows, counted=selectors.inbox_counted(user, *args))
 
 
 @router.get("/inbox/counts", response=CountsOut)

@@ -107,6 +107,8 @@ def test_inbox_matches_the_gate(ministry: Any) -> None:
     sent(ministry, author="hom.dakar", classification=2, routings=[("DAB/1", "info")])
     draft(ministry, routings=[("DAB/1", "action")])
     sent(ministry, author="desk.dab1", unit="DAB/1", head="head.dab1", routings=[("DAKAR", "action")])
+    sent(ministry, author="sg", unit="SG", head="sg", classification=2, compartments=["CRYPTO"],
+         routings=[("SG/SEC", "action"), ("DAB/1", "info")])  # fmt: skip
     names = [
         "counsellor.dakar",
         "hom.dakar",
@@ -145,6 +147,12 @@ def test_inbox_matches_the_gate(ministry: Any) -> None:
         }
         assert open_ids == expected_open, name
         assert selectors.inbox_counts(user, with_open=True)["open"] == len(selectors.inbox(user, status="open")), name
+        # what the API inbox counts (the routings' copies alone) is what it lists, for every filter
+        for status in (None, "open", "pending", "unread", "read"):
+            for overdue_only in (False, True):
+                listed = {r.pk for r in selectors.inbox(user, status=status, overdue_only=overdue_only)}
+                counted = selectors.inbox_counted(user, status=status, overdue_only=overdue_only)
+                assert set(counted.values_list("pk", flat=True)) == listed, (name, status, overdue_only)
     assert len(selectors.inbox(u["desk.dab1"])) == 2  # not the secret one
     assert selectors.inbox_counts(u["desk.dab1"]) == {"unacknowledged": 1, "overdue": 0, "unread": 1, "total": 2}
     assert selectors.inbox_counts(u["director.dab"])["total"] == 0  # oversight is not an inbox
