@@ -4,7 +4,8 @@
 ministry of issue 10: 200 missions (the demo's and generated ones), ten years of dispatches with
 routings, citations, replies, attachments and every marking, numbered gap-free per unit and year,
 encrypted and signed as the services do; then programmes with their actions, indicators and
-achievements for every mission; then the derived tables (`rebuild_derived`). Deterministic for a
+achievements for every mission; then the notifications of each unit's latest routings
+(`chancery generate notifications`); then the derived tables (`rebuild_derived`). Deterministic for a
 given seed and end date (`--until`): two runs give the same references and subjects.
 
 Rows are written by `correspondence.demo.write_correspondence` (primary keys handed out in
@@ -36,6 +37,8 @@ def _add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=5000, help="dispatches per transaction (default 5000)")
     parser.add_argument("--no-programmes", action="store_true",
                         help="no programmes (by default every mission without one gets the demo's three years)")
+    parser.add_argument("--no-notifications", action="store_true",
+                        help="no notifications (by default each unit's latest routings are told to its members)")
     parser.add_argument("--no-reindex", action="store_true",
                         help="leave the search index to a later `chancery reindex` (long at a million)")
     parser.add_argument("--no-progress", action="store_true", help="one line per batch instead of a progress bar")
@@ -138,6 +141,10 @@ def _run(options: dict[str, Any], stdout: Any) -> None:
     stdout.write(f"Generated {done} dispatches in {seconds / 60:.1f} min ({done / max(seconds, 1e-6):.0f}/s).")
     if not options.get("no_programmes"):
         _programmes(ministry, seed=int(options["seed"]), stdout=stdout)
+    if not options.get("no_notifications"):
+        from chancery.notifications.generators import write_routing_notifications
+
+        stdout.write(f"{write_routing_notifications()} notifications written (`chancery generate notifications`).")
     rebuild_derived(search=not options.get("no_reindex"), stdout=stdout)
     if options.get("no_reindex"):
         stdout.write("Search index not rebuilt: run `chancery reindex` to make the dispatches searchable.")

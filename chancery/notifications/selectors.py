@@ -34,7 +34,7 @@ class About:
 def with_details(*, user: User, notifications: Iterable[Notification]) -> list[Notification]:
     """The notifications as a list, each with `about` (an `About`, or None when its object is gone)."""
     from chancery.correspondence.models import Dispatch
-    from chancery.correspondence.selectors import dispatch_subject
+    from chancery.correspondence.selectors import with_subjects
     from chancery.planning.models import Programme
 
     rows = list(notifications)
@@ -43,14 +43,22 @@ def with_details(*, user: User, notifications: Iterable[Notification]) -> list[N
         if n.target_id.isdigit():
             ids.setdefault(n.target_type, set()).add(int(n.target_id))
     about: dict[tuple[str, str], About] = {}
-    dispatches = Dispatch.objects.visible_to(user).filter(pk__in=ids.get("correspondence.dispatch", ()))
-    for d in dispatches.select_related("sending_unit"):
+    # Each kind's objects in one query (none when the page names none), through the gate; the
+    # subjects with their keys and compartment codes read for the page at once (`with_subjects`).
+    dispatch_ids = ids.get("correspondence.dispatch", set())
+    dispatches = Dispatch.objects.visible_to(user).filter(pk__in=dispatch_ids) if dispatch_ids else None
+    for d in with_subjects(dispatches.select_related("sending_unit", "data_key")) if dispatches is not None else []:
         sender = d.sending_unit.code if d.sending_unit_id else d.sender_name
         about["correspondence.dispatch", str(d.pk)] = About(
-            reference=d.reference or _("draft"), sender=sender or "", subject=dispatch_subject(d)
+            reference=d.reference or _("draft"), sender=sender or "", subject=d.subject_text  # type: ignore[attr-defined]
         )
-    programmes = Programme.objects.visible_to(user).filter(pk__in=ids.get("planning.programme", ()))
-    for p in programmes.select_related("mission"):
+    programme_ids = ids.get("planning.programme", set())
+    programmes = (
+        list(Programme.objects.visible_to(user).filter(pk__in=programme_ids).select_related("mission", "data_key"))
+        if programme_ids
+        else []
+    )
+    for p in programmes:
         years = str(p.year) if not p.end_year or p.end_year == p.year else f"{p.year}–{p.end_year}"
         about["planning.programme", str(p.pk)] = About(
             reference=f"{p.mission.code} {years}", sender=p.mission.name, subject=p.title

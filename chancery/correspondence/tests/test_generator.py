@@ -17,10 +17,12 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from chancery.accounts.models import Membership
 from chancery.correspondence import selectors
-from chancery.correspondence.models import Dispatch, NumberCounter
+from chancery.correspondence.models import Dispatch, NumberCounter, Routing
 from chancery.correspondence.signatures import verify_dispatch
 from chancery.correspondence.tests.domain_helpers import inbox_keys_out_of_step
+from chancery.notifications.models import Notification, Verb
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning.models import Programme
 from chancery.search.models import SearchDocument
@@ -87,7 +89,24 @@ def test_generation_is_valid_for_the_gate_and_the_pages(ministry: Any, client_fo
         readable = visible.exclude(status="draft").order_by("-pk").first()
         if readable is not None:
             assert client.get(f"/correspondence/dispatches/{readable.pk}/").status_code == 200, username
+    # notifications: each agent told of their units' latest routings, read through the gate
+    told = list(Notification.objects.unrestricted("test").all())
+    assert told and {n.verb for n in told} <= {Verb.DISPATCH_ATTRIBUTED, Verb.DISPATCH_FOR_INFORMATION}
+    for n in told[:: max(1, len(told) // 60)]:
+        routed = Routing.objects.unrestricted("test").filter(dispatch_id=int(n.target_id)).values("unit_id")
+        assert Membership.objects.filter(user_id=n.recipient_id, unit_id__in=routed).active().exists()
+        assert n.url == f"/correspondence/dispatches/{n.target_id}/" and n.created_at is not None
+    assert any(n.read_at is None for n in told) and any(n.read_at is not None for n in told)
     counsellor = ministry.users["counsellor.dakar"]
+    theirs = Notification.objects.visible_to(counsellor)
+    assert theirs.exists()
+    assert all(Dispatch.objects.visible_to(counsellor).filter(pk=int(n.target_id)).exists() for n in theirs)
+    page = client_for("counsellor.dakar").get("/notifications/")
+    newest = Dispatch.objects.visible_to(counsellor).get(pk=int(theirs[0].target_id))
+    assert page.status_code == 200 and str(newest.reference) in page.content.decode()  # the row says what it is about
+    again = io.StringIO()
+    call_command("generate", "notifications", stdout=again)
+    assert again.getvalue().startswith("0 notifications written")  # nothing twice
     hidden = Dispatch.objects.unrestricted("test").exclude(pk__in=Dispatch.objects.visible_to(counsellor)).first()
     assert hidden is not None
     assert client_for("counsellor.dakar").get(f"/correspondence/dispatches/{hidden.pk}/").status_code == 404
