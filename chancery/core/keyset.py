@@ -91,6 +91,33 @@ class Counted:
     counted: QuerySet[Any]
 
 
+@dataclass(frozen=True)
+class ListedByKeys:
+    """What an API list's view returns when its pages' keys and its count are cheaper to read
+    elsewhere than from its rows' queryset (e.g. from an index holding the list's order).
+
+    `keys(start, stop, boundary, forward)`: the primary keys of rows `start`..`stop` of the list
+    in its order (`forward`), after the ordering values `boundary` (a cursor's; None: from the
+    top), or, `forward` False, of the rows before `boundary` in the reverse order; None when that
+    would cost more than reading `fallback()`, the same list as a queryset (built only then).
+    `count()`: the list's capped count. The rows of the keys are read through `rows` (a gated
+    queryset: it decides what is shown). `order`: the list's keyset order."""
+
+    rows: QuerySet[Any]
+    order: list[tuple[str, bool]]
+    fallback: Callable[[], QuerySet[Any]]
+    keys: Callable[[int, int, list[Any] | None, bool], list[Any] | None]
+    count: Callable[[], CappedCount]
+
+    def rows_of(self, keys: list[Any]) -> list[Any]:
+        """The rows of `keys` read through `rows`, in the keys' order (a key the gate refuses is
+        not shown)."""
+        if not keys:
+            return []
+        found = {row.pk: row for row in self.rows.filter(pk__in=keys)}
+        return [found[key] for key in keys if key in found]
+
+
 def ordering(order: list[tuple[str, bool]]) -> list[str]:
     """`order_by` arguments of a keyset order."""
     return [f"-{name}" if descending else name for name, descending in order]
@@ -265,7 +292,7 @@ class KeysetPage:
 
 
 def keyset_page(
-    queryset: QuerySet[Any],
+    queryset: QuerySet[Any] | Callable[[], QuerySet[Any]],
     order: list[tuple[str, bool]],
     *,
     size: int,
@@ -273,23 +300,38 @@ def keyset_page(
     newer: str | None = None,
     query: dict[str, str] | None = None,
     count: bool = True,
+    listed: ListedByKeys | None = None,
 ) -> KeysetPage:
     """One page of `queryset` in `order` ([(field, descending)], ending with a unique field),
     after the row of cursor `older`, or before the row of cursor `newer` (or the first page).
-    Reads size + 1 rows, plus the capped count when `count`."""
+    Reads size + 1 rows, plus the capped count when `count`. `listed`: the same list, its
+    page's keys read from there when it can (`queryset` may then be a function building it)."""
+
+    def the_queryset() -> QuerySet[Any]:
+        return queryset if isinstance(queryset, QuerySet) else queryset()
+
     names = [name for name, _desc in order]
     forward_order = ordering(order)
     backward_order = ordering([(n, not d) for n, d in order])
     values = _decode(older, len(order)) if older else None
     back = None if values is not None or not newer else _decode(newer, len(order))
+
+    def taken_rows(boundary: list[Any] | None, forward: bool) -> list[Any]:
+        keys = listed.keys(0, size + 1, boundary, forward) if listed is not None else None
+        if keys is not None:
+            return listed.rows_of(keys)  # type: ignore[union-attr]  # keys come from `listed`
+        qs = the_queryset()
+        if boundary is not None:
+            qs = qs.filter(_beyond(order, boundary, forward=forward))
+        return page_rows(qs, forward_order if forward else backward_order, 0, size + 1)
+
     if back is not None:
-        taken = page_rows(queryset.filter(_beyond(order, back, forward=False)), backward_order, 0, size + 1)
+        taken = taken_rows(back, False)
         more_newer = len(taken) > size
         rows = list(reversed(taken[:size]))
         has_newer, has_older = more_newer, True
     else:
-        qs = queryset.filter(_beyond(order, values, forward=True)) if values is not None else queryset
-        taken = page_rows(qs, forward_order, 0, size + 1)
+        taken = taken_rows(values, True)
         rows = taken[:size]
         has_newer, has_older = values is not None, len(taken) > size
     if not rows:
@@ -304,7 +346,7 @@ def keyset_page(
         rows=rows,
         newer=newer_token,
         older=older_token,
-        total=capped_count(queryset) if count else None,
+        total=capped_count(the_queryset()) if count else None,
         query=clean_query,
     )
 
@@ -359,22 +401,34 @@ def _api_pagination() -> Any:
             self.prepare = prepare
 
         def paginate_queryset(self, queryset: Any, pagination: Any, request: Any, **params: Any) -> Any:
-            # `queryset`: the view's answer, a queryset or `Counted`
+            # `queryset`: the view's answer, a queryset, `Counted` or `ListedByKeys`
             counted = queryset.counted if isinstance(queryset, Counted) else None
+            listed = queryset if isinstance(queryset, ListedByKeys) else None
             queryset = queryset.rows if isinstance(queryset, Counted) else queryset
-            order = _queryset_order(queryset)
+            order = listed.order if listed is not None else _queryset_order(queryset)
+
+            def total_of_list() -> CappedCount:
+                if listed is not None:
+                    return listed.count()
+                return capped_count(queryset if counted is None else counted)
+
             if pagination.older or pagination.newer:  # a cursor's page: counted apart (the whole list)
-                total = capped_count(queryset if counted is None else counted)
+                total = total_of_list()
                 page = keyset_page(
-                    queryset, order, size=pagination.limit, older=pagination.older, newer=pagination.newer,
-                    count=False,
+                    listed.fallback if listed is not None else queryset, order, size=pagination.limit,
+                    older=pagination.older, newer=pagination.newer, count=False, listed=listed,
                 )  # fmt: skip
                 rows, older, newer = page.rows, page.older, page.newer
             else:  # the first page, or an offset: its rows and the list's count (one statement when bounded)
                 offset = pagination.offset
-                taken, total = page_rows_and_total(
-                    queryset, ordering(order), offset, offset + pagination.limit + 1, counted=counted
-                )
+                stop = offset + pagination.limit + 1
+                keys = listed.keys(offset, stop, None, True) if listed is not None else None
+                if keys is not None:
+                    taken, total = listed.rows_of(keys), total_of_list()  # type: ignore[union-attr]
+                elif listed is not None:
+                    taken, total = page_rows(listed.fallback(), ordering(order), offset, stop), total_of_list()
+                else:
+                    taken, total = page_rows_and_total(queryset, ordering(order), offset, stop, counted=counted)
                 rows = taken[: pagination.limit]
                 names = [name for name, _d in order]
                 older = _encode([_value(rows[-1], n) for n in names]) if len(taken) > pagination.limit else None

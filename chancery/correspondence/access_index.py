@@ -52,7 +52,13 @@ def _tables(models: Any = None) -> dict[str, str]:
         "grant": "DispatchGrant",
         "step": "CircuitStep",
     }
-    return {key: get(model)._meta.db_table for key, model in names.items()}
+    tables = {key: get(model)._meta.db_table for key, model in names.items()}
+    # The compartments' table when the index holds the marking's copies (not before the migration
+    # that adds them: an earlier migration rebuilding the index runs this code on its own tables).
+    copying = any(f.name == "dispatch_level" for f in get("DispatchAccess")._meta.get_fields())
+    compartments = get("Dispatch")._meta.get_field("compartments").remote_field.through
+    tables["compartments"] = compartments._meta.db_table if copying else ""
+    return tables
 
 
 def _insert(where: str, where_params: list[Any], models: Any, connection: Any) -> tuple[str, list[Any]]:
@@ -62,15 +68,23 @@ def _insert(where: str, where_params: list[Any], models: Any, connection: Any) -
     q = connection.ops.quote_name
     released = "d.status IN (%s, %s)"
     statuses = ["sent", "closed"]
+    columns, copies = "dispatch_id, unit_id, user_id, oversee", ""
+    if t["compartments"]:
+        # The dispatch's marking and date, as its triggers would copy them (`marking_copies`: on
+        # SQLite they then find nothing to correct, instead of rewriting each row just written).
+        columns += ", dispatch_level, dispatch_has_compartments, dispatch_dated"
+        compartmented = f"EXISTS (SELECT 1 FROM {q(t['compartments'])} c WHERE c.dispatch_id = d.id)"  # noqa: S608
+        copies = f", d.classification, {compartmented}, d.dated"
     sql = (
-        f"INSERT INTO {q(t['access'])} (dispatch_id, unit_id, user_id, oversee) "  # noqa: S608
-        f"SELECT d.id, d.sending_unit_id, CAST(NULL AS BIGINT), CASE WHEN {released} THEN %s ELSE %s END "
+        f"INSERT INTO {q(t['access'])} ({columns}) "  # noqa: S608
+        f"SELECT d.id, d.sending_unit_id, CAST(NULL AS BIGINT), CASE WHEN {released} THEN %s ELSE %s END{copies} "
         f"FROM {q(t['dispatch'])} d WHERE {where} "
-        f"UNION ALL SELECT r.dispatch_id, r.unit_id, CAST(NULL AS BIGINT), %s "
+        f"UNION ALL SELECT r.dispatch_id, r.unit_id, CAST(NULL AS BIGINT), %s{copies} "
         f"FROM {q(t['routing'])} r JOIN {q(t['dispatch'])} d ON d.id = r.dispatch_id WHERE {where} AND {released} "
-        f"UNION ALL SELECT g.dispatch_id, g.unit_id, g.user_id, %s "
+        f"UNION ALL SELECT g.dispatch_id, g.unit_id, g.user_id, %s{copies} "
         f"FROM {q(t['grant'])} g JOIN {q(t['dispatch'])} d ON d.id = g.dispatch_id WHERE {where} AND {released} "
-        f"UNION ALL SELECT s.dispatch_id, CASE WHEN s.assignee_id IS NULL THEN s.unit_id END, s.assignee_id, %s "
+        "UNION ALL SELECT s.dispatch_id, CASE WHEN s.assignee_id IS NULL THEN s.unit_id END, s.assignee_id, "
+        f"%s{copies} "
         f"FROM {q(t['step'])} s JOIN {q(t['dispatch'])} d ON d.id = s.dispatch_id WHERE {where}"
     )
     params: list[Any] = [*statuses, True, False, *where_params]

@@ -330,7 +330,7 @@ def _result(request: HttpRequest, value: Any, *, status: int = 200, audit: bool 
 def list_dispatches(request: HttpRequest, response: HttpResponse, filters: Query[DispatchFilters]) -> Any:
     """Dispatches you may read, newest first (filters: direction, unit, status,
     classification, date range on the letter date, tag, q)."""
-    return selectors.dispatch_api_rows(selectors.search_dispatches(agent(request), filters.dict()))
+    return selectors.dispatch_api_list(agent(request), filters.dict())
 
 
 @router.get("/dispatches/{id}", response=DispatchDetailOut)

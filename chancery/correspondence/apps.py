@@ -4,10 +4,10 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-def _repair_routing_marking(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
-    from chancery.correspondence import routing_marking
+def _repair_marking_copies(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    from chancery.correspondence import marking_copies
 
-    routing_marking.ensure_installed(using=using)
+    marking_copies.ensure_installed(using=using)
 
 
 class CorrespondenceConfig(AppConfig):
@@ -21,4 +21,4 @@ class CorrespondenceConfig(AppConfig):
         from chancery.correspondence import access_index, checks  # noqa: F401  (registers the checks)
 
         access_index.connect()
-        post_migrate.connect(_repair_routing_marking, sender=self, dispatch_uid="routing_marking.repair")
+        post_migrate.connect(_repair_marking_copies, sender=self, dispatch_uid="marking_copies.repair")

@@ -16,7 +16,7 @@ def check_routing_marking(
 ) -> list[CheckMessage]:
     """The inbox's clearance check relies on the routings' copies of their dispatch's marking,
     kept by triggers: without them a marking change would not reach the inbox counters."""
-    from chancery.correspondence.routing_marking import missing_triggers
+    from chancery.correspondence.marking_copies import missing_triggers
 
     return [
         Error(

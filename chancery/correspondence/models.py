@@ -28,7 +28,7 @@ from chancery.core.classification import Level, Marking
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.models import ChoiceLabels, MarkedModel, TimeStampedModel
 from chancery.core.validators import DATE_MAX
-from chancery.correspondence.routing_marking import CLOSED_LEVEL
+from chancery.correspondence.marking_copies import CLOSED_LEVEL
 
 if TYPE_CHECKING:
     from chancery.accounts.models import User
@@ -117,7 +117,7 @@ def clearance_q(user: User, prefix: str = "") -> Q:
 def routing_clearance_q(user: User) -> Q:
     """SQL condition on routings: their dispatch is released (sent or closed) and the user's
     clearance dominates its marking, read from the routing's copies of them (kept by the
-    database, `routing_marking`): the inbox index holds them, so a counter reads no other table
+    database, `marking_copies`): the inbox index holds them, so a counter reads no other table
     except for a compartmented dispatch when the user holds compartments."""
     clearance: Marking = user.clearance
     condition = Q(dispatch_released=True, dispatch_level__lte=clearance.level)
@@ -161,13 +161,19 @@ def _review_branch(user: User) -> Q | None:
     return None
 
 
+def need_to_know_units(user: User) -> tuple[list[int], list[int]]:
+    """The units whose access rows give `user` need to know: their own units (every row), and
+    the units under their oversight subtrees (the rows marked `oversee`), both sorted."""
+    unit_ids = sorted({m.unit_id for m in user.active_memberships()})
+    oversight_paths = sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE) if u.path})
+    return unit_ids, _subtree_unit_ids(user, oversight_paths)
+
+
 def _need_to_know_branches(user: User) -> list[Q]:
     """The conditions on access-index rows giving `user` need to know, one per kind of row
     (each served by its own index): them, one of their units, or (rows marked `oversee`) a
     unit under one of their oversight subtrees."""
-    unit_ids = sorted({m.unit_id for m in user.active_memberships()})
-    oversight_paths = sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE) if u.path})
-    overseen_units = _subtree_unit_ids(user, oversight_paths)
+    unit_ids, overseen_units = need_to_know_units(user)
     branches = [Q(user_id=user.pk)]
     if unit_ids:
         branches.append(Q(unit_id__in=unit_ids))
@@ -628,7 +634,7 @@ class Routing(ChoiceLabels):
     due_key = models.DateField(default=NO_DUE_DATE, editable=False)  # an attribution's due date, else NO_DUE_DATE
     sent_at = models.DateTimeField(null=True, blank=True, editable=False)  # the dispatch's
     # The dispatch's classification, whether it has compartments and whether it is released (sent
-    # or closed), copied by database triggers (`routing_marking`) so that the inbox and its
+    # or closed), copied by database triggers (`marking_copies`) so that the inbox and its
     # counters check clearance and release on the routing index alone. Never set them: the
     # triggers overwrite whatever is written; the defaults are the most closed values.
     dispatch_level = models.PositiveSmallIntegerField(default=CLOSED_LEVEL, db_default=CLOSED_LEVEL, editable=False)
@@ -848,6 +854,13 @@ class DispatchAccess(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
     )
     oversee = models.BooleanField(default=False)
+    # The dispatch's classification, whether it has compartments, and its date, copied by database
+    # triggers (`marking_copies`) so that a reader's list and its count are read from their rows of
+    # this index alone, in date order per unit (`access_list`). Never set them: the triggers
+    # overwrite whatever is written; the defaults are the most closed values.
+    dispatch_level = models.PositiveSmallIntegerField(default=CLOSED_LEVEL, db_default=CLOSED_LEVEL, editable=False)
+    dispatch_has_compartments = models.BooleanField(default=True, db_default=True, editable=False)
+    dispatch_dated = models.DateField(default=date.min, db_default=date.min, editable=False)
 
     class Meta:
         indexes = [
@@ -855,8 +868,18 @@ class DispatchAccess(models.Model):
             # oversight, named users): answered from the index alone, no table row read per
             # candidate (a search walks thousands; 20 % of a rare word's search at 1M).
             models.Index(fields=["dispatch", "unit", "oversee", "user"], name="corr_access_cover"),
-            models.Index(fields=["unit", "dispatch"], name="corr_access_unit"),
-            models.Index(fields=["user", "dispatch"], name="corr_access_user"),
+            # A unit's (a user's) rows in the lists' order with what the clearance check reads:
+            # a page is a walk down it, a capped count a walk of 1,001 entries.
+            models.Index(
+                fields=[
+                    "unit", "-dispatch_dated", "-dispatch", "dispatch_level", "dispatch_has_compartments", "oversee",
+                ],
+                name="corr_access_unit_listed",
+            ),
+            models.Index(
+                fields=["user", "-dispatch_dated", "-dispatch", "dispatch_level", "dispatch_has_compartments"],
+                name="corr_access_user_listed",
+            ),
         ]
 
     def __str__(self) -> str:

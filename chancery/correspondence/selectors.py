@@ -21,7 +21,7 @@ from django.utils import timezone
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level
 from chancery.core.gate import get_visible_or_404, read_through_gate
-from chancery.core.keyset import CappedInt, capped_counts, ordering
+from chancery.core.keyset import CappedInt, ListedByKeys, capped_counts, ordering
 from chancery.core.lists import first
 from chancery.core.models import preload_compartment_codes
 from chancery.correspondence import content, policy
@@ -360,6 +360,12 @@ class SearchFilters:
     tag: str = ""
     q: str = ""  # reference, sender's reference, sender, or clear (unprotected) subject
 
+    @property
+    def narrows(self) -> bool:
+        """Whether any filter narrows the list (as `search_dispatches` applies them)."""
+        texts = (self.direction, self.unit, self.status, self.classification.strip(), self.tag, self.q.strip())
+        return any(texts) or self.date_from is not None or self.date_to is not None
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SearchFilters:
         def as_date(value: Any) -> date | None:
@@ -442,6 +448,23 @@ def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | N
             | Q(subject__icontains=text)  # clear column: empty for protected dispatches
         )
     return qs.order_by(*ordering(SEARCH_ORDER))
+
+
+def dispatch_api_list(user: User, filters: Mapping[str, Any]) -> DispatchQuerySet | ListedByKeys:
+    """The API's dispatch list (`search_dispatches`, loading `dispatch_api_rows`). Unfiltered, the
+    reader's whole list: its pages and count read from their access rows (`access_list`), its
+    rows through the gate."""
+    from chancery.correspondence.access_list import listed_by_access_rows
+
+    f = SearchFilters.from_mapping(filters)
+
+    def as_queryset() -> DispatchQuerySet:
+        return dispatch_api_rows(search_dispatches(user, f))
+
+    if f.narrows:
+        return as_queryset()
+    rows = dispatch_api_rows(Dispatch.objects.visible_to(user).select_related("data_key"))
+    return listed_by_access_rows(user, rows, SEARCH_ORDER, as_queryset) or as_queryset()
 
 
 # --- one dispatch ------------------------------------------------------------------------

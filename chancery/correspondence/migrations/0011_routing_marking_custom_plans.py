@@ -1,15 +1,15 @@
 """The routing-copy triggers' functions planned afresh at each call on PostgreSQL
-(`routing_marking._FUNCTION`): re-created, same behaviour. SQLite's triggers are re-created
+(`marking_copies._FUNCTION`): re-created, same behaviour. SQLite's triggers are re-created
 identical."""
 
 from django.db import migrations
 
 
 def reinstall(apps, schema_editor):
-    from chancery.correspondence import routing_marking
+    from chancery.correspondence import marking_copies
 
-    routing_marking.uninstall(using=schema_editor.connection.alias)
-    routing_marking.install(using=schema_editor.connection.alias)
+    marking_copies.uninstall(using=schema_editor.connection.alias)
+    marking_copies.install(using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):

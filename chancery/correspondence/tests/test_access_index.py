@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from chancery.accounts.roles import Capability
 from chancery.core.errors import DomainError
-from chancery.correspondence import access_index, circuits, routing_marking, services
+from chancery.core.keyset import COUNT_CAP
+from chancery.correspondence import access_index, access_list, circuits, marking_copies, services
 from chancery.correspondence import models as correspondence_models
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
@@ -101,9 +102,11 @@ def oracle_ids(user: User) -> set[int]:
     return set(rows.values_list("pk", flat=True))
 
 
-def _index_rows() -> list[tuple[int, int, int, bool]]:
-    rows = DispatchAccess.objects.values_list("dispatch_id", "unit_id", "user_id", "oversee")
-    return sorted((d, unit or 0, user or 0, bool(oversee)) for d, unit, user, oversee in rows)
+def _index_rows() -> list[tuple[Any, ...]]:
+    rows = DispatchAccess.objects.values_list(
+        "dispatch_id", "unit_id", "user_id", "oversee", "dispatch_level", "dispatch_has_compartments", "dispatch_dated"
+    )
+    return sorted((d, unit or 0, user or 0, bool(oversee), *copies) for d, unit, user, oversee, *copies in rows)
 
 
 def _assert_consistent(ministry: Any) -> None:
@@ -118,9 +121,16 @@ def _assert_consistent(ministry: Any) -> None:
             listed = Dispatch.objects.visible_to(user, from_access_rows=True)
             assert set(listed.values_list("pk", flat=True)) == oracle_ids(user), name
         forget_narrow_decisions()
+        # the whole list read from the access rows' copies of the marking and date: the same dispatches, in order
+        by_access = access_list.listed_by_access_rows(user, Dispatch.objects.visible_to(user), [], lambda: None)
+        if by_access is not None:
+            readable = oracle_ids(user)
+            by_date = Dispatch.objects.unrestricted("test oracle").filter(pk__in=readable).order_by("-dated", "-pk")
+            assert by_access.keys(0, len(readable) + 1, None, True) == list(by_date.values_list("pk", flat=True)), name
+            assert by_access.count().value == min(len(readable), COUNT_CAP), name
         # the inbox counters read the routings' copies of the marking: they count what the gate lets through
         assert inbox_counts_now(user) == inbox_counts_by_the_gate(user), name
-    assert routing_marking.drift() == 0
+    assert marking_copies.drift() == 0
     maintained = _index_rows()
     access_index.rebuild_access_index()
     assert _index_rows() == maintained  # what every write kept equals a full rebuild

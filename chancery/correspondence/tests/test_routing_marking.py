@@ -1,4 +1,4 @@
-"""Each routing's copy of its dispatch's marking and release (`routing_marking`) follows every
+"""Each routing's copy of its dispatch's marking and release (`marking_copies`) follows every
 write, whatever path makes it, and the inbox counters that read the copies count what the gate
 lets through, no more.
 
@@ -15,9 +15,9 @@ from django.core.management.sql import emit_post_migrate_signal
 from django.db import connection
 
 from chancery.core.models import Compartment
-from chancery.correspondence import routing_marking, services
+from chancery.correspondence import marking_copies, services
 from chancery.correspondence.checks import check_routing_marking
-from chancery.correspondence.models import Dispatch, Routing
+from chancery.correspondence.models import Dispatch, DispatchAccess, Routing
 from chancery.correspondence.tests.domain_helpers import draft, inbox_counts_by_the_gate, inbox_counts_now, sent
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def _copies(dispatch: Dispatch) -> set[tuple[int, bool, bool]]:
 
 
 def _assert_kept(ministry: Any) -> None:
-    assert routing_marking.drift() == 0
+    assert marking_copies.drift() == 0
     for name in READERS:
         user = ministry.users[name]
         assert inbox_counts_now(user) == inbox_counts_by_the_gate(user), name
@@ -121,12 +121,13 @@ def test_the_database_keeps_the_copies_whatever_writes(ministry: Any) -> None:
 def test_missing_triggers_are_reported_and_repaired(ministry: Any) -> None:
     d = sent(ministry, routings=[("SG/SEC", "action")], classification=1)
     assert check_routing_marking(databases=["default"]) == []
-    routing_marking.uninstall()
-    assert routing_marking.missing_triggers()
+    marking_copies.uninstall()
+    assert marking_copies.missing_triggers()
     assert [e.id for e in check_routing_marking(databases=["default"])] == ["correspondence.E001"]
     # without the triggers a change goes unnoticed: the counters would count a dispatch now Secret
     Dispatch.objects.unrestricted("test").filter(pk=d.pk).update(classification=3)
-    assert routing_marking.drift() == 1
+    # (its routing, and its rows of the access index, which copy the marking too)
+    assert marking_copies.drift() == 1 + DispatchAccess.objects.filter(dispatch_id=d.pk).count()
     # a row written behind the copies' back gets the most closed defaults
     with connection.cursor() as cursor:
         cursor.execute(
@@ -134,14 +135,14 @@ def test_missing_triggers_are_reported_and_repaired(ministry: Any) -> None:
             "VALUES (%s, %s, 'info', 'unread', 1, '2199-12-31')",
             [d.pk, ministry.units["DAB/2"].pk],
         )
-    assert (routing_marking.CLOSED_LEVEL, True, False) in _copies(d)
+    assert (marking_copies.CLOSED_LEVEL, True, False) in _copies(d)
     # what `migrate` runs after every migration puts them back and recomputes the copies
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-    assert routing_marking.missing_triggers() == []
+    assert marking_copies.missing_triggers() == []
     assert check_routing_marking(databases=["default"]) == []
-    assert routing_marking.drift() == 0
+    assert marking_copies.drift() == 0
     assert _copies(d) == {(3, False, True)}
-    assert routing_marking.ensure_installed() is False  # nothing to repair
+    assert marking_copies.ensure_installed() is False  # nothing to repair
 
 
 def test_trigger_lookups_stay_on_their_indexes() -> None:
@@ -153,10 +154,10 @@ def test_trigger_lookups_stay_on_their_indexes() -> None:
         if connection.vendor == "postgresql":
             cursor.execute(
                 "SELECT proname, proconfig FROM pg_proc WHERE proname = ANY(%s)",
-                [sorted(routing_marking.TRIGGERS["postgresql"])],
+                [sorted(marking_copies.TRIGGERS["postgresql"])],
             )
             configs = dict(cursor.fetchall())
-            assert set(configs) == set(routing_marking.TRIGGERS["postgresql"])
+            assert set(configs) == set(marking_copies.TRIGGERS["postgresql"])
             assert all("plan_cache_mode=force_custom_plan" in (c or []) for c in configs.values()), configs
         else:
             cursor.execute(
