@@ -100,21 +100,21 @@ class ListedByKeys:
     in its order (`forward`), after the ordering values `boundary` (a cursor's; None: from the
     top), or, `forward` False, of the rows before `boundary` in the reverse order; None when that
     would cost more than reading `fallback()`, the same list as a queryset (built only then).
-    `count()`: the list's capped count. The rows of the keys are read through `rows` (a gated
-    queryset: it decides what is shown). `order`: the list's keyset order."""
+    `count()`: the list's capped count (None: count `fallback()`). The rows of the keys are read
+    through `rows` (a gated queryset: it decides what is shown). `order`: the list's keyset order."""
 
     rows: QuerySet[Any]
     order: list[tuple[str, bool]]
     fallback: Callable[[], QuerySet[Any]]
     keys: Callable[[int, int, list[Any] | None, bool], list[Any] | None]
-    count: Callable[[], CappedCount]
+    count: Callable[[], CappedCount | None]
 
     def rows_of(self, keys: list[Any]) -> list[Any]:
         """The rows of `keys` read through `rows`, in the keys' order (a key the gate refuses is
         not shown)."""
         if not keys:
             return []
-        found = {row.pk: row for row in self.rows.filter(pk__in=keys)}
+        found = {row.pk: row for row in self.rows.filter(pk__in=keys).order_by()}
         return [found[key] for key in keys if key in found]
 
 
@@ -409,7 +409,7 @@ def _api_pagination() -> Any:
 
             def total_of_list() -> CappedCount:
                 if listed is not None:
-                    return listed.count()
+                    return listed.count() or capped_count(listed.fallback())
                 return capped_count(queryset if counted is None else counted)
 
             if pagination.older or pagination.newer:  # a cursor's page: counted apart (the whole list)

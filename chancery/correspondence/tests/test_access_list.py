@@ -194,7 +194,8 @@ def test_the_walks_read_their_index(letters: Any) -> None:
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's plan text is checked here; PostgreSQL's is measured by the bench")
     user = letters.users["director.dab"]
-    walks, _grouped = access_list._walks(user)  # type: ignore[misc]
+    walks = access_list._walks(user)
+    assert walks is not None
     where, params = walks[1]
     cleared, cleared_params = access_list._cleared(user)
     sql = (
