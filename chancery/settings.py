@@ -100,6 +100,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "chancery.core.context_processors.chancery",
             ],
+            # `{% url %}` answered from memory once reversed (`chancery.core.templatetags.cached_url`).
+            "builtins": ["chancery.core.templatetags.cached_url"],
         },
     },
 ]
