@@ -29,6 +29,7 @@ from typing import Any
 
 from django.db import connection
 
+from chancery.accounts.access import signed_in
 from chancery.core import keyset
 from chancery.core.db import column, table
 from chancery.core.keyset import CappedCount, ListedByKeys
@@ -44,8 +45,8 @@ Walk = tuple[str, list[Any]]  # a condition on the access rows `a` naming one or
 def _walks(user: Any) -> list[Walk] | None:
     """The ordered walks of the reader's rows (one per unit and one for their name), or None when
     the access rows do not name everything the reader may read."""
-    if _review_branch(user) is not None:
-        return None
+    if signed_in(user) is None or _review_branch(user) is not None:
+        return None  # nobody reads anything (as `visible_to`); a security officer: see the module
     unit_ids, overseen = need_to_know_units(user)
     unit, user_col, oversee = (column(DispatchAccess, f) for f in ("unit", "user", "oversee"))
     own = set(unit_ids)

@@ -109,6 +109,14 @@ def test_security_officers_keep_the_dispatch_tables_list(letters: Any) -> None:
     assert [d["id"] for d in _api_walk(client, "/api/v1/dispatches?limit=40")] == _gate_list(user)
 
 
+def test_a_deactivated_agent_lists_nothing(letters: Any) -> None:
+    user = letters.users["desk.dab1"]
+    assert _gate_list(user)
+    user.is_active = False
+    assert access_list.listed_by_access_rows(user, Dispatch.objects.visible_to(user), [], lambda: None) is None
+    assert _gate_list(user) == []
+
+
 def test_copies_follow_marking_date_and_compartments(letters: Any) -> None:
     u = letters.users
     d = sent(letters, routings=[("DAB/1", "action"), ("SG/SEC", "info")], classification=1)
