@@ -23,8 +23,8 @@ a restore), in the writing statement's transaction:
 
 A copy never shows more than its dispatch allows: the columns default to the most closed values
 (level 32767, compartmented, not released) and a row whose dispatch is not there yet keeps
-them. `drift()` counts rows whose copies disagree with their dispatch (0, always: tests and
-`chancery reindex --access --check`); `refill()` recomputes every copy.
+them. `drift()` counts rows whose copies disagree with their dispatch (0, always: the tests check
+it after every kind of write); `refill()` recomputes every copy.
 
 A table gets its triggers once a migration has given it its copy columns (`_present`): the
 migrations that add them run this module as it is now, on the tables as they were then.
