@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections
 from django.db.models import Count, Q, QuerySet, Window
 
@@ -158,6 +159,41 @@ def _decode(token: str, size: int) -> list[Any] | None:
         except ValueError:
             return None
     return values
+
+
+def _order_field(model: Any, name: str) -> Any:
+    """The model field an order name (`id`, `sent_at`, `dispatch__dated`) designates, or None."""
+    field = None
+    for part in name.split("__"):
+        if model is None:
+            return None
+        try:
+            field = model._meta.pk if part == "pk" else model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None
+        model = field.related_model
+    return field
+
+
+def _typed(model: Any, order: list[tuple[str, bool]], values: list[Any] | None) -> list[Any] | None:
+    """A cursor's values as the order's fields hold them, or None when one is not a value of its
+    field (a tampered cursor of the right shape, `["abc", 5]` for a date and an id): the list then
+    starts at the top, as for a malformed one, instead of failing in the query (a 500)."""
+    if values is None:
+        return None
+    typed = []
+    for (name, _descending), value in zip(order, values, strict=True):
+        field = _order_field(model, name)
+        if field is None:  # an annotation: passed as decoded
+            typed.append(value)
+            continue
+        if value is None:  # no list pages on a column holding NULLs (`_beyond` cannot compare them)
+            return None
+        try:
+            typed.append(field.to_python(value))
+        except (ValidationError, ValueError, TypeError):
+            return None
+    return typed
 
 
 def _beyond(order: list[tuple[str, bool]], values: list[Any], *, forward: bool) -> Q:
@@ -313,8 +349,9 @@ def keyset_page(
     names = [name for name, _desc in order]
     forward_order = ordering(order)
     backward_order = ordering([(n, not d) for n, d in order])
-    values = _decode(older, len(order)) if older else None
-    back = None if values is not None or not newer else _decode(newer, len(order))
+    model = queryset.model if isinstance(queryset, QuerySet) else listed.rows.model  # type: ignore[union-attr]
+    values = _typed(model, order, _decode(older, len(order))) if older else None
+    back = None if values is not None or not newer else _typed(model, order, _decode(newer, len(order)))
 
     def taken_rows(boundary: list[Any] | None, forward: bool) -> list[Any]:
         keys = listed.keys(0, size + 1, boundary, forward) if listed is not None else None

@@ -66,7 +66,12 @@ def test_a_tampered_cursor_starts_at_the_top(letters: Any, monkeypatch: Any) -> 
     monkeypatch.setattr(views, "PAGE_SIZE", 4)
     client = sign_in(Client(), letters.users["desk.dab1"])
     top = [r.pk for r in client.get("/correspondence/sent/").context["rows"]]
-    for junk in ("%%%", "bm90IGpzb24", keyset._encode([1, 2, 3]), keyset._encode([{"x": 1}, 2])):
+    # malformed, of the wrong length, of the wrong types (a date that is not one, a text for an id, a null)
+    right_shape: list[list[Any]] = [
+        ["abc", 5], [timezone.now().isoformat(), "x"], [None, 3], ["2026-13-40T00:00:00", 3], [3, 4],
+    ]
+    for junk in ("%%%", "bm90IGpzb24", keyset._encode([1, 2, 3]), keyset._encode([{"x": 1}, 2]),
+                 *(keyset._encode(values) for values in right_shape)):  # fmt: skip
         response = client.get(f"/correspondence/sent/?older={junk}")
         assert response.status_code == 200
         assert [r.pk for r in response.context["rows"]] == top
