@@ -24,7 +24,6 @@ access row names (a condition on the dispatch's date): their list stays on the d
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from django.db import connection
@@ -89,8 +88,9 @@ def _merged(
     cleared, cleared_params = _cleared(user)
     beyond, beyond_params = "", []
     if boundary is not None:
+        # (a cursor's values come typed by `keyset._typed`: a date and an id)
         (on, key), (past, reach) = boundary, ("<", "<=") if forward else (">", ">=")
-        value = connection.ops.adapt_datefield_value(on if isinstance(on, date) else date.fromisoformat(str(on)))
+        value = connection.ops.adapt_datefield_value(on)
         # A range on the date (the index's), then the ties on that date by id.
         beyond = f" AND a.{dated} {reach} %s AND (a.{dated} {past} %s OR a.{dispatch} {past} %s)"
         beyond_params = [value, value, int(key)]
