@@ -57,8 +57,10 @@ def approved(ministry: Any, dakar: Programme) -> Programme:
     services.record_measurement(
         user=u["counsellor.dakar"], indicator=indicator, period_type="quarter", period_start=date(YEAR, 1, 1), value=61
     )
+    served = Action.objects.unrestricted("test").filter(programme=dakar).order_by("position", "pk")[:2]
     achievement = services.create_achievement(
-        user=u["counsellor.dakar"], programme=dakar, kind="visit", date=date(YEAR, 3, 2), title="Ministerial visit"
+        user=u["counsellor.dakar"], programme=dakar, kind="visit", date=date(YEAR, 3, 2), title="Ministerial visit",
+        actions=[a.pk for a in served],
     )
     services.add_achievement_evidence(
         user=u["counsellor.dakar"], achievement=achievement, filename="photo.txt", content=b"evidence"
@@ -125,6 +127,15 @@ def test_readers_see_the_programme_document(client_for: Any, approved: Programme
         row.index(v) for v in ("60", "(2025)", "75", "61")
     )
     assert "Ministerial visit" in html
+    # The achievement names the actions it serves, each a link to the action on the page.
+    [achievement] = [
+        a for a in Achievement.objects.unrestricted("test").filter(programme=approved) if a.title == "Ministerial visit"
+    ]  # titles are sealed: not a filter
+    item = html[html.index(f'id="achievement-{achievement.pk}"') :]
+    item = item[: item.index("</li>")]
+    served = Action.objects.unrestricted("test").filter(programme=approved).order_by("position", "pk")[:2]
+    assert all(f'href="#action-{a.pk}">{a.title}</a>' in item for a in served) and len(served) == 2
+    assert all(f'id="action-{a.pk}"' in html for a in served)
     # A restricted programme carries its marking banner on top and bottom.
     assert html.count("marking-banner") == 2
 
