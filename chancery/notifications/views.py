@@ -47,8 +47,8 @@ def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
     notification = selectors.notification_detail(user=agent(request), pk=notification_id)
     services.mark_read(user=request.user, notification=notification)  # type: ignore[arg-type]
     if request.htmx:  # type: ignore[attr-defined]
-        [row] = selectors.with_details(user=agent(request), notifications=[notification])
-        response = render(request, "notifications/_row.html", {"n": row})
+        rows = selectors.with_details(user=agent(request), notifications=[notification])
+        response = render(request, "notifications/_row.html", {"rows": rows})
         response["HX-Trigger"] = "notifications-changed"
         return response
     return redirect("notifications:list")

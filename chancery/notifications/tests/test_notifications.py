@@ -273,6 +273,34 @@ def test_a_notification_names_the_reference_the_sender_and_the_subject(ministry,
     assert world.sent.reference not in client_for("desk.dam2").get(reverse("notifications:list")).content.decode()
 
 
+def test_what_a_notification_names_is_escaped_and_its_form_carries_the_token(ministry, client_for):
+    """The rows are written in Python (`notification_rows`): a title with markup is shown as text,
+    and the unread row's form posts with the page's CSRF token."""
+    from chancery.planning import services as planning
+
+    author = ministry.users["counsellor.dakar"]
+    programme = planning.create_programme(
+        user=author, mission=ministry.units["DAKAR"], year=2031, title='<script>alert("x")</script> & co'
+    )
+    Notification.objects.create(
+        recipient=ministry.users["hom.dakar"], verb=Verb.OTHER, target_type="planning.programme",
+        target_id=str(programme.pk), url="/planning/",
+    )  # fmt: skip
+    from django.test import Client
+
+    from conftest import sign_in
+
+    client = sign_in(Client(enforce_csrf_checks=True), ministry.users["hom.dakar"])
+    page = client.get(reverse("notifications:list")).content.decode()
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in page and "<script>alert" not in page
+    token = page.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    n = Notification.objects.unrestricted("test").get(target_id=str(programme.pk))
+    response = client.post(reverse("notifications:mark_read", args=[n.pk]), {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    n.refresh_from_db()
+    assert n.read_at is not None
+
+
 def test_a_reply_is_announced_as_a_reply(ministry, django_capture_on_commit_callbacks):
     from chancery.correspondence import services as correspondence
     from chancery.correspondence.tests.views_helpers import build_world
