@@ -224,3 +224,29 @@ def test_sqlite_reads_map_the_database_file_unless_turned_off(tmp_path):
     assert _sqlite_mmap_size(tmp_path, CHANCERY_SQLITE_MMAP_MB="16") == 16 << 20
     # ...and off when asked.
     assert _sqlite_mmap_size(tmp_path, CHANCERY_SQLITE_MMAP_MB="0") == 0
+
+
+def _postgresql_options(tmp_path, **env):
+    """The OPTIONS of the PostgreSQL connection the settings give for a deployment's variables."""
+    code = (
+        "import json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'chancery.settings'\n"
+        "from django.conf import settings\n"
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CHANCERY_", "DATABASE_URL", "DJANGO_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "CHANCERY_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://ch@db.example:5432/ch", **env},
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_postgresql_statements_are_prepared_with_generic_plans_unless_turned_off(tmp_path):
+    on = _postgresql_options(tmp_path)
+    assert on["server_side_binding"] is True and on["prepare_threshold"] == 2
+    assert "-c plan_cache_mode=force_generic_plan" in on["options"]
+    off = _postgresql_options(tmp_path, CHANCERY_PG_PREPARED="false")
+    assert "server_side_binding" not in off and "prepare_threshold" not in off
+    assert "plan_cache_mode" not in off["options"] and "-c jit=off" in off["options"]
