@@ -139,13 +139,13 @@ if _database_url:
             f" -c join_collapse_limit={env_int('CHANCERY_PG_JOIN_COLLAPSE_LIMIT', 6, minimum=1)}"
         )
         _options: dict[str, Any] = dict(_db.options or {})
-        # Each statement planned once per connection: sent with server-side parameters, prepared
-        # at its second run, and kept as a generic plan. Planning was most of a page's SQL at 1M
-        # (the inbox's rows: 2.2 ms to plan, 0.7 to run; a dispatch read through the gate: 0.7 and
-        # 0.1); with PostgreSQL's default (`auto`) the statements were re-planned with their
-        # parameters anyway. Off behind a pooler that cannot keep a connection's prepared
-        # statements (PgBouncer before 1.21 in transaction mode): `CHANCERY_PG_PREPARED=false`.
-        if env_bool("CHANCERY_PG_PREPARED", True):
+        # Opt-in: each statement planned once per connection (server-side parameters, prepared at
+        # its second run, generic plans). Planning is most of a page's SQL at 1M (the inbox's rows:
+        # 2.2 ms to plan, 0.7 to run), and in process this made home, inbox and dispatch detail
+        # 16-27 % faster; but a generic plan cannot see a range's bounds, and the declassification
+        # queue's then read 371,000 index entries (24 -> 54 ms; `auto` chose the same plan after
+        # five runs). Not the default until every statement is known to keep its plan.
+        if env_bool("CHANCERY_PG_PREPARED", False):
             _options.setdefault("server_side_binding", True)
             _options.setdefault("prepare_threshold", 2)
             _session += " -c plan_cache_mode=force_generic_plan"

@@ -243,10 +243,10 @@ def _postgresql_options(tmp_path, **env):
     return json.loads(result.stdout)
 
 
-def test_postgresql_statements_are_prepared_with_generic_plans_unless_turned_off(tmp_path):
-    on = _postgresql_options(tmp_path)
-    assert on["server_side_binding"] is True and on["prepare_threshold"] == 2
-    assert "-c plan_cache_mode=force_generic_plan" in on["options"]
-    off = _postgresql_options(tmp_path, CHANCERY_PG_PREPARED="false")
+def test_postgresql_statements_are_prepared_with_generic_plans_only_when_asked(tmp_path):
+    off = _postgresql_options(tmp_path)
     assert "server_side_binding" not in off and "prepare_threshold" not in off
     assert "plan_cache_mode" not in off["options"] and "-c jit=off" in off["options"]
+    on = _postgresql_options(tmp_path, CHANCERY_PG_PREPARED="true")
+    assert on["server_side_binding"] is True and on["prepare_threshold"] == 2
+    assert "-c plan_cache_mode=force_generic_plan" in on["options"]

@@ -122,22 +122,19 @@ def test_postgresql_sessions_plan_page_queries_without_parallel_workers_or_jit()
     assert values == ["0", "off", "6"]
 
 
+
 @pytest.mark.django_db
-def test_postgresql_statements_are_prepared_once_with_a_generic_plan() -> None:
-    """`CHANCERY_PG_PREPARED` (default on): parameters bound by the server, a statement prepared
-    at its second run on a connection and planned once (`plan_cache_mode`)."""
+def test_postgresql_statements_are_planned_with_their_parameters_by_default() -> None:
+    """`CHANCERY_PG_PREPARED` is off by default: parameters bound by the client, nothing prepared,
+    PostgreSQL's own plan cache mode (a generic plan misread the declassification queue's dates)."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL session settings: run by the PostgreSQL part of make test")
     from chancery.accounts.models import User
 
+    for _ in range(3):
+        list(User.objects.unrestricted("a statement of this test").filter(username="nobody").values_list("pk"))
     with connection.cursor() as cursor:
         cursor.execute("SHOW plan_cache_mode")
-        assert cursor.fetchone()[0] == "force_generic_plan"
-    marker = "a statement of this test"
-    for _ in range(3):  # prepared at the second run
-        list(User.objects.unrestricted(marker).filter(username="nobody-by-this-name").values_list("pk"))
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement, generic_plans FROM pg_prepared_statements")
-        prepared = [(text, plans) for text, plans in cursor.fetchall() if "nobody" not in text and "username" in text]
-    assert prepared and all(plans >= 1 for _text, plans in prepared)
-
+        assert cursor.fetchone()[0] == "auto"
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
