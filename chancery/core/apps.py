@@ -10,7 +10,9 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from chancery.core import checks, db, receivers  # noqa: F401  (registers checks and signal handlers)
+        from chancery.core import checks, db, expressions, receivers  # noqa: F401  (registers checks and signal handlers)
+
+        expressions.install()
 
         # post_migrate is sent once per app after all migrations ran: one sender is enough.
         post_migrate.connect(db.analyse_after_migrate, sender=self, dispatch_uid="chancery.core.db.analyse")
