@@ -20,11 +20,14 @@ from django.template.defaulttags import URLNode
 from django.template.defaulttags import url as django_url
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
 register = template.Library()
 
-_PLAIN = (str, int)
+# `SafeString` too: a quoted view name or argument in a template (`{% url 'core:home' %}`) resolves
+# to one, and its text is its value (left out, no literal view name was ever answered from memory).
+_PLAIN = (str, SafeString, int)
 
 
 @lru_cache(maxsize=4096)
@@ -42,6 +45,10 @@ class CachedURLNode(URLNode):
         values = (view_name, *args, *(v for _k, v in kwargs))
         if not all(type(v) in _PLAIN for v in values):
             return str(super().render(context))
+        # As plain values in the key: a `SafeString` and a `str` of the same text are one answer.
+        view_name = str(view_name)
+        args = tuple(a if type(a) is int else str(a) for a in args)
+        kwargs = tuple((k, v if type(v) is int else str(v)) for k, v in kwargs)
         request = getattr(context, "request", None)
         current_app = getattr(request, "current_app", None)
         if current_app is None:

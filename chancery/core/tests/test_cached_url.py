@@ -44,6 +44,21 @@ def test_it_renders_what_django_renders(text: str) -> None:
     assert _render(text, **context) == _render(text, **context)  # answered from memory the second time
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["{% url 'core:home' %}", "{% url 'notifications:open' 7 %}", "{% url 'notifications:open' pk %}",
+     "{% url 'correspondence:detail' pk=pk %}", "{% url name pk as link %}{{ link }}"],
+)
+def test_the_second_rendering_is_answered_from_memory(text: str) -> None:
+    """A quoted view name or argument resolves to a `SafeString`: remembered like a `str`."""
+    cached_url._reversed.cache_clear()
+    template = engines["django"].from_string(text)
+    first = template.render({"pk": 42, "name": "notifications:open"})
+    assert cached_url._reversed.cache_info().misses == 1
+    assert template.render({"pk": 42, "name": "notifications:open"}) == first
+    assert cached_url._reversed.cache_info().hits == 1
+
+
 def test_arguments_decide_the_answer() -> None:
     assert _render("{% url 'notifications:open' pk %}", pk=1) == reverse("notifications:open", args=[1])
     assert _render("{% url 'notifications:open' pk %}", pk=2) == reverse("notifications:open", args=[2])
