@@ -25,7 +25,8 @@ from django.utils.translation import pgettext_lazy
 from chancery.accounts.access import signed_in
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level, Marking
-from chancery.core.gate import RestrictedQuerySet
+from chancery.core.db import Literal
+from chancery.core.gate import GateBypassError, RestrictedQuerySet
 from chancery.core.models import ChoiceLabels, MarkedModel, TimeStampedModel
 from chancery.core.validators import DATE_MAX
 from chancery.correspondence.marking_copies import CLOSED_LEVEL
@@ -108,10 +109,13 @@ def lacking_compartments_exists(user: User, outer: str = "pk") -> Exists:
 
 def clearance_q(user: User, prefix: str = "") -> Q:
     """SQL condition (on a dispatch, or on `prefix` + dispatch fields) that the user's
-    clearance dominates the marking: level ≥ and no compartment the user lacks."""
+    clearance dominates the marking: level ≥ and no compartment the user lacks. The level is
+    written into the statement (`Literal`: four levels, four statements): a plan made once for
+    a prepared statement cannot guess how much of the table `classification <= $1` keeps."""
     clearance: Marking = user.clearance
     outer = f"{prefix}pk" if not prefix else f"{prefix.removesuffix('__')}_id"
-    return Q(**{f"{prefix}classification__lte": clearance.level}) & ~Q(lacking_compartments_exists(user, outer))
+    level = Literal(int(clearance.level))
+    return Q(**{f"{prefix}classification__lte": level}) & ~Q(lacking_compartments_exists(user, outer))
 
 
 def routing_clearance_q(user: User) -> Q:
@@ -120,7 +124,7 @@ def routing_clearance_q(user: User) -> Q:
     database, `marking_copies`): the inbox index holds them, so a counter reads no other table
     except for a compartmented dispatch when the user holds compartments."""
     clearance: Marking = user.clearance
-    condition = Q(dispatch_released=True, dispatch_level__lte=clearance.level)
+    condition = Q(dispatch_released=True, dispatch_level__lte=Literal(int(clearance.level)))
     if not clearance.compartments:
         return condition & Q(dispatch_has_compartments=False)
     return condition & (Q(dispatch_has_compartments=False) | ~Q(lacking_compartments_exists(user, "dispatch_id")))
@@ -155,10 +159,20 @@ def _review_branch(user: User) -> Q | None:
     come, to review them (see `workflow_models`). It depends on today's date, so it is a
     condition on the dispatch row, not a row of the access index."""
     if user.has_capability(Capability.DOWNGRADE):
-        # A range with both ends: SQLite reads it from the review index (`corr_dispatch_review`),
-        # which `gate_scope` counts and lists by (a one-sided `<=` it did not).
-        return Q(status__in=RELEASED_STATUSES, declassify_on__range=(date.min, timezone.localdate()))
+        return due_for_review()
     return None
+
+
+def due_for_review() -> Q:
+    """Sent dispatches whose declassification review date has come. A range with both ends:
+    SQLite reads it from the review index (`corr_dispatch_review`), which `gate_scope` counts
+    and lists by (a one-sided `<=` it did not). The constants are written into the statement
+    (`Literal`), so that a plan made once for a prepared statement still sees them."""
+    today = timezone.localdate()
+    return Q(
+        status__in=[Literal(status) for status in RELEASED_STATUSES],
+        declassify_on__range=(Literal(date.min), Literal(today)),
+    )
 
 
 def need_to_know_units(user: User) -> tuple[list[int], list[int]]:
@@ -384,6 +398,16 @@ class DispatchChildQuerySet(RestrictedQuerySet[Any]):
     def visible_to(self, user: Viewer | None) -> Any:
         dispatches = Dispatch.objects.visible_to(user).values("pk")
         return self.filter(**{f"{self.dispatch_path}__in": dispatches})._mark_gated()
+
+    def of_dispatches(self, dispatches: DispatchQuerySet) -> Any:
+        """The children of `dispatches`, a set read through the gate (`visible_to`, narrowed as
+        the caller likes): the same rows as `visible_to(user)` restricted to them, with the gate
+        written once. Restricting `visible_to(user)` by a second gated set wrote the gate twice,
+        and the engines computed the first over every year: a director's correspondence
+        dashboard at 1M took 4 s on PostgreSQL and 7.8 s on SQLite."""
+        if not getattr(dispatches, "_gated", False) or dispatches.model is not Dispatch:
+            raise GateBypassError("of_dispatches() takes dispatches read through the gate")
+        return self.filter(**{f"{self.dispatch_path}__in": dispatches.values("pk")})._mark_gated()
 
     def of_dispatch(self, dispatch: Dispatch) -> Any:
         return self.filter(**{self.dispatch_path: dispatch})._mark_gated()

@@ -20,7 +20,14 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chancery.correspondence.models import RELEASED_STATUSES, Dispatch, Routing, RoutingKind, RoutingStatus
+from chancery.correspondence.models import (
+    RELEASED_STATUSES,
+    Dispatch,
+    DispatchQuerySet,
+    Routing,
+    RoutingKind,
+    RoutingStatus,
+)
 from chancery.organisation.models import Unit, UnitKind
 from chancery.planning.models import Achievement, Action, ActionStatus, AxisType, Indicator, Programme
 from chancery.reporting import figures, texts
@@ -146,9 +153,11 @@ def achievements(user: User, filters: Filters, programme_ids: list[int] | None =
     return qs
 
 
-def attributions(user: User, *, units: Any = None) -> QuerySet[Routing]:
-    """Attributions (*pour attribution*) of dispatches the viewer may read."""
-    qs = Routing.objects.visible_to(user).filter(kind=RoutingKind.ACTION, dispatch__status__in=RELEASED_STATUSES)
+def attributions(user: User, *, units: Any = None, within: DispatchQuerySet | None = None) -> QuerySet[Routing]:
+    """Attributions (*pour attribution*) of dispatches the viewer may read (of `within`, a set of
+    them read through the gate, when given)."""
+    routings = Routing.objects.visible_to(user) if within is None else Routing.objects.of_dispatches(within)
+    qs = routings.filter(kind=RoutingKind.ACTION, dispatch__status__in=RELEASED_STATUSES)
     if units is not None:
         qs = qs.filter(unit__in=units)
     return qs
@@ -315,8 +324,13 @@ def mission_dashboard(user: User, programme: Programme) -> dict[str, Any]:
         .order_by("target_date", "pk")[:10]
     )
     recent = list(Achievement.objects.visible_to(user).filter(programme=programme).order_by("-date", "-pk")[:5])
+    # The gate over the dispatches with an open attribution to the mission only (`within`): over
+    # every dispatch the reader may read, then the mission's, it took 1.8 s for a director at 1M.
+    with_open_attribution = Dispatch.objects.visible_to(user).filter(
+        routings__unit_id=programme.mission_id, routings__kind=RoutingKind.ACTION, routings__status__in=OPEN_ROUTING
+    )
     awaiting = list(
-        attributions(user, units=[programme.mission_id])
+        attributions(user, units=[programme.mission_id], within=with_open_attribution)
         .filter(status__in=OPEN_ROUTING)
         .select_related("dispatch")
         .order_by("dispatch__sent_at", "pk")[:20]
@@ -394,7 +408,7 @@ def correspondence(user: User, filters: Filters) -> dict[str, Any]:
         {"unit": code, "months": months, "total": sum(months)} for code, months in sorted(volumes.items())
     ]
     month_totals = [sum(months[m] for months in volumes.values()) for m in range(12)]
-    attributed = attributions(user).filter(dispatch__in=sent.values("pk"))
+    attributed = attributions(user, within=sent)
     answered = attributed.filter(answered_at__isnull=False, dispatch__sent_at__isnull=False)
     durations: list[float] = []
     by_unit_durations: dict[str, list[float]] = {}
