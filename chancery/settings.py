@@ -142,9 +142,11 @@ if _database_url:
         # Opt-in: each statement planned once per connection (server-side parameters, prepared at
         # its second run, generic plans). Planning is most of a page's SQL at 1M (the inbox's rows:
         # 2.2 ms to plan, 0.7 to run), and in process this made home, inbox and dispatch detail
-        # 16-27 % faster; but a generic plan cannot see a range's bounds, and the declassification
-        # queue's then read 371,000 index entries (24 -> 54 ms; `auto` chose the same plan after
-        # five runs). Not the default until every statement is known to keep its plan.
+        # 16-27 % faster. A generic plan cannot see its parameters: the declassification queue's
+        # read 371,000 index entries until the constants that decide its plan (review range,
+        # statuses, clearance level) were written into the statement (`core.db.Literal`). Not the
+        # default while filters on a range or on words that a user types (the API lists' dates,
+        # search) are not measured with it at scale.
         if env_bool("CHANCERY_PG_PREPARED", False):
             _options.setdefault("server_side_binding", True)
             _options.setdefault("prepare_threshold", 2)
