@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 from pytest_django.fixtures import Settings
 
 DEMO_SEED = 7
@@ -27,6 +28,16 @@ def data_dir(settings: Settings, tmp_path: Path) -> Path:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     return path
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts in the ministry's default language. LocaleMiddleware activates the
+    request's language in the thread and never resets it, so a test client's English request
+    would otherwise decide the language of whatever test runs next on that worker."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
