@@ -320,6 +320,25 @@ def _array(rows: QuerySet[Any]) -> Any:
 
 
 class DispatchQuerySet(RestrictedQuerySet["Dispatch"]):
+    def gate_key(self, user: Viewer | None) -> tuple[Any, ...] | None:
+        """Everything `visible_to(user)` (its EXISTS form) is written from, or None when nothing
+        is visible: two readers with the same key get the same SQL and parameters. For a caller
+        that keeps a gated statement compiled (`core.db.CompiledStatements`); whatever the gate
+        comes to read about its reader must be added here (tested: equal keys, equal SQL)."""
+        user = signed_in(user)
+        if user is None:
+            return None
+        unit_ids, overseen_units = need_to_know_units(user)
+        reviews = _review_branch(user) is not None  # its range ends today: today is in the key
+        return (
+            user.pk,
+            int(user.clearance.level),
+            tuple(user.clearance_compartment_ids),
+            tuple(unit_ids),
+            tuple(overseen_units),
+            timezone.localdate() if reviews else None,
+        )
+
     def visible_to(self, user: Viewer | None, *, from_access_rows: bool = False) -> DispatchQuerySet:
         """Dispatches `user` may read: clearance dominates the marking AND need to know.
 

@@ -6,7 +6,7 @@ one of a fixed, neutral list — never a subject, body or reference of protected
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
@@ -77,6 +77,14 @@ class NotificationQuerySet(RestrictedQuerySet["Notification"]):
             readable = Exists(target_model._default_manager.visible_to(user).filter(pk=target_pk))
             own = own.exclude(Q(target_type=label) & ~Q(readable))
         return own._mark_gated()
+
+    def gate_key(self, user: Viewer | None) -> tuple[Any, ...] | None:
+        """Everything `visible_to(user)` is written from (the recipient and each gated target's
+        own `gate_key`), or None when nothing is visible."""
+        user = signed_in(user)
+        if user is None:
+            return None
+        return (user.pk, *(apps.get_model(label)._default_manager.gate_key(user) for label in GATED_TARGETS))
 
     def unread(self) -> NotificationQuerySet:
         return self.filter(read_at__isnull=True)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
+from chancery.core.db import CompiledStatements, count_statement, run_count
 from chancery.core.gate import get_visible_or_404
 from chancery.notifications.models import Notification, NotificationQuerySet
 
@@ -68,8 +69,17 @@ def with_details(*, user: User, notifications: Iterable[Notification]) -> list[N
     return rows
 
 
+# The unread count's statement, compiled once per reader and rights: every open page asks for the
+# count each minute, and building the dispatch and plan gates for it cost 3-8 ms of Python per
+# ask at a million dispatches, whatever the count (its SQL runs in well under a millisecond).
+_UNREAD_COUNTS = CompiledStatements()
+
+
 def unread_count(*, user: User) -> int:
-    return Notification.objects.visible_to(user).unread().count()
+    key = Notification.objects.gate_key(user)
+    if key is None:
+        return 0
+    return run_count(_UNREAD_COUNTS.get(key, lambda: count_statement(notifications_for(user=user, unread_only=True))))
 
 
 def notification_detail(*, user: User, pk: int) -> Notification:

@@ -27,6 +27,7 @@ from django.utils.translation import pgettext_lazy
 
 from chancery.accounts.access import signed_in
 from chancery.accounts.roles import Capability
+from chancery.core.db import CompiledStatements
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.locking import version_field
 from chancery.core.models import ChoiceLabels, MarkedModel, TimeStampedModel, uncleared_compartment_exists
@@ -164,11 +165,21 @@ def partner_units_prefetch(lookup: str = "partner_units") -> models.Prefetch:
 
 # The plan gate's condition compiled to SQL, by the rights it reads, in this process. Built as a
 # queryset (scope, clearance, compartments), compiling it cost about a millisecond of every
-# query it gates: five of them on a home page, one per query on the planning pages. The key holds
-# everything the condition is made of (a change of rights is a new key, never a stale answer);
-# bounded: emptied when full.
-_GATE_SQL: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
-GATE_SQL_KEPT = 4096
+# query it gates: five of them on a home page, one per query on the planning pages. The key
+# (`programme_gate_key`) holds everything the condition is made of.
+_GATE_SQL = CompiledStatements()
+
+
+def programme_gate_key(user: Any) -> tuple[Any, ...] | None:
+    """Everything the plan gate's condition for `user` (signed in) is written from, or None when
+    they may read no plan: two agents with the same key read through the same SQL."""
+    memberships = user.active_memberships()
+    if not memberships:
+        return None
+    read_all = bool(user.units_with(Capability.READ_ALL_PROGRAMMES))
+    unit_ids = () if read_all else tuple(sorted({m.unit_id for m in memberships}))
+    paths = () if read_all else tuple(sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE)}))
+    return (read_all, unit_ids, paths, int(user.clearance.level), tuple(user.clearance_compartment_ids))
 
 
 def programme_gate(user: Any) -> models.expressions.RawSQL | None:
@@ -179,16 +190,12 @@ def programme_gate(user: Any) -> models.expressions.RawSQL | None:
     `OVERSEE_SUBTREE` in an ancestor of the mission (its region) or of its HQ desk (the
     desk's directorate); holder of `READ_ALL_PROGRAMMES` (planning, inspection). And the
     user's clearance must dominate the programme's marking."""
-    memberships = user.active_memberships()
-    if not memberships:
+    key = programme_gate_key(user)
+    if key is None:
         return None
-    read_all = bool(user.units_with(Capability.READ_ALL_PROGRAMMES))
-    unit_ids = () if read_all else tuple(sorted({m.unit_id for m in memberships}))
-    paths = () if read_all else tuple(sorted({u.path for u in user.units_with(Capability.OVERSEE_SUBTREE)}))
-    cleared = tuple(user.clearance_compartment_ids)
-    key = (read_all, unit_ids, paths, int(user.clearance.level), cleared)
-    compiled = _GATE_SQL.get(key)
-    if compiled is None:
+
+    def compile_condition() -> tuple[str, tuple[Any, ...]]:
+        read_all, unit_ids, paths, level, _cleared = key
         scope = Q()
         if not read_all:
             scope = Q(mission_id__in=unit_ids) | Q(mission__hq_desk_id__in=unit_ids)
@@ -197,19 +204,24 @@ def programme_gate(user: Any) -> models.expressions.RawSQL | None:
         rows = Programme.compartments.through.objects.filter(programme_id=OuterRef("pk"))
         condition = (
             Programme.objects.unrestricted("the plan gate's own condition, compiled")
-            .filter(scope, classification__lte=key[3])
+            .filter(scope, classification__lte=level)
             .exclude(uncleared_compartment_exists(rows, user))
             .order_by()  # a set of ids: the model's default order would be sorted for nothing
             .values("pk")
         )
-        compiled = condition.query.sql_with_params()
-        if len(_GATE_SQL) >= GATE_SQL_KEPT:
-            _GATE_SQL.clear()
-        _GATE_SQL[key] = compiled
-    return models.expressions.RawSQL(compiled[0], compiled[1])  # noqa: S611 - compiled by the ORM, values as parameters
+        sql, params = condition.query.sql_with_params()
+        return sql, tuple(params)
+
+    sql, params = _GATE_SQL.get(key, compile_condition)
+    return models.expressions.RawSQL(sql, params)  # noqa: S611 - compiled by the ORM, values as parameters
 
 
 class ProgrammeQuerySet(SealedQuerySetMixin, RestrictedQuerySet["Programme"]):
+    def gate_key(self, user: Viewer | None) -> tuple[Any, ...] | None:
+        """What `visible_to(user)` is written from (`programme_gate_key`); None: nothing visible."""
+        user = signed_in(user)
+        return programme_gate_key(user) if user is not None else None
+
     def visible_to(self, user: Viewer | None) -> ProgrammeQuerySet:
         """Plans visible to `user` (`programme_gate`); deny by default."""
         user = signed_in(user)

@@ -131,7 +131,7 @@ def test_agents_alike_but_for_one_right_never_share_what_was_compiled(ministry: 
 
 
 def test_what_is_kept_is_bounded(ministry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(planning_models, "GATE_SQL_KEPT", 3)
+    monkeypatch.setattr(planning_models._GATE_SQL, "kept", 3)
     planning_models._GATE_SQL.clear()
     for user in ministry.users.values():
         Programme.objects.visible_to(user).exists()
