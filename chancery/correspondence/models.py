@@ -294,15 +294,26 @@ def narrow_scope_q(user: Viewer | None) -> Q | None:
     decides), when their scope is narrow enough for a list to start from them (see
     `NARROW_FACTOR`); else None. Each way of need to know is a separate `IN` (each on its own
     index: one OR over the table made the engine scan it). Costs a few bounded index counts."""
-    parts = narrow_gate_scope(user, int((NARROW_FACTOR * _table_size()) ** 0.5))
+    parts = narrow_gate_scope(user, narrow_limit())
     if parts is None:
         return None
+    return among_ids_q([rows.values("dispatch_id") for rows in parts])
+
+
+def narrow_limit() -> int:
+    """How many rows a list may start from rather than walk its order's index (`NARROW_FACTOR`)."""
+    return int((NARROW_FACTOR * _table_size()) ** 0.5)
+
+
+def among_ids_q(id_sets: list[QuerySet[Any]]) -> Q:
+    """A condition on `Dispatch`: its key is among the ids one of `id_sets` (each a queryset of one
+    column) selects, written so that a list starts from those ids (a few, by `narrow_limit`).
+    PostgreSQL filters `IN (subquery)` as a hashed set while walking the order's index, to its
+    limit: a mission agent's deep API page scanned 40 % of the table (400 ms at 1M). An array
+    computed once drives the primary key instead (38 ms at any depth)."""
     if connection.vendor == "postgresql":
-        # PostgreSQL filters `IN (subquery)` as a hashed set while walking the order's index, to
-        # its limit: a mission agent's deep API page scanned 40 % of the table (400 ms at 1M). An
-        # array computed once drives the primary key instead (38 ms at any depth).
-        return reduce(or_, [Q(_AnyOfArray(models.F("pk"), _array(rows.values("dispatch_id")))) for rows in parts])
-    return reduce(or_, [Q(pk__in=rows.values("dispatch_id")) for rows in parts])
+        return reduce(or_, [Q(_AnyOfArray(models.F("pk"), _array(ids))) for ids in id_sets])
+    return reduce(or_, [Q(pk__in=ids) for ids in id_sets])
 
 
 class _AnyOfArray(models.Func):

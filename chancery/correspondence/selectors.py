@@ -36,7 +36,9 @@ from chancery.correspondence.models import (
     Routing,
     RoutingKind,
     RoutingStatus,
+    among_ids_q,
     clearance_q,
+    narrow_limit,
     routing_clearance_q,
 )
 from chancery.crypto.models import DataKey
@@ -401,6 +403,27 @@ def _level(value: str) -> int | None:
         return -1
 
 
+def _unit_q(code: str, *, start_here: bool) -> Q:
+    """Dispatches sent by the unit `code` or routed to it. Semi-joins rather than a join: no
+    DISTINCT over whole rows. The unit is named by id on both sides of the OR, so that each side
+    walks its own index (dispatches sent by the unit, its routings) instead of the engine filtering
+    the whole table row by row: at 100k dispatches the list of one mission went from 2.6 s to 30 ms
+    (its capped count) and 215 to 55 ms (a page). A unit with few dispatches (`narrow_limit`) is
+    where the list starts (`among_ids_q`): PostgreSQL otherwise walked all dispatches by date to
+    find a mission's few that a desk officer of another region may read (none: 2.2 s at 1M).
+    Not when the list `start_here` is told not to (it starts from somewhere narrower)."""
+    unit = Unit.objects.filter(code=code).values("pk")
+    sent_by = Dispatch.objects.unrestricted("the unit filter's candidates: the gate decides").filter(
+        sending_unit_id__in=unit
+    )
+    routed = Routing.objects.unrestricted("the unit filter's candidates: the gate decides").filter(unit_id__in=unit)
+    if start_here:
+        counted = capped_counts({"sent": sent_by.values("pk"), "routed": routed.values("pk")}, cap=narrow_limit())
+        if not any(n.more for n in counted.values()) and sum(counted.values()) <= narrow_limit():
+            return among_ids_q([sent_by.values("pk"), routed.values("dispatch_id")])
+    return Q(sending_unit_id__in=unit) | Q(pk__in=routed.values("dispatch_id"))
+
+
 def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | None = None) -> DispatchQuerySet:
     """Visible dispatches matching the filters (direction, unit, status, classification,
     date range on the letter date, tag, q), newest first. Unknown values match nothing."""
@@ -422,16 +445,12 @@ def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | N
         qs = qs.filter(status=f.status)
     level = _level(f.classification.strip().lower())
     if level is not None:
-        qs = qs.filter(classification=level)
+        # Above the reader's clearance nothing can match: said here, not found by walking every
+        # dispatch (PostgreSQL did not see the two conditions exclude each other: 0.6 s at 1M).
+        qs = qs.filter(classification=level) if level <= int(user.clearance.level) else qs.none()
     if f.unit:
-        code = f.unit.strip().upper()
-        # Semi-joins rather than a join: no DISTINCT over whole rows. The unit is named by id on both
-        # sides of the OR, so that each side walks its own index (dispatches sent by the unit, its
-        # routings) instead of the engine filtering the whole table row by row: at 100k dispatches
-        # the list of one mission went from 2.6 s to 30 ms (its capped count) and 215 to 55 ms (a page).
-        unit = Unit.objects.filter(code=code).values("pk")
-        routed = Routing.objects.filter(unit_id__in=unit).values("dispatch_id")
-        qs = qs.filter(Q(sending_unit_id__in=unit) | Q(pk__in=routed))
+        # a narrow reader's list already starts from their few access rows
+        qs = qs.filter(_unit_q(f.unit.strip().upper(), start_here=not qs._bounded_scope))
     if f.date_from:
         qs = qs.filter(dated__gte=f.date_from)
     if f.date_to:

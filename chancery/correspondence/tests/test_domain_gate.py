@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
+from chancery.core.classification import Level
 from chancery.correspondence import models as correspondence_models
 from chancery.correspondence import selectors, services
 from chancery.correspondence.models import OPEN_ROUTINGS, Dispatch, Routing
@@ -205,10 +207,17 @@ def test_sent_list_matches_the_gate(ministry: Any) -> None:
     assert not selectors.outbox(counsellor).exists()
 
 
-@pytest.mark.parametrize("factor", [10**9, 0], ids=["from the access rows", "walking the order"])
-def test_dispatch_list_matches_the_gate_whichever_way_it_is_read(ministry: Any, monkeypatch: Any, factor: int) -> None:
+@pytest.mark.parametrize(
+    ("factor", "wide_reader"),
+    [(10**9, False), (0, False), (10**9, True)],
+    ids=["from the access rows", "walking the order", "from the unit's rows"],
+)
+def test_dispatch_list_matches_the_gate_whichever_way_it_is_read(
+    ministry: Any, monkeypatch: Any, factor: int, wide_reader: bool
+) -> None:
     """`search_dispatches` (the API list) starts from the reader's access rows when their scope
-    is narrow (`narrow_scope_q`), else walks its order: the same rows either way, the gate's."""
+    is narrow (`narrow_scope_q`), else from a unit's rows when filtered by a unit with few, else
+    walks its order: the same rows either way, the gate's."""
     u = ministry.users
     sent(ministry, routings=[("DAB/1", "action"), ("DG7/1", "info")])
     sent(ministry, author="hom.dakar", classification=3, routings=[("DAB/1", "action")])
@@ -219,13 +228,23 @@ def test_dispatch_list_matches_the_gate_whichever_way_it_is_read(ministry: Any, 
     due = sent(ministry, author="hom.dakar", classification=2, declassify_on=today - timedelta(days=1))
     later = sent(ministry, author="hom.dakar", classification=2, declassify_on=today + timedelta(days=30))
     monkeypatch.setattr(correspondence_models, "NARROW_FACTOR", factor)
+    if wide_reader:  # every reader's scope taken as too wide to start from; every unit's as narrow
+        monkeypatch.setattr(correspondence_models, "narrow_gate_scope", lambda user, limit: None)
     for name in ("counsellor.dakar", "desk.dab1", "director.dab", "clerk.sgbo", "security", "hom.lima", "sg"):
         user = u[name]
         expected = {d.pk for d in Dispatch.objects.visible_to(user)}
         assert {d.pk for d in selectors.search_dispatches(user)} == expected, name
-        routed = {d.pk for d in Dispatch.objects.visible_to(user).filter(routings__unit__code="DAB/1")}
-        assert {d.pk for d in selectors.search_dispatches(user, {"unit": "DAB/1"})} >= routed, name
-        if factor:
+        for code in ("DAB/1", "DAKAR", "LIMA", "NOWHERE"):
+            # the unit's dispatches started from (a few, when narrow) or walked to: the gate's either way
+            by_unit = Q(sending_unit__code=code) | Q(routings__unit__code=code)
+            of_unit = Dispatch.objects.visible_to(user).filter(by_unit)
+            expected_of_unit = set(of_unit.values_list("pk", flat=True))
+            assert {d.pk for d in selectors.search_dispatches(user, {"unit": code})} == expected_of_unit, (name, code)
+        for level in Level:
+            # a level above the reader's clearance answers nothing without looking
+            at_level = set(Dispatch.objects.visible_to(user).filter(classification=level).values_list("pk", flat=True))
+            assert {d.pk for d in selectors.search_dispatches(user, {"classification": level.key})} == at_level, name
+        if factor and not wide_reader:
             # narrow enough to start from the scope's rows (a security officer's: with those due for review)
             assert correspondence_models.narrow_scope_q(user) is not None, name
     security = {d.pk for d in selectors.search_dispatches(u["security"])}
