@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -25,13 +24,4 @@ def chancery(request: HttpRequest) -> dict[str, Any]:
         "ministry_name": settings.CHANCERY_MINISTRY_NAME,
         "is_rtl": get_language_bidi(),
         "base_template": "core/fragment.html" if getattr(request, "htmx", False) else "core/base.html",
-        # Counted only if the page shows it (a template calls it): the navigation bar's counter,
-        # written with the page rather than fetched by a second request once it has loaded.
-        "unread_notifications": partial(_unread_notifications, user) if signed_in else 0,
     }
-
-
-def _unread_notifications(user: Any) -> int:
-    from chancery.notifications.selectors import unread_count
-
-    return unread_count(user=user)

@@ -69,8 +69,8 @@ def with_details(*, user: User, notifications: Iterable[Notification]) -> list[N
     return rows
 
 
-# The unread count's statement, compiled once per reader and rights: every open page asks for the
-# count each minute, and building the dispatch and plan gates for it cost 3-8 ms of Python per
+# The unread count's statement, compiled once per reader and rights: every page asks for the count
+# once loaded and each minute after, and building the dispatch and plan gates for it cost 3-8 ms of Python per
 # ask at a million dispatches, whatever the count (its SQL runs in well under a millisecond).
 _UNREAD_COUNTS = CompiledStatements()
 
