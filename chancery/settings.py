@@ -144,9 +144,9 @@ if _database_url:
         # 2.2 ms to plan, 0.7 to run), and in process this made home, inbox and dispatch detail
         # 16-27 % faster. A generic plan cannot see its parameters: the declassification queue's
         # read 371,000 index entries until the constants that decide its plan (review range,
-        # statuses, clearance level) were written into the statement (`core.db.Literal`). Not the
-        # default while filters on a range or on words that a user types (the API lists' dates,
-        # search) are not measured with it at scale.
+        # statuses, clearance level) were written into the statement (`core.db.Literal`). Measured
+        # at 1M with the API lists' filters, not to be the default: a date range planned blind took
+        # 1.1 s instead of 48 ms (bench/results/filters-1m.md).
         if env_bool("CHANCERY_PG_PREPARED", False):
             _options.setdefault("server_side_binding", True)
             _options.setdefault("prepare_threshold", 2)

@@ -126,7 +126,8 @@ def test_postgresql_sessions_plan_page_queries_without_parallel_workers_or_jit()
 @pytest.mark.django_db
 def test_postgresql_statements_are_planned_with_their_parameters_by_default() -> None:
     """`CHANCERY_PG_PREPARED` is off by default: parameters bound by the client, nothing prepared,
-    PostgreSQL's own plan cache mode (a generic plan misread the declassification queue's dates)."""
+    PostgreSQL's own plan cache mode (generic plans misread the declassification queue's dates and the API
+    lists' date filters at 1M: bench/results/filters-1m.md)."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL session settings: run by the PostgreSQL part of make test")
     from chancery.accounts.models import User
