@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models.lookups import Exact
 from django.http import Http404
 from django.utils import timezone
 
 from chancery.accounts.roles import Capability
 from chancery.core.classification import Level
+from chancery.core.db import Unindexed
 from chancery.core.gate import get_visible_or_404, read_through_gate
 from chancery.core.keyset import CappedInt, ListedByKeys, capped_counts, ordering
 from chancery.core.lists import first
@@ -442,7 +444,7 @@ def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | N
     if f.direction:
         qs = qs.filter(direction=f.direction)
     if f.status:
-        qs = qs.filter(status=f.status)
+        qs = qs.filter(Exact(Unindexed(F("status")), f.status))
     level = _level(f.classification.strip().lower())
     if level is not None:
         # Above the reader's clearance nothing can match: said here, not found by walking every
