@@ -21,6 +21,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Func, QuerySet, Value
 
+from chancery.core.gate import check_gated
+
 # Rows SQLite samples per index in `PRAGMA optimize`: bounds its cost on a large table
 # (a few milliseconds) while keeping the estimates good enough to choose an index.
 OPTIMIZE_ANALYSIS_LIMIT = 400
@@ -157,7 +159,6 @@ class Unindexed(Func):
         return self.as_sql(compiler, connection, template="+%(expressions)s", **extra_context)
 
 
-
 # --- statements compiled once ------------------------------------------------------------------
 
 Statement = tuple[str, tuple[Any, ...]]
@@ -193,6 +194,7 @@ class CompiledStatements:
 
 def count_statement(queryset: QuerySet[Any]) -> Statement:
     """`SELECT COUNT(*)` of the rows of `queryset`, compiled (for `CompiledStatements`)."""
+    check_gated(queryset)
     sql, params = queryset.order_by().values("pk").query.sql_with_params()
     return f"SELECT COUNT(*) FROM ({sql}) counted", tuple(params)  # noqa: S608 - compiled by the ORM
 

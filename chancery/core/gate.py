@@ -103,6 +103,14 @@ class RestrictedQuerySet(models.QuerySet[M]):
         return super().iterator(chunk_size=chunk_size)
 
 
+def check_gated(queryset: Any) -> None:
+    """For SQL compiled from a queryset and run by hand (which skips the queryset's own evaluation,
+    where the gate is checked): refuse a restricted queryset not read through the gate."""
+    check_gate = getattr(queryset, "_check_gate", None)
+    if check_gate is not None:
+        check_gate()
+
+
 def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Viewer | None, **lookup: Any) -> M:
     """The single access function: same 404 for a missing and a forbidden object. The object
     returned remembers whom it was read for (`read_through_gate`)."""

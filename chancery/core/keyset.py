@@ -27,6 +27,8 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections
 from django.db.models import Count, Q, QuerySet, Window
 
+from chancery.core.gate import check_gated
+
 COUNT_CAP = 1000
 OLDER, NEWER = "older", "newer"
 
@@ -70,10 +72,7 @@ def capped_counts(querysets: Mapping[str, QuerySet[Any]], cap: int | None = None
     if not querysets:
         return {}
     for rows in querysets.values():
-        # Raw SQL skips the queryset's own evaluation, where the gate checks it was applied.
-        check_gate = getattr(rows, "_check_gate", None)
-        if check_gate is not None:
-            check_gate()
+        check_gated(rows)
     parts = [rows.order_by().values("pk")[: cap + 1].query.sql_with_params() for rows in querysets.values()]
     select = ", ".join(f"(SELECT COUNT(*) FROM ({sql}) s{i})" for i, (sql, _params) in enumerate(parts))  # noqa: S608 - ORM SQL
     with connections[next(iter(querysets.values())).db].cursor() as cursor:

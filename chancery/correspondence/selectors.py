@@ -420,8 +420,9 @@ def _unit_q(code: str, *, start_here: bool) -> Q:
     )
     routed = Routing.objects.unrestricted("the unit filter's candidates: the gate decides").filter(unit_id__in=unit)
     if start_here:
-        counted = capped_counts({"sent": sent_by.values("pk"), "routed": routed.values("pk")}, cap=narrow_limit())
-        if not any(n.more for n in counted.values()) and sum(counted.values()) <= narrow_limit():
+        limit = narrow_limit()
+        counted = capped_counts({"sent": sent_by.values("pk"), "routed": routed.values("pk")}, cap=limit)
+        if not any(n.more for n in counted.values()) and sum(counted.values()) <= limit:
             return among_ids_q([sent_by.values("pk"), routed.values("dispatch_id")])
     return Q(sending_unit_id__in=unit) | Q(pk__in=routed.values("dispatch_id"))
 

@@ -8,6 +8,7 @@ import pytest
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
+from chancery.core.db import count_statement
 from chancery.core.gate import GateBypassError, get_visible_or_404
 from chancery.core.keyset import capped_counts
 from chancery.core.middleware import GateEnforcementMiddleware
@@ -34,8 +35,9 @@ def _serve(view: Any, user: User) -> HttpResponse:
         lambda user: list(Unit.objects.get(code="RAFR").children.all()),
         lambda user: list(Unit.objects.values_list("code", flat=True)),
         lambda user: capped_counts({"units": Unit.objects.filter(kind="mission")}),
+        lambda user: count_statement(Unit.objects.filter(kind="mission")),
     ],
-    ids=["list", "count", "exists", "get", "reverse-relation", "values_list", "capped-counts"],
+    ids=["list", "count", "exists", "get", "reverse-relation", "values_list", "capped-counts", "compiled-count"],
 )
 def test_a_view_that_forgets_the_gate_fails(ministry: Any, read: Any) -> None:
     def careless_view(request: HttpRequest) -> HttpResponse:
