@@ -5,9 +5,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _repair_marking_copies(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
-    from chancery.correspondence import marking_copies
+    from chancery.correspondence import marking_copies, substring_index
 
     marking_copies.ensure_installed(using=using)
+    substring_index.ensure_installed(using=using)
 
 
 class CorrespondenceConfig(AppConfig):

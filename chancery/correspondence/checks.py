@@ -28,3 +28,22 @@ def check_routing_marking(
         for alias in databases or []
         if (missing := missing_triggers(using=alias))
     ]
+
+
+@register(Tags.database)
+def check_substring_index(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The lists' word filter finds its candidates in the substring index: without its triggers
+    (SQLite) it would miss dispatches written since; without its indexes it reads every dispatch."""
+    from chancery.correspondence.substring_index import missing
+
+    return [
+        Error(
+            f"Database {alias!r} lacks parts of the dispatches' substring index: " + ", ".join(absent),
+            hint="Run `chancery migrate` (it re-creates them and rebuilds the index from the dispatches).",
+            id="correspondence.E002",
+        )
+        for alias in databases or []
+        if (absent := missing(using=alias))
+    ]

@@ -26,7 +26,7 @@ from chancery.core.gate import get_visible_or_404, read_through_gate
 from chancery.core.keyset import CappedInt, ListedByKeys, capped_counts, ordering
 from chancery.core.lists import first
 from chancery.core.models import preload_compartment_codes
-from chancery.correspondence import content, policy
+from chancery.correspondence import content, policy, substring_index
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
     Attachment,
@@ -427,9 +427,13 @@ def _unit_q(code: str, *, start_here: bool) -> Q:
     return Q(sending_unit_id__in=unit) | Q(pk__in=routed.values("dispatch_id"))
 
 
-def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | None = None) -> DispatchQuerySet:
+def search_dispatches(
+    user: User, filters: SearchFilters | Mapping[str, Any] | None = None, *, reads: int | None = None
+) -> DispatchQuerySet:
     """Visible dispatches matching the filters (direction, unit, status, classification,
-    date range on the letter date, tag, q), newest first. Unknown values match nothing."""
+    date range on the letter date, tag, q), newest first. Unknown values match nothing.
+    `reads`: how many rows the caller reads, when it reads that few and no count (a picker):
+    how the list is best read depends on it (`_words_filter`)."""
     f = filters if isinstance(filters, SearchFilters) else SearchFilters.from_mapping(filters or {})
     # The sending unit and the author come in their own queries, not joined: with those inner
     # joins SQLite started from the units table and sorted the reader's whole scope (1.5 s for a
@@ -462,14 +466,29 @@ def search_dispatches(user: User, filters: SearchFilters | Mapping[str, Any] | N
         clear, token = content.tag_patterns(f.tag)
         qs = qs.filter(Q(tag_index__contains=clear) | Q(tag_index__contains=token))
     if f.q.strip():
-        text = f.q.strip()
-        qs = qs.filter(
-            Q(reference__icontains=text)
-            | Q(external_reference__icontains=text)
-            | Q(sender_name__icontains=text)
-            | Q(subject__icontains=text)  # clear column: empty for protected dispatches
-        )
+        qs = qs.filter(_words_filter(f.q.strip(), start_here=not qs._bounded_scope, reads=reads))
     return qs.order_by(*ordering(SEARCH_ORDER))
+
+
+def _words_filter(text: str, *, start_here: bool, reads: int | None) -> Q:
+    """`substring_index.words_filter_q`: a wide reader's list walking its date order tested each
+    dispatch's columns and, for a word in none, read the reader's whole scope (2.1-2.8 s at 1M).
+    A few candidates (`narrow_limit`) are where the list starts, unless it is told not to
+    `start_here` (it starts from somewhere narrower: the reader's own rows); on SQLite up to
+    `WALK_FACTOR` times more are tested as the list walks. A caller that `reads` a few rows and
+    no count starts from fewer: the walk finds its few sooner than the gate reads thousands (the
+    reference picker's ten for a 2 % word at 1M: 9 ms walked, 74-140 ms started from its 21,000
+    candidates)."""
+    limit = narrow_limit()
+    few = None if not start_here else limit if reads is None else min(limit, FEW_PER_ROW_READ * reads)
+    return substring_index.words_filter_q(text, few=few, many=WALK_FACTOR * limit)
+
+
+# Above `narrow_limit` × this many candidates, reading them costs more than the walk they spare
+# (SQLite at 1M: 1,000,000 rowids read into a set in 90 ms; 41,000 in 10 ms).
+WALK_FACTOR = 10
+# Candidates a list that reads `reads` rows and no count may start from, per row it reads.
+FEW_PER_ROW_READ = 100
 
 
 def dispatch_api_list(user: User, filters: Mapping[str, Any]) -> DispatchQuerySet | ListedByKeys:

@@ -251,7 +251,8 @@ def reference_suggestions(request: HttpRequest) -> HttpResponse:
     q = (request.GET.get("q") or "").strip()[:100]
     results: list[Dispatch] = []
     if len(q) >= 2:
-        results = list(selectors.search_dispatches(agent(request), {"q": q}).exclude(reference=None)[:10])
+        by_words = selectors.search_dispatches(agent(request), {"q": q}, reads=10)
+        results = list(by_words.exclude(reference=None)[:10])
         if len(results) < 10:
             # Then what the search index finds in subjects, bodies and attachments (gated).
             from chancery.search.selectors import matching_object_ids

@@ -207,6 +207,19 @@ def test_sent_list_matches_the_gate(ministry: Any) -> None:
     assert not selectors.outbox(counsellor).exists()
 
 
+# A subject's word in another case, a reference's unit and year in another case, a sender's
+# reference fragment, a word of a Secret dispatch's subject (encrypted: never found by it), one
+# in no dispatch, two letters (shorter than the index's trigrams), FTS5 syntax and a quote
+# (searched as typed).
+WORDS = ("CULTURELLE", "kar/20", "NV/26", "du JAPON", "Semaine cult", "ravitaillement", "zzqq", "ma", 'NEAR(a b) "x',
+         '"verbale"', "* OR -")
+
+
+def _holds(dispatch: Dispatch, text: str) -> bool:
+    fields = (dispatch.reference, dispatch.external_reference, dispatch.sender_name, dispatch.subject)
+    return any(text.lower() in (value or "").lower() for value in fields)
+
+
 @pytest.mark.parametrize(
     ("factor", "wide_reader"),
     [(10**9, False), (0, False), (10**9, True)],
@@ -220,8 +233,13 @@ def test_dispatch_list_matches_the_gate_whichever_way_it_is_read(
     walks its order: the same rows either way, the gate's."""
     u = ministry.users
     sent(ministry, routings=[("DAB/1", "action"), ("DG7/1", "info")])
-    sent(ministry, author="hom.dakar", classification=3, routings=[("DAB/1", "action")])
-    sent(ministry, author="desk.dab1", unit="DAB/1", head="head.dab1", routings=[("DAKAR", "action")])
+    sent(ministry, author="hom.dakar", classification=3, routings=[("DAB/1", "action")],
+         subject="Ravitaillement du poste", transmission="encrypted")
+    noted = sent(ministry, author="desk.dab1", unit="DAB/1", head="head.dab1", routings=[("DAKAR", "action")],
+                 subject='Note "verbale" NEAR(a b) * OR -')
+    Dispatch.objects.unrestricted("test: a sender's reference").filter(pk=noted.pk).update(
+        external_reference="NV/26/114", sender_name="Ambassade du Japon"
+    )
     draft(ministry, routings=[("DAB/1", "action")])
     # Due for review (read by the security officer through the review branch only), and not yet.
     today = timezone.localdate()
@@ -230,6 +248,7 @@ def test_dispatch_list_matches_the_gate_whichever_way_it_is_read(
     monkeypatch.setattr(correspondence_models, "NARROW_FACTOR", factor)
     if wide_reader:  # every reader's scope taken as too wide to start from; every unit's as narrow
         monkeypatch.setattr(correspondence_models, "narrow_gate_scope", lambda user, limit: None)
+    words_found: set[str] = set()
     for name in ("counsellor.dakar", "desk.dab1", "director.dab", "clerk.sgbo", "security", "hom.lima", "sg"):
         user = u[name]
         expected = {d.pk for d in Dispatch.objects.visible_to(user)}
@@ -248,11 +267,24 @@ def test_dispatch_list_matches_the_gate_whichever_way_it_is_read(
             # a level above the reader's clearance answers nothing without looking
             at_level = set(Dispatch.objects.visible_to(user).filter(classification=level).values_list("pk", flat=True))
             assert {d.pk for d in selectors.search_dispatches(user, {"classification": level.key})} == at_level, name
+        visible = list(Dispatch.objects.visible_to(user))
+        for text in WORDS:
+            # started from the substring index's candidates (when few) or walked to: the gate's
+            # rows holding the text, tested here in Python on the clear columns
+            with_text = {d.pk for d in visible if _holds(d, text)}
+            words_found.update([text] if with_text else [])
+            assert {d.pk for d in selectors.search_dispatches(user, {"q": text})} == with_text, (name, text)
+            with monkeypatch.context() as tested_as_walked:  # more than one candidate: each tested on the walk
+                tested_as_walked.setattr(selectors, "narrow_limit", lambda: 1)
+                tested_as_walked.setattr(selectors, "WALK_FACTOR", 10**6)
+                assert {d.pk for d in selectors.search_dispatches(user, {"q": text})} == with_text, (name, text)
         if factor and not wide_reader:
             # narrow enough to start from the scope's rows (a security officer's: with those due for review)
             assert correspondence_models.narrow_scope_q(user) is not None, name
     security = {d.pk for d in selectors.search_dispatches(u["security"])}
     assert due.pk in security and later.pk not in security
+    # the words reached rows (a vacuous equality proves nothing), but not the Secret subject's
+    assert words_found == set(WORDS) - {"ravitaillement", "zzqq", 'NEAR(a b) "x'}
 
 
 def test_thread_shows_only_visible_parts(ministry: Any) -> None:
