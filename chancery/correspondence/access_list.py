@@ -1,6 +1,7 @@
 """A reader's dispatch list, newest first, read from their rows of the access index.
 
-The list of everything a reader may read (`GET /api/v1/dispatches` without filters) was read
+The list of everything a reader may read (`GET /api/v1/dispatches` without filters, or with
+letter dates alone: then each walk below reads a range of its index) was read
 from the dispatch table: walking its date index and checking each dispatch against the gate
 until a page (and a capped count) passed, or, for a narrow reader, reading every dispatch of
 their scope to sort it. At a million dispatches either cost grew with the reader: a desk
@@ -24,6 +25,7 @@ access row names (a condition on the dispatch's date): their list stays on the d
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django.db import connection
@@ -39,6 +41,7 @@ from chancery.correspondence.models import Dispatch, DispatchAccess, _review_bra
 LIST_WORK = 20_000
 
 Walk = tuple[str, list[Any]]  # a condition on the access rows `a` naming one ordered walk
+Dates = tuple[date | None, date | None]  # a range of letter dates: from, to (either open)
 
 
 def _walks(user: Any) -> list[Walk] | None:
@@ -75,17 +78,28 @@ def _cleared(user: Any) -> Walk:
     return condition + ")", params
 
 
+def _within(dates: Dates) -> Walk:
+    """The condition of the date range `dates` (from, to; either None) on the access rows' copy
+    of their dispatch's date: a range of each walk's index."""
+    dated = column(DispatchAccess, "dispatch_dated")
+    bounds = [(f"a.{dated} {op} %s", connection.ops.adapt_datefield_value(on))
+              for op, on in zip((">=", "<="), dates, strict=True) if on is not None]  # fmt: skip
+    return "".join(f" AND {condition}" for condition, _on in bounds), [on for _condition, on in bounds]
+
+
 def _merged(
-    user: Any, walks: list[Walk], stop: int, boundary: list[Any] | None, forward: bool
+    user: Any, walks: list[Walk], stop: int, boundary: list[Any] | None, forward: bool, dates: Dates = (None, None)
 ) -> tuple[str, list[Any]]:
     """SQL of the first `stop` distinct (date, dispatch) pairs of each walk in the list's order
-    (`forward`: newest first) after `boundary` (or before it, oldest first), merged without
-    duplicates: `listed_on`, `listed_id`. Each walk is an ordered read of one index, stopped by
-    its limit (SQLite and PostgreSQL both stream it; with several units under one `IN`,
-    PostgreSQL hashed all their rows before counting: 111 ms for a director at 1M)."""
+    (`forward`: newest first) after `boundary` (or before it, oldest first), dated within `dates`,
+    merged without duplicates: `listed_on`, `listed_id`. Each walk is an ordered read of one
+    index, stopped by its limit (SQLite and PostgreSQL both stream it; with several units under
+    one `IN`, PostgreSQL hashed all their rows before counting: 111 ms for a director at 1M)."""
     dated, dispatch = column(DispatchAccess, "dispatch_dated"), column(DispatchAccess, "dispatch")
     direction = "DESC" if forward else "ASC"
     cleared, cleared_params = _cleared(user)
+    within, within_params = _within(dates)
+    cleared, cleared_params = cleared + within, cleared_params + within_params
     beyond, beyond_params = "", []
     if boundary is not None:
         # (a cursor's values come typed by `keyset._typed`: a date and an id)
@@ -106,14 +120,14 @@ def _merged(
 
 
 def _page_keys(
-    user: Any, walks: list[Walk], start: int, stop: int, boundary: list[Any] | None, forward: bool
+    user: Any, walks: list[Walk], start: int, stop: int, boundary: list[Any] | None, forward: bool, dates: Dates
 ) -> list[int] | None:
     """The dispatch ids of rows `start`..`stop` of the list, newest first (`forward`), or, before
     `boundary` (newer rows, `forward` False), oldest first: each walk reads `stop` rows at most.
     None past `LIST_WORK`."""
     if len(walks) * stop > LIST_WORK:
         return None
-    merged, params = _merged(user, walks, stop, boundary, forward)
+    merged, params = _merged(user, walks, stop, boundary, forward, dates)
     direction = "DESC" if forward else "ASC"
     sql = f"SELECT listed_id FROM ({merged}) u ORDER BY listed_on {direction}, listed_id {direction} LIMIT %s OFFSET %s"
     with connection.cursor() as cursor:
@@ -121,14 +135,14 @@ def _page_keys(
         return [int(key) for (key,) in cursor.fetchall()]
 
 
-def _count(user: Any, walks: list[Walk]) -> CappedCount | None:
+def _count(user: Any, walks: list[Walk], dates: Dates) -> CappedCount | None:
     """How many dispatches the access rows let the reader read, up to `keyset.COUNT_CAP`: each walk
     reads COUNT_CAP + 1 of them at most. None past `LIST_WORK` (a reader of many units: their
     list is wide, and the dispatch table's date index counts it sooner)."""
     cap = keyset.COUNT_CAP
     if len(walks) * (cap + 1) > LIST_WORK:
         return None
-    merged, params = _merged(user, walks, cap + 1, None, True)
+    merged, params = _merged(user, walks, cap + 1, None, True, dates)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM (SELECT listed_id FROM ({merged}) u LIMIT %s) t", [*params, cap + 1])
         counted = int(cursor.fetchone()[0])
@@ -136,10 +150,11 @@ def _count(user: Any, walks: list[Walk]) -> CappedCount | None:
 
 
 def listed_by_access_rows(
-    user: Any, rows: Any, order: list[tuple[str, bool]], fallback: Callable[[], Any]
+    user: Any, rows: Any, order: list[tuple[str, bool]], fallback: Callable[[], Any], dates: Dates = (None, None)
 ) -> ListedByKeys | None:
-    """The reader's whole list (no filter) in `order` (date, id; newest first) as `ListedByKeys`:
-    page keys and count from their access rows, the rows of the keys read through `rows` (gated),
+    """The reader's whole list (no filter but, optionally, the letter dates within `dates`: from,
+    to, either None) in `order` (date, id; newest first) as `ListedByKeys`: page keys and count
+    from their access rows, the rows of the keys read through `rows` (gated, and filtered alike),
     `fallback()` (the same list as a queryset) where the walks would read more than `LIST_WORK`
     entries (for the count: more than 1,001 per walk). None when the access rows do not name
     everything the reader may read (a security officer)."""
@@ -148,9 +163,9 @@ def listed_by_access_rows(
         return None
 
     def keys(start: int, stop: int, boundary: list[Any] | None, forward: bool) -> list[int] | None:
-        return _page_keys(user, walks, start, stop, boundary, forward)
+        return _page_keys(user, walks, start, stop, boundary, forward, dates)
 
     def count() -> CappedCount | None:
-        return _count(user, walks)
+        return _count(user, walks, dates)
 
     return ListedByKeys(rows=rows, order=order, fallback=fallback, keys=keys, count=count)

@@ -9,7 +9,7 @@ decrypt protected dispatches on the fly); never log what they return.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -492,9 +492,10 @@ FEW_PER_ROW_READ = 100
 
 
 def dispatch_api_list(user: User, filters: Mapping[str, Any]) -> DispatchQuerySet | ListedByKeys:
-    """The API's dispatch list (`search_dispatches`, loading `dispatch_api_rows`). Unfiltered, the
-    reader's whole list: its pages and count read from their access rows (`access_list`), its
-    rows through the gate."""
+    """The API's dispatch list (`search_dispatches`, loading `dispatch_api_rows`). Unfiltered, or
+    filtered by letter dates alone, the reader's list: its pages and count read from their access
+    rows (`access_list`: a range of each walk's index for the dates), its rows through the gate.
+    (Dates walked on the dispatch table: a desk officer's ten days at 1M took 110-150 ms.)"""
     from chancery.correspondence.access_list import listed_by_access_rows
 
     f = SearchFilters.from_mapping(filters)
@@ -502,10 +503,15 @@ def dispatch_api_list(user: User, filters: Mapping[str, Any]) -> DispatchQuerySe
     def as_queryset() -> DispatchQuerySet:
         return dispatch_api_rows(search_dispatches(user, f))
 
-    if f.narrows:
+    dates = (f.date_from, f.date_to)
+    if replace(f, date_from=None, date_to=None).narrows:
         return as_queryset()
-    rows = dispatch_api_rows(Dispatch.objects.visible_to(user).select_related("data_key"))
-    return listed_by_access_rows(user, rows, SEARCH_ORDER, as_queryset) or as_queryset()
+    rows = Dispatch.objects.visible_to(user).select_related("data_key")
+    if f.date_from is not None:
+        rows = rows.filter(dated__gte=f.date_from)
+    if f.date_to is not None:
+        rows = rows.filter(dated__lte=f.date_to)
+    return listed_by_access_rows(user, dispatch_api_rows(rows), SEARCH_ORDER, as_queryset, dates) or as_queryset()
 
 
 # --- one dispatch ------------------------------------------------------------------------

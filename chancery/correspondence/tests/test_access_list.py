@@ -9,6 +9,7 @@ dispatch compartmented CRYPTO, a draft in a validation circuit, grants to an age
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -44,14 +45,17 @@ def letters(ministry: Any) -> Any:
     return ministry
 
 
-def _gate_list(user: Any) -> list[int]:
-    return [d.pk for d in selectors.search_dispatches(user)]
+NO_DATES: access_list.Dates = (None, None)
 
 
-def _listed(user: Any) -> keyset.ListedByKeys:
+def _gate_list(user: Any, dates: access_list.Dates = NO_DATES) -> list[int]:
+    return [d.pk for d in selectors.search_dispatches(user, {"date_from": dates[0], "date_to": dates[1]})]
+
+
+def _listed(user: Any, dates: access_list.Dates = NO_DATES) -> keyset.ListedByKeys:
     rows = Dispatch.objects.visible_to(user)
     order = selectors.SEARCH_ORDER
-    listed = access_list.listed_by_access_rows(user, rows, order, lambda: selectors.search_dispatches(user))
+    listed = access_list.listed_by_access_rows(user, rows, order, lambda: selectors.search_dispatches(user), dates)
     assert listed is not None
     return listed
 
@@ -67,11 +71,11 @@ def _boundary(pk: int) -> list[Any]:
     return [d.dated, d.pk]
 
 
-def assert_listed_like_the_gate(user: Any, name: str) -> None:
-    """The access rows' list of `user` equals the gate's: whole, by offset pages, from cursors both
-    ways, and counted (below and above the cap)."""
-    expected = _gate_list(user)
-    listed = _listed(user)
+def assert_listed_like_the_gate(user: Any, name: str, dates: access_list.Dates = NO_DATES) -> None:
+    """The access rows' list of `user` (dated within `dates`) equals the gate's: whole, by offset
+    pages, from cursors both ways, and counted (below and above the cap)."""
+    expected = _gate_list(user, dates)
+    listed = _listed(user, dates)
     assert listed.keys(0, len(expected) + 5, None, True) == expected, name
     for start in (0, 3, 50):
         assert listed.keys(start, start + 7, None, True) == expected[start : start + 7], name
@@ -99,6 +103,39 @@ def test_every_reader_lists_what_the_gate_lists(letters: Any) -> None:
     # the readers differ: a test where everyone read everything (or nothing) would prove little
     assert len(set(sizes.values())) > 5 and min(sizes.values()) < max(sizes.values()), sizes
     assert Dispatch.objects.unrestricted("test").count() > max(sizes.values())
+
+
+def test_every_reader_lists_what_the_gate_lists_between_two_dates(letters: Any, monkeypatch: Any) -> None:
+    """Filtered by letter dates (the API's `date_from`, `date_to`), each walk reads a range of its
+    index: the gate's rows still, for every reader and range (open either side, one day of ties,
+    none at all), and the API serves them."""
+    days = sorted(set(Dispatch.objects.unrestricted("test: the letters' days").values_list("dated", flat=True)))
+    assert len(days) >= 15
+    ranges = [(days[4], days[11]), (None, days[2]), (days[14], None), (days[7], days[7]),
+              (days[-1] + timedelta(days=1), None), (days[9], days[3])]  # fmt: skip
+    nonempty = 0
+    for name in READERS:
+        user = letters.users[name]
+        for dates in ranges:
+            assert_listed_like_the_gate(user, f"{name} {dates}", dates)
+            nonempty += bool(_gate_list(user, dates))
+    assert nonempty > len(READERS)  # the ranges reached rows (an empty equality proves nothing)
+    user = letters.users["director.dab"]
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
+    query = f"date_from={days[1]}&date_to={days[16]}"
+    walked: list[access_list.Dates] = []
+    page_keys = access_list._page_keys
+
+    def spied(*args: Any) -> Any:
+        walked.append(args[-1])
+        return page_keys(*args)
+
+    monkeypatch.setattr(access_list, "_page_keys", spied)
+    expected = _gate_list(user, (days[1], days[16]))
+    assert len(expected) > 9
+    assert client.get(f"/api/v1/dispatches?limit=9&{query}").json()["count"] == len(expected)
+    assert [d["id"] for d in _api_walk(client, f"/api/v1/dispatches?limit=9&{query}")] == expected
+    assert walked and set(walked) == {(days[1], days[16])}  # read from the access rows, not the dispatch table
 
 
 def test_security_officers_keep_the_dispatch_tables_list(letters: Any) -> None:
