@@ -234,7 +234,7 @@ def gate_scope(user: Viewer | None) -> list[QuerySet[Any]] | None:
 # read when the list is, and `visible_to` still decides), so a minute-old answer is safe; counting
 # a director's access rows up to the limit was 17 ms of each list they opened at 1M dispatches.
 NARROW_DECISION_SECONDS = 60
-_narrow_decisions: dict[tuple[int, int], tuple[float, bool]] = {}
+_narrow_decisions: dict[tuple[Any, ...], tuple[float, bool]] = {}
 
 
 _table_sizes: list[tuple[float, int]] = []  # (when, the dispatch table's highest key), as last read
@@ -265,18 +265,27 @@ def narrow_gate_scope(user: Viewer | None, limit: int) -> list[QuerySet[Any]] | 
     parts = gate_scope(user)
     if parts is None:
         return None
-    key, now = (user.pk, limit), monotonic()  # type: ignore[union-attr]  # signed in: gate_scope gave rows
+    key = (user.pk, limit)  # type: ignore[union-attr]  # signed in: gate_scope gave rows
+    return parts if rows_are_few(key, {str(i): rows for i, rows in enumerate(parts)}, limit) else None
+
+
+def rows_are_few(key: tuple[Any, ...], parts: dict[str, QuerySet[Any]], limit: int) -> bool:
+    """Whether the rows of `parts` number at most `limit` in all: each counted by its own index
+    and no further than the limit, all in one statement; the answer kept by `key` for
+    `NARROW_DECISION_SECONDS` in this process (it only chooses how a list is read: both ways
+    give the gate's rows)."""
+    now = monotonic()
     known = _narrow_decisions.get(key)
     if known is not None and now - known[0] < NARROW_DECISION_SECONDS:
-        return parts if known[1] else None
+        return known[1]
     from chancery.core.keyset import capped_counts
 
-    counted = capped_counts({str(i): rows for i, rows in enumerate(parts)}, cap=limit)
-    narrow = sum(counted.values()) <= limit and not any(n.more for n in counted.values())
+    counted = capped_counts(parts, cap=limit)
+    few = sum(counted.values()) <= limit and not any(n.more for n in counted.values())
     if len(_narrow_decisions) > 10_000:  # readers x table sizes: bounded
         _narrow_decisions.clear()
-    _narrow_decisions[key] = (now, narrow)
-    return parts if narrow else None
+    _narrow_decisions[key] = (now, few)
+    return few
 
 
 # A list of dispatches in its own order (date, id) is read one of two ways. Walking the order's

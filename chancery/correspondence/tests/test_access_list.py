@@ -138,6 +138,26 @@ def test_every_reader_lists_what_the_gate_lists_between_two_dates(letters: Any, 
     assert walked and set(walked) == {(days[1], days[16])}  # read from the access rows, not the dispatch table
 
 
+def test_the_api_lists_a_units_dispatches_walked_and_counts_them_apart(letters: Any, monkeypatch: Any) -> None:
+    """A unit taken as having many dispatches (no `narrow_limit`): on SQLite the page walks the
+    dates and the count starts from the unit's rows (`keyset.Counted`): the gate's rows and count
+    either way, every page."""
+    from chancery.correspondence import models as correspondence_models
+
+    monkeypatch.setattr(correspondence_models, "NARROW_FACTOR", 0)
+    sizes = []
+    for name in ("desk.dab1", "director.dab", "clerk.dakar", "hom.lima"):
+        user = letters.users[name]
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(user=user)}")
+        for code in ("DAB/1", "DAKAR"):
+            expected = [d.pk for d in selectors.search_dispatches(user, {"unit": code})]
+            url = f"/api/v1/dispatches?limit=4&unit={code.replace('/', '%2F')}"
+            assert client.get(url).json()["count"] == len(expected), (name, code)
+            assert [d["id"] for d in _api_walk(client, url)] == expected, (name, code)
+            sizes.append(len(expected))
+    assert max(sizes) > 7 and min(sizes) < max(sizes), sizes  # two pages at least, and readers that differ
+
+
 def test_security_officers_keep_the_dispatch_tables_list(letters: Any) -> None:
     """They read dispatches due for review that no access row names."""
     user = letters.users["security"]
