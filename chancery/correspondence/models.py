@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import connection, models
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -325,15 +326,16 @@ def among_ids_q(id_sets: list[QuerySet[Any]]) -> Q:
     return reduce(or_, [Q(pk__in=ids) for ids in id_sets])
 
 
-def ids_array_q(ids: list[int]) -> Q:
-    """A condition on `Dispatch`: its key is among `ids` (read beforehand, a few: `narrow_limit`),
-    written so that a list starts from them: on PostgreSQL one array parameter (thousands of
-    `IN` parameters cost their planning), elsewhere `IN`."""
+def ids_array_q(ids: list[int], field: str = "pk") -> Q:
+    """A condition: `field` (by default a dispatch's key) is among `ids` (read beforehand, a few:
+    `narrow_limit`), written so that a list starts from them: on PostgreSQL one array parameter
+    (thousands of `IN` parameters cost their planning), elsewhere `IN`."""
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.fields import ArrayField
-
-        return Q(_AnyOfArray(models.F("pk"), models.Value(ids, output_field=ArrayField(models.BigIntegerField()))))
-    return Q(pk__in=ids)
+        # One parameter adapted by psycopg: an `ArrayField` value prepared each element in Python
+        # (21,000 keys: 40 ms a statement).
+        array = RawSQL("%s::bigint[]", (ids,))
+        return Q(_AnyOfArray(models.F(field), array))
+    return Q(**{f"{field}__in": ids})
 
 
 class _AnyOfArray(models.Func):

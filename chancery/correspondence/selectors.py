@@ -41,6 +41,7 @@ from chancery.correspondence.models import (
     RoutingStatus,
     among_ids_q,
     clearance_q,
+    gate_scope,
     narrow_limit,
     routing_clearance_q,
     rows_are_few,
@@ -487,11 +488,11 @@ def search_dispatches(
         clear, token = content.tag_patterns(f.tag)
         qs = qs.filter(Q(tag_index__contains=clear) | Q(tag_index__contains=token))
     if f.q.strip():
-        qs = qs.filter(_words_filter(f.q.strip(), start_here=not qs._bounded_scope, reads=reads))
+        qs = qs.filter(_words_filter(user, f.q.strip(), start_here=not qs._bounded_scope, reads=reads))
     return qs.order_by(*ordering(SEARCH_ORDER))
 
 
-def _words_filter(text: str, *, start_here: bool, reads: int | None) -> Q:
+def _words_filter(user: User, text: str, *, start_here: bool, reads: int | None) -> Q:
     """`substring_index.words_filter_q`: a wide reader's list walking its date order tested each
     dispatch's columns and, for a word in none, read the reader's whole scope (2.1-2.8 s at 1M).
     A few candidates (`narrow_limit`) are where the list starts, unless it is told not to
@@ -502,7 +503,7 @@ def _words_filter(text: str, *, start_here: bool, reads: int | None) -> Q:
     candidates)."""
     limit = narrow_limit()
     few = None if not start_here else limit if reads is None else min(limit, FEW_PER_ROW_READ * reads)
-    return substring_index.words_filter_q(text, few=few, many=WALK_FACTOR * limit)
+    return substring_index.words_filter_q(text, few=few, many=WALK_FACTOR * limit, scope=gate_scope(user))
 
 
 # Above `narrow_limit` × this many candidates, reading them costs more than the walk they spare

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from functools import reduce
 from operator import or_
+from typing import Any
 
 from django.db import connections, router
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.lookups import IContains, In
 
@@ -177,7 +178,9 @@ def _fts_rowids(text: str) -> tuple[str, list[str]]:
     return f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH %s", [_sqlite_match(text)]
 
 
-def words_filter_q(text: str, *, few: int | None, many: int, using: str | None = None) -> Q:
+def words_filter_q(
+    text: str, *, few: int | None, many: int, scope: list[QuerySet[Any]] | None = None, using: str | None = None
+) -> Q:
     """`words_q`, with the candidates the index finds for `text` (any reader's: the gate decides):
 
     - at most `few` of them: written so that a list starts from them;
@@ -187,11 +190,13 @@ def words_filter_q(text: str, *, few: int | None, many: int, using: str | None =
     - more, or a text shorter than a trigram (which the index cannot narrow), or `few` None (the
       list starts from somewhere narrower): the test alone, as the list walks its order.
 
-    On PostgreSQL the few candidates' keys are read once, here, and the list and its count start
-    from that array (read from the trigram indexes each, every candidate's row was visited twice
-    more: 60-90 ms each for 21,000 at 1M); more are left to the planner with the indexes (a
-    frequent word's page: 1,000 ms walked, 200 ms from the indexes), but never a short text
-    (3 s from the indexes, which it cannot narrow, 1.6 s walked)."""
+    On PostgreSQL the few candidates' keys are read once, here, and, given the reader's `scope`
+    (`models.gate_scope`: rows naming every dispatch they may read), narrowed to those the scope
+    names, on the access index alone; the list and its count start from that array (read from
+    the trigram indexes each, every candidate's row was visited twice more: 60-90 ms each for
+    21,000 at 1M, of which a desk officer may read 1,622). More are left to the planner with the
+    indexes (a frequent word's page: 1,000 ms walked, 200 ms from the indexes), but never a short
+    text (3 s from the indexes, which it cannot narrow, 1.6 s walked)."""
     from chancery.correspondence.models import Dispatch, ids_array_q
 
     exact = words_q(text)
@@ -211,4 +216,9 @@ def words_filter_q(text: str, *, few: int | None, many: int, using: str | None =
     by_index = words_q(text, by_index=True)
     rows = Dispatch.objects.unrestricted("the words' candidates: the gate decides").filter(by_index)
     ids = list(rows.order_by().values_list("pk", flat=True)[: few + 1])
-    return exact & ids_array_q(ids) if len(ids) <= few else by_index
+    if len(ids) > few:
+        return by_index
+    if scope:
+        named = [part.filter(ids_array_q(ids, "dispatch_id")).values_list("dispatch_id", flat=True) for part in scope]
+        ids = list(named[0].union(*named[1:]))
+    return exact & ids_array_q(ids)
