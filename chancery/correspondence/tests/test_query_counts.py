@@ -77,6 +77,20 @@ PAGES = [
         lambda u: selectors.search_dispatches(u, {"unit": "DAB/1"}).count(),
         api=True,
     ),
+    # words: from the substring index's candidates (and, on PostgreSQL, the reader's access rows among them)
+    ListPage(
+        "director.dab",
+        "/api/v1/dispatches?limit=100&q=DAB",
+        lambda u: selectors.search_dispatches(u, {"q": "DAB"}).count(),
+        api=True,
+    ),
+    # dates alone: from the reader's access rows, a range of each walk's index
+    ListPage(
+        "desk.dab1",
+        "/api/v1/dispatches?limit=100&date_from=2000-01-01",
+        lambda u: selectors.search_dispatches(u, {"date_from": "2000-01-01"}).count(),
+        api=True,
+    ),
 ]
 
 
