@@ -503,7 +503,7 @@ def _words_filter(user: User, text: str, *, start_here: bool, reads: int | None)
     candidates)."""
     limit = narrow_limit()
     few = None if not start_here else limit if reads is None else min(limit, FEW_PER_ROW_READ * reads)
-    return substring_index.words_filter_q(text, few=few, many=WALK_FACTOR * limit, scope=gate_scope(user))
+    return substring_index.words_filter_q(text, few=few, many=WALK_FACTOR * limit, scope=lambda: gate_scope(user))
 
 
 # Above `narrow_limit` × this many candidates, reading them costs more than the walk they spare

@@ -19,6 +19,7 @@ at a million dispatches, `bench/results/filters-1m.md`).
 # ruff: noqa: S608  (every statement here is built from this module's constants, never from input)
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import reduce
 from operator import or_
 from typing import Any
@@ -179,7 +180,12 @@ def _fts_rowids(text: str) -> tuple[str, list[str]]:
 
 
 def words_filter_q(
-    text: str, *, few: int | None, many: int, scope: list[QuerySet[Any]] | None = None, using: str | None = None
+    text: str,
+    *,
+    few: int | None,
+    many: int,
+    scope: Callable[[], list[QuerySet[Any]] | None] | None = None,
+    using: str | None = None,
 ) -> Q:
     """`words_q`, with the candidates the index finds for `text` (any reader's: the gate decides):
 
@@ -191,12 +197,12 @@ def words_filter_q(
       list starts from somewhere narrower): the test alone, as the list walks its order.
 
     On PostgreSQL the few candidates' keys are read once, here, and, given the reader's `scope`
-    (`models.gate_scope`: rows naming every dispatch they may read), narrowed to those the scope
-    names, on the access index alone; the list and its count start from that array (read from
-    the trigram indexes each, every candidate's row was visited twice more: 60-90 ms each for
-    21,000 at 1M, of which a desk officer may read 1,622). More are left to the planner with the
-    indexes (a frequent word's page: 1,000 ms walked, 200 ms from the indexes), but never a short
-    text (3 s from the indexes, which it cannot narrow, 1.6 s walked)."""
+    (asked only then: `models.gate_scope`, rows naming every dispatch they may read), narrowed to
+    those it names, on the access index alone; the list and its count start from that array
+    (read from the trigram indexes each, every candidate's row was visited twice more: 60-90 ms
+    each for 21,000 at 1M, of which a desk officer may read 1,622). More are left to the planner
+    with the indexes (a frequent word's page: 1,000 ms walked, 200 ms from the indexes), but never
+    a short text (3 s from the indexes, which it cannot narrow, 1.6 s walked)."""
     from chancery.correspondence.models import Dispatch, ids_array_q
 
     exact = words_q(text)
@@ -218,7 +224,8 @@ def words_filter_q(
     ids = list(rows.order_by().values_list("pk", flat=True)[: few + 1])
     if len(ids) > few:
         return by_index
-    if scope:
-        named = [part.filter(ids_array_q(ids, "dispatch_id")).values_list("dispatch_id", flat=True) for part in scope]
+    parts = scope() if scope is not None else None
+    if parts:
+        named = [part.filter(ids_array_q(ids, "dispatch_id")).values_list("dispatch_id", flat=True) for part in parts]
         ids = list(named[0].union(*named[1:]))
     return exact & ids_array_q(ids)
