@@ -241,3 +241,37 @@ def test_the_chain_is_checkpointed_periodically(ministry, monkeypatch):
     assert [c.sequence for c in made] == [e.sequence for e in events if e.sequence % 3 == 0]
     assert all(c.reason == "periodic" for c in made)
     assert verify_chain().valid
+
+
+def test_concurrent_appends_make_one_unbroken_chain(fresh_ministry):
+    """Readers append at once (each protected read is an event): every append waits its turn on
+    the head, so the sequences stay gap-free and each event chains to the one before it."""
+    from chancery.correspondence.tests.test_numbering import THREADS, _run_concurrently
+
+    before = AuditHead.objects.get().sequence
+
+    def reads(worker: int) -> Any:
+        def job() -> list[int]:
+            return [record_event(action="test.read", object_type="test", object_id=f"{worker}-{i}").sequence
+                    for i in range(10)]
+        return job
+
+    results, errors = _run_concurrently([reads(worker) for worker in range(THREADS)])
+    assert errors == []
+    sequences = sorted(s for batch in results for s in batch)
+    assert sequences == list(range(before + 1, before + 1 + 10 * THREADS))
+    assert AuditHead.objects.get().sequence == sequences[-1]
+    verdict = verify_chain()
+    assert verdict.valid and verdict.events == sequences[-1]
+
+
+def test_the_first_event_creates_the_head():
+    # A database whose log is empty: no head row yet (what set-up wrote is removed first).
+    _sql("DELETE FROM {table}")
+    AuditHead.objects.all().delete()
+    first = record_event(action="test.first")
+    second = record_event(action="test.second")
+    assert (first.sequence, first.previous_hash) == (1, "0" * 64)
+    assert (second.sequence, second.previous_hash) == (2, first.hash)
+    assert AuditEvent.objects.unrestricted("test").get(pk=second.pk).hash == second.hash
+    assert verify_chain().valid
