@@ -108,12 +108,20 @@ def uninstall(*, using: str | None = None) -> None:
                 cursor.execute(f"DROP INDEX IF EXISTS {_pg_index(column)}")
 
 
-def missing(*, using: str | None = None) -> list[str]:
-    """The index's parts (table, triggers, indexes) absent from a database migrated to have them."""
+def applies(*, using: str | None = None) -> bool:
+    """Whether the database is migrated to have the index (and its engine has one)."""
     from django.db.migrations.recorder import MigrationRecorder
 
     connection = connections[_alias(using)]
-    if MIGRATION not in MigrationRecorder(connection).applied_migrations():
+    return connection.vendor in ("sqlite", "postgresql") and MIGRATION in MigrationRecorder(
+        connection
+    ).applied_migrations()
+
+
+def missing(*, using: str | None = None) -> list[str]:
+    """The index's parts (table, triggers, indexes) absent from a database migrated to have them."""
+    connection = connections[_alias(using)]
+    if not applies(using=using):
         return []
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":

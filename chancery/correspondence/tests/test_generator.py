@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from chancery.accounts.models import Membership
-from chancery.correspondence import selectors
+from chancery.correspondence import selectors, substring_index
 from chancery.correspondence.models import Dispatch, NumberCounter, Routing
 from chancery.correspondence.signatures import verify_dispatch
 from chancery.correspondence.tests.domain_helpers import inbox_keys_out_of_step
@@ -171,3 +171,59 @@ def test_generation_records_its_directories_as_swept_unless_another_changed(mini
     newer = [p for p in root.iterdir() if p.name.isdigit() and p.stat().st_mtime >= since]
     assert newer == [], "the next sweep would reopen the generated directories"
     assert len([p for p in root.iterdir() if p.name.isdigit()]) > len(generated) + 1
+
+
+def _indexed_candidates(text: str) -> set[int]:
+    """The dispatches the substring index names for `text` (its candidates, before any other test)."""
+    condition = substring_index.words_filter_q(text, few=10**9, many=10**9)
+    return set(Dispatch.objects.unrestricted("test: the index's candidates").filter(condition)
+               .values_list("pk", flat=True))
+
+
+def _clear_subjects() -> dict[int, str]:
+    return dict(Dispatch.objects.unrestricted("test").exclude(subject="").values_list("pk", "subject"))
+
+
+def test_a_load_larger_than_the_database_builds_the_substring_index_once_at_the_end(ministry: Any) -> None:
+    """The index is taken down for the load and built from the table after it: complete, in step
+    with the table, and finding a generated dispatch by a word of its clear subject."""
+    assert Dispatch.objects.unrestricted("test").count() < COUNT
+    out = _generate("--no-programmes", "--no-reindex")
+    assert "Substring index built" in out
+    assert substring_index.missing() == [] and substring_index.drift() == 0
+    pk, subject = max(_clear_subjects().items())
+    word = max(subject.split(), key=len)
+    assert pk in _indexed_candidates(word.upper())
+    # still kept by its triggers or indexes afterwards: a later write is found at once
+    Dispatch.objects.unrestricted("test").filter(pk=pk).update(subject="Pêcheries minotières")
+    assert pk in _indexed_candidates("minotière") and pk not in _indexed_candidates(word)
+
+
+def test_a_load_stopped_half_way_still_leaves_the_substring_index_whole(ministry: Any, monkeypatch: Any) -> None:
+    from chancery.correspondence import demo
+
+    real = demo.write_correspondence
+    batches: list[int] = []
+
+    def interrupted(**kwargs: Any) -> Any:
+        if batches:
+            raise KeyboardInterrupt  # Ctrl-C during the second batch
+        batches.append(kwargs["count"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(demo, "write_correspondence", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _generate("--no-programmes", "--no-reindex")
+    assert batches == [80]
+    assert substring_index.missing() == [] and substring_index.drift() == 0
+    pk, subject = max(_clear_subjects().items())
+    assert pk in _indexed_candidates(max(subject.split(), key=len))
+
+
+def test_a_small_load_into_a_larger_database_keeps_the_index_as_it_is(ministry: Any) -> None:
+    _generate("--no-programmes", "--no-reindex")
+    out = io.StringIO()
+    call_command("generate", "dispatches", "--count", "20", "--batch", "20", "--seed", "9", "--until", "2026-07-31",
+                 "--no-progress", "--no-programmes", "--no-reindex", "--no-notifications", stdout=out)
+    assert "Substring index built" not in out.getvalue()
+    assert substring_index.missing() == [] and substring_index.drift() == 0
