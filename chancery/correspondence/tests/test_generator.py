@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 
 from chancery.accounts.models import Membership
 from chancery.correspondence import selectors, substring_index
@@ -184,12 +184,13 @@ def _clear_subjects() -> dict[int, str]:
     return dict(Dispatch.objects.unrestricted("test").exclude(subject="").values_list("pk", "subject"))
 
 
-def test_a_load_larger_than_the_database_builds_the_substring_index_once_at_the_end(ministry: Any) -> None:
-    """The index is taken down for the load and built from the table after it: complete, in step
-    with the table, and finding a generated dispatch by a word of its clear subject."""
+def test_a_load_larger_than_the_database_leaves_the_substring_index_whole(ministry: Any) -> None:
+    """On SQLite the index is taken down for the load and built from the table after it (PostgreSQL
+    keeps its indexes through it); either way it ends complete, in step with the table, and finds a
+    generated dispatch by a word of its clear subject."""
     assert Dispatch.objects.unrestricted("test").count() < COUNT
     out = _generate("--no-programmes", "--no-reindex")
-    assert "Substring index built" in out
+    assert ("Substring index built" in out) == (connection.vendor == "sqlite")
     assert substring_index.missing() == [] and substring_index.drift() == 0
     pk, subject = max(_clear_subjects().items())
     word = max(subject.split(), key=len)
