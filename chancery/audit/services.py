@@ -129,7 +129,7 @@ def record_event(
 
 
 # Every protected read appends an event, so the append is written as three plain statements
-# rather than through the ORM's get_or_create, create and save (0.85 -> ~0.3 ms on SQLite: the
+# rather than through the ORM's get_or_create, create and save (0.85 -> 0.23 ms on SQLite: the
 # ORM's Python was most of a read's audit, and the audit most of what an encrypted dispatch's
 # page costs beyond a clear one's). The head's row is locked by the first statement (an UPDATE
 # takes the row lock on PostgreSQL, the write lock on SQLite), so concurrent appends queue.
@@ -163,7 +163,7 @@ def _advance_head() -> tuple[int, str]:
 
 def _insert(event: AuditEvent) -> None:
     """Insert the event and record its hash in the head, in the caller's transaction."""
-    _advance, insert, set_hash = _statements(connection.vendor)
+    _, insert, set_hash = _statements(connection.vendor)
     values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(insert, values)
