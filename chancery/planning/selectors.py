@@ -184,9 +184,12 @@ def whose_step(programme: Programme, permissions: dict[str, bool]) -> str:
 
 def programmes_from_letter(user: User, dispatch: Any) -> list[Programme]:
     """The programmes a letter produced or carried (imported draft, submission), as far as `user` may read them."""
-    return list(
-        Programme.objects.visible_to(user).filter(submission_dispatch_id=dispatch.pk).select_related("mission")
-    )
+    # Few letters carry a programme, and every dispatch page asks: the link's index answers most
+    # of them, before the gate's query (which PostgreSQL took longer to plan than to run).
+    carried = Programme.objects.unrestricted("whether a letter carries a programme; the gate reads which")
+    if not carried.filter(submission_dispatch_id=dispatch.pk).exists():
+        return []
+    return list(Programme.objects.visible_to(user).filter(submission_dispatch_id=dispatch.pk).select_related("mission"))
 
 
 def programme_permissions(user: User, programme: Programme) -> dict[str, bool]:
@@ -209,14 +212,34 @@ def carry_over_candidates(user: User, *, mission: Any, year: int) -> QuerySet[Pr
 # --------------------------------------------------------------------------- the document
 
 
-def _actions_qs() -> Any:
+def _actions_qs(*, with_parents: bool = True) -> Any:
+    """Actions with their lead and partner units; `with_parents`: with their axis and objective
+    too, for a caller that has not read them (`_attach_parents` for one that has)."""
+    related = ("lead", "objective__axis", "axis__axis_type") if with_parents else ("lead",)
     return (
         _u(Action)
         # An objective's sealed title opens with its programme's key, reached through its axis:
         # read with it (else one query per objective shown).
-        .select_related("lead", "objective__axis", "axis__axis_type")
+        .select_related(*related)
         .prefetch_related(Prefetch("partner_units", queryset=_partner_units_qs()))
     )
+
+
+def _attach_parents(actions: list[Action], axes: list[Axis], objectives: list[Objective]) -> None:
+    """Give each action its axis and objective from those the page read already (the same
+    instances, their texts opened once), as `select_related` would have: joining them again cost
+    the programme document four more objects per action to build and open, and on PostgreSQL
+    four more relations to plan. One not among them stays to be read on access."""
+    axis_field, objective_field = Action._meta.get_field("axis"), Action._meta.get_field("objective")
+    by_axis = {a.pk: a for a in axes}
+    by_objective = {o.pk: o for o in objectives}
+    for action in actions:
+        if action.axis_id in by_axis:
+            axis_field.set_cached_value(action, by_axis[action.axis_id])
+        if action.objective_id is None:
+            objective_field.set_cached_value(action, None)
+        elif action.objective_id in by_objective:
+            objective_field.set_cached_value(action, by_objective[action.objective_id])
 
 
 def _partner_units_qs() -> Any:
@@ -285,7 +308,8 @@ def programme_document(user: User, programme: Programme) -> dict[str, Any]:
         programme = programme_detail(user, programme.pk)
     axes = list(_u(Axis).filter(programme=programme).select_related("axis_type").order_by("position", "pk"))
     objectives = list(_u(Objective).filter(axis__programme=programme).select_related("axis").order_by("position", "pk"))
-    actions = list(_actions_qs().filter(programme=programme).order_by("position", "pk"))
+    actions = list(_actions_qs(with_parents=False).filter(programme=programme).order_by("position", "pk"))
+    _attach_parents(actions, axes, objectives)
     indicators = list(_u(Indicator).filter(programme=programme).order_by("position", "pk"))
     by_indicator: dict[int, list[Measurement]] = {}
     for m in _u(Measurement).filter(indicator__programme=programme).order_by("period_start", "pk"):
@@ -318,9 +342,15 @@ def programme_document(user: User, programme: Programme) -> dict[str, Any]:
         blocks.append(block)
     for action in actions:
         action.comments = by_target.get(("action", action.pk), [])
-    baseline = (
-        _u(ProgrammeVersion).filter(pk=programme.baseline_version_id).first() if programme.baseline_version_id else None
-    )
+    baseline = None
+    if programme.baseline_version_id:
+        # `programme_detail` reads it with the programme (its number is on the page): not twice.
+        cached = Programme._meta.get_field("baseline_version").is_cached(programme)
+        baseline = (
+            programme.baseline_version
+            if cached
+            else _u(ProgrammeVersion).filter(pk=programme.baseline_version_id).first()
+        )
     permissions = services.permissions(user, programme)
     return {
         "programme": programme,
@@ -957,9 +987,10 @@ def overdue_updates(user: User, *, limit: int = 200) -> list[dict[str, Any]]:
 def home_panel(*, user: User) -> dict[str, Any] | None:
     """The planning panel of the home page (template `planning/_home_panel.html`).
 
-    Keys: template, programmes (current year, visible), to_review (submitted, `user` may
+    Keys: template, programmes (running this year, visible), to_review (submitted, `user` may
     review or approve), my_actions (open actions led by `user`, next target dates first),
-    overdue (periods with missing updates), counts (by status, current year).
+    overdue (periods with missing updates). None without a programme running this year, one to
+    review or an action to lead.
     """
     programmes = Programme.objects.visible_to(user)
     year = timezone.localdate().year
@@ -995,8 +1026,7 @@ def home_panel(*, user: User) -> dict[str, Any] | None:
         .order_by("target_date", "end_date", "pk"),
         10,
     )
-    counts = dict(programmes.filter(year=year).values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
-    if not (current or to_review or my_actions or counts):
+    if not (current or to_review or my_actions):
         return None
     return {
         "template": "planning/_home_panel.html",
@@ -1006,7 +1036,6 @@ def home_panel(*, user: User) -> dict[str, Any] | None:
         "to_review": to_review,
         "my_actions": my_actions,
         "overdue": first(overdue_updates(user, limit=11), 10),
-        "counts": counts,
     }
 
 

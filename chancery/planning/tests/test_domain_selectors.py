@@ -62,6 +62,42 @@ def test_programme_document(ministry: Any, dakar: Programme) -> None:
         selectors.programme_document(u["hom.lima"], dakar)
 
 
+def test_the_documents_actions_hold_their_axis_and_objective_without_a_query(ministry: Any, dakar: Programme) -> None:
+    """The document reads each action's axis and objective once, with the page's blocks: an action
+    answers them from there (sealed titles opened), as they stand in the database."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chancery.core.classification import Level
+
+    u = ministry.users
+    services.update_programme(user=u["counsellor.dakar"], programme=dakar, classification=Level.RESTRICTED)
+    axis = Axis.objects.unrestricted("t").filter(programme=dakar).order_by("position").first()
+    assert axis is not None
+    objective = services.create_objective(user=u["counsellor.dakar"], axis=axis, title="Objectif scellé")
+    services.create_action(user=u["counsellor.dakar"], programme=dakar, axis=axis, title="Sans objectif")
+    services.create_action(user=u["counsellor.dakar"], programme=dakar, axis=axis, title="Avec", objective=objective)
+    reader = u["counsellor.dakar"]
+    doc = selectors.programme_document(reader, selectors.programme_detail(reader, dakar.pk))
+    with CaptureQueriesContext(connection) as queries:
+        read = {
+            a.pk: (a.axis.pk, a.axis.axis_type.key, a.objective.title if a.objective else None) for a in doc["actions"]
+        }
+    assert len(queries) == 0
+    stored = {
+        a.pk: (a.axis_id, a.axis.axis_type.key, a.objective.title if a.objective_id else None)
+        for a in Action.objects.unrestricted("t").filter(programme=dakar)
+    }
+    assert read == stored and len(read) == 8
+    assert ("Objectif scellé" in {title for _axis, _key, title in read.values()}) and None in {
+        title for _axis, _key, title in read.values()
+    }
+    # Grouped as before: the action with the new objective under it, the other under no objective.
+    first = next(b for b in doc["axes"] if b.axis.pk == axis.pk)
+    grouped = {(ob.objective.title if ob.objective else None): [a.title for a in ob.actions] for ob in first.objectives}
+    assert "Avec" in grouped["Objectif scellé"] and "Sans objectif" in grouped[None]
+
+
 def test_actions_table_filters(ministry: Any, dakar: Programme) -> None:
     u = ministry.users
     table = selectors.actions_table(u["desk.dab1"], dakar, {"axis": "economic"})
@@ -128,7 +164,8 @@ def test_home_panel(ministry: Any, dakar: Programme) -> None:
     services.submit_programme(user=u["hom.dakar"], programme=dakar)
     panel = selectors.home_panel(user=u["desk.dab1"])
     assert panel is not None and panel["template"] == "planning/_home_panel.html"
-    assert list(panel["to_review"]) == [dakar] and panel["counts"] == {"submitted": 1}
+    assert list(panel["to_review"]) == [dakar]
+    assert [(p, p.status) for p in panel["programmes"]] == [(dakar, "submitted")]
     mine = selectors.home_panel(user=u["counsellor.dakar"])
     assert mine is not None and len(mine["my_actions"]) == 6 and not mine["to_review"]
     planner = selectors.home_panel(user=u["plan.sg4"])
