@@ -195,9 +195,17 @@ def _typed(model: Any, order: list[tuple[str, bool]], values: list[Any] | None) 
     return typed
 
 
-def _beyond(order: list[tuple[str, bool]], values: list[Any], *, forward: bool) -> Q:
+def _beyond(order: list[tuple[str, bool]], values: list[Any], *, forward: bool, bounded: bool = False) -> Q:
     """Rows after `values` in `order` (forward) or before them: the lexicographic
-    comparison (a < x) OR (a = x AND b < y) OR …, which the engines turn into index ranges."""
+    comparison (a < x) OR (a = x AND b < y) OR …, which the engines turn into index ranges.
+
+    `bounded`: behind the range that comparison implies on the first key (a <= x). The bound
+    changes no row; it lets an index on the list's filter then its order start at the cursor, for
+    a list whose keys all run the same way. Without it, PostgreSQL read a registry's deep sent page
+    from the newest dispatch of every unit down (25,000 rows filtered out: 7.4 ms, against 0.4 for
+    the first page). Not for every list: in the inbox's order, whose first key is a two-valued rank,
+    it led SQLite to a plan ten times slower, and the API's lists, read through their own access
+    rows, only paid for it."""
     condition = Q(pk__in=[])
     for i, (name, descending) in enumerate(order):
         lookup = "lt" if descending == forward else "gt"
@@ -205,7 +213,12 @@ def _beyond(order: list[tuple[str, bool]], values: list[Any], *, forward: bool) 
         for previous, value in zip(order[:i], values[:i], strict=True):
             term &= Q(**{previous[0]: value})
         condition |= term
-    return condition
+    if not bounded:
+        return condition
+    first, descending = order[0]
+    if any(other != descending for _name, other in order):
+        raise ValueError("a bounded keyset list orders all its keys the same way")
+    return Q(**{f"{first}__{'lte' if descending == forward else 'gte'}": values[0]}) & condition
 
 
 def _value(row: Any, path: str) -> Any:
@@ -336,11 +349,13 @@ def keyset_page(
     query: dict[str, str] | None = None,
     count: bool = True,
     listed: ListedByKeys | None = None,
+    bounded: bool = False,
 ) -> KeysetPage:
     """One page of `queryset` in `order` ([(field, descending)], ending with a unique field),
     after the row of cursor `older`, or before the row of cursor `newer` (or the first page).
     Reads size + 1 rows, plus the capped count when `count`. `listed`: the same list, its
-    page's keys read from there when it can (`queryset` may then be a function building it)."""
+    page's keys read from there when it can (`queryset` may then be a function building it).
+    `bounded`: the cursor's condition behind its first key's range (see `_beyond`)."""
 
     def the_queryset() -> QuerySet[Any]:
         return queryset if isinstance(queryset, QuerySet) else queryset()
@@ -358,7 +373,7 @@ def keyset_page(
             return listed.rows_of(keys)  # type: ignore[union-attr]  # keys come from `listed`
         qs = the_queryset()
         if boundary is not None:
-            qs = qs.filter(_beyond(order, boundary, forward=forward))
+            qs = qs.filter(_beyond(order, boundary, forward=forward, bounded=bounded))
         return page_rows(qs, forward_order if forward else backward_order, 0, size + 1)
 
     if back is not None:

@@ -183,9 +183,10 @@ def _page(
     *,
     count: bool = False,
     query: dict[str, str] | None = None,
+    bounded: bool = False,
 ) -> KeysetPage:
     """A "newer / older" page of a list (see `core.keyset`): page 1,000 costs what page 1 costs;
-    `count`: with the list's size, counted up to `keyset.COUNT_CAP`."""
+    `count`: with the list's size, counted up to `keyset.COUNT_CAP`; `bounded`: see `keyset._beyond`."""
     return keyset_page(
         queryset,
         order,
@@ -194,13 +195,20 @@ def _page(
         newer=request.GET.get(NEWER),
         query=query if query is not None else {k: str(v) for k, v in request.GET.items()},
         count=count,
+        bounded=bounded,
     )
 
 
 def _dispatch_list(
-    request: HttpRequest, *, queryset: Any, order: list[tuple[str, bool]], title: str, kind: str
+    request: HttpRequest,
+    *,
+    queryset: Any,
+    order: list[tuple[str, bool]],
+    title: str,
+    kind: str,
+    bounded: bool = False,
 ) -> HttpResponse:
-    page = _page(request, queryset, order)
+    page = _page(request, queryset, order, bounded=bounded)
     rows = _with_subjects(page.object_list)
     return _render(
         request,
@@ -235,6 +243,7 @@ def sent(request: HttpRequest) -> HttpResponse:
         order=selectors.OUTBOX_ORDER,
         title=pgettext("mailbox", "Sent"),  # the list (plural), not a dispatch's status
         kind="sent",
+        bounded=True,  # walked on its units' (unit, sent at, id) index from the cursor on
     )
 
 

@@ -273,3 +273,31 @@ def test_page_rows_and_total_agree_either_way(letters: Any, monkeypatch: Any, in
     monkeypatch.setattr(keyset, "COUNT_CAP", 7)
     _rows, capped = keyset.page_rows_and_total(listed, order, 0, 4, in_one_statement=in_one_statement)
     assert capped == keyset.CappedCount(value=7, more=True)
+
+
+def test_a_bounded_cursor_takes_the_same_rows(letters: Any) -> None:
+    """The sent list's cursor condition behind its first key's range (`keyset._beyond`, `bounded`)
+    selects exactly what the plain condition selects, both ways, ties on the first key included;
+    an order whose keys run both ways cannot be bounded."""
+    from chancery.correspondence.models import Dispatch
+
+    user = letters.users["clerk.sgbo"]
+    rows = list(selectors.outbox(user))
+    assert len(rows) > 10, len(rows)
+    # Three dispatches sent at the same instant: the cursor's tie-break (a = x AND b < y) is walked.
+    tied = [row.pk for row in rows[3:6]]
+    Dispatch.objects.unrestricted("test data: a tie on the sent list's first key").filter(pk__in=tied).update(
+        sent_at=rows[3].sent_at
+    )
+    rows = list(selectors.outbox(user))
+    for row in rows[::2]:
+        values = [keyset._value(row, name) for name, _descending in selectors.OUTBOX_ORDER]
+        for forward in (True, False):
+            plain = selectors.outbox(user).filter(keyset._beyond(selectors.OUTBOX_ORDER, values, forward=forward))
+            bounded = selectors.outbox(user).filter(
+                keyset._beyond(selectors.OUTBOX_ORDER, values, forward=forward, bounded=True)
+            )
+            assert [d.pk for d in bounded] == [d.pk for d in plain]
+            assert len(plain) == (len(rows) - rows.index(row) - 1 if forward else rows.index(row))
+    with pytest.raises(ValueError, match="same way"):
+        keyset._beyond(selectors.INBOX_ORDER, [1, timezone.localdate(), timezone.now(), 1], forward=True, bounded=True)
