@@ -7,7 +7,8 @@ For each role of `chancery bench all` (`chancery.backup.suite.ROLES`) and each p
 sent, review queue, dispatch detail with thread, an encrypted and a clear dispatch), through
 Django's test client (full middleware, view and template stack, one process): two warm-ups, the
 median and p95 of `--requests` timed requests beside the floor (the login page GET) and the SQL
-queries of one request; then one profiled request, written as text to
+queries of one request (how many, their milliseconds, the slowest); then one profiled request (garbage collector
+off), written as text to
 `<out>/<page>-<role>-<label>.txt`, and a summary table to `<out>/summary-<label>.md`.
 The data dir is only read (the encrypted detail page audits the read, as it does for anyone; the API
 pages issue each reader a token).
@@ -16,6 +17,7 @@ pages issue each reader a token).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -113,7 +115,6 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection
     from django.test import Client, override_settings
-    from django.test.utils import CaptureQueriesContext
     from pyinstrument import Profiler
 
     from chancery.accounts.models import User
@@ -142,8 +143,9 @@ def main() -> None:
         f"process; {args.requests} timed requests per page after 2 warm-ups; load average at start "
         f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine: compare ratios).",
         "",
-        "| page | role | p50 ms | p95 ms | CPU p50 ms | floor p50 / CPU ms | × floor | × floor (CPU) | queries |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| page | role | p50 ms | p95 ms | CPU p50 ms | floor p50 / CPU ms | × floor | × floor (CPU) | queries "
+        "| SQL ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
         anonymous = Client()
@@ -157,33 +159,51 @@ def main() -> None:
                 client = api_client if page.startswith("api-") else page_client
                 url = urls.get(page)
                 if url is None:
-                    lines.append(f"| {page} | {role} | – | – | – | – | – | – | – |")
+                    lines.append(f"| {page} | {role} | – | – | – | – | – | – | – | – |")
                     continue
                 response = client.get(url)
                 if response.status_code != 200:  # e.g. the review queue of an agent without the right
-                    lines.append(f"| {page} | {role} | {response.status_code} | – | – | – | – | – | – |")
+                    lines.append(f"| {page} | {role} | {response.status_code} | – | – | – | – | – | – | – |")
                     continue
                 _time(client, url, 1)
-                with CaptureQueriesContext(connection) as queries:
+                timed: list[tuple[float, str]] = []  # Django's query log rounds to the millisecond
+
+                def timing(
+                    execute: Any, sql: str, params: Any, many: bool, context: Any, timed: list[Any] = timed
+                ) -> Any:
+                    started = time.perf_counter()
+                    try:
+                        return execute(sql, params, many, context)
+                    finally:
+                        timed.append(((time.perf_counter() - started) * 1000, sql))
+
+                with connection.execute_wrapper(timing):
                     client.get(url)
-                query_count = len(queries)  # now: the next request resets the log
+                query_count = len(timed)
+                sql_ms = sum(ms for ms, _ in timed)  # SQLite steps its rows after execute: a floor there
+                slowest = sorted(timed, key=lambda item: -item[0])[:8]
                 floor, floor_cpu = _time(anonymous, "/accounts/login/", args.requests)
                 values, cpu = _time(client, url, args.requests)
                 p50, p95 = statistics.median(values), values[min(len(values) - 1, int(len(values) * 0.95))]
                 fp50, cp50, fcp50 = statistics.median(floor), statistics.median(cpu), statistics.median(floor_cpu)
                 lines.append(
                     f"| {page} | {role} | {p50:.1f} | {p95:.1f} | {cp50:.1f} | {fp50:.1f} / {fcp50:.1f} | "
-                    f"{p50 / fp50:.1f} | {cp50 / fcp50:.1f} | {query_count} |"
+                    f"{p50 / fp50:.1f} | {cp50 / fcp50:.1f} | {query_count} | {sql_ms:.1f} |"
                 )
                 print(lines[-1], flush=True)
                 profiler = Profiler(interval=0.0005)
+                gc.collect()
+                gc.disable()  # the page's own work: a collection landing in it would be blamed on one line
                 profiler.start()
                 client.get(url)
                 profiler.stop()
+                gc.enable()
                 slug = username.replace(".", "-")
                 text = profiler.output_text(unicode=True, color=False, show_all=False)
                 (out / f"{page}-{slug}-{args.label}.txt").write_text(
-                    f"# {url} as {username} ({role})\n\n{text}", encoding="utf-8"
+                    f"# {url} as {username} ({role})\n\n{text}\n# slowest queries (ms, SQL)\n\n"
+                    + "".join(f"{ms:.2f}  {sql[:600]}\n\n" for ms, sql in slowest),
+                    encoding="utf-8",
                 )
     (out / f"summary-{args.label}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
