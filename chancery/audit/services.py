@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -95,59 +96,105 @@ def record_event(
     ip_address = client_ip(request)
     actor_label = actor_obj.get_username() if actor_obj else ""
     object_id = str(object_id)
-    with transaction.atomic():
-        sequence, previous_hash = _advance_head()
+
+    def event_after(sequence: int, previous_hash: str) -> AuditEvent:
+        """The event that follows the head (`sequence`, `previous_hash`), its hash chained to it."""
         created_at = timezone.now()
         digest = _event_hash(
-            previous_hash=previous_hash,
-            sequence=sequence,
-            created_at=created_at.isoformat(),
-            actor=actor_label,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            ip_address=ip_address,
-            details=details,
+            previous_hash=previous_hash, sequence=sequence, created_at=created_at.isoformat(), actor=actor_label,
+            action=action, object_type=object_type, object_id=object_id, ip_address=ip_address, details=details,
         )
-        event = AuditEvent(
-            sequence=sequence,
-            created_at=created_at,
-            actor=actor_obj,
-            actor_label=actor_label,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            ip_address=ip_address,
-            details=details,
-            previous_hash=previous_hash,
-            hash=digest,
+        return AuditEvent(
+            sequence=sequence, created_at=created_at, actor=actor_obj, actor_label=actor_label, action=action,
+            object_type=object_type, object_id=object_id, ip_address=ip_address, details=details,
+            previous_hash=previous_hash, hash=digest,
         )
+
+    if connection.vendor == "postgresql":
+        return _append_in_one_statement(event_after)
+    with transaction.atomic():
+        sequence, previous_hash = _advance_head()
+        event = event_after(sequence, previous_hash)
         _insert(event)
-        if sequence % CHECKPOINT_EVERY == 0:
-            _sign_checkpoint(AuditHead(id=1, sequence=sequence, hash=digest), reason="periodic")
+        _checkpoint_if_due(event)
     return event
 
 
-# Every protected read appends an event, so the append is written as three plain statements
+# Every protected read appends an event, so on SQLite the append is written as three plain statements
 # rather than through the ORM's get_or_create, create and save (0.85 -> 0.23 ms on SQLite: the
 # ORM's Python was most of a read's audit, and the audit most of what an encrypted dispatch's
-# page costs beyond a clear one's). The head's row is locked by the first statement (an UPDATE
-# takes the row lock on PostgreSQL, the write lock on SQLite), so concurrent appends queue.
+# page costs beyond a clear one's). The first statement takes SQLite's write lock, so concurrent
+# appends queue.
 _EVENT_COLUMNS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _names() -> tuple[str, str, str, str]:
+    """The head's and events' tables, the events' columns and as many placeholders, quoted for this
+    engine from the models (every value is a parameter)."""
+    quote = connection.ops.quote_name
+    head, event = quote(AuditHead._meta.db_table), quote(AuditEvent._meta.db_table)
+    columns = ", ".join(quote(str(f.column)) for f in _EVENT_COLUMNS)
+    return head, event, columns, ", ".join(["%s"] * len(_EVENT_COLUMNS))
 
 
 @functools.cache
 def _statements(vendor: str) -> tuple[str, str, str]:
-    # Table and column names from the models, quoted for this engine; every value is a parameter.
-    quote = connection.ops.quote_name
-    head, event = quote(AuditHead._meta.db_table), quote(AuditEvent._meta.db_table)
-    columns = ", ".join(quote(str(f.column)) for f in _EVENT_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
+    head, event, columns, placeholders = _names()
     return (
         f"UPDATE {head} SET sequence = sequence + 1 WHERE id = 1 RETURNING sequence, hash",  # noqa: S608
         f"INSERT INTO {event} ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
         f"UPDATE {head} SET hash = %s WHERE id = 1",  # noqa: S608
     )
+
+
+# On PostgreSQL the append is one statement, on a head read just before: the head moves only if
+# it is still where it was read (else another append came first, and this one is worked out again
+# on the new head), and the event is inserted only if it moved. One statement is its own
+# transaction: the three statements' BEGIN and COMMIT are gone too, five round trips down to two
+# (a read's event 1.08 -> 0.70 ms at a million dispatches, median of 200), and the head's lock is
+# held for that one statement rather than across four round trips. Inside a caller's transaction
+# it is that transaction's, as before. (SQLite has no UPDATE inside WITH; its lock is the file's.)
+@functools.cache
+def _one_statement() -> tuple[str, str]:
+    head, event, columns, placeholders = _names()
+    return (
+        f"SELECT sequence, hash FROM {head} WHERE id = 1",  # noqa: S608
+        f"WITH moved AS (UPDATE {head} SET sequence = %s, hash = %s WHERE id = 1 AND sequence = %s "  # noqa: S608
+        f"RETURNING 1) INSERT INTO {event} ({columns}) SELECT {placeholders} FROM moved RETURNING id",
+    )
+
+
+def _append_in_one_statement(event_after: Any) -> AuditEvent:
+    """Append `event_after(sequence, previous_hash)` to the chain (PostgreSQL, see above)."""
+    read_head, append = _one_statement()
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(read_head, [])
+            head = cursor.fetchone()
+        if head is None:  # the first event ever: the head's row does not exist yet
+            AuditHead.objects.get_or_create(id=1)
+            continue
+        event = event_after(int(head[0]) + 1, str(head[1]))
+        values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_COLUMNS]
+        # One statement, or, every CHECKPOINT_EVERY events, one transaction with its checkpoint.
+        due = event.sequence % CHECKPOINT_EVERY == 0
+        with transaction.atomic() if due else contextlib.nullcontext():
+            with connection.cursor() as cursor:
+                cursor.execute(append, [event.sequence, event.hash, event.sequence - 1, *values])
+                inserted = cursor.fetchone()
+            if inserted is not None:
+                _checkpoint_if_due(event)
+        if inserted is None:
+            continue  # another append moved the head first: again, after it
+        event.pk = inserted[0]
+        event._state.adding = False
+        event._state.db = connection.alias
+        return event
+
+
+def _checkpoint_if_due(event: AuditEvent) -> None:
+    if event.sequence % CHECKPOINT_EVERY == 0:
+        _sign_checkpoint(AuditHead(id=1, sequence=event.sequence, hash=event.hash), reason="periodic")
 
 
 def _advance_head() -> tuple[int, str]:
