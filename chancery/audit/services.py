@@ -175,12 +175,11 @@ def _append_in_one_statement(event_after: Any) -> AuditEvent:
             AuditHead.objects.get_or_create(id=1)
             continue
         event = event_after(int(head[0]) + 1, str(head[1]))
-        values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_COLUMNS]
         # One statement, or, every CHECKPOINT_EVERY events, one transaction with its checkpoint.
         due = event.sequence % CHECKPOINT_EVERY == 0
         with transaction.atomic() if due else contextlib.nullcontext():
             with connection.cursor() as cursor:
-                cursor.execute(append, [event.sequence, event.hash, event.sequence - 1, *values])
+                cursor.execute(append, [event.sequence, event.hash, event.sequence - 1, *_values(event)])
                 inserted = cursor.fetchone()
             if inserted is not None:
                 _checkpoint_if_due(event)
@@ -190,6 +189,11 @@ def _append_in_one_statement(event_after: Any) -> AuditEvent:
         event._state.adding = False
         event._state.db = connection.alias
         return event
+
+
+def _values(event: AuditEvent) -> list[Any]:
+    """The event's column values as the ORM would write them, each prepared by its field."""
+    return [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_COLUMNS]
 
 
 def _checkpoint_if_due(event: AuditEvent) -> None:
@@ -211,9 +215,8 @@ def _advance_head() -> tuple[int, str]:
 def _insert(event: AuditEvent) -> None:
     """Insert the event and record its hash in the head, in the caller's transaction."""
     _, insert, set_hash = _statements(connection.vendor)
-    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_COLUMNS]
     with connection.cursor() as cursor:
-        cursor.execute(insert, values)
+        cursor.execute(insert, _values(event))
         event.pk = cursor.fetchone()[0]
         cursor.execute(set_hash, [event.hash])
     event._state.adding = False

@@ -184,12 +184,9 @@ def whose_step(programme: Programme, permissions: dict[str, bool]) -> str:
 
 def programmes_from_letter(user: User, dispatch: Any) -> list[Programme]:
     """The programmes a letter produced or carried (imported draft, submission), as far as `user` may read them."""
-    # Few letters carry a programme, and every dispatch page asks: the link's index answers most
-    # of them, before the gate's query (which PostgreSQL took longer to plan than to run).
-    carried = Programme.objects.unrestricted("whether a letter carries a programme; the gate reads which")
-    if not carried.filter(submission_dispatch_id=dispatch.pk).exists():
-        return []
-    return list(Programme.objects.visible_to(user).filter(submission_dispatch_id=dispatch.pk).select_related("mission"))
+    return list(
+        Programme.objects.visible_to(user).filter(submission_dispatch_id=dispatch.pk).select_related("mission")
+    )
 
 
 def programme_permissions(user: User, programme: Programme) -> dict[str, bool]:
