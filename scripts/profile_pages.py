@@ -33,7 +33,9 @@ PAGES = [
     "detail-with-thread",
     "detail-encrypted",
     "detail-clear",
+    "programme-list",
     "programme-document",
+    "planning-table",
     "notifications",
     "api-dispatches",
     "api-inbox",
@@ -67,11 +69,13 @@ def _urls(user: Any) -> dict[str, str]:
         "sent": "/correspondence/sent/",
         "review": "/correspondence/review/",
         "notifications": "/notifications/",
+        "programme-list": "/planning/",
         "api-dispatches": "/api/v1/dispatches",
         "api-inbox": "/api/v1/inbox",
     }
     if programme is not None:
         urls["programme-document"] = f"/planning/{programme.pk}/"
+        urls["planning-table"] = f"/planning/{programme.pk}/actions/"
     for name, row in (("detail-with-thread", thread), ("detail-encrypted", encrypted), ("detail-clear", clear)):
         if row is not None:
             urls[name] = f"/correspondence/dispatches/{row.pk}/"

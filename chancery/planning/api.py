@@ -69,7 +69,11 @@ class ProgrammeOut(Schema):
 
     @staticmethod
     def resolve_baseline_version(obj: Programme) -> int | None:
-        return obj.baseline_version.number if obj.baseline_version_id and obj.baseline_version else None
+        if not obj.baseline_version_id:
+            return None
+        # The list reads the number alone (`selectors.programme_list`); one programme reads its version.
+        number = getattr(obj, "baseline_number", None)
+        return number if number is not None else obj.baseline_version.number
 
     @staticmethod
     def resolve_carried_over_from(obj: Programme) -> int | None:

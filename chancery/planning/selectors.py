@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
@@ -85,9 +85,10 @@ def programme_list(user: User, filters: Mapping[str, Any] | None = None) -> Quer
     filters = filters or {}
     qs = (
         Programme.objects.visible_to(user)
-        .select_related("mission", "mission__hq_desk", "baseline_version", "data_key")
-        # A list shows the baseline's number, not the whole programme it froze (11 KB of JSON a row).
-        .defer("baseline_version__snapshot")
+        .select_related("mission", "data_key")
+        # A list shows the baseline's number only: the version itself (a sealed row, opened with
+        # the programme's key) cost each of a page's fifty rows a model to build and texts to open.
+        .annotate(baseline_number=F("baseline_version__number"))
     )
     mission = filters.get("mission")
     if mission:

@@ -96,10 +96,15 @@ def test_visible_but_not_allowed_is_403(ministry: Any, dakar: Programme) -> None
 def test_workflow_through_the_api(ministry: Any, dakar: Programme) -> None:
     status, body = _json(api(ministry, "plan.sg4"), "post", f"/api/v1/programmes/{dakar.pk}/approve", {})
     assert status == 409 and body["code"] == "invalid_state"
+    status, listed = _json(api(ministry, "plan.sg4"), "get", "/api/v1/programmes?limit=200")
+    assert status == 200 and {p["id"]: p["baseline_version"] for p in listed["items"]} == {dakar.pk: None}
     status, body = _json(api(ministry, "hom.dakar"), "post", f"/api/v1/programmes/{dakar.pk}/submit", {"reason": "v1"})
     assert status == 200 and body["status"] == "submitted" and body["current_version"] == 1
     status, body = _json(api(ministry, "plan.sg4"), "post", f"/api/v1/programmes/{dakar.pk}/approve", {})
     assert status == 200 and body["status"] == "approved" and body["baseline_version"] == 2
+    # The list reads the baseline's number without the version (`selectors.programme_list`): the same.
+    status, listed = _json(api(ministry, "plan.sg4"), "get", "/api/v1/programmes?limit=200")
+    assert status == 200 and {p["id"]: p["baseline_version"] for p in listed["items"]} == {dakar.pk: 2}
     action = Action.objects.unrestricted("t").filter(programme=dakar).first()
     assert action is not None
     status, _body = _json(api(ministry, "counsellor.dakar"), "patch", f"/api/v1/actions/{action.pk}",

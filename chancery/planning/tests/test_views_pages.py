@@ -167,6 +167,24 @@ def test_programme_list_filters(client_for: Any, approved: Programme, ministry: 
     assert approved.title in html
 
 
+def test_programme_list_rows(client_for: Any, approved: Programme, ministry: Any) -> None:
+    """The rows (written in Python, `programme_rows`): every value escaped, the years, the status and
+    the count of actions; an empty list says so."""
+    services.update_programme(user=ministry.users["hom.dakar"], programme=approved, title="Plan <b>& co</b>")
+    approved.refresh_from_db()
+    Programme.objects.unrestricted("t").filter(pk=approved.pk).update(end_year=YEAR + 2)
+    actions = Action.objects.unrestricted("t").filter(programme=approved).count()
+    html = client_for("plan.sg4").get("/planning/").content.decode()
+    row = html[html.index(f'<a href="/planning/{approved.pk}/">') :]
+    row = row[: row.index("</tr>")]
+    assert "Plan &lt;b&gt;&amp; co&lt;/b&gt;</a>" in row and "<b>" not in row
+    assert f"<td>{YEAR}–{YEAR + 2}</td>" in html
+    assert '<span class="status-badge status-approved">Approved</span>' in row
+    assert f'<td class="text-end">{actions}</td>' in row and actions > 0
+    empty = client_for("plan.sg4").get("/planning/", {"status": "closed"}).content.decode()
+    assert "No programme found." in empty and "status-badge" not in empty
+
+
 @pytest.mark.parametrize(
     "username,expected,absent",
     [
