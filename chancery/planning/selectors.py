@@ -121,9 +121,10 @@ def programme_list(user: User, filters: Mapping[str, Any] | None = None) -> Quer
 
 def programme_detail(user: User, pk: int | str) -> Programme:
     return get_visible_or_404(
-        # Who submitted and approved it: the programme's page names them.
+        # Who submitted and approved it: the programme's page names them. Its key opens its texts
+        # (and its children's): read with it, not by a query of its own.
         Programme.objects.select_related(
-            "mission", "mission__hq_desk", "baseline_version", "submitted_by", "approved_by"
+            "mission", "mission__hq_desk", "baseline_version", "submitted_by", "approved_by", "data_key"
         ),
         user,
         pk=pk,
