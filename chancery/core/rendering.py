@@ -30,6 +30,10 @@ def as_text(value: Any) -> str:
 
 def date_text(value: Any, format_name: str) -> str:
     """`{{ value|date:format_name }}` ("" for no date), in the current time zone."""
+    if format_name == "c" and value not in (None, ""):
+        # What Django's "c" is (`DateFormat.c`), without its format parser: a machine-readable
+        # `datetime` attribute on each row of a list.
+        return str(template_localtime(value).isoformat())
     return str(defaultfilters.date(template_localtime(value), format_name))
 
 

@@ -1,0 +1,35 @@
+"""`chancery.core.rendering`: each helper outputs what the template language outputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.template import Context, Template
+from django.utils import timezone, translation
+
+from chancery.core.rendering import date_text
+
+pytestmark = pytest.mark.engine_independent
+
+VALUES = [
+    datetime(2026, 12, 5, 6, 58, 1, 123456, tzinfo=UTC),
+    datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # the night the clocks change in Paris
+    datetime(2019, 1, 1, tzinfo=UTC) + timedelta(microseconds=1),
+    date(2024, 2, 29),
+    None,
+    "",
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "Africa/Dakar", "America/Lima"])
+@pytest.mark.parametrize("language", ["fr", "en", "ar"])
+@pytest.mark.parametrize("format_name", ["c", "SHORT_DATETIME_FORMAT", "DATE_FORMAT"])
+def test_date_text_is_the_date_filter(zone: str, language: str, format_name: str) -> None:
+    template = Template("{{ value|date:format_name }}")
+    with timezone.override(zone), translation.override(language):
+        for value in VALUES:
+            if isinstance(value, date) and not isinstance(value, datetime) and format_name != "DATE_FORMAT":
+                continue  # the filter itself refuses a day with an hour format
+            expected = template.render(Context({"value": value, "format_name": format_name}))
+            assert date_text(value, format_name) == expected, (value, zone, language)
