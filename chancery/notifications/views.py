@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from chancery.accounts.access import agent
+from chancery.core.lists import OneStatementPaginator
 from chancery.notifications import selectors, services
 
 
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
     unread_only = request.GET.get("unread") == "1"
-    page = Paginator(selectors.notifications_for(user=agent(request), unread_only=unread_only), 30).get_page(
-        request.GET.get("page")
-    )
+    notifications = selectors.notifications_for(user=agent(request), unread_only=unread_only)
+    page = OneStatementPaginator(notifications, 30).get_page(request.GET.get("page"))
     rows = selectors.with_details(user=agent(request), notifications=page.object_list)
     return render(request, "notifications/list.html", {"page": page, "rows": rows, "unread_only": unread_only})
 

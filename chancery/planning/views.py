@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,6 +26,7 @@ from chancery.accounts.access import agent
 from chancery.audit.services import record_event
 from chancery.core.classification import Level
 from chancery.core.downloads import file_download
+from chancery.core.lists import OneStatementPaginator
 from chancery.organisation import selectors as organisation_selectors
 from chancery.planning import forms, selectors, services, spreadsheets
 from chancery.planning import storage as planning_storage
@@ -140,7 +140,7 @@ def programme_list(request: HttpRequest) -> HttpResponse:
     missions = sorted((code, f"{code} — {name}") for code, name in pairs)
     form = forms.ProgrammeFilterForm(request.GET or None, missions=missions)
     programmes = selectors.programme_list(user, form.filters()) if form.is_bound else visible
-    page = Paginator(programmes, 50).get_page(request.GET.get("page"))
+    page = OneStatementPaginator(programmes, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "planning/programme_list.html",
