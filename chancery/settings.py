@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "chancery.core.middleware.SqliteStatisticsMiddleware",
+    "chancery.core.middleware.FilteredListMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chancery.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -139,17 +140,15 @@ if _database_url:
             f" -c join_collapse_limit={env_int('CHANCERY_PG_JOIN_COLLAPSE_LIMIT', 6, minimum=1)}"
         )
         _options: dict[str, Any] = dict(_db.options or {})
-        # Opt-in: each statement planned once per connection (server-side parameters, prepared at
-        # its second run, generic plans). Planning is most of a page's SQL at 1M (the inbox's rows:
-        # 2.2 ms to plan, 0.7 to run), and in process this made home, inbox and dispatch detail
-        # 16-27 % faster. A generic plan cannot see its parameters: the declassification queue's
-        # read 371,000 index entries until the constants that decide its plan (review range,
-        # statuses, clearance level) were written into the statement (`core.db.Literal`). Measured
-        # at 1M with the API lists' filters, not to be the default: a date range planned blind took
-        # 1.1 s instead of 48 ms (bench/results/filters-1m.md).
-        if env_bool("CHANCERY_PG_PREPARED", False):
-            _options.setdefault("server_side_binding", True)
-            _options.setdefault("prepare_threshold", 2)
+        # Reads planned once per connection: `SELECT`s prepared on the server with generic plans,
+        # except where the values decide the plan (lists filtered by their reader, run inside
+        # `core.db.planned_with_values()`), which are sent with their values as before
+        # (`chancery.core.pg_backend`). Planning was most of a page's SQL at 1M (the inbox's rows:
+        # 2.2 ms to plan, 0.7 to run). Off (`CHANCERY_PG_PREPARED=false`): every statement is
+        # planned with its values, Django's default; also for a pooler in transaction mode
+        # (PgBouncer before 1.21), which cannot keep a connection's prepared statements.
+        if env_bool("CHANCERY_PG_PREPARED", True):
+            DATABASES["default"]["ENGINE"] = "chancery.core.pg_backend"
             _session += " -c plan_cache_mode=force_generic_plan"
         _options["options"] = f"{_options['options']} {_session}" if _options.get("options") else _session
         DATABASES["default"]["OPTIONS"] = _options

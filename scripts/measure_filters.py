@@ -1,6 +1,6 @@
 """Time the API dispatch list's filters (and the search page) on a generated ministry, for issue 10.
 
-    CHANCERY_DATA_DIR=/path/to/data [DATABASE_URL=...] [CHANCERY_PG_PREPARED=true] \\
+    CHANCERY_DATA_DIR=/path/to/data [DATABASE_URL=...] [CHANCERY_PG_PREPARED=false] \\
         .venv/bin/python scripts/measure_filters.py OUT.json      # ROUNDS=7, ONLY=<regex of labels>
 
 For four readers (the bench's mission agent, desk officer, director and registry clerk), each

@@ -162,7 +162,7 @@ def test_production_settings_from_the_environment(tmp_path):
     assert values["SECURE_SSL_REDIRECT"] and values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"]
     assert values["DEBUG"] is False
     assert values["ALLOWED_HOSTS"] == ["chancery.ministry.example"]
-    assert values["ENGINE"] == "django.db.backends.postgresql"
+    assert values["ENGINE"] == "chancery.core.pg_backend"  # Django's, its reads prepared
     assert values["SECRET_KEY"] == (tmp_path / "secret_key").read_text()
     # By default: SQLite under the data dir, no HSTS, the same key as before.
     values = _settings_in_subprocess(tmp_path)
@@ -231,7 +231,8 @@ def _postgresql_options(tmp_path, **env):
     code = (
         "import json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'chancery.settings'\n"
         "from django.conf import settings\n"
-        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+        "db = settings.DATABASES['default']\n"
+        "print(json.dumps({**db['OPTIONS'], 'engine': db['ENGINE']}))"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CHANCERY_", "DATABASE_URL", "DJANGO_"))}
     result = subprocess.run(
@@ -243,10 +244,10 @@ def _postgresql_options(tmp_path, **env):
     return json.loads(result.stdout)
 
 
-def test_postgresql_statements_are_prepared_with_generic_plans_only_when_asked(tmp_path):
-    off = _postgresql_options(tmp_path)
-    assert "server_side_binding" not in off and "prepare_threshold" not in off
-    assert "plan_cache_mode" not in off["options"] and "-c jit=off" in off["options"]
-    on = _postgresql_options(tmp_path, CHANCERY_PG_PREPARED="true")
-    assert on["server_side_binding"] is True and on["prepare_threshold"] == 2
-    assert "-c plan_cache_mode=force_generic_plan" in on["options"]
+def test_postgresql_reads_are_prepared_with_generic_plans_unless_turned_off(tmp_path):
+    on = _postgresql_options(tmp_path)
+    assert on["engine"] == "chancery.core.pg_backend" and "-c plan_cache_mode=force_generic_plan" in on["options"]
+    # Django's own binding otherwise: values written into each statement by the client.
+    assert "server_side_binding" not in on and "prepare_threshold" not in on and "-c jit=off" in on["options"]
+    off = _postgresql_options(tmp_path, CHANCERY_PG_PREPARED="false")
+    assert off["engine"] == "django.db.backends.postgresql" and "plan_cache_mode" not in off["options"]

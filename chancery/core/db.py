@@ -11,8 +11,10 @@ same there; see docs/deployment.md).
 
 from __future__ import annotations
 
+import contextvars
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -76,6 +78,30 @@ def lock_for_update(key: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+# --- statements planned with their values ------------------------------------------------------
+# On PostgreSQL, reads are prepared and planned once per connection without their parameters'
+# values (`chancery.core.pg_backend`), except inside `planned_with_values()`: a list filtered by
+# what its reader typed (dates, a level, a status), whose plan depends on those values.
+
+_planned_with_values: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "chancery_planned_with_values", default=False
+)
+
+
+@contextmanager
+def planned_with_values() -> Iterator[None]:
+    """The statements run inside are planned with their parameters' values (never prepared)."""
+    token = _planned_with_values.set(True)
+    try:
+        yield
+    finally:
+        _planned_with_values.reset(token)
+
+
+def values_decide_plan() -> bool:
+    return _planned_with_values.get()
+
+
 # --- the reads every request makes -------------------------------------------------------------
 # Each signed-in request reads its session, its agent, the agent's memberships and clearance (an
 # API request: its token). Built as querysets, compiling them cost ten times what running them
@@ -95,8 +121,11 @@ def table(model: Any) -> str:
 
 
 def rows_where(model: Any, where: str, params: list[Any]) -> list[Any]:
-    """The instances of `model` whose row meets `where` (SQL on its table, aliased `t`)."""
-    return list(model._base_manager.raw(f"SELECT t.* FROM {table(model)} t WHERE {where}", params))  # noqa: S608
+    """The instances of `model` whose row meets `where` (SQL on its table, aliased `t`). The columns
+    are named, not `t.*`: a statement prepared on PostgreSQL (`core.pg_backend`) keeps its result's
+    shape when a migration adds a column to the table."""
+    columns = ", ".join(f"t.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+    return list(model._base_manager.raw(f"SELECT {columns} FROM {table(model)} t WHERE {where}", params))  # noqa: S608
 
 
 def rows_by_key(model: Any, keys: list[Any]) -> dict[Any, Any]:
@@ -119,7 +148,7 @@ class Literal(Value):
     """A constant written into the statement's text instead of bound as a parameter.
 
     For a condition whose constants decide the plan: with statements prepared on the server
-    (`CHANCERY_PG_PREPARED`), PostgreSQL may plan a statement once for any parameters, and the
+    (`chancery.core.pg_backend`), PostgreSQL may plan a statement once for any parameters, and the
     declassification queue's `declassify_on BETWEEN $1 AND $2 AND status IN ($3, $4) AND
     classification > $5`, planned blind, read 371,000 index entries (0.3 -> 45 ms at 1M).
     Written out, the constants are in the plan (a date's text changes once a day: each day's

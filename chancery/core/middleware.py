@@ -10,7 +10,7 @@ from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 
-from chancery.core.db import optimize_sqlite
+from chancery.core.db import optimize_sqlite, planned_with_values
 from chancery.core.gate import enforcing
 from chancery.core.scopes import ScopeMiddleware
 
@@ -50,6 +50,26 @@ class RequestTextMiddleware:
                 for values in source.lists():
                     if any("\x00" in value for value in [values[0], *values[1]]):
                         raise BadRequest("NUL character in the request")
+        return self.get_response(request)
+
+
+# A page's own position in its list: not a value a plan depends on.
+PAGING_PARAMETERS = frozenset({"page", "older", "newer", "offset", "limit"})
+
+
+class FilteredListMiddleware:
+    """A request carrying its reader's filters (any query parameter but a page's position) has its
+    statements planned with their values (`core.db.planned_with_values`): on PostgreSQL a list
+    filtered by dates, a level or a status planned once for any values read up to 25 times more
+    (`chancery.core.pg_backend`). Every other read is prepared and planned once per connection."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.GET and not PAGING_PARAMETERS.issuperset(request.GET.keys()):
+            with planned_with_values():
+                return self.get_response(request)
         return self.get_response(request)
 
 

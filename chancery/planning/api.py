@@ -73,7 +73,9 @@ class ProgrammeOut(Schema):
             return None
         # The list reads the number alone (`selectors.programme_list`); one programme reads its version.
         number = getattr(obj, "baseline_number", None)
-        return number if number is not None else obj.baseline_version.number
+        if number is None and obj.baseline_version is not None:
+            number = obj.baseline_version.number
+        return number
 
     @staticmethod
     def resolve_carried_over_from(obj: Programme) -> int | None:

@@ -130,7 +130,7 @@ def test_sqlite_to_postgresql_and_back_reproduces_every_record(backup, tmp_path,
     separate test repeats that restore (a migrated database and a verification, 35 s)."""
     first, keys = backup
     engines = [("postgresql", postgres_database()), ("sqlite", None)]
-    if str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql"):
+    if not str(settings.DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
         engines.reverse()  # this run's source is PostgreSQL: go through SQLite and back
     (_engine, middle_url), (_other, last_url) = engines
     middle_dir = tmp_path / "middle"

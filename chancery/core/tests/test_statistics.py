@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from chancery.correspondence import selectors
 from chancery.correspondence.models import Dispatch
@@ -123,19 +124,36 @@ def test_postgresql_sessions_plan_page_queries_without_parallel_workers_or_jit()
 
 
 
+def _prepared_statements() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
 @pytest.mark.django_db
-def test_postgresql_statements_are_planned_with_their_parameters_by_default() -> None:
-    """`CHANCERY_PG_PREPARED` is off by default: parameters bound by the client, nothing prepared,
-    PostgreSQL's own plan cache mode (generic plans misread the declassification queue's dates and the API
-    lists' date filters at 1M: bench/results/filters-1m.md)."""
+def test_postgresql_reads_are_prepared_with_generic_plans_but_not_filtered_ones() -> None:
+    """`chancery.core.pg_backend`: a read is prepared on the server at its first run and planned once
+    (generic plans), except in `planned_with_values()` (lists filtered by their reader, whose dates
+    or levels decide the plan: bench/results/filters-1m.md); writes are sent as Django sends them."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL session settings: run by the PostgreSQL part of make test")
     from chancery.accounts.models import User
+    from chancery.core.db import planned_with_values
 
-    for _ in range(3):
-        list(User.objects.unrestricted("a statement of this test").filter(username="nobody").values_list("pk"))
+    users = User.objects.unrestricted("statements of this test")
     with connection.cursor() as cursor:
         cursor.execute("SHOW plan_cache_mode")
-        assert cursor.fetchone()[0] == "auto"
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
-        assert cursor.fetchone()[0] == 0
+        assert cursor.fetchone()[0] == "force_generic_plan"
+    before = _prepared_statements()
+    with planned_with_values():
+        assert list(users.filter(username="filtered-by-hand").values_list("pk")) == []
+    assert not any("filtered-by-hand" in s or '"username" = $1' in s for s in _prepared_statements() - before)
+    assert list(users.filter(username="nobody").values_list("pk")) == []
+    new = _prepared_statements() - before
+    assert len(new) == 1 and '"username" = $1' in new.pop()  # its value bound apart, not in the text
+    users.filter(username="nobody").update(first_name="Nobody")
+    assert not any(s.lstrip().upper().startswith("UPDATE") for s in _prepared_statements())
+    # The same read again reuses its statement; a query log still shows the value it ran with.
+    with CaptureQueriesContext(connection) as queries:
+        list(users.filter(username="nobody").values_list("pk"))
+    assert len(_prepared_statements() - before) == 1 and "'nobody'" in queries.captured_queries[0]["sql"]
