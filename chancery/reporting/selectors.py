@@ -408,30 +408,27 @@ def correspondence(user: User, filters: Filters) -> dict[str, Any]:
         {"unit": code, "months": months, "total": sum(months)} for code, months in sorted(volumes.items())
     ]
     month_totals = [sum(months[m] for months in volumes.values()) for m in range(12)]
-    attributed = attributions(user, within=sent)
-    answered = attributed.filter(answered_at__isnull=False, dispatch__sent_at__isnull=False)
+    # The attributions' figures from one reading of them (answered or open: each row once), not
+    # three statements that each read the reader's dispatches of the year through the gate again
+    # (a desk officer at a million dispatches: 0.1 + 0.23 + 0.22 s on PostgreSQL).
     durations: list[float] = []
     by_unit_durations: dict[str, list[float]] = {}
-    for code, answered_at, sent_at in answered.values_list("unit__code", "answered_at", "dispatch__sent_at"):
-        if answered_at is None or sent_at is None:  # excluded by the filter; keeps the types honest
-            continue
-        days = (answered_at - sent_at).total_seconds() / 86400
-        durations.append(days)
-        by_unit_durations.setdefault(code, []).append(days)
-    overdue_rows = (
-        attributed.filter(status__in=OPEN_ROUTING, due_date__lt=today)
-        .order_by()
-        .values("unit__code")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "unit__code")
+    overdue: dict[str, int] = {}
+    open_rows: dict[str, int] = {}
+    attributed = attributions(user, within=sent).filter(
+        Q(answered_at__isnull=False, dispatch__sent_at__isnull=False) | Q(status__in=OPEN_ROUTING)
     )
-    open_rows = dict(
-        attributed.filter(status__in=OPEN_ROUTING)
-        .order_by()
-        .values("unit__code")
-        .annotate(n=Count("pk"))
-        .values_list("unit__code", "n")
-    )
+    for code, answered_at, sent_at, status, due_date in attributed.values_list(
+        "unit__code", "answered_at", "dispatch__sent_at", "status", "due_date"
+    ):
+        if status in OPEN_ROUTING:
+            open_rows[code] = open_rows.get(code, 0) + 1
+            if due_date is not None and due_date < today:
+                overdue[code] = overdue.get(code, 0) + 1
+        if answered_at is not None and sent_at is not None:
+            days = (answered_at - sent_at).total_seconds() / 86400
+            durations.append(days)
+            by_unit_durations.setdefault(code, []).append(days)
     return {
         "filters": filters,
         "volumes": volume_table,
@@ -447,7 +444,7 @@ def correspondence(user: User, filters: Filters) -> dict[str, Any]:
             for code, ds in sorted(by_unit_durations.items())
         ],
         "overdue": [
-            {"unit": r["unit__code"], "overdue": r["n"], "open": open_rows.get(r["unit__code"], 0)}
-            for r in overdue_rows
+            {"unit": code, "overdue": n, "open": open_rows[code]}
+            for code, n in sorted(overdue.items(), key=lambda item: (-item[1], item[0]))
         ],
     }
