@@ -115,6 +115,19 @@ def test_correspondence_figures(ministry: Any, scenario: Any) -> None:
     assert data["overdue"] == [{"unit": "SG/4", "overdue": 1, "open": 1}]
 
 
+def test_correspondence_figures_started_from_the_readers_rows_are_the_gates(
+    ministry: Any, scenario: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The year's dispatches are looked up in the rows naming what each reader may read
+    (`_scope_between`), which only narrows: for every agent, the figures are those of the gate alone."""
+    filters = _filters(scenario)
+    narrowed = {name: selectors.correspondence(user, filters) for name, user in ministry.users.items()}
+    monkeypatch.setattr(selectors, "_scope_between", lambda *args: None)
+    for name, user in ministry.users.items():
+        assert narrowed[name] == selectors.correspondence(user, filters), name
+    assert len({data["total"] for data in narrowed.values()}) >= 3  # readers of different scopes
+
+
 def test_secret_viewer_counts_the_secret_dispatch(ministry: Any, scenario: Any) -> None:
     data = selectors.correspondence(ministry.users["sg"], _filters(scenario))
     # sg oversees the whole SG subtree (SG/4 routings) and is cleared SECRET.
