@@ -13,6 +13,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.template import defaultfilters
 from django.template.base import render_value_in_context
 from django.urls import reverse
@@ -25,6 +26,10 @@ _CONTEXT: Any = SimpleNamespace(autoescape=True, use_l10n=None, use_tz=None)
 
 def as_text(value: Any) -> str:
     """`{{ value }}`: localised and escaped (a safe string as it is)."""
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        # What localising an integer gives without grouping (the keys in a page's addresses and
+        # ids, hundreds a page), without looking up the language's separators for each.
+        return str(value)
     return str(render_value_in_context(value, _CONTEXT))
 
 

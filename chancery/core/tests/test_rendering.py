@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.template import Context, Template
 from django.utils import timezone, translation
 
-from chancery.core.rendering import date_text
+from chancery.core.rendering import as_text, date_text
 
 pytestmark = pytest.mark.engine_independent
 
@@ -33,3 +34,14 @@ def test_date_text_is_the_date_filter(zone: str, language: str, format_name: str
                 continue  # the filter itself refuses a day with an hour format
             expected = template.render(Context({"value": value, "format_name": format_name}))
             assert date_text(value, format_name) == expected, (value, zone, language)
+
+
+@pytest.mark.parametrize("language", ["fr", "en", "ar", "es"])
+@pytest.mark.parametrize("grouping", [False, True])
+def test_as_text_is_the_variable_tag(language: str, grouping: bool, settings: Any) -> None:
+    settings.USE_THOUSAND_SEPARATOR = grouping
+    template = Template("{{ value }}")
+    values = [0, 7, -42, 1234567, 10**18, True, False, 2.5, "<b>&</b>", None, date(2026, 12, 5)]
+    with translation.override(language):
+        for value in values:
+            assert as_text(value) == template.render(Context({"value": value})), (value, language, grouping)
