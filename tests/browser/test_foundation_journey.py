@@ -124,6 +124,7 @@ def test_foundation_journey(page: Page, live_server: Any, fresh_ministry: Any) -
     assert outline["style"] != "none" and float(outline["width"].rstrip("px")) >= 2, outline
 
     # 6. Sign out, and back in with a recovery code at the second step: the agent's language stays Arabic.
+    page.locator("#user-menu").click()  # the agent's menu: their profile, signing out
     with page.expect_navigation():
         page.locator("header form button[type=submit]").click()  # sign out (a POST form)
     assert "/accounts/login/" in page.url
