@@ -64,6 +64,10 @@ class AuditHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     sequence = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+    # The hash the newest append moved from: PostgreSQL's one-statement append sets it with the
+    # head (`previous_hash = hash`) and returns it as the new event's (an UPDATE's RETURNING
+    # gives only the new values). Nothing reads it otherwise.
+    previous_hash = models.CharField(max_length=64, default="0" * 64)
 
 
 class AuditCheckpoint(models.Model):
