@@ -9,6 +9,7 @@ and the filters those parts use, so that the HTML stays what the templates gave.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +27,12 @@ _CONTEXT: Any = SimpleNamespace(autoescape=True, use_l10n=None, use_tz=None)
 
 def as_text(value: Any) -> str:
     """`{{ value }}`: localised and escaped (a safe string as it is)."""
-    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+    kind = type(value)
+    if kind is str:
+        # A plain string is neither localised nor converted: escaped, as `conditional_escape` does
+        # (the titles, names and labels of a page, hundreds a page).
+        return html.escape(value)
+    if kind is int and not settings.USE_THOUSAND_SEPARATOR:
         # What localising an integer gives without grouping (the keys in a page's addresses and
         # ids, hundreds a page), without looking up the language's separators for each.
         return str(value)

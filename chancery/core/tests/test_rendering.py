@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from django.template import Context, Template
 from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
 from chancery.core.rendering import as_text, date_text
 
@@ -41,7 +43,9 @@ def test_date_text_is_the_date_filter(zone: str, language: str, format_name: str
 def test_as_text_is_the_variable_tag(language: str, grouping: bool, settings: Any) -> None:
     settings.USE_THOUSAND_SEPARATOR = grouping
     template = Template("{{ value }}")
-    values = [0, 7, -42, 1234567, 10**18, True, False, 2.5, "<b>&</b>", None, date(2026, 12, 5)]
+    values = [0, 7, -42, 1234567, 10**18, True, False, 2.5, "<b>&</b>", None, date(2026, 12, 5),
+              "l'ambassade \"DAB\" <Dakar> & co", "برقية — é", "", mark_safe("<i>déjà</i> &amp;"),
+              gettext_lazy("Edit")]
     with translation.override(language):
         for value in values:
             assert as_text(value) == template.render(Context({"value": value})), (value, language, grouping)
