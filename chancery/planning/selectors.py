@@ -27,6 +27,7 @@ from chancery.core.classification import Level, Marking
 from chancery.core.db import column, table
 from chancery.core.gate import get_child_or_404, get_visible_or_404, read_through_gate
 from chancery.core.lists import first
+from chancery.core.statements import Statement
 from chancery.planning import policy, sealed, services, versions
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
@@ -281,15 +282,51 @@ def comment_threads(
     user: User, programme: Programme, *, target_type: str | None = None, target_id: int | None = None
 ) -> list[CommentNode]:
     """Threads (roots with nested replies) on the programme, or on one axis/action."""
-    qs = _children(ProgrammeComment, user, programme).filter(programme=programme).select_related("author")
-    if target_type:
-        qs = qs.filter(target_type=target_type, target_id=target_id)
-    nodes = {c.pk: CommentNode(c) for c in qs.order_by("created_at", "pk")}
+    if read_through_gate(programme, user) and not target_type:
+        qs = _COMMENTS(programme=programme.pk)  # the whole programme's, as the document reads them
+    else:
+        qs = _children(ProgrammeComment, user, programme).filter(programme=programme).select_related("author")
+        if target_type:
+            qs = qs.filter(target_type=target_type, target_id=target_id)
+        qs = qs.order_by("created_at", "pk")
+    nodes = {c.pk: CommentNode(c) for c in qs}
     roots: list[CommentNode] = []
     for node in nodes.values():
         parent = nodes.get(node.comment.parent_id) if node.comment.parent_id else None
         (parent.replies if parent else roots).append(node)
     return roots
+
+
+# The document's reads of a programme already read through the gate: each the same statement for
+# every programme, compiled once (`core.statements`; compiling them was a third of the selector).
+_DOCUMENT_AXES = Statement(
+    lambda programme: _u(Axis).filter(programme=programme).select_related("axis_type").order_by("position", "pk")
+)
+_DOCUMENT_OBJECTIVES = Statement(
+    lambda programme: _u(Objective).filter(axis__programme=programme).select_related("axis").order_by("position", "pk")
+)
+_DOCUMENT_ACTIONS = Statement(
+    lambda programme: _actions_qs(with_parents=False).filter(programme=programme).order_by("position", "pk")
+)
+_DOCUMENT_INDICATORS = Statement(
+    lambda programme: _u(Indicator).filter(programme=programme).order_by("position", "pk")
+)
+_DOCUMENT_MEASUREMENTS = Statement(
+    lambda programme: _u(Measurement).filter(indicator__programme=programme).order_by("period_start", "pk")
+)
+_DOCUMENT_VERSIONS = Statement(
+    lambda programme: _u(ProgrammeVersion).filter(programme=programme).select_related("created_by")
+    .defer("snapshot").order_by("-number")
+)
+_DOCUMENT_PERIODS = Statement(lambda programme: _u(ReportingPeriod).filter(programme=programme).order_by("start"))
+_COMMENTS = Statement(
+    lambda programme: _u(ProgrammeComment).filter(programme=programme).select_related("author")
+    .order_by("created_at", "pk")
+)
+_ACHIEVEMENTS = Statement(
+    lambda programme: _u(Achievement).filter(programme=programme)
+    .prefetch_related(Prefetch("evidence", queryset=_u(AchievementEvidence))).order_by("-date", "-pk")
+)
 
 
 def programme_document(user: User, programme: Programme) -> dict[str, Any]:
@@ -305,13 +342,13 @@ def programme_document(user: User, programme: Programme) -> dict[str, Any]:
     """
     if not read_through_gate(programme, user):
         programme = programme_detail(user, programme.pk)
-    axes = list(_u(Axis).filter(programme=programme).select_related("axis_type").order_by("position", "pk"))
-    objectives = list(_u(Objective).filter(axis__programme=programme).select_related("axis").order_by("position", "pk"))
-    actions = list(_actions_qs(with_parents=False).filter(programme=programme).order_by("position", "pk"))
+    axes = list(_DOCUMENT_AXES(programme=programme.pk))
+    objectives = list(_DOCUMENT_OBJECTIVES(programme=programme.pk))
+    actions = list(_DOCUMENT_ACTIONS(programme=programme.pk))
     _attach_parents(actions, axes, objectives)
-    indicators = list(_u(Indicator).filter(programme=programme).order_by("position", "pk"))
+    indicators = list(_DOCUMENT_INDICATORS(programme=programme.pk))
     by_indicator: dict[int, list[Measurement]] = {}
-    for m in _u(Measurement).filter(indicator__programme=programme).order_by("period_start", "pk"):
+    for m in _DOCUMENT_MEASUREMENTS(programme=programme.pk):
         by_indicator.setdefault(m.indicator_id, []).append(m)
     for ind in indicators:
         values = by_indicator.get(ind.pk, [])
@@ -360,14 +397,8 @@ def programme_document(user: User, programme: Programme) -> dict[str, Any]:
         "actions": actions,
         "indicators": indicators,
         "unassigned_indicators": [i for i in indicators if i.axis_id is None],
-        "achievements": _achievements_serving(user, programme, actions),
-        "versions": list(
-            _u(ProgrammeVersion)
-            .filter(programme=programme)
-            .select_related("created_by")
-            .defer("snapshot")
-            .order_by("-number")
-        ),
+        "achievements": _achievements_serving(programme, actions),
+        "versions": list(_DOCUMENT_VERSIONS(programme=programme.pk)),
         "baseline": baseline,
         "diff": versions.compare(
             dict(baseline.snapshot), versions.snapshot_of(programme, axes, objectives, actions, indicators)
@@ -377,21 +408,16 @@ def programme_document(user: User, programme: Programme) -> dict[str, Any]:
         "comments": by_target.get(("programme", None), []),
         "totals": budget_totals(actions),
         "warnings": {a.pk: w for a in actions if (w := _warnings(a, programme))},
-        "periods": list(_u(ReportingPeriod).filter(programme=programme).order_by("start")),
+        "periods": list(_DOCUMENT_PERIODS(programme=programme.pk)),
         "submission_dispatch": submission_dispatch(user, programme),
     }
 
 
-def _achievements_serving(user: User, programme: Programme, actions: list[Action]) -> list[Achievement]:
-    """The programme's achievements, each with `served` (the actions it serves, from the document's
-    `actions`): read by their link rows rather than a prefetch that read and opened the same
-    actions a second time."""
-    achievements = list(
-        _children(Achievement, user, programme)
-        .filter(programme=programme)
-        .prefetch_related(Prefetch("evidence", queryset=_u(AchievementEvidence)))
-        .order_by("-date", "-pk")
-    )
+def _achievements_serving(programme: Programme, actions: list[Action]) -> list[Achievement]:
+    """The achievements of a programme the document read through the gate, each with `served` (the
+    actions it serves, from the document's `actions`): read by their link rows rather than a
+    prefetch that read and opened the same actions a second time."""
+    achievements = list(_ACHIEVEMENTS(programme=programme.pk))
     if achievements:
         by_pk = {a.pk: a for a in actions}
         links: dict[int, list[Action]] = {}
@@ -436,15 +462,28 @@ def budget_totals(actions: list[Action]) -> dict[str, dict[str, Decimal]]:
 # --------------------------------------------------------------------------- actions
 
 
+def _given(filters: Mapping[str, Any] | None) -> bool:
+    """Whether any filter has a value."""
+    return any(value not in (None, "", [], ()) for value in (filters or {}).values())
+
+
+_ACTION_RELATED = ("programme__mission", "axis__axis_type", "objective__axis", "lead")
+# A programme's planning table unfiltered, once the programme was read through the gate: the same
+# statement for every programme (`core.statements`).
+_TABLE_ACTIONS = Statement(
+    lambda programme: _u(Action).filter(programme=programme).select_related(*_ACTION_RELATED)
+    .order_by("programme", "axis__position", "position", "pk")
+    .prefetch_related(Prefetch("partner_units", queryset=_partner_units_qs()))
+)
+
+
 def action_list(
     user: User, filters: Mapping[str, Any] | None = None, *, programme: Programme | None = None
 ) -> QuerySet[Action]:
     """Actions `user` may read (of `programme` if given). Filters: programme, axis (id or axis-type
     key), status, priority, lead (id or username, "me"), mission (code), year, q, overdue (truthy)."""
     filters = filters or {}
-    qs = _children(Action, user, programme).select_related(
-        "programme__mission", "axis__axis_type", "objective__axis", "lead"
-    )
+    qs = _children(Action, user, programme).select_related(*_ACTION_RELATED)
     if programme is not None:
         qs = qs.filter(programme=programme)
     if filters.get("programme"):
@@ -477,6 +516,8 @@ def action_list(
 
 def actions_table(user: User, programme: Programme, filters: Mapping[str, Any] | None = None) -> QuerySet[Action]:
     """The programme's actions for the filterable table (see `action_list` for filters)."""
+    if not _given(filters) and read_through_gate(programme, user):
+        return _TABLE_ACTIONS(programme=programme.pk)
     return action_list(user, filters, programme=programme).prefetch_related(
         Prefetch("partner_units", queryset=_partner_units_qs())
     )
@@ -511,11 +552,20 @@ def axis_detail(user: User, pk: int | str, *, programme: Programme | None = None
     return get_visible_or_404(queryset, user, pk=pk)
 
 
+# A programme's axes, once it was read through the gate (its planning table's filter, its forms).
+_PROGRAMME_AXES = Statement(
+    lambda programme: _u(Axis).filter(programme=programme).select_related("axis_type", "programme__mission")
+    .order_by("programme", "position", "pk")
+)
+
+
 def axis_list(
     user: User, filters: Mapping[str, Any] | None = None, *, programme: Programme | None = None
 ) -> QuerySet[Axis]:
     """Axes `user` may read (of `programme` if given). Filters: programme, mission, year, key."""
     filters = filters or {}
+    if programme is not None and not _given(filters) and read_through_gate(programme, user):
+        return _PROGRAMME_AXES(programme=programme.pk)
     qs = _children(Axis, user, programme).select_related("axis_type", "programme__mission")
     if programme is not None:
         qs = qs.filter(programme=programme)
