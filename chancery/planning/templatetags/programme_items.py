@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import template
+from django.template import defaultfilters
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext, pgettext
 
@@ -135,6 +136,8 @@ class ActionItems(CommentThreads):
         self.record = url_maker("planning:achievement_create", programme.pk)()
         self.measurements = url_maker("planning:measurement_create", programme.pk, None)
         self.indicator_edit = url_maker("planning:indicator_edit", programme.pk, None)
+        self.create = url_maker("planning:action_create", programme.pk)()
+        self.axis_edit = url_maker("planning:axis_edit", programme.pk, None)
         self.labels = {
             "Priority": gettext("Priority"),
             "Dates": gettext("Dates"),
@@ -161,6 +164,12 @@ class ActionItems(CommentThreads):
             "not measured": gettext("not measured"),
             "Measurements": gettext("Measurements"),
             "History": gettext("History"),
+            "Objective": gettext("Objective"),
+            "Actions and indicators without an objective": gettext("Actions and indicators without an objective"),
+            "Actions": gettext("Actions"),
+            "No action in this axis yet.": gettext("No action in this axis yet."),
+            "Add an action to this axis": gettext("Add an action to this axis"),
+            "Narrative and objectives": gettext("Narrative and objectives"),
         }
         self.labels = {key: as_text(text) for key, text in self.labels.items()}  # `{% translate %}` escapes
         self.budget = [
@@ -236,6 +245,61 @@ class ActionItems(CommentThreads):
             "</details>\n</li>\n"
         )
 
+    def axis_section(self, block: Any) -> str:
+        """One axis of the document (`AxisBlock`): its narrative, each objective with its actions and
+        indicators, its tools and its comment threads."""
+        label, axis = self.labels, block.axis
+        pk, name = as_text(axis.pk), as_text(axis.name)
+        narrative = ""
+        if axis.narrative:
+            narrative = f'<div class="mb-2">{defaultfilters.linebreaks_filter(axis.narrative)}</div>'
+        objectives = "".join(self.objective_part(ob) for ob in block.objectives) or (
+            f'<p class="small text-body-secondary">{label["No action in this axis yet."]}</p>\n'
+        )
+        tools = ""
+        if self.permissions.get("edit"):
+            tools = (
+                f'<p class="no-print"><a class="btn btn-sm btn-link" href="{self.create}?axis={pk}">'
+                f'{label["Add an action to this axis"]}</a> <a class="btn btn-sm btn-link" '
+                f'href="{self.axis_edit(axis.pk)}">{label["Narrative and objectives"]}'
+                f'<span class="visually-hidden"> — {name}</span></a></p>'
+            )
+        n = comment_count(block.comments)
+        # `{% blocktranslate count %}`: the translation as it is, the values as `{{ axis }}`, `{{ n }}`.
+        summary = ngettext("Comments on %(axis)s (%(n)s)", "Comments on %(axis)s (%(n)s)", n) % {
+            "axis": name,
+            "n": as_text(n),
+        }
+        threads = self.block(block.comments, "axis", axis.pk, bool(self.permissions.get("comment")))
+        return (
+            f'\n<section class="axis" id="axis-{pk}" aria-labelledby="axis-{pk}-h">\n'
+            f'<h2 class="h4" id="axis-{pk}-h">{name}</h2>\n{narrative}\n{objectives}\n{tools}\n'
+            f'<details{" open" if block.comments else ""}><summary>{summary}</summary>\n{threads}\n</details>\n'
+            "</section>\n"
+        )
+
+    def objective_part(self, ob: Any) -> str:
+        """One objective of an axis (`ObjectiveBlock`; none: the axis's actions without one)."""
+        label, objective = self.labels, ob.objective
+        if objective is not None:
+            heading = f"{label['Objective']}: {as_text(objective.title)}"
+        else:
+            heading = label["Actions and indicators without an objective"]
+        description = (
+            f'<p class="small">{lines_text(objective.description)}</p>'
+            if objective is not None and objective.description
+            else ""
+        )
+        actions = ""
+        if ob.actions:
+            items = "".join(self.item(a) for a in ob.actions)
+            actions = f'<ul class="list-group mb-2" aria-label="{label["Actions"]}">{items}</ul>'
+        indicators = self.indicator_table(ob.indicators) if ob.indicators else ""
+        return (
+            f'\n<div class="objective mb-3">\n<h3 class="h5">{heading}</h3>\n{description}\n{actions}\n'
+            f"{indicators}\n</div>\n"
+        )
+
     def indicator_table(self, indicators: Iterable[Any]) -> str:
         """The table of indicators (baseline, targets, latest actual) with their tools."""
         label = self.labels
@@ -296,6 +360,14 @@ def _page_of(context: template.Context, kind: type[CommentThreads], *args: Any) 
     if page is None:
         page = context.render_context[key] = kind(context["programme"], context.get("csrf_token"), *args)
     return page
+
+
+@register.simple_tag(takes_context=True)
+def axis_sections(context: template.Context, axes: Iterable[Any]) -> SafeString:
+    """The `<section>` of each axis (`AxisBlock`s of the document): what the page's loop over its
+    axes wrote through the template language (13 axes: a quarter of the page's rendering)."""
+    page = _page_of(context, ActionItems, context["permissions"])
+    return mark_safe("".join(page.axis_section(block) for block in axes))  # noqa: S308 - every value escaped above
 
 
 @register.simple_tag(takes_context=True)
