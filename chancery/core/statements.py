@@ -19,7 +19,7 @@ compiled as usual.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -132,3 +132,23 @@ class Statement(Generic[Q]):
         state = (compiler.select, compiler.klass_info, compiler.annotation_col_map, compiler.col_count,
                  compiler.has_extra_select)
         return _Compiled(template=template, sql=sql, params=tuple(params), slots=slots, state=state)
+
+
+def prefetched(instance: Any, name: str, rows: Iterable[Any]) -> None:
+    """Give `instance` the rows of its relation `name` as `prefetch_related(name)` does, read by the
+    caller (say a statement's queryset): `instance.<name>.all()` answers from them, and anything
+    made from it is the relation's own query."""
+    manager = getattr(instance, name)
+    # The relation's own queryset holds the rows, as in Django's prefetch (`prefetch_one_level`).
+    queryset = manager.get_queryset()
+    queryset._result_cache = rows = list(rows)
+    queryset._prefetch_done = True
+    if hasattr(manager, "prefetch_cache_name"):  # many-to-many
+        cache_name = manager.prefetch_cache_name
+    else:  # the reverse of a foreign key: each row's key holds the instance, as the prefetch sets it
+        cache_name = manager.field.remote_field.cache_name
+        for row in rows:
+            manager.field.set_cached_value(row, instance)
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[cache_name] = queryset

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.lookups import Exact, In
 from django.http import Http404
 from django.utils import timezone
@@ -26,7 +26,8 @@ from chancery.core.db import Unindexed
 from chancery.core.gate import get_visible_or_404, read_through_gate
 from chancery.core.keyset import CappedInt, Counted, ListedByKeys, capped_counts, ordering
 from chancery.core.lists import first
-from chancery.core.models import preload_compartment_codes
+from chancery.core.models import Compartment, preload_compartment_codes
+from chancery.core.statements import Statement, prefetched
 from chancery.correspondence import content, policy, substring_index
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
@@ -36,6 +37,7 @@ from chancery.correspondence.models import (
     Dispatch,
     DispatchQuerySet,
     DispatchStatus,
+    MarkingChange,
     Routing,
     RoutingKind,
     RoutingStatus,
@@ -554,22 +556,44 @@ def dispatch_api_list(user: User, filters: Mapping[str, Any]) -> DispatchQuerySe
 # --- one dispatch ------------------------------------------------------------------------
 
 
+_PART_OF_A_DISPATCH_READ = "the parts of a dispatch read through the gate"
+# A dispatch's parts as the detail page shows them (`prefetched` into the dispatch).
+_DETAIL_PARTS: dict[str, Statement[Any]] = {
+    "compartments": Statement(
+        lambda dispatch: Compartment.objects.filter(
+            pk__in=Dispatch.compartments.through.objects.filter(dispatch_id=dispatch).values("compartment_id")
+        )
+    ),
+    "routings": Statement(
+        lambda dispatch: Routing.objects.unrestricted(_PART_OF_A_DISPATCH_READ)
+        .filter(dispatch_id=dispatch).select_related("unit", "assigned_to", "acknowledged_by")
+    ),
+    "attachments": Statement(
+        lambda dispatch: Attachment.objects.unrestricted(_PART_OF_A_DISPATCH_READ)
+        .filter(dispatch_id=dispatch).order_by("position")
+    ),
+    "citations": Statement(
+        lambda dispatch: Citation.objects.unrestricted(_PART_OF_A_DISPATCH_READ)
+        .filter(citing_id=dispatch).select_related("cited")
+    ),
+    "marking_changes": Statement(
+        lambda dispatch: MarkingChange.objects.unrestricted(_PART_OF_A_DISPATCH_READ).filter(dispatch_id=dispatch)
+    ),
+}
+
+
 def dispatch_detail(user: User, pk: int | str, *, request: Any = None, audit: bool = True) -> Dispatch:
     """One visible dispatch (404 otherwise) with routings, attachments, citations and
     compartments preloaded. Reading a protected one is audited (ids only)."""
     # What the page and the API's detail show: the dispatch replied to and the signing key are
     # shown by id (a writer or a signature check reading them reads them then). Joined, the one
     # row cost PostgreSQL more to plan than to read, and built a second whole dispatch.
-    queryset = Dispatch.objects.select_related(
-        "sending_unit", "author", "data_key", "validated_by", "sent_by"
-    ).prefetch_related(
-        "compartments",
-        Prefetch("routings", queryset=Routing.objects.select_related("unit", "assigned_to", "acknowledged_by")),
-        Prefetch("attachments", queryset=Attachment.objects.order_by("position")),
-        Prefetch("citations", queryset=Citation.objects.select_related("cited")),
-        "marking_changes",
-    )
+    queryset = Dispatch.objects.select_related("sending_unit", "author", "data_key", "validated_by", "sent_by")
     dispatch = get_visible_or_404(queryset, user, pk=pk)
+    # Its parts, each read by a statement compiled once: through `prefetch_related` the five cost
+    # 5.3 ms of the page on PostgreSQL at 1M (compiling, and Django's prefetch machinery).
+    for name, statement in _DETAIL_PARTS.items():
+        prefetched(dispatch, name, statement(dispatch=dispatch.pk))
     if audit and dispatch.needs_encryption:
         from chancery.correspondence.services import record_read
 

@@ -129,3 +129,35 @@ def test_the_gate_still_decides(programmes: list[Programme]) -> None:
     ungated = Statement(lambda programme: Action.objects.filter(programme=programme))
     with enforcing(), pytest.raises(GateBypassError):
         list(ungated(programme=programmes[0].pk))
+
+
+def test_prefetched_is_what_prefetch_related_gives(programmes: list[Programme]) -> None:
+    """`prefetched` fills a relation as `prefetch_related` does: the same rows from `.all()` without
+    a query, each row of a reverse foreign key holding the instance, and what is made from the
+    relation (`filter`) asked of the database as usual."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chancery.core.statements import prefetched
+
+    programme_id = programmes[0].pk
+    expected = Programme.objects.unrestricted(REASON).prefetch_related("actions").get(pk=programme_id)
+    action = Action.objects.unrestricted(REASON).filter(programme_id=programme_id).order_by("pk").first()
+    assert action is not None
+    action.partner_units.set(list(Unit.objects.unrestricted(REASON).order_by("code")[:3]))
+    theirs = Action.objects.unrestricted(REASON).prefetch_related("partner_units").get(pk=action.pk)
+
+    programme = Programme.objects.unrestricted(REASON).get(pk=programme_id)
+    prefetched(programme, "actions", Statement(lambda p: Action.objects.unrestricted(REASON).filter(programme=p))(
+        p=programme_id))
+    ours = Action.objects.unrestricted(REASON).get(pk=action.pk)
+    prefetched(ours, "partner_units", Unit.objects.unrestricted(REASON).filter(
+        pk__in=[u.pk for u in theirs.partner_units.all()]))
+    with CaptureQueriesContext(connection) as queries:
+        assert [a.pk for a in programme.actions.all()] == [a.pk for a in expected.actions.all()]
+        assert all(a.programme is programme for a in programme.actions.all())
+        assert sorted(u.code for u in ours.partner_units.all()) == sorted(u.code for u in theirs.partner_units.all())
+    assert len(queries) == 0
+    done = [a.pk for a in programme.actions.filter(status="done")]
+    assert done == [a.pk for a in expected.actions.filter(status="done")]
+    assert ours.partner_units.filter(code=theirs.partner_units.all()[0].code).count() == 1
