@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -83,7 +84,24 @@ class MarkedModel(ChoiceLabels):
         preloaded: list[str] | None = self.__dict__.get("_compartment_codes")
         if preloaded is not None:
             return preloaded
-        return sorted(c.code for c in self.compartments.all()) if self.pk else []
+        if not self.pk:
+            return []
+        if "compartments" in getattr(self, "_prefetched_objects_cache", {}):
+            return sorted(c.code for c in self.compartments.all())
+        return sorted(_codes_of(type(self))(owner=self.pk))  # as Python sorts them (not the collation)
+
+
+@functools.cache
+def _codes_of(model: type[MarkedModel]) -> Any:
+    """The statement reading the sorted compartment codes of a `model` row (compiled once: every
+    page showing a marking reads them)."""
+    from chancery.core.statements import Statement
+
+    field: Any = model._meta.get_field("compartments")
+    through, owner_column = field.remote_field.through, f"{field.m2m_field_name()}_id"
+    return Statement(
+        lambda owner: through.objects.filter(**{owner_column: owner}).values_list("compartment__code", flat=True)
+    )
 
 
 def uncleared_compartment_exists(rows: models.QuerySet[Any], user: Any) -> models.Exists:

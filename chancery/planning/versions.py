@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from chancery.core.statements import Statement
 from chancery.planning.models import (
     Action,
     Axis,
@@ -79,6 +80,13 @@ def snapshot(programme: Programme) -> dict[str, Any]:
     return snapshot_of(programme, axes, objectives, actions, indicators)
 
 
+# The dispatches linked to a programme's actions (ids): one statement for every programme.
+_ACTION_DISPATCHES = Statement(
+    lambda programme: Action.dispatches.through.objects.filter(action__programme=programme)
+    .values_list("action_id", "dispatch_id")
+)
+
+
 def snapshot_of(
     programme: Programme,
     axes: list[Axis],
@@ -89,11 +97,8 @@ def snapshot_of(
     """`snapshot` of a programme whose parts a page has loaded already (axes with `axis_type`,
     actions with `lead` and `partner_units` prefetched): the programme document compares
     with its baseline without reading them all again (a fifth of its selector)."""
-    through = Action.dispatches.through
     dispatch_ids: dict[int, list[int]] = {}
-    for action_id, dispatch_id in through.objects.filter(action__programme=programme).values_list(
-        "action_id", "dispatch_id"
-    ):
+    for action_id, dispatch_id in _ACTION_DISPATCHES(programme=programme.pk):
         dispatch_ids.setdefault(action_id, []).append(dispatch_id)
     partners = {x.pk: [u.code for u in x.partner_units.all()] for x in actions}
     return assemble(programme, axes, objectives, actions, indicators, partners=partners, dispatches=dispatch_ids)
