@@ -98,6 +98,12 @@ def planned_with_values() -> Iterator[None]:
         _planned_with_values.reset(token)
 
 
+def planned_once_after_all() -> None:
+    """Inside `planned_with_values()`: what runs from here on is prepared and planned once, as
+    outside it (the `with` block's end restores what was before)."""
+    _planned_with_values.set(False)
+
+
 def values_decide_plan() -> bool:
     return _planned_with_values.get()
 
