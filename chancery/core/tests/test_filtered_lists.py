@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -83,6 +84,7 @@ def test_only_views_that_declare_it_plan_a_filter_alike(ministry: Any, client_fo
     from chancery.correspondence import selectors as correspondence
     from chancery.planning import selectors as planning
 
+    module: ModuleType
     if url.startswith("/api"):
         token = issue_api_token(user=ministry.users["plan.sg4"], name="test", lifetime_days=1)
         client = Client(headers={"Authorization": f"Bearer {token}"})
