@@ -98,6 +98,9 @@ class Statement(Generic[Q]):
         compiled = self._compiled[vendor]
         if compiled is None:
             return self.build(**values)
+        if values.keys() != compiled.slots.keys():
+            takes, given = ", ".join(sorted(compiled.slots)), ", ".join(sorted(values))
+            raise TypeError(f"this statement takes {takes}, not {given}")
         params = list(compiled.params)
         for name, slots in compiled.slots.items():
             value = values[name]

@@ -118,10 +118,12 @@ def test_a_value_written_into_the_sql_is_refused() -> None:
         inlined(programme=1)
 
 
-def test_values_are_ids(programmes: list[Programme]) -> None:
+def test_values_are_ids_and_the_statements_own(programmes: list[Programme]) -> None:
     statement = Statement(_actions)
     with pytest.raises(TypeError):
         statement(programme=str(programmes[0].pk))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="takes programme"):
+        statement(mission=programmes[0].mission_id)
 
 
 def test_the_gate_still_decides(programmes: list[Programme]) -> None:
