@@ -30,6 +30,11 @@ def _event_hash(*, previous_hash: str, sequence: int, created_at: str, actor: st
                 object_type: str, object_id: str, ip_address: str | None, details: dict[str, Any]) -> str:
     tail = _canonical_tail(created_at=created_at, actor=actor, action=action, object_type=object_type,
                            object_id=object_id, ip_address=ip_address, details=details)
+    return _digest(previous_hash, sequence, tail)
+
+
+def _digest(previous_hash: str, sequence: int, tail: str) -> str:
+    """The event's hash, as PostgreSQL's append works it out too (`_one_statement`)."""
     return hashlib.sha256(_chained(previous_hash, sequence, tail).encode()).hexdigest()
 
 
@@ -123,7 +128,7 @@ def record_event(
         return _append_in_one_statement(event, tail)
     with transaction.atomic():
         event.sequence, event.previous_hash = _advance_head()
-        event.hash = hashlib.sha256(_chained(event.previous_hash, event.sequence, tail).encode()).hexdigest()
+        event.hash = _digest(event.previous_hash, event.sequence, tail)
         _insert(event)
         _checkpoint_if_due(event)
     return event
@@ -137,12 +142,17 @@ def record_event(
 _EVENT_COLUMNS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
 
 
+def _names() -> tuple[str, str, str]:
+    """The head's and events' tables and the events' columns, quoted for this engine from the models."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in _EVENT_COLUMNS)
+    return quote(AuditHead._meta.db_table), quote(AuditEvent._meta.db_table), columns
+
+
 @functools.cache
 def _statements(vendor: str) -> tuple[str, str, str]:
-    """SQLite's three statements, quoted for this engine from the models (every value a parameter)."""
-    quote = connection.ops.quote_name
-    head, event = quote(AuditHead._meta.db_table), quote(AuditEvent._meta.db_table)
-    columns = ", ".join(quote(str(f.column)) for f in _EVENT_COLUMNS)
+    """SQLite's three statements (every value a parameter)."""
+    head, event, columns = _names()
     placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
     return (
         f"UPDATE {head} SET sequence = sequence + 1, previous_hash = hash WHERE id = 1 "  # noqa: S608
@@ -164,9 +174,7 @@ _CHAIN_COLUMNS = ("sequence", "previous_hash", "hash")
 
 @functools.cache
 def _one_statement() -> str:
-    quote = connection.ops.quote_name
-    head, event = quote(AuditHead._meta.db_table), quote(AuditEvent._meta.db_table)
-    columns = ", ".join(quote(str(f.column)) for f in _EVENT_COLUMNS)
+    head, event, columns = _names()
     values = ", ".join(f"moved.{f.column}" if f.column in _CHAIN_COLUMNS else "%s" for f in _EVENT_COLUMNS)
     return (
         f"WITH moved AS (UPDATE {head} SET sequence = sequence + 1, previous_hash = hash, "  # noqa: S608

@@ -93,8 +93,8 @@ class MarkedModel(ChoiceLabels):
 
 @functools.cache
 def _codes_of(model: type[MarkedModel]) -> Any:
-    """The statement reading the sorted compartment codes of a `model` row (compiled once: every
-    page showing a marking reads them)."""
+    """The statement reading the compartment codes of a `model` row, in no order (compiled once:
+    every page showing a marking reads them)."""
     from chancery.core.statements import Statement
 
     field: Any = model._meta.get_field("compartments")
