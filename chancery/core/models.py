@@ -104,14 +104,41 @@ def _codes_of(model: type[MarkedModel]) -> Any:
     )
 
 
-def uncleared_compartment_exists(rows: models.QuerySet[Any], user: Any) -> models.Exists:
+class ProbedExists(models.Exists):
+    """`EXISTS`, which PostgreSQL runs as written: once per outer row that reaches it, by the
+    correlated index (`OFFSET 0` keeps the planner from rewriting it, see below).
+
+    For an agent cleared for compartments, "a compartment row of this object not among the
+    cleared ones" is estimated at one row in the whole table (every row's compartment is among
+    the few there are). PostgreSQL then rewrote the `EXISTS` as a hashed subplan or an anti-join
+    over the whole compartment table, read at every execution: at 1M dispatches (10,000
+    compartment rows) a security officer's inbox rows took 2.0 ms instead of 0.1, each of its
+    counts 1.0 ms, and the cost grows with the compartmented dispatches of the whole ministry.
+    A subquery with an `OFFSET` is neither pulled up into a join nor hashed (PostgreSQL's
+    `simplify_EXISTS_query`); `OFFSET 0` changes no result."""
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        sql, params = self.as_sql(compiler, connection, **extra)
+        if sql.startswith("EXISTS(") and sql.endswith(" LIMIT 1)"):  # else an empty set's `false`
+            sql = f"{sql[:-1]} OFFSET 0)"
+        return sql, params
+
+
+def uncleared_compartment_exists(rows: models.QuerySet[Any], user: Any, *, probed: bool = False) -> models.Exists:
     """SQL: among `rows` (a marked object's compartment rows, correlated to the outer object) one
     the user is not cleared for. By id, not by a subquery on codes: every gated query compiles
     this (0.4 ms each); and for the many agents cleared for no compartment, any row is one too many.
     "Not among the cleared ones" rather than "among the lacking ones": the same rows, but SQL
-    reads the object's few compartment rows once instead of probing once per lacking compartment."""
+    reads the object's few compartment rows once instead of probing once per lacking compartment.
+
+    `probed`: for a model whose compartment rows grow with the ministry (dispatches) and whose
+    lists stop after a page or a capped count, a `ProbedExists`. Not for programmes: a
+    programme list reads every visible programme, and its few compartment rows are best hashed
+    once (probed, a security officer's programme list took 12.2 ms instead of 8.5)."""
     cleared = user.clearance_compartment_ids
-    return models.Exists(rows.exclude(compartment_id__in=cleared) if cleared else rows)
+    if not cleared:
+        return models.Exists(rows)
+    return (ProbedExists if probed else models.Exists)(rows.exclude(compartment_id__in=cleared))
 
 
 def preload_compartment_codes(objects: Iterable[MarkedModel]) -> None:

@@ -105,7 +105,8 @@ def lacking_compartments_exists(user: User, outer: str = "pk") -> Exists:
     """SQL: the dispatch at `outer` carries a compartment the user is not cleared for."""
     from chancery.core.models import uncleared_compartment_exists
 
-    return uncleared_compartment_exists(Dispatch.compartments.through.objects.filter(dispatch_id=OuterRef(outer)), user)
+    rows = Dispatch.compartments.through.objects.filter(dispatch_id=OuterRef(outer))
+    return uncleared_compartment_exists(rows, user, probed=True)
 
 
 def clearance_q(user: User, prefix: str = "") -> Q:
