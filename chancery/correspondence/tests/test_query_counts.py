@@ -65,6 +65,7 @@ PAGES = [
         lambda u: selectors.outbox(u).count(),
     ),
     ListPage("security", "/correspondence/review/", lambda u: review.review_queue(u).count()),
+    ListPage("security", "/api/v1/review-queue", lambda u: review.review_queue(u).count(), api=True),
     ListPage("desk.dab1", "/api/v1/inbox?limit=100", lambda u: selectors.inbox(u).count(), api=True),
     ListPage(
         "director.dab", "/api/v1/dispatches?limit=100", lambda u: selectors.search_dispatches(u).count(), api=True
