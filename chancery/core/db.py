@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -209,7 +209,10 @@ class UnindexedText(Unindexed):
 Statement = tuple[str, tuple[Any, ...]]
 
 
-class CompiledStatements:
+Compiled = TypeVar("Compiled")
+
+
+class CompiledStatements(Generic[Compiled]):
     """Statements compiled by the ORM, kept in this process by a key that holds everything they
     are written from (for a gated read: the reader's rights, so a change of rights is a new key,
     never an old statement). Building and compiling a gated query costs milliseconds of Python,
@@ -217,9 +220,9 @@ class CompiledStatements:
 
     def __init__(self, kept: int = 4096) -> None:
         self.kept = kept
-        self._statements: dict[tuple[str, Hashable], Statement] = {}
+        self._statements: dict[tuple[str, Hashable], Compiled] = {}
 
-    def get(self, key: Hashable, build: Callable[[], Statement]) -> Statement:
+    def get(self, key: Hashable, build: Callable[[], Compiled]) -> Compiled:
         """The statement kept for `key`, else the one `build` compiles (then kept)."""
         full = (connection.vendor, key)
         statement = self._statements.get(full)

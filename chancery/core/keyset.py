@@ -68,17 +68,39 @@ def capped_count(queryset: QuerySet[Any], cap: int | None = None) -> CappedCount
 def capped_counts(querysets: Mapping[str, QuerySet[Any]], cap: int | None = None) -> dict[str, CappedInt]:
     """Each queryset's rows counted up to `cap` (default `COUNT_CAP`), all in one statement:
     one bounded count each (each walks its own index), one round trip for all of them."""
-    cap = COUNT_CAP if cap is None else cap
     if not querysets:
         return {}
+    return run_capped_counts(capped_counts_statement(querysets, cap))
+
+
+@dataclass(frozen=True)
+class CappedCountsStatement:
+    """`capped_counts`' statement, compiled (to be kept: `core.db.CompiledStatements`)."""
+
+    names: tuple[str, ...]
+    sql: str
+    params: tuple[Any, ...]
+    cap: int
+    using: str
+
+
+def capped_counts_statement(querysets: Mapping[str, QuerySet[Any]], cap: int | None = None) -> CappedCountsStatement:
+    cap = COUNT_CAP if cap is None else cap
     for rows in querysets.values():
         check_gated(rows)
     parts = [rows.order_by().values("pk")[: cap + 1].query.sql_with_params() for rows in querysets.values()]
     select = ", ".join(f"(SELECT COUNT(*) FROM ({sql}) s{i})" for i, (sql, _params) in enumerate(parts))  # noqa: S608 - ORM SQL
-    with connections[next(iter(querysets.values())).db].cursor() as cursor:
-        cursor.execute(f"SELECT {select}", [p for _sql, params in parts for p in params])
+    return CappedCountsStatement(names=tuple(querysets), sql=f"SELECT {select}",
+                                 params=tuple(p for _sql, params in parts for p in params), cap=cap,
+                                 using=next(iter(querysets.values())).db)
+
+
+def run_capped_counts(statement: CappedCountsStatement) -> dict[str, CappedInt]:
+    with connections[statement.using].cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
         counted = cursor.fetchone()
-    return {name: CappedInt(min(int(n), cap), more=int(n) > cap) for name, n in zip(querysets, counted, strict=True)}
+    cap, names = statement.cap, statement.names
+    return {name: CappedInt(min(int(n), cap), more=int(n) > cap) for name, n in zip(names, counted, strict=True)}
 
 
 @dataclass(frozen=True)

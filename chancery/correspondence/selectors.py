@@ -21,13 +21,23 @@ from django.http import Http404
 from django.utils import timezone
 
 from chancery.accounts.roles import Capability
+from chancery.core import keyset
 from chancery.core.classification import Level
-from chancery.core.db import Unindexed
+from chancery.core.db import CompiledStatements, Unindexed, count_statement, run_count
+from chancery.core.db import Statement as DbStatement
 from chancery.core.gate import get_visible_or_404, read_through_gate
-from chancery.core.keyset import CappedInt, Counted, ListedByKeys, capped_counts, ordering
+from chancery.core.keyset import (
+    CappedCountsStatement,
+    CappedInt,
+    Counted,
+    ListedByKeys,
+    capped_counts_statement,
+    ordering,
+    run_capped_counts,
+)
 from chancery.core.lists import first
 from chancery.core.models import Compartment, preload_compartment_codes
-from chancery.core.statements import Statement, prefetched
+from chancery.core.statements import GatedStatement, Statement, prefetched, rights_key
 from chancery.correspondence import content, policy, substring_index
 from chancery.correspondence.models import (
     RELEASED_STATUSES,
@@ -351,6 +361,23 @@ def inbox_counts(user: User, *, with_open: bool = False) -> dict[str, CappedInt]
         return {"unacknowledged": zero, "overdue": zero, "unread": zero, "total": zero} | (
             {"open": zero} if with_open else {}
         )
+    key = rights_key(user, (Dispatch,))
+
+    def compile_counts() -> CappedCountsStatement:
+        return capped_counts_statement(_inbox_counters(user, with_open=with_open))
+
+    kept = (key, with_open, keyset.COUNT_CAP)
+    result = run_capped_counts(compile_counts() if key is None else _INBOX_COUNTS.get(kept, compile_counts))
+    result["total"] = result["unacknowledged"] + result["unread"]
+    return result
+
+
+# The inbox's counters, compiled once per reader and rights (`rights_key`, as `GatedStatement`):
+# the home page and the inbox ask them on every view.
+_INBOX_COUNTS: CompiledStatements[CappedCountsStatement] = CompiledStatements()
+
+
+def _inbox_counters(user: User, *, with_open: bool) -> dict[str, QuerySet[Routing]]:
     rows = _routed_to_me(user)
     counters = {
         "unacknowledged": rows.filter(kind=RoutingKind.ACTION, status=RoutingStatus.PENDING),
@@ -359,9 +386,7 @@ def inbox_counts(user: User, *, with_open: bool = False) -> dict[str, CappedInt]
     }
     if with_open:
         counters["open"] = rows.filter(open_rank=1)
-    result = capped_counts(counters)
-    result["total"] = result["unacknowledged"] + result["unread"]
-    return result
+    return counters
 
 
 @dataclass(frozen=True)
@@ -834,18 +859,32 @@ def unit_members(user: User, unit: Unit) -> QuerySet[Any]:
 # --- home page ---------------------------------------------------------------------------
 
 
+# The home panel's reads, compiled once per reader and rights (`GatedStatement`, `rights_key`).
+# Its rows show no subject (none is decrypted) nor assignee: they join neither; one row past the
+# five shown (`first` tells from it whether there are more).
+_HOME_INBOX = GatedStatement(
+    lambda user: inbox(user, status="open")
+    .select_related(None)
+    .select_related("dispatch__sending_unit", "unit")
+    .only(*HOME_ROW_FIELDS)[:6],
+    Dispatch,
+)
+_HOME_DRAFTS: CompiledStatements[DbStatement] = CompiledStatements()
+
+
 def home_panel(*, user: User | AnonymousUser) -> dict[str, Any] | None:
     """The correspondence panel of the home page (template written by the UI side)."""
     if isinstance(user, AnonymousUser) or not user.active_memberships():
         return None
-    # The panel shows no subject (none is decrypted) nor assignee: its rows join neither.
-    rows = inbox(user, status="open").select_related(None).select_related("dispatch__sending_unit", "unit")
-    latest = first(rows.only(*HOME_ROW_FIELDS), 5)
+    key = rights_key(user, (Dispatch,))
+    drafts_count = run_count(
+        count_statement(drafts(user)) if key is None else _HOME_DRAFTS.get(key, lambda: count_statement(drafts(user)))
+    )
     return {
         "template": "correspondence/_home_panel.html",
         "counts": inbox_counts(user),
-        "inbox": latest,
-        "drafts_count": drafts(user).count(),
+        "inbox": first(list(_HOME_INBOX(user)), 5),
+        "drafts_count": drafts_count,
         "can_draft": bool(drafting_units(user)),
         "can_register": bool(registry_units(user)),
         "direction_choices": Direction.choices,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
-from chancery.core.db import CompiledStatements, count_statement, run_count
+from chancery.core.db import CompiledStatements, Statement, count_statement, run_count
 from chancery.core.gate import get_visible_or_404
 from chancery.notifications.models import Notification, NotificationQuerySet
 
@@ -72,7 +72,7 @@ def with_details(*, user: User, notifications: Iterable[Notification]) -> list[N
 # The unread count's statement, compiled once per reader and rights: every page asks for the count
 # once loaded and each minute after, and building the dispatch and plan gates for it cost 3-8 ms of Python per
 # ask at a million dispatches, whatever the count (its SQL runs in well under a millisecond).
-_UNREAD_COUNTS = CompiledStatements()
+_UNREAD_COUNTS: CompiledStatements[Statement] = CompiledStatements()
 
 
 def unread_count(*, user: User) -> int:

@@ -27,7 +27,7 @@ from django.utils.translation import pgettext_lazy
 
 from chancery.accounts.access import signed_in
 from chancery.accounts.roles import Capability
-from chancery.core.db import CompiledStatements
+from chancery.core.db import CompiledStatements, Statement
 from chancery.core.gate import RestrictedQuerySet
 from chancery.core.locking import version_field
 from chancery.core.models import ChoiceLabels, MarkedModel, TimeStampedModel, uncleared_compartment_exists
@@ -167,7 +167,7 @@ def partner_units_prefetch(lookup: str = "partner_units") -> models.Prefetch:
 # queryset (scope, clearance, compartments), compiling it cost about a millisecond of every
 # query it gates: five of them on a home page, one per query on the planning pages. The key
 # (`programme_gate_key`) holds everything the condition is made of.
-_GATE_SQL = CompiledStatements()
+_GATE_SQL: CompiledStatements[Statement] = CompiledStatements()
 
 
 def programme_gate_key(user: Any) -> tuple[Any, ...] | None:

@@ -27,7 +27,7 @@ from chancery.core.classification import Level, Marking
 from chancery.core.db import column, table
 from chancery.core.gate import get_child_or_404, get_visible_or_404, read_through_gate
 from chancery.core.lists import first
-from chancery.core.statements import Statement
+from chancery.core.statements import GatedStatement, Statement
 from chancery.planning import policy, sealed, services, versions
 from chancery.planning.models import (
     FINISHED_ACTION_STATUSES,
@@ -1007,12 +1007,9 @@ def _missing_update_count() -> RawSQL:
     return RawSQL(_missing_update_count_sql(), [], output_field=IntegerField())  # noqa: S611 - no user input
 
 
-def overdue_updates(user: User, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Periods past their deadline with missing updates, in programmes `user` may read (the
-    first `limit`, oldest deadline first), each with how many updates it misses: one query,
-    whatever the number of periods."""
+def _overdue_periods(user: User) -> QuerySet[ReportingPeriod]:
     today = timezone.localdate()
-    qs = (
+    return (
         ReportingPeriod.objects.visible_to(user)
         .filter(
             closed=False,
@@ -1022,11 +1019,21 @@ def overdue_updates(user: User, *, limit: int = 200) -> list[dict[str, Any]]:
         .annotate(missing_count=_missing_update_count())
         .filter(missing_count__gt=0)
         .select_related("programme__mission")
-        .order_by("deadline", "pk")[:limit]
+        .order_by("deadline", "pk")
     )
+
+
+def overdue_updates(user: User, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Periods past their deadline with missing updates, in programmes `user` may read (the
+    first `limit`, oldest deadline first), each with how many updates it misses: one query,
+    whatever the number of periods."""
+    return _overdue_listed(_overdue_periods(user)[:limit])
+
+
+def _overdue_listed(periods: Iterable[ReportingPeriod]) -> list[dict[str, Any]]:
     return [
-        {"period": period, "programme": period.programme, "missing_count": period.missing_count}
-        for period in qs
+        {"period": period, "programme": period.programme, "missing_count": period.missing_count}  # type: ignore[attr-defined]
+        for period in periods
     ]
 
 
@@ -1041,51 +1048,60 @@ def home_panel(*, user: User) -> dict[str, Any] | None:
     overdue (periods with missing updates). None without a programme running this year, one to
     review or an action to lead.
     """
-    programmes = Programme.objects.visible_to(user)
-    year = timezone.localdate().year
-    current = first(
-        programmes.filter(year__lte=year, end_year__gte=year)
-        .select_related("mission", "data_key")  # the key opens the sealed titles: no query for it
-        .order_by("mission__code"),
-        10,
-    )
+    current = first(list(_HOME_CURRENT(user)), 10)
     # Reviewing rights are per desk and region: check the oldest 200 submitted rather than all.
     # Without a reviewing or approving role anywhere, nobody's submission is theirs to review
     # (`can_review`, `can_approve`): no query (a mission agent's home, every time).
     to_review = first([], 10)
     if user.units_with(Capability.REVIEW_PROGRAMME) or user.units_with(Capability.APPROVE_PROGRAMME):
-        submitted = (
-            programmes.filter(status=ProgrammeStatus.SUBMITTED)
-            .select_related("mission", "mission__hq_desk", "data_key")
-            .order_by("submitted_at")[:200]
-        )
         to_review = first(
             (
                 p
-                for p in policy.read_through_gate(user, submitted)
+                for p in policy.read_through_gate(user, _HOME_SUBMITTED(user))
                 if services.can_approve(user, p) or services.can_review(user, p)
             ),
             10,
         )
-    my_actions = first(
-        Action.objects.visible_to(user)
-        .filter(lead_id=user.pk)
-        .exclude(status__in=FINISHED_ACTION_STATUSES)
-        .select_related("programme__mission")
-        .order_by("target_date", "end_date", "pk"),
-        10,
-    )
+    my_actions = first(list(_HOME_MY_ACTIONS(user)), 10)
     if not (current or to_review or my_actions):
         return None
     return {
         "template": "planning/_home_panel.html",
         "marking": page_marking([*to_review, *(a.programme for a in my_actions)]),
-        "year": year,
+        "year": timezone.localdate().year,
         "programmes": current,
         "to_review": to_review,
         "my_actions": my_actions,
-        "overdue": first(overdue_updates(user, limit=11), 10),
+        "overdue": first(_overdue_listed(_HOME_OVERDUE(user)), 10),
     }
+
+
+# The home panel's reads, compiled once per reader and rights (`GatedStatement`: every page view of
+# the home asked them again, four gated reads built and compiled each time), each one row past what
+# the panel shows (`first` tells from it whether there are more).
+_HOME_CURRENT = GatedStatement(
+    lambda user: Programme.objects.visible_to(user)
+    .filter(year__lte=timezone.localdate().year, end_year__gte=timezone.localdate().year)
+    .select_related("mission", "data_key")  # the key opens the sealed titles: no query for it
+    .order_by("mission__code")[:11],
+    Programme,
+)
+_HOME_SUBMITTED = GatedStatement(
+    lambda user: Programme.objects.visible_to(user)
+    .filter(status=ProgrammeStatus.SUBMITTED)
+    .select_related("mission", "mission__hq_desk", "data_key")
+    .order_by("submitted_at")[:200],
+    Programme,
+)
+_HOME_MY_ACTIONS = GatedStatement(
+    lambda user: Action.objects.visible_to(user)
+    .filter(lead_id=user.pk)
+    .exclude(status__in=FINISHED_ACTION_STATUSES)
+    .select_related("programme__mission")
+    .order_by("target_date", "end_date", "pk")[:11],
+    Programme,
+)
+_HOME_OVERDUE = GatedStatement(lambda user: _overdue_periods(user)[:11], Programme)
 
 
 def stats(user: User, programme: Programme) -> dict[str, Any]:
