@@ -132,3 +132,13 @@ def test_a_unit_moved_into_an_overseen_region_is_a_new_statement(ministry: Any, 
     director = _fresh(ministry, "director.dab")
     assert beyond.pk in {d.pk for d in statement(director)}
     assert [d.pk for d in statement(director)] == [d.pk for d in selectors.visible_dispatches(director).order_by("pk")]
+
+
+def test_the_readers_seen_last_are_kept(ministry: Any, routed: Any, monkeypatch: Any) -> None:
+    statement = GatedStatement(_routed, Dispatch, kept=2)
+    compiled = _compilations(monkeypatch)
+    readers = [_fresh(ministry, name) for name in ("desk.dab1", "head.dg71", "security", "desk.dab1", "security")]
+    for user in readers:
+        assert _seen(statement(user)) == _seen(_routed(user))
+    # desk.dab1 was dropped for security (two kept): compiled again; security was still kept
+    assert compiled.count(Routing) == len(readers) + 4
