@@ -159,8 +159,8 @@ class GatedStatement(Generic[Q]):
     Action.objects.visible_to(user).filter(lead_id=user.pk)..., Programme)`, then `statement(user)`.
 
     A gated read's SQL is its reader's scope, so it is never a `Statement`. But the same reader asks
-    the same reads on every page (a home page: nine gated reads, each built and compiled again, 2 ms
-    apiece at a million dispatches on PostgreSQL, of which running it is a tenth). Kept by
+    the same reads on every view (a home page: seven gated reads, each built and compiled again; one
+    of them took 1.7 ms at a million dispatches on PostgreSQL, of which running it took 0.3). Kept by
     `rights_key`: the reader, their memberships and roles, clearance, the day and the language,
     and the gate keys of the models named (`gate_key`: what each gate is written from, tested equal
     keys for equal SQL). A change of any of them is a new key, so a new statement: a kept one is
