@@ -223,7 +223,10 @@ class CompiledStatements(Generic[Compiled]):
         self._statements: dict[tuple[str, Hashable], Compiled] = {}
 
     def get(self, key: Hashable, build: Callable[[], Compiled]) -> Compiled:
-        """The statement kept for `key`, else the one `build` compiles (then kept)."""
+        """The statement kept for `key`, else the one `build` compiles (then kept). A key of None (a
+        reader with no `rights_key`): compiled each time, never kept."""
+        if key is None:
+            return build()
         full = (connection.vendor, key)
         statement = self._statements.get(full)
         if statement is None:

@@ -362,12 +362,12 @@ def inbox_counts(user: User, *, with_open: bool = False) -> dict[str, CappedInt]
             {"open": zero} if with_open else {}
         )
     key = rights_key(user, (Dispatch,))
-
-    def compile_counts() -> CappedCountsStatement:
-        return capped_counts_statement(_inbox_counters(user, with_open=with_open))
-
-    kept = (key, with_open, keyset.COUNT_CAP)
-    result = run_capped_counts(compile_counts() if key is None else _INBOX_COUNTS.get(kept, compile_counts))
+    result = run_capped_counts(
+        _INBOX_COUNTS.get(
+            key and (key, with_open, keyset.COUNT_CAP),
+            lambda: capped_counts_statement(_inbox_counters(user, with_open=with_open)),
+        )
+    )
     result["total"] = result["unacknowledged"] + result["unread"]
     return result
 
@@ -876,10 +876,7 @@ def home_panel(*, user: User | AnonymousUser) -> dict[str, Any] | None:
     """The correspondence panel of the home page (template written by the UI side)."""
     if isinstance(user, AnonymousUser) or not user.active_memberships():
         return None
-    key = rights_key(user, (Dispatch,))
-    drafts_count = run_count(
-        count_statement(drafts(user)) if key is None else _HOME_DRAFTS.get(key, lambda: count_statement(drafts(user)))
-    )
+    drafts_count = run_count(_HOME_DRAFTS.get(rights_key(user, (Dispatch,)), lambda: count_statement(drafts(user))))
     return {
         "template": "correspondence/_home_panel.html",
         "counts": inbox_counts(user),

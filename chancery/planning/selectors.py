@@ -1026,15 +1026,19 @@ def _overdue_periods(user: User) -> QuerySet[ReportingPeriod]:
 def overdue_updates(user: User, *, limit: int = 200) -> list[dict[str, Any]]:
     """Periods past their deadline with missing updates, in programmes `user` may read (the
     first `limit`, oldest deadline first), each with how many updates it misses: one query,
-    whatever the number of periods."""
-    return _overdue_listed(_overdue_periods(user)[:limit])
-
-
-def _overdue_listed(periods: Iterable[ReportingPeriod]) -> list[dict[str, Any]]:
+    whatever the number of periods, compiled once per reader and rights (`GatedStatement`, one
+    for each limit the code asks: the home page's and the default)."""
+    statement = _OVERDUE.get(limit)
+    if statement is None:
+        first_rows = GatedStatement(lambda reader: _overdue_periods(reader)[:limit], Programme)
+        statement = _OVERDUE.setdefault(limit, first_rows)
     return [
         {"period": period, "programme": period.programme, "missing_count": period.missing_count}  # type: ignore[attr-defined]
-        for period in periods
+        for period in statement(user)
     ]
+
+
+_OVERDUE: dict[int, GatedStatement[QuerySet[ReportingPeriod]]] = {}
 
 
 # --------------------------------------------------------------------------- home
@@ -1072,13 +1076,14 @@ def home_panel(*, user: User) -> dict[str, Any] | None:
         "programmes": current,
         "to_review": to_review,
         "my_actions": my_actions,
-        "overdue": first(_overdue_listed(_HOME_OVERDUE(user)), 10),
+        "overdue": first(overdue_updates(user, limit=11), 10),
     }
 
 
 # The home panel's reads, compiled once per reader and rights (`GatedStatement`: every page view of
-# the home asked them again, four gated reads built and compiled each time), each one row past what
-# the panel shows (`first` tells from it whether there are more).
+# the home asked them again, four gated reads built and compiled each time; the fourth is
+# `overdue_updates`'), each one row past what the panel shows (`first` tells from it whether there
+# are more).
 _HOME_CURRENT = GatedStatement(
     lambda user: Programme.objects.visible_to(user)
     .filter(year__lte=timezone.localdate().year, end_year__gte=timezone.localdate().year)
@@ -1101,7 +1106,6 @@ _HOME_MY_ACTIONS = GatedStatement(
     .order_by("target_date", "end_date", "pk")[:11],
     Programme,
 )
-_HOME_OVERDUE = GatedStatement(lambda user: _overdue_periods(user)[:11], Programme)
 
 
 def stats(user: User, programme: Programme) -> dict[str, Any]:

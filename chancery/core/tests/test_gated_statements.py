@@ -142,3 +142,18 @@ def test_the_readers_seen_last_are_kept(ministry: Any, routed: Any, monkeypatch:
         assert _seen(statement(user)) == _seen(_routed(user))
     # desk.dab1 was dropped for security (two kept): compiled again; security was still kept
     assert compiled.count(Routing) == len(readers) + 4
+
+
+def test_compiled_statements_keep_nothing_for_a_reader_without_a_key() -> None:
+    from chancery.core.db import CompiledStatements
+
+    kept: CompiledStatements[int] = CompiledStatements()
+    built: list[int] = []
+
+    def build(n: int) -> int:
+        built.append(n)
+        return n
+
+    assert kept.get(None, lambda: build(1)) == 1 and kept.get(None, lambda: build(2)) == 2
+    assert built == [1, 2] and len(kept) == 0
+    assert kept.get(("reader",), lambda: 3) == 3 and kept.get(("reader",), lambda: 4) == 3 and len(kept) == 1
