@@ -122,6 +122,25 @@ def get_visible_or_404(queryset: RestrictedQuerySet[M], user: Viewer | None, **l
     return found
 
 
+def get_visible_by_id_or_404(statement: Any, user: Viewer | None, pk: int | str) -> Any:
+    """`get_visible_or_404` for a read by id kept as a `GatedStatement` built `lambda user, pk:
+    Model.objects.visible_to(user).filter(pk=pk)`: compiled once per reader and rights instead of
+    at every view (the programme's own read cost its document about 2 ms of compiling on
+    PostgreSQL at a million dispatches). The same 404 for a missing and a forbidden object."""
+    try:
+        value = int(pk)
+    except (ValueError, TypeError) as exc:
+        raise Http404("not found") from exc
+    if not 0 < value < 2**63:  # no such row; and beyond a bigint, the database would refuse the value
+        raise Http404("not found")
+    rows = list(statement(user, pk=value))
+    if len(rows) != 1:
+        raise Http404("not found")
+    found = rows[0]
+    found.__dict__[_READ_FOR] = getattr(user, "pk", None)
+    return found
+
+
 _READ_FOR = "_gate_read_for"
 
 

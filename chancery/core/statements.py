@@ -98,35 +98,41 @@ class Statement(Generic[Q]):
         vendor = connections[DEFAULT_DB_ALIAS].vendor
         if vendor not in self._compiled:
             with self._lock:
-                self._compiled[vendor] = self._compile(sorted(values))
+                self._compiled[vendor] = _compiled_with_values(self.build, sorted(values))
         compiled = self._compiled[vendor]
         if compiled is None:
             return self.build(**values)
-        if values.keys() != compiled.slots.keys():
-            takes, given = ", ".join(sorted(compiled.slots)), ", ".join(sorted(values))
-            raise TypeError(f"this statement takes {takes}, not {given}")
-        params = list(compiled.params)
-        for name, slots in compiled.slots.items():
-            value = values[name]
-            if type(value) is not int:
-                raise TypeError(f"{name}: a statement's values are integers (ids), not {type(value).__name__}")
-            for slot in slots:
-                params[slot] = value
-        return _running(compiled, tuple(params), lambda: self.build(**values))
+        return _running(compiled, _bound(compiled, values), lambda: self.build(**values))
 
-    def _compile(self, names: list[str]) -> _Compiled | None:
-        stand_ins = {name: _STAND_IN - i for i, name in enumerate(names)}
-        template = self.build(**stand_ins)
-        compiled = _compiled(template)
-        if compiled is None:
-            return None
-        slots = {name: tuple(i for i, p in enumerate(compiled.params) if type(p) is int and p == v)
-                 for name, v in stand_ins.items()}
-        missing = [name for name, found in slots.items() if not found or str(stand_ins[name]) in compiled.sql]
-        if missing:
-            raise ValueError(f"a statement's values must be parameters of its SQL: {', '.join(missing)}")
-        return _Compiled(template=template, sql=compiled.sql, params=compiled.params, slots=slots,
-                         state=compiled.state)
+
+def _compiled_with_values(build: Callable[..., QuerySet[Any]], names: list[str]) -> _Compiled | None:
+    """`build`'s queryset compiled with stand-ins for the values `names`, and where each one goes."""
+    stand_ins = {name: _STAND_IN - i for i, name in enumerate(names)}
+    template = build(**stand_ins)
+    compiled = _compiled(template)
+    if compiled is None:
+        return None
+    slots = {name: tuple(i for i, p in enumerate(compiled.params) if type(p) is int and p == v)
+             for name, v in stand_ins.items()}
+    missing = [name for name, found in slots.items() if not found or str(stand_ins[name]) in compiled.sql]
+    if missing:
+        raise ValueError(f"a statement's values must be parameters of its SQL: {', '.join(missing)}")
+    return _Compiled(template=template, sql=compiled.sql, params=compiled.params, slots=slots, state=compiled.state)
+
+
+def _bound(compiled: _Compiled, values: dict[str, int]) -> tuple[Any, ...]:
+    """The compiled statement's parameters with `values` in their slots."""
+    if values.keys() != compiled.slots.keys():
+        takes, given = ", ".join(sorted(compiled.slots)), ", ".join(sorted(values))
+        raise TypeError(f"this statement takes {takes}, not {given}")
+    params = list(compiled.params)
+    for name, slots in compiled.slots.items():
+        value = values[name]
+        if type(value) is not int:
+            raise TypeError(f"{name}: a statement's values are integers (ids), not {type(value).__name__}")
+        for slot in slots:
+            params[slot] = value
+    return tuple(params)
 
 
 def _compiled(template: QuerySet[Any]) -> _Compiled | None:
@@ -157,6 +163,8 @@ def _running(compiled: _Compiled, params: tuple[Any, ...], built: Callable[[], Q
 class GatedStatement(Generic[Q]):
     """A gated read compiled once per reader and their rights: `GatedStatement(lambda user:
     Action.objects.visible_to(user).filter(lead_id=user.pk)..., Programme)`, then `statement(user)`.
+    Like a `Statement`, it may take integer values besides the reader (`lambda user, pk: ...`, then
+    `statement(user, pk=7)`): compiled once per reader and rights, run with each call's values.
 
     A gated read's SQL is its reader's scope, so it is never a `Statement`. But the same reader asks
     the same reads on every view (a home page: seven gated reads, each built and compiled again; one
@@ -168,34 +176,34 @@ class GatedStatement(Generic[Q]):
     queryset from the reader and nothing else that changes (no time but the day, nothing from the
     request); the queryset's rows, refinements and prefetches are as for `Statement`."""
 
-    def __init__(self, build: Callable[[Any], Q], *gated: type[Any], kept: int = 256) -> None:
+    def __init__(self, build: Callable[..., Q], *gated: type[Any], kept: int = 256) -> None:
         self.build = build
         self.gated = gated
         # The readers seen last, each statement about 25 KB (the home page's seven: 164 KB a reader
         # at a million dispatches), so at most a few megabytes a statement in each server process.
         self.kept = kept
-        self._compiled: OrderedDict[tuple[str, Any], _Compiled | None] = OrderedDict()
+        self._compiled: OrderedDict[tuple[str, Any, tuple[str, ...]], _Compiled | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, user: Any) -> Q:
+    def __call__(self, user: Any, **values: int) -> Q:
         key = rights_key(user, self.gated)
         if key is None:
-            return self.build(user)
-        full = (connections[DEFAULT_DB_ALIAS].vendor, key)
+            return self.build(user, **values)
+        full = (connections[DEFAULT_DB_ALIAS].vendor, key, tuple(sorted(values)))
         with self._lock:
             found = full in self._compiled
             compiled = self._compiled.get(full)
             if found:
                 self._compiled.move_to_end(full)
         if not found:
-            compiled = _compiled(self.build(user))
+            compiled = _compiled_with_values(lambda **stand_ins: self.build(user, **stand_ins), sorted(values))
             with self._lock:
                 self._compiled[full] = compiled
                 while len(self._compiled) > self.kept:
                     self._compiled.popitem(last=False)
         if compiled is None:
-            return self.build(user)
-        result: Q = _running(compiled, compiled.params, lambda: self.build(user))
+            return self.build(user, **values)
+        result: Q = _running(compiled, _bound(compiled, values), lambda: self.build(user, **values))
         return result
 
 

@@ -157,3 +157,26 @@ def test_compiled_statements_keep_nothing_for_a_reader_without_a_key() -> None:
     assert kept.get(None, lambda: build(1)) == 1 and kept.get(None, lambda: build(2)) == 2
     assert built == [1, 2] and len(kept) == 0
     assert kept.get(("reader",), lambda: 3) == 3 and kept.get(("reader",), lambda: 4) == 3 and len(kept) == 1
+
+
+def test_values_are_run_with_the_statement_kept_for_the_reader(ministry: Any, routed: Any, monkeypatch: Any) -> None:
+    """A statement with a value besides the reader is compiled once per reader, not per value, and
+    each value gives the queryset's rows."""
+
+    def one(user: User, pk: int) -> Any:
+        return Dispatch.objects.visible_to(user).filter(pk=pk).select_related("sending_unit")
+
+    statement = GatedStatement(one, Dispatch)
+    compiled = _compilations(monkeypatch)
+    readers = ["desk.dab1", "counsellor.dakar", "security"]
+    for name in readers:
+        user = _fresh(ministry, name)
+        for dispatch in [*routed, *routed]:
+            expected = [(d.pk, d.sending_unit.code) for d in one(user, dispatch.pk)]
+            assert [(d.pk, d.sending_unit.code) for d in statement(user, pk=dispatch.pk)] == expected, name
+    # the querysets compiled every time (3 readers x 8 reads), the statement once per reader
+    assert compiled.count(Dispatch) == 3 * 8 + 3
+    seen = {(name, d.pk) for name in readers for d in routed if statement(_fresh(ministry, name), pk=d.pk)}
+    assert 0 < len(seen) < len(readers) * len(routed)  # some read, some out of scope
+    with pytest.raises(TypeError):
+        statement(_fresh(ministry, "desk.dab1"), pk=str(routed[0].pk))  # type: ignore[arg-type]  # ids only

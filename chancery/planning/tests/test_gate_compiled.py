@@ -137,3 +137,46 @@ def test_what_is_kept_is_bounded(ministry: Any, monkeypatch: pytest.MonkeyPatch)
         Programme.objects.visible_to(user).exists()
         assert len(planning_models._GATE_SQL) <= 3
     assert planning_models._GATE_SQL  # and it does keep some
+
+
+def test_a_programme_read_by_id_answers_as_the_rule_for_every_agent_asked_twice(ministry: Any) -> None:
+    """`selectors.programme_detail` keeps the read compiled per reader and rights (a `GatedStatement`
+    with the id as its value): every agent, every plan, twice, gets the rule's answer; the same
+    404 for a plan out of scope as for none."""
+    from django.http import Http404
+
+    from chancery.planning import selectors
+
+    programmes = _programmes(ministry)
+    opened = refused = 0
+    for _round in range(2):
+        for user in ministry.users.values():
+            user.forget_cached_rights()
+            for programme in programmes:
+                if _rule(user, programme):
+                    assert selectors.programme_detail(user, programme.pk).pk == programme.pk, user.username
+                    opened += 1
+                else:
+                    with pytest.raises(Http404):
+                        selectors.programme_detail(user, programme.pk)
+                    refused += 1
+            for missing in (max(p.pk for p in programmes) + 1000, 0, -1, "x", 2**63, str(programmes[0].pk) + "x"):
+                with pytest.raises(Http404):
+                    selectors.programme_detail(user, missing)
+    assert opened > 10 and refused > 10
+
+
+def test_a_programme_read_by_id_follows_a_change_of_rights(ministry: Any) -> None:
+    from django.http import Http404
+
+    from chancery.planning import selectors
+
+    u = ministry.users
+    programme = _programmes(ministry)[0]  # DAKAR's, whose desk is DAB/1
+    head = u["head.dab1"]
+    assert selectors.programme_detail(head, programme.pk).pk == programme.pk
+    for membership in Membership.objects.filter(user=head, unit=ministry.units["DAB/1"]):
+        accounts.end_membership(actor=u["admin"], membership=membership)
+    head.forget_cached_rights()  # as the next request would
+    with pytest.raises(Http404):
+        selectors.programme_detail(head, programme.pk)
