@@ -189,11 +189,17 @@ def whose_step(programme: Programme, permissions: dict[str, bool]) -> str:
     return ""
 
 
+# Asked by every dispatch page: kept compiled per reader and rights.
+_FROM_LETTER = GatedStatement(
+    lambda user, dispatch: Programme.objects.visible_to(user).filter(submission_dispatch_id=dispatch)
+    .select_related("mission"),
+    Programme,
+)
+
+
 def programmes_from_letter(user: User, dispatch: Any) -> list[Programme]:
     """The programmes a letter produced or carried (imported draft, submission), as far as `user` may read them."""
-    return list(
-        Programme.objects.visible_to(user).filter(submission_dispatch_id=dispatch.pk).select_related("mission")
-    )
+    return list(_FROM_LETTER(user, dispatch=dispatch.pk))
 
 
 def programme_permissions(user: User, programme: Programme) -> dict[str, bool]:

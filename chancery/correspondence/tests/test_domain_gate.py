@@ -333,7 +333,9 @@ def test_thread_read_in_two_queries_equals_a_walk_through_the_gate(
 ) -> None:
     """A thread with a diamond, a cycle and dispatches out of some readers' reach: the two-query
     read (edges, then the readable dispatches) gives each reader what a walk checking every
-    dispatch at the gate gives, as does the level-by-level walk used past THREAD_MAX_EDGES."""
+    dispatch at the gate gives, as does the level-by-level walk used past THREAD_MAX_EDGES; and
+    the readable dispatches read by the statement kept per reader (up to THREAD_KEPT ids, each
+    reader asking for several roots' threads with it) give what the query compiled each time gives."""
     from chancery.correspondence.models import Citation
 
     u = ministry.users
@@ -364,7 +366,10 @@ def test_thread_read_in_two_queries_equals_a_walk_through_the_gate(
             with monkeypatch.context() as patched:
                 patched.setattr(selectors, "THREAD_MAX_EDGES", 0)
                 level_by_level = selectors.thread(u[name], root)
-            for found in (two_queries, level_by_level):
+            with monkeypatch.context() as patched:  # more ids than a kept statement takes
+                patched.setattr(selectors, "THREAD_KEPT", 1)
+                compiled_each_time = selectors.thread(u[name], root)
+            for found in (two_queries, level_by_level, compiled_each_time):
                 got = tuple(
                     [(e.dispatch.pk, e.depth, e.via) for e in entries] for entries in (found.cites, found.cited_by)
                 )
@@ -578,3 +583,33 @@ def _plan_blocks(plan: list[str]) -> list[tuple[str, list[str]]]:
             nested.append(text)
         blocks.append((line, nested))
     return blocks
+
+
+def test_a_dispatch_read_by_id_follows_a_change_of_rights(ministry: Any) -> None:
+    """`dispatch_detail` keeps its gated read compiled per reader and rights: what it kept never
+    answers once the rights changed (a membership ended, a clearance lowered), and the same 404
+    as for no such dispatch."""
+    from chancery.accounts import services as accounts
+    from chancery.accounts.models import Membership, User
+
+    u = ministry.users
+    routed = sent(ministry, routings=[("DAB/1", "action")])
+    confidential = sent(ministry, author="hom.dakar", classification=2, routings=[("DAB/1", "info")])
+
+    def fresh(name: str) -> User:
+        return User.objects.unrestricted("test: a new request's agent").get(pk=u[name].pk)
+
+    for readable in (routed.pk, confidential.pk):
+        assert selectors.dispatch_detail(fresh("desk.dab1"), readable, audit=False).pk == readable
+    User.objects.unrestricted("test: the clearance lowered").filter(pk=u["desk.dab1"].pk).update(
+        clearance_level=Level.RESTRICTED
+    )
+    assert selectors.dispatch_detail(fresh("desk.dab1"), routed.pk, audit=False).pk == routed.pk
+    with pytest.raises(Http404):
+        selectors.dispatch_detail(fresh("desk.dab1"), confidential.pk, audit=False)
+    for membership in Membership.objects.filter(user=u["desk.dab1"], unit=ministry.units["DAB/1"]):
+        accounts.end_membership(actor=u["admin"], membership=membership)
+    unread: list[int | str] = [routed.pk, confidential.pk, routed.pk + confidential.pk + 1000, 0, "12x"]
+    for pk in unread:
+        with pytest.raises(Http404):
+            selectors.dispatch_detail(fresh("desk.dab1"), pk, audit=False)
