@@ -9,17 +9,23 @@ and the filters those parts use, so that the HTML stays what the templates gave.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template import defaultfilters
 from django.template.base import render_value_in_context
 from django.urls import reverse
 from django.utils.html import conditional_escape
 from django.utils.timezone import template_localtime  # type: ignore[attr-defined]  # not in the stubs
+from django.utils.translation import get_language
 
 # What `{{ value }}` reads of its context: autoescaped, localised and time-zone aware as configured.
 _CONTEXT: Any = SimpleNamespace(autoescape=True, use_l10n=None, use_tz=None)
@@ -45,12 +51,36 @@ def date_text(value: Any, format_name: str) -> str:
         # What Django's "c" is (`DateFormat.c`), without its format parser: a machine-readable
         # `datetime` attribute on each row of a list.
         return str(template_localtime(value).isoformat())
+    if type(value) is date:  # no time zone to apply: the same text for the same day and language
+        return _day_text(value, format_name, get_language())
     return str(defaultfilters.date(template_localtime(value), format_name))
 
 
 def number_text(value: Any, arg: str = "-2g") -> str:
     """`{{ value|floatformat:arg }}`."""
+    if type(value) in (int, Decimal):
+        return _number_text(value, arg, get_language())
     return str(defaultfilters.floatformat(value, arg))
+
+
+# A programme's document writes a few hundred dates and amounts, most of them alike (its actions'
+# start and end days, budgets, targets): formatted once per language (Django's format parser and
+# number grouping took 1 ms of the mission agent's document at a million dispatches). Emptied when
+# a setting changes (tests), as Django's own format cache is.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _day_text(value: date, format_name: str, language: str | None) -> str:
+    return str(defaultfilters.date(value, format_name))
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _number_text(value: int | Decimal, arg: str, language: str | None) -> str:
+    return str(defaultfilters.floatformat(value, arg))
+
+
+@receiver(setting_changed)
+def _forget_formatted(**_kwargs: Any) -> None:
+    _day_text.cache_clear()
+    _number_text.cache_clear()
 
 
 def lines_text(value: Any) -> str:

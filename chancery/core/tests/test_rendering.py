@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 
-from chancery.core.rendering import as_text, date_text
+from chancery.core.rendering import as_text, date_text, number_text
 
 pytestmark = pytest.mark.engine_independent
 
@@ -31,7 +32,7 @@ VALUES = [
 def test_date_text_is_the_date_filter(zone: str, language: str, format_name: str) -> None:
     template = Template("{{ value|date:format_name }}")
     with timezone.override(zone), translation.override(language):
-        for value in VALUES:
+        for value in VALUES * 2:  # days are formatted once per language: the second time from what was kept
             if isinstance(value, date) and not isinstance(value, datetime) and format_name != "DATE_FORMAT":
                 continue  # the filter itself refuses a day with an hour format
             expected = template.render(Context({"value": value, "format_name": format_name}))
@@ -49,3 +50,19 @@ def test_as_text_is_the_variable_tag(language: str, grouping: bool, settings: An
     with translation.override(language):
         for value in values:
             assert as_text(value) == template.render(Context({"value": value})), (value, language, grouping)
+
+
+def test_number_text_is_the_floatformat_filter_in_every_language_and_grouping(settings: Any) -> None:
+    """Amounts are formatted once per language and kept: switching languages, or the grouping
+    setting, never answers with a text kept for another."""
+    template = Template("{{ value|floatformat:arg }}")
+    values = [0, 7, -42, 1234567, 10**12, Decimal("60000000"), Decimal("1.5"), Decimal("1.50"), Decimal("-0.005"),
+              Decimal("1234.5678"), 2.5, 1234567.891, None, "", "x"]
+    for grouping in (False, True, False):
+        settings.USE_THOUSAND_SEPARATOR = grouping
+        for language in ("fr", "en", "ar", "es", "fr"):
+            with translation.override(language):
+                for arg in ("-2g", "2", "-2", "0g"):
+                    for value in values:
+                        expected = template.render(Context({"value": value, "arg": arg}))
+                        assert number_text(value, arg) == expected, (value, arg, language, grouping)
