@@ -301,3 +301,33 @@ def test_a_bounded_cursor_takes_the_same_rows(letters: Any) -> None:
             assert len(plain) == (len(rows) - rows.index(row) - 1 if forward else rows.index(row))
     with pytest.raises(ValueError, match="same way"):
         keyset._beyond(selectors.INBOX_ORDER, [1, timezone.localdate(), timezone.now(), 1], forward=True, bounded=True)
+
+
+def test_pages_read_by_keys_through_the_kept_statement_equal_the_list(letters: Any, monkeypatch: Any) -> None:
+    """Pages of up to KEYS_KEPT keys are read by one statement per shape of list, compiled once
+    (the unused keys 0); longer ones by the query compiled each time. Both give the list's rows,
+    in its order, loaded as the list loads them (deferred columns too)."""
+    from chancery.core.tests.test_statements import _compilations
+    from chancery.correspondence.models import Dispatch
+
+    user = letters.users["director.dab"]
+    order = keyset.ordering(selectors.SEARCH_ORDER)
+    listed = selectors.search_dispatches(user)
+    deferred = listed.defer("body")
+    everything = [row.pk for row in listed.order_by(*order)]
+    assert len(everything) > 25
+    keyset._by_keys_statement.cache_clear()
+    compiled = _compilations(monkeypatch)
+    for queryset in (listed, deferred):
+        for start, stop in ((0, 10), (10, 30), (5, 6), (len(everything) - 3, len(everything) + 5)):
+            rows = keyset.page_rows(queryset, order, start, stop)
+            assert [row.pk for row in rows] == everything[start:stop], (start, stop)
+    # one statement per shape (two shapes), against a compiled key read for each of the eight pages
+    assert keyset._by_keys_statement.cache_info().currsize == 2
+    assert compiled.count(Dispatch) == 8 + 2
+    rows = keyset.page_rows(deferred, order, 0, 10)
+    with CaptureQueriesContext(connection) as queries:
+        _ = [(row.sending_unit.code, row.subject) for row in rows]
+    assert len(queries) == 0 and all("body" in row.get_deferred_fields() for row in rows)
+    monkeypatch.setattr(keyset, "KEYS_KEPT", 5)  # more keys than the statement takes: compiled each time
+    assert [row.pk for row in keyset.page_rows(listed, order, 0, 20)] == everything[:20]
