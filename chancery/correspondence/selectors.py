@@ -808,15 +808,18 @@ def _known_levels(edges: list[Edge], readable: Mapping[int, Dispatch]) -> Levels
 # compiled each time it cost a dispatch page 1.5 ms on PostgreSQL at 1M: for up to THREAD_KEPT ids
 # the list is a kept statement's values (the unused ones 0, which no dispatch has).
 THREAD_KEPT = 32
-_READABLE_AMONG = GatedStatement(
-    lambda user, **ids: Dispatch.objects.visible_to(user).filter(pk__in=list(ids.values())).select_related("data_key"),
-    Dispatch,
-)
+
+
+def _readable(user: User, ids: Iterable[int]) -> DispatchQuerySet:
+    return Dispatch.objects.visible_to(user).filter(pk__in=list(ids)).select_related("data_key")
+
+
+_READABLE_AMONG = GatedStatement(lambda user, **ids: _readable(user, ids.values()), Dispatch)
 
 
 def _readable_among(user: User, ids: set[int]) -> dict[int, Dispatch]:
     if len(ids) > THREAD_KEPT:
-        queryset = Dispatch.objects.visible_to(user).filter(pk__in=ids).select_related("data_key")
+        queryset = _readable(user, ids)
     else:
         padded = sorted(ids) + [0] * (THREAD_KEPT - len(ids))
         queryset = _READABLE_AMONG(user, **{f"id{i:02d}": pk for i, pk in enumerate(padded)})

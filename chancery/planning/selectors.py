@@ -222,15 +222,14 @@ def carry_over_candidates(user: User, *, mission: Any, year: int) -> QuerySet[Pr
 # --------------------------------------------------------------------------- the document
 
 
-def _actions_qs(*, with_parents: bool = True) -> Any:
-    """Actions with their lead and partner units; `with_parents`: with their axis and objective
-    too, for a caller that has not read them (`_attach_parents` for one that has)."""
-    related = ("lead", "objective__axis", "axis__axis_type") if with_parents else ("lead",)
+def _actions_qs() -> Any:
+    """Actions with their lead, axis, objective and partner units (the document, which has read
+    the axes and objectives already, gives them to its actions instead: `_attach_parents`)."""
     return (
         _u(Action)
         # An objective's sealed title opens with its programme's key, reached through its axis:
         # read with it (else one query per objective shown).
-        .select_related(*related)
+        .select_related("lead", "objective__axis", "axis__axis_type")
         .prefetch_related(Prefetch("partner_units", queryset=_partner_units_qs()))
     )
 
